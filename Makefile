@@ -1,0 +1,53 @@
+# PlantPulse developer entry points. `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+CONSTRAINTS := constraints.txt
+PYTEST_ARGS ?=
+FAST := not slow and not real_data and not integration and not browser and not postgres
+
+.PHONY: demo test test-fast bench lock chromium clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade "pip>=24"
+
+$(VENV)/.installed-base: pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PIP) install -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PIP) install -c $(CONSTRAINTS) -e '.[dev,distributed]'
+	touch $@ $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base  ## load the bundled sample, train/score, serve the dashboard on :8501
+	$(VENV)/bin/plantpulse demo
+
+chromium:  ## install headless Chromium + chromedriver for the browser tests (Debian)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium not installed and no root: browser tests will be skipped"; fi; \
+	fi
+
+test: $(VENV)/.installed-dev chromium  ## the whole test suite (PostgreSQL/real-data tests run when configured)
+	@rc=0; $(PY) -m pytest --durations=20 $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test-fast: $(VENV)/.installed-dev  ## unit tests only (seconds)
+	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev  ## run the benchmarks (see docs/benchmarks.md)
+	$(PY) -m benchmarks.run_all
+
+lock:  ## refresh constraints.txt from the current environment
+	$(PIP) freeze --exclude-editable | grep -v '^plantpulse' > $(CONSTRAINTS)
+
+clean:  ## remove the demo's state folder (database, images, models)
+	rm -rf .plantpulse
