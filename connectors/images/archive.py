@@ -1,0 +1,129 @@
+"""Safe reading of uploaded image archives and folders.
+
+A zip is checked as a whole before any member is read: size, member count, unpacked size, each
+member's compression ratio (zip bombs), names that climb out of the archive (path traversal),
+symbolic links, encrypted members and archives inside the archive. Any of these refuses the whole
+upload with :class:`UploadRejectedError`; nothing is ever extracted to disk.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from plantpulse.data.errors import InputDataError, UploadRejectedError
+
+NESTED_ARCHIVES = (".zip", ".jar", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".zst")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    """Upload guards (from ``Settings.ingest``)."""
+
+    max_upload_mb: float = 512.0
+    max_zip_ratio: float = 100.0
+    max_zip_members: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One file of an upload: its path inside the upload (POSIX form) and how to read it."""
+
+    name: str
+    size: int
+    _zip: zipfile.ZipFile | None = None
+    _info: zipfile.ZipInfo | None = None
+    _path: Path | None = None
+
+    def read(self) -> bytes:
+        if self._path is not None:
+            return self._path.read_bytes()
+        assert self._zip is not None and self._info is not None  # internal: zip entries carry both
+        with self._zip.open(self._info) as handle:
+            data = handle.read(self._info.file_size + 1)
+        if len(data) != self._info.file_size:
+            msg = f"{self.name}: unpacks to more bytes than the archive declares; the upload is refused."
+            raise UploadRejectedError(msg)
+        if data[:4] in _ZIP_MAGIC:
+            raise UploadRejectedError(f"{self.name}: an archive inside the archive is not accepted; upload it on its own.")
+        return data
+
+
+def _unsafe_name(name: str) -> str | None:
+    """Why a member name is unsafe, or None."""
+    normalized = name.replace("\\", "/")
+    parts = PurePosixPath(normalized).parts
+    if normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":"):
+        return "an absolute path"
+    if ".." in parts:
+        return "a path that climbs out of the archive ('..')"
+    return None
+
+
+def check_zip(archive: zipfile.ZipFile, label: str, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
+    """The archive's file members, or UploadRejectedError naming the first reason to refuse it."""
+    members = archive.infolist()
+    if len(members) > limits.max_zip_members:
+        msg = (f"{label}: {len(members)} members is more than the limit of {limits.max_zip_members}; "
+               "split the upload or raise ingest.max_zip_members.")
+        raise UploadRejectedError(msg)
+    total = sum(m.file_size for m in members)
+    if total > limits.max_upload_mb * MB:
+        msg = (f"{label}: unpacks to {total / MB:.1f} MB, more than the limit of "
+               f"{limits.max_upload_mb:g} MB; split the upload.")
+        raise UploadRejectedError(msg)
+    for member in members:
+        why = _unsafe_name(member.filename)
+        if why is None and stat.S_ISLNK(member.external_attr >> 16):
+            why = "a symbolic link"
+        if why is None and member.flag_bits & 0x1:
+            why = "encrypted"
+        if why is None and member.filename.lower().endswith(NESTED_ARCHIVES):
+            why = "an archive inside the archive"
+        ratio = member.file_size / max(member.compress_size, 1)
+        if why is None and member.file_size > MB and ratio > limits.max_zip_ratio:
+            why = f"compressed {ratio:.0f}:1 (limit {limits.max_zip_ratio:g}:1), a zip bomb"
+        if why is not None:
+            raise UploadRejectedError(f"{label}: member {member.filename!r} is {why}; the upload is refused.")
+    return [m for m in members if not m.is_dir()]
+
+
+def _zip_entries(archive: zipfile.ZipFile, label: str, limits: ArchiveLimits) -> list[Entry]:
+    return [Entry(m.filename.replace("\\", "/"), m.file_size, _zip=archive, _info=m)
+            for m in check_zip(archive, label, limits)]
+
+
+def _folder_entries(root: Path) -> list[Entry]:
+    """Files under ``root`` in name order; symbolic links are not followed."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        found.extend(Path(folder) / f for f in files if not (Path(folder) / f).is_symlink())
+    return [Entry(p.relative_to(root).as_posix(), p.stat().st_size, _path=p) for p in sorted(found)]
+
+
+@contextmanager
+def open_upload(path: Path, label: str, limits: ArchiveLimits) -> Iterator[list[Entry]]:
+    """The files of a folder or zip upload (a zip stays open while the block runs)."""
+    if path.is_dir():
+        yield _folder_entries(path)
+        return
+    if not path.is_file():
+        raise InputDataError(f"{label}: no such folder or zip file ({path}).")
+    size = path.stat().st_size
+    if size > limits.max_upload_mb * MB:
+        msg = f"{label}: {size / MB:.1f} MB is more than the upload limit of {limits.max_upload_mb:g} MB."
+        raise UploadRejectedError(msg)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise InputDataError(f"{label}: not a readable zip file ({err}).") from err
+    with archive:
+        yield _zip_entries(archive, label, limits)

@@ -1,0 +1,1 @@
+"""Maintenance-log connectors: CMMS-style CSV/JSON exports into maintenance records."""

@@ -1,0 +1,146 @@
+"""The ``logs`` connector: CMMS-style CSV/JSON exports into :class:`MaintenanceRecord` s.
+
+Free text is kept exactly as written (no trimming, no case changes). Every record gets a stable
+external id: the id column when there is one, else a hash of the row's content, so re-ingesting
+an export never duplicates events. Rows that cannot be read are yielded as :class:`Rejection` s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from plantpulse.connectors.logs.presets import FORMATS, PRESETS, Preset, detect, generic_columns
+from plantpulse.connectors.logs.reader import RawRecord, first_line, read_records
+from plantpulse.data.errors import ConfigError, InputDataError
+from plantpulse.data.records import MaintenanceRecord, Rejection
+
+LIMITS = {"kind": 32, "code": 64, "component": 128, "external_id": 128, "asset": 128}
+
+
+@dataclass(frozen=True, slots=True)
+class LogOptions:
+    """How to read a log export. ``format``: auto, a preset name, or generic (with ``mapping``
+    field -> column). ``source`` names the system the log comes from (the dedupe namespace)."""
+
+    format: str = "auto"
+    mapping: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    kind: str | None = None
+    asset_template: str | None = None
+    timezone: str = "UTC"
+    time_format: str | None = None
+    encoding: str = "utf-8-sig"
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ConfigError(f"Unknown log format {self.format!r}. Available: {', '.join(FORMATS)}.")
+        if self.mapping and self.format not in ("auto", "generic"):
+            raise ConfigError(f"--map applies to the generic format, not to preset {self.format!r}.")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ConfigError(f"timezone must be an IANA zone name. Got {self.timezone!r}.") from err
+
+
+def _parse_time(text: str, options: LogOptions) -> datetime:
+    value = text.strip()
+    if options.time_format:
+        parsed = datetime.strptime(value, options.time_format)
+    else:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(options.timezone))
+    return parsed.astimezone(UTC)
+
+
+def _asset(text: str, template: str) -> str:
+    value = text.strip()
+    return template.format(int(value)) if re.fullmatch(r"[+-]?\d+", value) else template.format(value)
+
+
+def _content_id(values: dict[str, str]) -> str:
+    """Stable id of a row without one: hash of its fields (order fixed, separator unambiguous)."""
+    joined = "\x1f".join(f"{k}={values.get(k, '')}" for k in sorted(values))
+    return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+class LogConnector:
+    """Reads maintenance-log exports; construct with :class:`LogOptions`, then :meth:`read`."""
+
+    name = "logs"
+
+    def __init__(self, options: LogOptions | None = None) -> None:
+        self.options = options or LogOptions()
+
+    def preset(self, path: Path) -> Preset:
+        """The layout used for ``path`` (given, detected, or generic from its header)."""
+        name = self.options.format
+        if name == "auto":
+            name = "generic" if path.suffix.lower() in (".json", ".jsonl") else detect(path, first_line(path, self.options.encoding))
+        if name != "generic":
+            return PRESETS[name]
+        return Preset("generic", self.options.source or "cmms", self.options.kind or "event", {}, header=True)
+
+    def read(self, path: str | Path, source: str | None = None) -> Iterator[MaintenanceRecord | Rejection]:
+        path = Path(path)
+        label = source or path.name
+        if not path.is_file():
+            raise InputDataError(f"{label}: no such file ({path}).")
+        preset = self.preset(path)
+        columns = dict(preset.columns)
+        template = self.options.asset_template or preset.asset_template
+        log_source = self.options.source or preset.source
+        kind = self.options.kind or preset.kind
+        for record in read_records(path, label, preset.header, self.options.encoding):
+            if isinstance(record, Rejection):
+                yield record
+                continue
+            if preset.name == "generic" and not columns:
+                columns = generic_columns(record.header, self.options.mapping)
+            yield self._record(record, columns, template, log_source, kind, label)
+
+    def _record(self, record: RawRecord, columns: dict[str, str | int], template: str,
+                log_source: str, kind: str, label: str) -> MaintenanceRecord | Rejection:
+        def reject(reason: str, column: str | None, code: str) -> Rejection:
+            return Rejection(label, record.line, column, reason, record.raw, code)
+
+        values = {f: record.get(c) for f, c in columns.items()}
+        if any(v is None for v in values.values()):
+            missing = [str(columns[f]) for f, v in values.items() if v is None]
+            return reject(f"row lacks column(s) {', '.join(missing)}", None, "field_count")
+        if "\x00" in record.raw:
+            return reject("row contains a NUL byte", None, "nul_byte")
+        ts = None
+        if values.get("ts", "").strip():
+            try:
+                ts = _parse_time(values["ts"], self.options)
+            except ValueError:
+                hint = f"--time-format {self.options.time_format!r}" if self.options.time_format else "ISO 8601 or pass --time-format"
+                return reject(f"timestamp {values['ts']!r} is not {hint}", str(columns["ts"]), "bad_timestamp")
+        asset = None
+        if values.get("asset", "").strip():
+            try:
+                asset = _asset(values["asset"], template)
+            except (ValueError, IndexError, KeyError):
+                return reject(f"asset {values['asset']!r} does not fit the asset template {template!r}",
+                              str(columns["asset"]), "bad_asset")
+        external = values.get("external_id")
+        if "external_id" in columns and not (external or "").strip():
+            return reject("the id column is empty", str(columns["external_id"]), "missing_id")
+        external = external.strip() if external else _content_id(values)
+        fields = {"kind": (values.get("kind") or kind).strip(), "code": (values.get("code") or "").strip() or None,
+                  "component": (values.get("component") or "").strip() or None, "external_id": external, "asset": asset}
+        for name, limit in LIMITS.items():
+            if fields[name] is not None and len(fields[name]) > limit:
+                return reject(f"{name} is longer than {limit} characters", str(columns.get(name, name)), "too_long")
+        return MaintenanceRecord(
+            source=log_source, external_id=external, kind=fields["kind"] or kind,
+            text=values.get("text") or "", asset=asset, ts=ts, code=fields["code"],
+            component=fields["component"], action=values.get("action"), line=record.line,
+        )

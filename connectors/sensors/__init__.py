@@ -1,0 +1,1 @@
+"""Sensor-file connectors (CSV, Parquet): wide or long files into columnar readings."""
