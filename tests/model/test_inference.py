@@ -1,0 +1,67 @@
+"""The stable inference API used by scoring jobs and the dashboard."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from plantpulse.data.errors import InputDataError, UnknownNameError
+from plantpulse.model.checkpoint import save_checkpoint
+from plantpulse.model.inference import PredictionRecord, load_predictor
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+CHANNELS = ["s_2", "s_3", "s_4"]
+
+
+@pytest.fixture
+def checkpoint(tmp_path, tiny_model):
+    norm = {"turbofan": {"channels": CHANNELS, "mean": [640.0, 1590.0, 1400.0], "std": [0.5, 6.0, 9.0]}}
+    return save_checkpoint(tiny_model, tmp_path / "pp-v1.safetensors", name="pp", extra={"normalizers": norm})
+
+
+@pytest.mark.parametrize("quantize", [False, True], ids=["fp32", "int8"])
+def test_predict_sensor_windows_returns_one_record_per_window(checkpoint, quantize, np_rng):
+    predictor = load_predictor(checkpoint, quantize=quantize)
+    windows = np.array([640.0, 1590.0, 1400.0], dtype=np.float32) + np_rng.normal(size=(5, 30, 3)).astype(np.float32)
+    records = predictor.predict_sensor_windows(windows, CHANNELS, "turbofan",
+                                               texts=["HPC wash", None, "", "oil leak", None])
+    assert len(records) == 5 and all(isinstance(r, PredictionRecord) for r in records)
+    r = records[0]
+    assert 0 <= r.rul_lower <= r.rul_mean <= r.rul_upper <= 125
+    assert 0 <= r.anomaly_score < 1 and r.fault_probs is None
+    assert set(r.modality_shares) == {"sensor", "image", "text"} and r.modality_shares["image"] == 0
+    assert records[1].modality_shares["text"] == 0  # no log text: the modality is masked
+    assert len(r.expert_shares) == 6 and abs(sum(r.expert_shares) - 1) < 1e-5
+    assert (r.model_name, r.model_version) == ("pp", 1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.rul_mean = 0.0
+
+
+def test_channel_order_does_not_matter(checkpoint, np_rng):
+    predictor = load_predictor(checkpoint)
+    windows = np_rng.normal(size=(2, 16, 3)).astype(np.float32) + [640.0, 1590.0, 1400.0]
+    a = predictor.predict_sensor_windows(windows, CHANNELS, "turbofan")
+    b = predictor.predict_sensor_windows(windows[..., ::-1].copy(), CHANNELS[::-1], "turbofan")
+    assert a[0].rul_mean == pytest.approx(b[0].rul_mean, rel=1e-4, abs=1e-3)
+
+
+def test_fault_heads_fill_fault_probs(checkpoint):
+    record = load_predictor(checkpoint).predict_sensor_windows(np.zeros((1, 64, 2), np.float32),
+                                                               ["drive_end", "fan_end"], "bearing")[0]
+    assert set(record.fault_probs) == {"normal", "inner", "outer"} and record.rul_mean is None
+
+
+def test_bad_requests_get_clear_errors(checkpoint):
+    predictor = load_predictor(checkpoint)
+    with pytest.raises(UnknownNameError, match="Unknown asset type 'pump'. Available: bearing, machine, turbofan"):
+        predictor.predict_sensor_windows(np.zeros((1, 8, 3), np.float32), CHANNELS, "pump")
+    with pytest.raises(InputDataError, match="windows must be"):
+        predictor.predict_sensor_windows(np.zeros((8, 3), np.float32), CHANNELS, "turbofan")
+    with pytest.raises(InputDataError, match=r"channel\(s\) \['T50'\] were not seen"):
+        predictor.predict_sensor_windows(np.zeros((1, 8, 1), np.float32), ["T50"], "turbofan")
+    bad = np.zeros((1, 8, 3), np.float32)
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(InputDataError, match="NaN"):
+        predictor.predict_sensor_windows(bad, CHANNELS, "turbofan")

@@ -1,0 +1,153 @@
+"""The three training stages on small synthetic tasks (real data: tests/pipelines, slow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from plantpulse.model import PlantPulseModel, TaskSpec, preset
+from plantpulse.model.embeddings import HashingTokenizer
+from plantpulse.model.training import (
+    Batcher,
+    StageOptions,
+    StageState,
+    TaskData,
+    TaskSplits,
+    run_distill,
+    run_finetune,
+    run_pretrain,
+    seed_everything,
+    student_config,
+)
+from plantpulse.model.training.pretrain import random_token_masks
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+RUL = TaskSpec(name="rul:pump", kind="rul", rul_cap=100.0)
+FAULT = TaskSpec(name="fault:pump", kind="classification", classes=("ok", "worn", "broken"))
+ANOMALY = TaskSpec(name="anomaly:pump", kind="anomaly")
+WORDS = ("seal leak", "bearing noise", "replaced impeller", "no finding")
+
+
+def synthetic_splits(task: TaskSpec, n: int, seed: int) -> TaskSplits:
+    """Windows whose level encodes the label; 'units' of 10 windows each, split by unit."""
+    rng = np.random.default_rng(seed)
+    level = rng.uniform(0, 1, n).astype(np.float32)
+    sensor = level[:, None, None] + 0.1 * rng.standard_normal((n, 16, 2)).astype(np.float32)
+    if task.kind == "rul":
+        targets = (level * task.rul_cap).astype(np.float32)
+    elif task.kind == "anomaly":
+        targets = level < 0.7
+    else:
+        targets = np.minimum((level * 3).astype(np.int64), 2)
+    texts = tuple(WORDS[int(x * 3.99)] for x in level)
+    data = TaskData(name=task.name, task=task, groups=np.arange(n) // 10, sensor=sensor,
+                    channels=("flow", "pressure"), texts=texts, text_present=rng.random(n) > 0.3,
+                    targets=targets)
+    units = np.unique(data.groups)
+    val_units = units[::4]
+    is_val = np.isin(data.groups, val_units)
+    return TaskSplits(train=data.subset(~is_val), val=data.subset(is_val))
+
+
+@pytest.fixture
+def setup(seed):
+    tasks = [synthetic_splits(t, 120, i) for i, t in enumerate((RUL, FAULT, ANOMALY))]
+    cfg = preset("tiny", tasks=(RUL, FAULT, ANOMALY))
+    batcher = Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), cfg.channel_buckets)
+    opts = StageOptions(epochs=2, steps_per_epoch=3, batch_size=16, show_progress=False, val_batches=1,
+                        seed=seed)
+    return PlantPulseModel(cfg), tasks, batcher, opts
+
+
+def test_splits_share_no_unit(setup):
+    _, tasks, _, _ = setup
+    for splits in tasks:
+        assert not set(splits.train.groups) & set(splits.val.groups)
+
+
+def test_pretrain_runs_and_reports_each_objective(setup):
+    model, tasks, batcher, opts = setup
+    paired = tasks[0].train  # sensor + text: masked reconstruction and InfoNCE
+    image_only = TaskData(name="images", task=None, groups=np.arange(20),
+                          images=np.random.default_rng(0).integers(0, 255, (20, 3, 32, 32), dtype=np.uint8))
+    seen = []
+    state = run_pretrain(model, [paired, image_only], opts, batcher,
+                         on_epoch=lambda s, improved: seen.append(s.epoch))
+    assert seen == [1, 2] and state.epoch == 2
+    last = state.history[-1]
+    assert {"sensor", "text", "infonce", "image"} <= set(last)
+    assert all(np.isfinite(v) for v in last.values())
+
+
+def test_masks_never_hide_padding(setup, batch_factory):
+    model, _, _, _ = setup
+    batch = batch_factory(model.cfg, b=5)
+    masks = random_token_masks(batch, model.cfg, 0.9, torch.Generator().manual_seed(0))
+    assert not (masks["text"] & ~batch.text_mask).any()
+
+
+def test_finetune_with_pcgrad_learns_and_resumes(setup):
+    model, tasks, batcher, opts = setup
+    opts = opts.model_copy(update={"epochs": 3, "steps_per_epoch": 8, "lr": 3e-3})
+    states = []
+    state = run_finetune(model, tasks, opts.model_copy(update={"epochs": 1}), batcher,
+                         on_epoch=lambda s, imp: states.append(StageState.from_dict(s.to_dict())))
+    assert state.epoch == 1 and state.history[0]["pcgrad_conflicts"] >= 0
+    resumed = run_finetune(model, tasks, opts, batcher, state=states[-1])
+    assert resumed.epoch == 3
+    scores = [h["score"] for h in resumed.history]
+    assert min(scores[1:]) < scores[0]  # validation loss (relative to epoch 1) went down
+    assert float(model.decoder.heads["anomaly:pump"].radius) != 1.0  # radius fitted
+
+
+def test_finetune_with_uncertainty_weighting_and_without_pcgrad(setup):
+    model, tasks, batcher, opts = setup
+    opts = opts.model_copy(update={"epochs": 1, "pcgrad": False, "uncertainty_weighting": True,
+                                   "steps_per_epoch": 2})
+    state = run_finetune(model, tasks, opts, batcher)
+    assert np.isfinite(state.history[0]["score"])
+
+
+def test_distill_student_is_smaller_and_teacher_keeps_training(setup):
+    teacher, tasks, batcher, opts = setup
+    student = PlantPulseModel(student_config(teacher.cfg))
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    state = run_distill(teacher, student, tasks, opts.model_copy(update={"epochs": 1}), batcher)
+    report = state.extra["report"]
+    assert report["student_params"] < report["teacher_params"]
+    assert student.cfg.n_layers < teacher.cfg.n_layers and student.cfg.n_experts < teacher.cfg.n_experts
+    assert any(not torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert report["student_samples_per_s"] > 0 and "student/rul:pump/rmse" in report
+
+
+@pytest.mark.parametrize("preset_name", ["tiny", "default", "large"])
+def test_student_config_is_valid_for_every_preset(preset_name):
+    teacher = preset(preset_name)
+    student = student_config(teacher)
+    assert student.n_layers < teacher.n_layers and student.n_experts <= teacher.n_experts
+    assert student.d_model == teacher.d_model
+
+
+def test_same_seed_gives_identical_weights(setup, tiny_cfg):
+    _, tasks, batcher, opts = setup
+    opts = opts.model_copy(update={"epochs": 1, "steps_per_epoch": 2})
+    states = []
+    for _ in range(2):
+        seed_everything(opts.seed)
+        model = PlantPulseModel(preset("tiny", tasks=(RUL, FAULT, ANOMALY)))
+        run_pretrain(model, [tasks[0].train], opts, batcher)
+        states.append(model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+@pytest.mark.gpu
+def test_finetune_step_under_gpu_autocast(setup):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    model, tasks, _, opts = setup
+    batcher = Batcher(HashingTokenizer(model.cfg.vocab_size, model.cfg.max_text_len), model.cfg.channel_buckets,
+                      "cuda")
+    state = run_finetune(model.cuda(), tasks, opts.model_copy(update={"epochs": 1, "device": "cuda"}), batcher)
+    assert np.isfinite(state.history[0]["score"])
