@@ -1,0 +1,79 @@
+"""Every task bundle on the real datasets: counts and leakage-freedom of the splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plantpulse.pipelines.tasks import build_bundle
+from plantpulse.pipelines.tasks.splits import assert_disjoint
+
+pytestmark = [pytest.mark.slow, pytest.mark.real_data]
+
+
+def _groups(splits) -> dict[str, np.ndarray]:
+    parts = {"train": splits.train, "val": splits.val, "test": splits.test}
+    return {k: np.unique(v.groups) for k, v in parts.items() if v is not None}
+
+
+def test_cmapss_is_split_by_engine_and_tested_on_nasa_engines(datasets_dir: Path):
+    bundle = build_bundle("cmapss", datasets_dir)
+    rul = bundle.splits["rul:turbofan"]
+    assert_disjoint({"train": np.unique(rul.train.groups), "val": np.unique(rul.val.groups)})
+    assert len(rul.test) == 100 + 259 + 100 + 248  # the last window of every test engine
+    assert rul.train.targets.max() == 125 and rul.test.targets.max() > 125  # cap for training only
+    assert rul.test.targets[0] == 112  # RUL_FD001 line 1
+    stats = bundle.normalizers["turbofan"]
+    assert len(stats["channels"]) == 24 and len(stats["mean"]) == 24
+
+
+@pytest.mark.parametrize("protocol", ["time", "load", "fault_size"])
+def test_cwru_windows_never_overlap_across_splits(datasets_dir: Path, protocol: str):
+    bundle = build_bundle("cwru", datasets_dir, protocol=protocol)
+    fault = bundle.splits["fault:bearing"]
+    covered = {}
+    for name, part in (("train", fault.train), ("val", fault.val), ("test", fault.test)):
+        spans = part.sensor.spans()
+        mask = np.zeros(part.sensor.series.shape[0], dtype=bool)
+        for begin, end in spans:
+            mask[begin:end] = True
+        covered[name] = mask
+    assert not (covered["train"] & covered["val"]).any()
+    assert not (covered["train"] & covered["test"]).any()
+    assert not (covered["val"] & covered["test"]).any()
+    if protocol == "load":  # whole fault recordings; the normal one (file 97, 0 hp only) is cut in time
+        faults = {k: v[v != 97] for k, v in _groups(fault).items()}
+        assert_disjoint(faults | {"val": np.array([], int)})
+
+
+def test_azure_split_is_by_time_with_the_horizon_respected(datasets_dir: Path):
+    bundle = build_bundle("azure_pdm", datasets_dir)
+    failure = bundle.splits["failure24h:machine"]
+    day = np.timedelta64(24, "h")
+    assert failure.train.info["time"].max() + day < np.datetime64("2015-03-01")
+    assert failure.val.info["time"].min() >= np.datetime64("2015-03-01")
+    assert failure.val.info["time"].max() + day < np.datetime64("2015-03-16")
+    assert failure.train.targets.sum() > 0 and failure.test.targets.sum() > 0
+    with_text = failure.train.text_present
+    assert 0.2 < with_text.mean() < 1.0  # windows without recent events carry no text
+    assert all(failure.train.texts[i] == "" for i in np.flatnonzero(~with_text)[:20])
+
+
+def test_weld_is_grouped_by_source_image_with_duplicates_removed(datasets_dir: Path):
+    bundle = build_bundle("weld_surface_yolo", datasets_dir, image_size=32)
+    weld = bundle.splits["defect:weld"]
+    assert_disjoint(_groups(weld))
+    assert bundle.notes["duplicates_removed"] >= 0
+    assert len(weld.train) + len(weld.val) + len(weld.test) == 1089 - bundle.notes["duplicates_removed"]
+    assert weld.train.images.shape[1:] == (3, 32, 32)
+
+
+@pytest.mark.parametrize(("name", "task"), [("maintnet", "system:aircraft"), ("ai4i2020", "fault:milling")])
+def test_text_and_tabular_tasks_are_split_by_group(datasets_dir: Path, name: str, task: str):
+    bundle = build_bundle(name, datasets_dir)
+    splits = bundle.splits[task]
+    assert_disjoint(_groups(splits))
+    assert set(np.unique(splits.train.targets)) == set(np.unique(np.concatenate(
+        [splits.train.targets, splits.val.targets, splits.test.targets])))

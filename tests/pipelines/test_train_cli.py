@@ -1,0 +1,84 @@
+"""``plantpulse train``: options, clear errors, and a real end-to-end run of all three stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from plantpulse.data.db import Database
+from plantpulse.data.schema import ModelVersion
+from plantpulse.pipelines.cli import cli, main
+
+
+def test_help_lists_the_stages_and_presets():
+    result = CliRunner().invoke(cli, ["train", "--help"])
+    assert result.exit_code == 0
+    for word in ("pretrain|finetune|distill|all", "tiny|default|large", "--resume", "--pcgrad"):
+        assert word in result.output
+
+
+def test_unknown_dataset_is_refused(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "train", "--datasets", "cmapss,nasa",
+                                      "--no-register"])
+    assert result.exit_code != 0
+    assert "unknown dataset(s) ['nasa']. Available: ai4i2020, azure_pdm" in result.output
+
+
+def test_invalid_option_values_are_reported(tmp_path: Path, capsys):
+    code = main(["--home", str(tmp_path), "train", "--steps", "0", "--no-register"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Invalid training options" in err and "steps" in err
+
+
+def test_missing_datasets_folder_says_how_to_set_it(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.delenv("PLANTPULSE_DATASETS", raising=False)
+    code = main(["--home", str(tmp_path), "train", "--no-register", "--preset", "tiny"])
+    assert code == 2
+    assert "Set PLANTPULSE_DATASETS" in capsys.readouterr().err
+
+
+def test_registering_needs_a_current_database(tmp_path: Path, capsys):
+    code = main(["--home", str(tmp_path), "--db", f"sqlite:///{tmp_path / 'x.db'}", "train", "--preset", "tiny"])
+    assert code == 2
+    assert "plantpulse db upgrade" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_train_all_stages_end_to_end_on_real_data(datasets_dir: Path, tmp_path: Path, capsys):
+    url = f"sqlite:///{tmp_path / 'pp.db'}"
+    Database(url).upgrade()
+    home = tmp_path / "home"
+    args = ["--home", str(home), "--db", url, "train", "--preset", "tiny", "--steps", "2", "--batch-size", "8",
+            "--eval-rows", "32", "--quiet", "--threads", "1"]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 0, err[-3000:]
+    for stage in ("pretrain", "finetune", "distill"):
+        assert f"{stage} epoch 1" in err
+    models = home / "models"
+    teacher, student = models / "plantpulse-teacher-v2.safetensors", models / "plantpulse-student-v1.safetensors"
+    assert teacher.is_file() and student.is_file()
+    with Database(url).session() as session:
+        rows = {(r.name, r.kind): r for r in session.query(ModelVersion).all()}
+    assert {("plantpulse-teacher", "teacher"), ("plantpulse-student", "student")} <= set(rows)
+    row = rows[("plantpulse-student", "student")]
+    assert row.data_fingerprint and row.config["n_layers"] == 1 and "rul:turbofan" in row.metrics["test"]
+    assert row.metrics["distill"]["student_params"] < row.metrics["distill"]["teacher_params"]
+
+    # resuming skips finished stages and publishes the next version
+    assert main([*args, "--stage", "finetune"]) == 0
+    assert (models / "plantpulse-teacher-v3.safetensors").is_file()
+
+    from plantpulse.data.datasets.cmapss import SENSOR_NAMES, SETTING_NAMES
+    from plantpulse.model.inference import load_predictor
+    predictor = load_predictor(student, quantize=True)
+    windows = np.random.default_rng(0).normal(size=(2, 30, 24)).astype(np.float32)
+    stats = predictor.normalizers["turbofan"]
+    windows = windows * np.asarray(stats["std"], np.float32) + np.asarray(stats["mean"], np.float32)
+    records = predictor.predict_sensor_windows(windows, [*SETTING_NAMES, *SENSOR_NAMES], "turbofan")
+    assert len(records) == 2 and records[0].rul_mean is not None and records[0].anomaly_score is not None
