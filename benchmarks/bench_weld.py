@@ -1,0 +1,211 @@
+"""Weld inspection benchmarks: accuracy, verdicts, latency, split protocols, few-label transfer.
+
+Run from the repository root with the datasets folder configured, for example::
+
+    export PLANTPULSE_DATASETS=/path/to/datasets
+    nice -n 10 python benchmarks/bench_weld.py evaluate   # grouped test: mAP per class, verdicts
+    nice -n 10 python benchmarks/bench_weld.py latency    # PyTorch vs ONNX, 2 threads, median
+    nice -n 10 python benchmarks/bench_weld.py original   # same recipe on the published split (~1 h)
+    nice -n 10 python benchmarks/bench_weld.py transfer   # learning curve (~1 h) + PNG plot
+    python benchmarks/bench_weld.py report                # markdown tables from the JSON results
+
+Results are written as JSON to ``benchmarks/results/weld/``; ``report`` prints the tables used in
+docs/benchmarks.md and docs/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plantpulse.connectors.image_validation import validate_image
+from plantpulse.model.weld.agreement import compare_detections
+from plantpulse.model.weld.checkpoint import SHIPPED_CHECKPOINT, load_weld_model
+from plantpulse.model.weld.evaluate import defective_labels, evaluate_detection, reject_scores
+from plantpulse.model.weld.export import export_onnx
+from plantpulse.model.weld.predict import OnnxWeldDetector, TorchWeldDetector, detect
+from plantpulse.model.weld.runtime import ultralytics
+from plantpulse.model.weld.train import TrainConfig
+from plantpulse.model.weld.transfer import TransferSetup, run_transfer
+from plantpulse.model.weld.verdict import choose_threshold, reject_auc, verdict_metrics
+from plantpulse.model.weld.workflow import json_safe, prepare_data, train_and_evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "weld"
+CURVE_PNG = ROOT / "docs" / "img" / "weld_transfer_curve.png"
+REJECT = ("Bad Weld", "Defect")
+TARGETS = (0.005, 0.05, 0.10)
+WORK = Path(os.environ.get("PLANTPULSE_BENCH_WORK", Path(tempfile.gettempdir()) / "plantpulse-bench-weld"))
+
+
+def dataset_dir() -> Path:
+    root = os.environ.get("PLANTPULSE_DATASETS")
+    if not root:
+        raise SystemExit("Set PLANTPULSE_DATASETS to the folder holding weld_surface_yolo.")
+    return Path(root) / "weld_surface_yolo"
+
+
+def save(name: str, data: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(json_safe(data), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def shipped_recipe() -> TrainConfig:
+    """The training settings recorded in the shipped checkpoint's card."""
+    card = load_weld_model(SHIPPED_CHECKPOINT).card
+    config = dict(card.train["config"])
+    config["weights"] = None
+    return TrainConfig(**config)
+
+
+def verdicts(detector: Any, data: Any) -> dict[str, Any]:
+    """Verdict rates on val and test for each target false-reject rate (scores computed once)."""
+    truth = {p: defective_labels(data.split.part(p), data.names, REJECT) for p in ("val", "test")}
+    scores = {p: reject_scores(detector, data.split.part(p), REJECT) for p in ("val", "test")}
+    out: dict[str, Any] = {p: {"auc": reject_auc(scores[p], truth[p])} for p in ("val", "test")}
+    for target in TARGETS:
+        threshold = choose_threshold(scores["val"], truth["val"], target)
+        out[f"{target:g}"] = {p: asdict(verdict_metrics(scores[p], truth[p], threshold))
+                              for p in ("val", "test")}
+    return out
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """mAP per class on the grouped test part and verdict rates at several operating points."""
+    model = load_weld_model(args.checkpoint)
+    data = prepare_data(dataset_dir(), WORK / "datasets", "grouped", 0, REJECT)
+    detection = evaluate_detection(model, data.data_yaml, "test")
+    onnx = OnnxWeldDetector.load(export_onnx(model, WORK / "eval.onnx"))
+    save("evaluate", {"checkpoint": Path(args.checkpoint).name, "version": model.version,
+                      "split": data.split.summary(), "detection": asdict(detection),
+                      "verdict_pytorch": verdicts(TorchWeldDetector.from_model(model), data),
+                      "verdict_onnx": verdicts(onnx, data), "train": model.card.train})
+
+
+def _timed(fn: Any, items: list[Any], warmup: int = 5) -> list[float]:
+    for item in items[:warmup]:
+        fn(item)
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        fn(item)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _summary(times: list[float]) -> dict[str, float]:
+    return {"median_ms": statistics.median(times), "p90_ms": float(np.percentile(times, 90)),
+            "n": len(times)}
+
+
+def cmd_latency(args: argparse.Namespace) -> None:
+    """Per-image latency (letterbox + network + NMS) with 2 threads, PyTorch and ONNX Runtime."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    model = load_weld_model(args.checkpoint)
+    data = prepare_data(dataset_dir(), WORK / "datasets", "grouped", 0, REJECT)
+    images = [validate_image(item.image) for item in data.split.test[: args.images]]
+    out: dict[str, Any] = {"threads": args.threads, "images": len(images), "version": model.version}
+    for size in args.sizes:
+        torch_det = TorchWeldDetector.from_model(model, size)
+        onnx_det = OnnxWeldDetector.load(export_onnx(model, WORK / f"lat{size}.onnx", size), args.threads)
+        out[f"pytorch_{size}"] = _summary(_timed(lambda im, d=torch_det: detect(d, [im]), images))
+        out[f"onnx_{size}"] = _summary(_timed(lambda im, d=onnx_det: detect(d, [im]), images))
+        agreement = compare_detections(detect(torch_det, images), detect(onnx_det, images))
+        out[f"agreement_{size}"] = asdict(agreement)
+        print(size, out[f"pytorch_{size}"], out[f"onnx_{size}"], agreement)
+    save("latency", out)
+
+
+def cmd_original(args: argparse.Namespace) -> None:
+    """Train the shipped recipe on the published split and evaluate on its test folder."""
+    ultralytics(WORK / "ultralytics")
+    data = prepare_data(dataset_dir(), WORK / "datasets", "original", 0, REJECT)
+    model, report = train_and_evaluate(data, shipped_recipe(), WORK / "runs" / "original",
+                                       REJECT, 0.05, int8=True)
+    save("original", {"version": model.version, "split": data.split.summary(),
+                      "report": report.to_dict(), "train": model.card.train})
+
+
+def cmd_transfer(args: argparse.Namespace) -> None:
+    """Pre-train without the held-out line, fine-tune vs scratch on 10/25/50 of its images."""
+    ultralytics(WORK / "ultralytics")
+    recipe = shipped_recipe()
+    pretrain = TrainConfig(**{**asdict(recipe), "epochs": args.pretrain_epochs})
+    finetune = TrainConfig(**{**asdict(recipe), "epochs": args.finetune_epochs, "batch": 8,
+                              "nbs": 8, "val": False, "patience": args.finetune_epochs})
+    setup = TransferSetup(seed=args.seed)
+    points = run_transfer(dataset_dir(), WORK / "transfer", pretrain, finetune, setup)
+    save("transfer", {"setup": asdict(setup), "pretrain": asdict(pretrain),
+                      "finetune": asdict(finetune), "points": [asdict(p) for p in points]})
+    plot_transfer()
+
+
+def plot_transfer() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = json.loads((RESULTS / "transfer.json").read_text())["points"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=120)
+    zero = next(p for p in points if p["n_labels"] == 0)
+    for start, style in (("pretrained", "o-"), ("scratch", "s--")):
+        rows = [p for p in points if p["start"] == start and p["n_labels"] > 0]
+        xs = ([0] if start == "pretrained" else []) + [p["n_labels"] for p in rows]
+        ys = ([zero["metrics"]["map50"]] if start == "pretrained" else []) + \
+            [p["metrics"]["map50"] for p in rows]
+        label = "pre-trained, then fine-tuned" if start == "pretrained" else "from scratch"
+        ax.plot(xs, ys, style, label=label)
+    ax.set_xlabel("labelled images of the new line")
+    ax.set_ylabel("mAP50 on the new line's test clip")
+    ax.set_title("Weld detector: few-label transfer (YOLO11n, 320 px)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    CURVE_PNG.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(CURVE_PNG)
+    print(f"wrote {CURVE_PNG.relative_to(ROOT)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("evaluate", "latency"):
+        cmd = sub.add_parser(name)
+        cmd.add_argument("--checkpoint", type=Path, default=SHIPPED_CHECKPOINT)
+    sub.choices["latency"].add_argument("--threads", type=int, default=2)
+    sub.choices["latency"].add_argument("--images", type=int, default=100)
+    sub.choices["latency"].add_argument("--sizes", type=int, nargs="+", default=[320, 640])
+    sub.add_parser("original")
+    transfer = sub.add_parser("transfer")
+    transfer.add_argument("--pretrain-epochs", type=int, default=20)
+    transfer.add_argument("--finetune-epochs", type=int, default=30)
+    transfer.add_argument("--seed", type=int, default=0)
+    sub.add_parser("plot")
+    sub.add_parser("report")
+    args = parser.parse_args()
+    ultralytics(WORK / "ultralytics")
+    if args.command == "report":
+        from bench_weld_report import print_report
+
+        print_report(RESULTS)
+        return
+    {"evaluate": cmd_evaluate, "latency": cmd_latency, "original": cmd_original,
+     "transfer": cmd_transfer, "plot": lambda _: plot_transfer()}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

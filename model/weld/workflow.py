@@ -1,0 +1,133 @@
+"""The weld detector's jobs as plain functions: prepare data, train, evaluate (no database).
+
+The CLI (``plantpulse weld``) and the benchmark call these; storage lives in
+``plantpulse.pipelines.weld_service``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from plantpulse.data.errors import InputDataError
+from plantpulse.model.weld.checkpoint import WeldModel, quantize_int8
+from plantpulse.model.weld.dataset import LabelledImage, drop_exact_duplicates, scan_yolo_dataset
+from plantpulse.model.weld.evaluate import (
+    DetectionMetrics,
+    VerdictReport,
+    evaluate_detection,
+    evaluate_verdict,
+)
+from plantpulse.model.weld.materialize import write_dataset
+from plantpulse.model.weld.predict import TorchWeldDetector, WeldDetector
+from plantpulse.model.weld.splits import PARTS, WeldSplit, grouped_split, original_split
+from plantpulse.model.weld.train import ProgressFn, TrainConfig, train_detector
+from plantpulse.model.weld.verdict import DEFAULT_REJECT_CLASSES
+
+SPLIT_STRATEGIES: dict[str, Callable[..., WeldSplit]] = {
+    "grouped": grouped_split,
+    "original": lambda items, **_: original_split(items),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedData:
+    """A split written as an Ultralytics dataset, with what is needed to audit it."""
+
+    names: tuple[str, ...]
+    split: WeldSplit
+    data_yaml: Path
+    duplicates_dropped: int
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationReport:
+    """Detection mAP on one part and verdict rates (threshold from validation)."""
+
+    detection: DetectionMetrics
+    verdict: VerdictReport
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe data (NaN, e.g. a rate without any good image, becomes None)."""
+        return json_safe(asdict(self))
+
+
+def json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def fingerprint(split: WeldSplit) -> str:
+    """sha256 over (part, image hash) pairs: two runs on the same data share it."""
+    digest = hashlib.sha256()
+    for part in PARTS:
+        for item in sorted(split.part(part), key=lambda it: it.sha256):
+            digest.update(f"{part}:{item.sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def make_split(items: Sequence[LabelledImage], names: Sequence[str], strategy: str, seed: int,
+               reject_classes: Sequence[str] = DEFAULT_REJECT_CLASSES) -> WeldSplit:
+    """Split ``items`` with the named strategy (``grouped`` or ``original``)."""
+    if strategy not in SPLIT_STRATEGIES:
+        available = ", ".join(sorted(SPLIT_STRATEGIES))
+        raise InputDataError(f"Unknown split strategy {strategy!r}. Available: {available}.")
+    reject = {names.index(name) for name in reject_classes if name in names}
+    return SPLIT_STRATEGIES[strategy](items, seed=seed, reject_classes=reject)
+
+
+def prepare_data(dataset_dir: Path, workdir: Path, strategy: str = "grouped", seed: int = 0,
+                 reject_classes: Sequence[str] = DEFAULT_REJECT_CLASSES,
+                 extra_train: Sequence[LabelledImage] = ()) -> PreparedData:
+    """Read, de-duplicate, split and write a dataset; ``extra_train`` joins the training part."""
+    names, items = scan_yolo_dataset(Path(dataset_dir))
+    items, dropped = drop_exact_duplicates(items)
+    split = make_split(items, names, strategy, seed, reject_classes)
+    if extra_train:
+        split = WeldSplit(split.train + tuple(extra_train), split.val, split.test,
+                          strategy=f"{split.strategy}+reviews", seed=split.seed)
+    data_yaml = write_dataset({part: split.part(part) for part in PARTS},
+                              Path(workdir) / f"{split.strategy}-{seed}", names)
+    return PreparedData(names, split, data_yaml, dropped, fingerprint(split))
+
+
+def evaluate(model: WeldModel, data: PreparedData, reject_classes: Sequence[str],
+             target_false_reject: float, part: str = "test",
+             detector: WeldDetector | None = None) -> EvaluationReport:
+    """mAP on ``part`` and verdict rates on it, the threshold chosen on ``val``."""
+    detection = evaluate_detection(model, data.data_yaml, part)
+    detector = detector or TorchWeldDetector.from_model(model)
+    verdict = evaluate_verdict(detector, data.split.val, data.split.part(part), data.names,
+                               reject_classes, target_false_reject)
+    return EvaluationReport(detection, verdict)
+
+
+def train_and_evaluate(data: PreparedData, config: TrainConfig, run_dir: Path,
+                       reject_classes: Sequence[str], target_false_reject: float,
+                       progress: ProgressFn | None = None, int8: bool = False,
+                       ) -> tuple[WeldModel, EvaluationReport]:
+    """Train on ``data``, evaluate on its test part; the model card records both.
+
+    With ``int8`` the weights are rounded to int8 levels *before* evaluation, so the reported
+    figures are those of the stored checkpoint.
+    """
+    extra = {"split": data.split.strategy, "split_seed": data.split.seed,
+             "data_fingerprint": data.fingerprint, "split_summary": data.split.summary(),
+             "duplicates_dropped": data.duplicates_dropped}
+    result = train_detector(data.data_yaml, data.names, config, run_dir, progress, extra)
+    model = quantize_int8(result.model) if int8 else result.model
+    report = evaluate(model, data, reject_classes, target_false_reject)
+    model = model.with_card(reject_classes=tuple(reject_classes),
+                                   reject_threshold=report.verdict.val.threshold,
+                                   metrics=report.to_dict())
+    return model, report

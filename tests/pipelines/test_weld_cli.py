@@ -1,0 +1,164 @@
+"""`plantpulse weld ...` end to end on tiny synthetic images and an untrained tiny checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from plantpulse.data.db import Database
+from plantpulse.data.schema import ModelVersion, WeldInspection, WeldLabel
+from plantpulse.model.weld.checkpoint import make_weld_model, save_weld_model, untrained_weld_model
+from plantpulse.model.weld.synthetic import NAMES, synthetic_weld, write_synthetic_dataset
+from plantpulse.pipelines.cli import main
+
+COMMANDS = ("train", "evaluate", "predict", "review", "retrain", "export")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained detector (class bias zeroed: it finds boxes everywhere) with a threshold."""
+    torch.manual_seed(0)
+    model = untrained_weld_model(NAMES, imgsz=96)
+    for branch in model.network.model[-1].cv3:
+        branch[-1].bias.data.zero_()
+    card = replace(model.card, reject_threshold=0.5, reject_classes=("Bad Weld", "Defect"))
+    model = make_weld_model(model.network, card)
+    return save_weld_model(model, tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+
+
+@pytest.fixture
+def env(tmp_path: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Global options pointing at a fresh home and migrated SQLite database."""
+    url = f"sqlite:///{tmp_path / 'pp.db'}"
+    Database(url).upgrade()
+    monkeypatch.setenv("PLANTPULSE_WELD__CHECKPOINT", str(checkpoint))
+    monkeypatch.delenv("PLANTPULSE_CONFIG", raising=False)
+    return ["--home", str(tmp_path / "home"), "--db", url]
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> list[Path]:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths = []
+    for index in range(3):
+        path = folder / f"weld{index}.png"
+        Image.fromarray(synthetic_weld(rng, size=96).rgb).save(path)
+        paths.append(path)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    return [*paths, folder / "broken.jpg"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_weld_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "weld", "--help")
+    assert code == 0
+    assert all(command in out for command in COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_subcommand_help(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    code, out, _ = run(capsys, "weld", command, "--help")
+    assert code == 0 and "Usage: plantpulse weld" in out
+
+
+def test_predict_without_storing(capsys: pytest.CaptureFixture[str], env: list[str],
+                                 images: list[Path], tmp_path: Path) -> None:
+    report = tmp_path / "out.json"
+    code, out, err = run(capsys, *env, "weld", "predict", str(images[0].parent), "--no-store",
+                         "--json", str(report))
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 3
+    assert "SKIPPED broken.jpg" in err and "1 invalid files" in err
+    data = json.loads(report.read_text())
+    assert len(data["inspections"]) == 3 and data["invalid"][0]["file"].endswith("broken.jpg")
+    assert {row["verdict"] for row in data["inspections"]} <= {"pass", "reject"}
+
+
+def test_predict_stores_and_review(capsys: pytest.CaptureFixture[str], env: list[str],
+                                   images: list[Path]) -> None:
+    code, _, err = run(capsys, *env, "weld", "predict", *map(str, images))
+    assert code == 0 and "stored" in err
+    db = Database(env[3])
+    with db.session() as session:
+        inspections = session.query(WeldInspection).all()
+        versions = session.query(ModelVersion).all()
+        assert len(inspections) == 3
+        assert [(v.name, v.stage) for v in versions] == [("weld-yolo", "production")]
+        first = inspections[0].id
+    code, out, _ = run(capsys, *env, "weld", "review", str(first), "--verdict", "reject",
+                       "--boxes", '[{"class_name": "Defect", "box": [1, 1, 20, 20]}]')
+    assert code == 0 and "1 boxes" in out
+    with db.session() as session:
+        assert session.query(WeldLabel).one().verdict == "reject"
+    code, _, err = run(capsys, *env, "weld", "review", str(first), "--verdict", "pass",
+                       "--boxes", "[not json")
+    assert code == 2 and "--boxes is not valid JSON" in err
+
+
+def test_export_checks_agreement(capsys: pytest.CaptureFixture[str], env: list[str],
+                                 checkpoint: Path, tmp_path: Path) -> None:
+    out_path = tmp_path / "tiny.onnx"
+    code, out, _ = run(capsys, *env, "weld", "export", "--checkpoint", str(checkpoint),
+                       "--out", str(out_path))
+    assert code == 0 and out_path.is_file()
+    assert "ONNX vs PyTorch on 8 images" in out
+
+
+def test_evaluate_on_synthetic_data(capsys: pytest.CaptureFixture[str], env: list[str],
+                                    tmp_path: Path) -> None:
+    data = write_synthetic_dataset(tmp_path / "data", {"train": 4, "valid": 6, "test": 6}, size=96)
+    code, out, _ = run(capsys, *env, "weld", "evaluate", "--data", str(data), "--split",
+                       "original", "--json", str(tmp_path / "eval.json"))
+    assert code == 0
+    assert "Detection on test (6 images)" in out and "false reject" in out
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["verdict"]["test"]["n_good"] + report["verdict"]["test"]["n_defective"] == 6
+
+
+def test_missing_checkpoint_is_a_clear_error(capsys: pytest.CaptureFixture[str], env: list[str],
+                                             images: list[Path], tmp_path: Path) -> None:
+    code, _, err = run(capsys, *env, "weld", "export", "--checkpoint", str(tmp_path / "no.safetensors"))
+    assert code == 2 and "does not exist" in err
+
+
+@pytest.mark.slow
+def test_train_predict_review_retrain(capsys: pytest.CaptureFixture[str], env: list[str],
+                                      images: list[Path], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_synthetic_dataset(tmp_path / "data", {"train": 8, "valid": 6, "test": 6}, size=96)
+    trained = tmp_path / "trained.safetensors"
+    code, out, err = run(capsys, *env, "weld", "train", "--data", str(data), "--epochs", "1",
+                         "--imgsz", "64", "--batch", "8", "--out", str(trained))
+    assert code == 0, err
+    assert "Detection on test" in out and "Registered as weld-yolo v1 (candidate)" in out
+    monkeypatch.setenv("PLANTPULSE_WELD__CHECKPOINT", str(trained))
+    monkeypatch.setenv("PLANTPULSE_WELD__IMGSZ", "64")
+    code, _, err = run(capsys, *env, "weld", "predict", *map(str, images[:3]))
+    assert code == 0, err
+    with Database(env[3]).session() as session:
+        production = session.query(ModelVersion).filter_by(stage="production").one()
+        assert production.version == 1  # the trained checkpoint, registered once
+        inspection = session.query(WeldInspection).first().id
+    box = '[{"class_name": "Defect", "box": [10, 30, 40, 60]}]'
+    assert run(capsys, *env, "weld", "review", str(inspection), "--verdict", "reject",
+               "--boxes", box)[0] == 0
+    code, out, err = run(capsys, *env, "weld", "retrain", "--data", str(data), "--epochs", "1")
+    assert code == 0, err
+    assert "Reviewed images used: 1" in out
+    assert "PROMOTED to production" in out or "kept as candidate" in out
+    with Database(env[3]).session() as session:
+        assert session.query(ModelVersion).count() == 2
