@@ -1,0 +1,130 @@
+"""Ray: scoring on Ray Data and training under TorchTrainer (DDP) agree with the local engine.
+
+Starts a private local Ray with two CPUs; slow (Ray's start-up dominates).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from plantpulse.data.db import Database
+from plantpulse.data.repository import promote_model_version, register_model_version
+from plantpulse.data.schema import Alert, Prediction
+from plantpulse.model.baseline import BaselineRulModel, RunToFailure
+from plantpulse.pipelines.config import load_settings
+from plantpulse.pipelines.score_job import ScoreRequest, run_scoring
+from scoring_support import CHANNELS, add_readings
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():  # noqa: ANN201
+    """One private Ray for the module (both tests), shut down afterwards."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this file
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def fleet_with_baseline(db: Database, folder: Path, rng: np.random.Generator) -> None:
+    def life(n: int) -> np.ndarray:
+        t = np.arange(n, dtype=np.float64)
+        return np.column_stack([100 - 0.5 * t, 0.3 * t]) + rng.normal(0, 0.2, (n, 2))
+
+    runs = [RunToFailure(f"r{i}", life(int(rng.integers(60, 120)))) for i in range(8)]
+    model = BaselineRulModel(CHANNELS, asset_type="pump", window=10, hidden=16).fit(runs, epochs=3)
+    path = model.save(folder / "baseline.safetensors")
+    with db.session() as s:
+        promote_model_version(s, register_model_version(s, name="student", kind="baseline", path=str(path)).id)
+    for i in range(10):
+        values = life(20 + 7 * i)[:, 0]
+        add_readings(db, f"pump-{i:02d}", values)
+
+
+def test_ray_scoring_equals_local_scoring(tmp_path: Path, rng: np.random.Generator, local_ray: None) -> None:
+    results = {}
+    for engine in ("local", "ray"):
+        db = Database(f"sqlite:///{tmp_path / engine / 'plant.db'}")
+        db.upgrade()
+        fleet_with_baseline(db, tmp_path / engine, np.random.default_rng(7))
+        settings = load_settings(env={}, home=str(tmp_path / engine / "home"))
+        result = run_scoring(settings, db, ScoreRequest("student", engine=engine, ray_workers=2, batch_size=3))
+        with db.session() as s:
+            rows = s.execute(select(Prediction.asset_id, Prediction.window_end, Prediction.rul_mean,
+                                    Prediction.rul_lower, Prediction.anomaly_score).order_by(Prediction.asset_id)).all()
+            alerts = sorted((a.asset_id, a.rule) for a in s.scalars(select(Alert)))
+        results[engine] = (result.predictions, rows, alerts)
+        db.dispose()
+    (n_local, local, a_local), (n_ray, remote, a_ray) = results["local"], results["ray"]
+    assert n_local == n_ray == 10
+    assert [r[:2] for r in local] == [r[:2] for r in remote]
+    np.testing.assert_allclose(np.array([r[2:] for r in local], float), np.array([r[2:] for r in remote], float),
+                               rtol=1e-6)
+    assert a_local == a_ray
+
+
+def _regression_data() -> tuple[np.ndarray, np.ndarray]:
+    gen = np.random.default_rng(3)
+    x = gen.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([1.5, -2.0, 0.5], np.float32) + 0.3 + gen.normal(0, 0.1, 64)).astype(np.float32)
+    return x, y
+
+
+def _fit(x, y, steps: int, lr: float, model):  # noqa: ANN001, ANN202
+    import torch
+
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(xt).squeeze(-1), yt).backward()
+        opt.step()
+    return model
+
+
+def _worker_loop(config: dict) -> None:
+    """Per-worker DDP loop: each rank fits on its half; DDP averages the gradients."""
+    import torch
+
+    from plantpulse.pipelines.ray_engine import prepare_model, report, shard, worker_context
+
+    ctx = worker_context()
+    x, y = _regression_data()
+    mine = shard(len(x), ctx)
+    torch.manual_seed(0)
+    model = prepare_model(torch.nn.Linear(3, 1))
+    _fit(x[mine], y[mine], config["steps"], config["lr"], model)
+    inner = model.module if hasattr(model, "module") else model
+    weights = inner.weight.detach().reshape(-1).tolist() + inner.bias.detach().tolist()
+    folder = None
+    if ctx.rank == 0:  # one copy of the model, as a training loop would save its checkpoint
+        folder = Path(tempfile.mkdtemp())
+        (folder / "weights.json").write_text(json.dumps(weights))
+    report({"weights": weights, "world_size": ctx.world_size}, folder)
+
+
+def test_torch_trainer_ddp_equals_local_training(tmp_path: Path, local_ray: None) -> None:
+    import torch
+
+    from plantpulse.pipelines.ray_engine import train_on_ray
+
+    config = {"steps": 40, "lr": 0.1}
+    result = train_on_ray(_worker_loop, config, num_workers=2, storage_path=tmp_path / "ray")
+    torch.manual_seed(0)
+    x, y = _regression_data()
+    local = _fit(x, y, config["steps"], config["lr"], torch.nn.Linear(3, 1))
+    expected = local.weight.detach().reshape(-1).tolist() + local.bias.detach().tolist()
+    assert result.metrics["world_size"] == 2
+    np.testing.assert_allclose(result.metrics["weights"], expected, rtol=1e-5, atol=1e-6)
+    with result.checkpoint.as_directory() as folder:
+        np.testing.assert_allclose(json.loads((Path(folder) / "weights.json").read_text()), expected, rtol=1e-5)
+    assert abs(expected[0] - 1.5) < 0.2, "the fit itself converged"
