@@ -1,0 +1,1 @@
+"""PlantPulse app package."""

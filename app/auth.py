@@ -1,0 +1,165 @@
+"""Who is using the dashboard, and what they may do.
+
+Three ways in, chosen from the settings:
+
+- **OIDC** (``dashboard.oidc = true``): ``st.login`` with the provider in ``.streamlit/secrets.toml``.
+  Engineers are the users listed in ``dashboard.engineers`` (e-mail or subject) or whose
+  ``roles``/``groups`` claim contains ``engineer``; everyone else who logs in is a viewer.
+- **Password** (``PLANTPULSE_DASHBOARD__PASSWORD`` and/or ``…__ENGINEER_PASSWORD``): the password
+  typed decides the role. Wrong passwords cost a second each.
+- **Local**: no authentication configured is allowed only while the server is bound to a
+  loopback address; the local user is an engineer (they can reach the database anyway).
+
+Viewers see everything; only engineers upload, acknowledge, review and promote.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from plantpulse.pipelines.config import Settings
+from plantpulse.pipelines.dashboard_cli import is_loopback
+
+VIEWER, ENGINEER = "viewer", "engineer"
+_SESSION_KEY = "plantpulse_user"
+FAILED_LOGIN_DELAY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The signed-in person: a display name (kept on acknowledgements and reviews) and a role."""
+
+    name: str
+    role: str
+    method: str  # "oidc", "password" or "local"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role == ENGINEER
+
+
+class NotAllowedError(PermissionError):
+    """A viewer tried an engineer's action."""
+
+
+def require_engineer(user: User, action: str) -> None:
+    """Refuse ``action`` unless ``user`` is an engineer (checked again where the write happens)."""
+    if not user.can_write:
+        msg = f"{user.name} is signed in as a viewer; only engineers may {action}."
+        raise NotAllowedError(msg)
+
+
+def bind_address() -> str | None:
+    """The address the Streamlit server listens on (None: every interface)."""
+    return st.get_option("server.address")
+
+
+def auth_mode(settings: Settings, address: str | None) -> str:
+    """``oidc``, ``password``, ``local``, or ``refused`` when nothing protects a public bind."""
+    dash = settings.dashboard
+    if dash.oidc:
+        return "oidc"
+    if dash.password is not None or dash.engineer_password is not None:
+        return "password"
+    if address and is_loopback(address):
+        return "local"
+    return "refused"
+
+
+def password_role(settings: Settings, typed: str) -> str | None:
+    """The role a typed password grants, compared in constant time; None when it matches none."""
+    dash = settings.dashboard
+    given = typed.encode()
+    for secret, role in ((dash.engineer_password, ENGINEER), (dash.password, VIEWER)):
+        if secret is not None and hmac.compare_digest(given, secret.get_secret_value().encode()):
+            return role
+    return None
+
+
+def oidc_role(settings: Settings, claims: Mapping[str, Any]) -> str:
+    """Engineer when listed in ``dashboard.engineers`` or carrying an ``engineer`` role claim."""
+    listed = {name.lower() for name in settings.dashboard.engineers}
+    ids = {str(claims.get(key, "")).lower() for key in ("email", "sub", "preferred_username")}
+    if listed & (ids - {""}):
+        return ENGINEER
+    for key in ("roles", "groups"):
+        values = claims.get(key) or ()
+        values = [values] if isinstance(values, str) else values
+        if any(str(v).lower() in {"engineer", "plantpulse-engineer"} for v in values):
+            return ENGINEER
+    return VIEWER
+
+
+def current_user(settings: Settings) -> User:
+    """The signed-in user; renders the login screen and stops the script when there is none."""
+    mode = auth_mode(settings, bind_address())
+    if mode == "local":
+        return User("local user", ENGINEER, "local")
+    if mode == "refused":
+        st.error("This dashboard is reachable beyond this computer but has no authentication. "
+                 "Set PLANTPULSE_DASHBOARD__PASSWORD and PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD, "
+                 "or configure OIDC (see docs/dashboard.md), or bind to 127.0.0.1.")
+        st.stop()
+    if mode == "oidc":
+        return _oidc_user(settings)
+    user = st.session_state.get(_SESSION_KEY)
+    if isinstance(user, User):
+        return user
+    _password_form(settings)
+    st.stop()
+
+
+def _password_form(settings: Settings) -> None:
+    _login_header()
+    with st.form("login", border=True):
+        name = st.text_input("Your name", help="Shown on alerts you acknowledge and reviews you save.")
+        typed = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    role = password_role(settings, typed)
+    if role is None:
+        time.sleep(FAILED_LOGIN_DELAY_S)  # slows down guessing
+        st.error("Wrong password. Ask your PlantPulse administrator for the viewer or engineer password.")
+        return
+    st.session_state[_SESSION_KEY] = User(name.strip()[:64] or role, role, "password")
+    st.rerun()
+
+
+def _oidc_user(settings: Settings) -> User:
+    if not getattr(st.user, "is_logged_in", False):  # absent until OIDC is configured
+        _login_header()
+        st.button("Sign in with single sign-on", type="primary", on_click=_start_login)
+        st.stop()
+    claims = st.user.to_dict()
+    name = str(claims.get("name") or claims.get("email") or claims.get("sub") or "user")
+    return User(name, oidc_role(settings, claims), "oidc")
+
+
+def _start_login() -> None:
+    try:
+        st.login()
+    except Exception as err:  # noqa: BLE001 - Streamlit raises plain exceptions for bad auth config
+        st.session_state["plantpulse_login_error"] = str(err)
+
+
+def _login_header() -> None:
+    st.title("PlantPulse")
+    st.caption("Predictive maintenance and weld quality. Sign in to continue.")
+    error = st.session_state.pop("plantpulse_login_error", None)
+    if error:
+        st.error(f"Single sign-on is not set up correctly: {error}. Check the [auth] section of "
+                 ".streamlit/secrets.toml and that Authlib is installed (pip install 'Authlib>=1.3.2').")
+
+
+def sign_out(user: User) -> None:
+    """End the session's sign-in (and the OIDC session cookie)."""
+    st.session_state.pop(_SESSION_KEY, None)
+    if user.method == "oidc":
+        st.logout()

@@ -1,0 +1,47 @@
+"""SQL building blocks that differ between SQLite and PostgreSQL, and the shared engine cache.
+
+``UTCDateTime`` columns are ``timestamptz`` on PostgreSQL and int64 µs since the epoch on
+SQLite, so every time expression comes in two spellings. Queries return µs as plain integers
+on both engines; the pages turn them into the plant's local time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import BigInteger, case, func, literal, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
+
+from plantpulse.app.health import SEVERITY_RANK
+from plantpulse.data.db import Database
+
+
+@lru_cache(maxsize=8)
+def database(url: str) -> Database:
+    """One ``Database`` (engine and connection pool) per URL for the whole server process."""
+    return Database(url)
+
+
+def epoch_us(column: Any, dialect: str) -> ColumnElement[int]:
+    """A UTCDateTime column as µs since the Unix epoch (BIGINT) on either engine."""
+    if dialect == "postgresql":
+        return func.floor(func.extract("epoch", column) * 1_000_000).cast(BigInteger)
+    return type_coerce(column, BigInteger)
+
+
+def bucket_us(column: Any, width_us: int, dialect: str) -> ColumnElement[int]:
+    """Start of the ``width_us``-wide time bucket holding each row, in µs since the epoch."""
+    width = literal(int(width_us), BigInteger)
+    if dialect == "postgresql":
+        seconds = func.floor(func.extract("epoch", column) / (int(width_us) / 1_000_000))
+        return (seconds.cast(BigInteger) * width).label("bucket")
+    return ((type_coerce(column, BigInteger) // width) * width).label("bucket")
+
+
+def severity_rank(column: Any) -> ColumnElement[int]:
+    """An alert severity word as its rank (see ``health.SEVERITY_RANK``); unknown words -> 2."""
+    return case(
+        *((func.lower(column) == word, rank) for word, rank in SEVERITY_RANK.items()),
+        else_=2,
+    )

@@ -1,0 +1,65 @@
+"""Start the Streamlit server with the dashboard already loaded.
+
+``streamlit run`` imports a page's modules (pandas, Altair, SQLAlchemy, the PlantPulse views) only
+when the first visitor arrives, which makes the first page after a restart several seconds
+slower than every later one. Streamlit runs page scripts inside its own process, so importing
+those modules here first, opening the database pool and drawing one chart, moves that cost to
+start-up: ``python -m plantpulse.app.serve <streamlit run options>``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "main.py"
+VIEWS = ("overview", "asset", "weld", "data", "models", "jobs")
+log = logging.getLogger("plantpulse.dashboard")
+
+
+def preload() -> float:
+    """Import the views, open the database pool and render one chart; returns seconds spent."""
+    started = time.perf_counter()
+    import pandas as pd
+
+    from plantpulse.app import charts
+    from plantpulse.pipelines.config import load_settings
+
+    for view in VIEWS:
+        importlib.import_module(f"plantpulse.app.views.{view}")
+    charts.survival(pd.DataFrame({"time": [0.0, 1.0], "survival": [1.0, 0.5]}), "t", None).to_dict()
+    _tables()
+    try:
+        from plantpulse.app.queries.sql import database
+
+        settings = load_settings()
+        database(settings.db_url).require_current()
+    except Exception as err:  # noqa: BLE001 - the page explains database problems to its users
+        log.warning("dashboard preload could not check the database: %s", err)
+    return time.perf_counter() - started
+
+
+def _tables() -> None:
+    """First use of Arrow and of a pandas Styler (what st.dataframe does) loads their machinery."""
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = pd.DataFrame({"state": ["ok"], "value": [1.0]})
+    pa.Table.from_pandas(frame)
+    frame.style.map(lambda _: "color: #2da44e", subset=["state"]).to_html()
+
+
+def main() -> None:
+    spent = preload()
+    print(f"PlantPulse dashboard loaded in {spent:.1f} s", file=sys.stderr)
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
+    sys.exit(cli.main())
+
+
+if __name__ == "__main__":
+    main()

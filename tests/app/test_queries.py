@@ -1,0 +1,108 @@
+"""The dashboard's SQL on both engines: time buckets, latest-per-asset, alert order, reject counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dashboard_seed import SAMPLE, seed_sample
+
+from plantpulse.app.queries import asset, fleet, ingest, jobs, models, weld
+from plantpulse.app.queries.sql import database as cached_database
+
+
+@pytest.fixture
+def seeded(database, tmp_path: Path):  # noqa: ANN001, ANN201 - a Database, the seed summary
+    seeded = seed_sample(database, tmp_path / "images")
+    yield database.url, seeded
+    cached_database.cache_clear()
+
+
+def test_fleet_table_latest_prediction_and_health(seeded) -> None:
+    url, seed = seeded
+    frame = fleet.fleet_table(url, ("none",)).set_index("asset")
+    assert len(frame) == 24
+    engine = frame.loc["turbofan-fd001-test-020"]
+    assert engine["rul_mean"] == pytest.approx(16.0) and engine["state"] == "critical"
+    assert engine["last_data"] == pd.Timestamp("2025-01-08T15:00:00Z")
+    machine = frame.loc["azure-machine-001"]
+    assert machine["rul_unit"] == "h" and machine["top_fault"].startswith("comp")
+    assert frame.loc["weld-cell-01", "state"] == "no prediction"
+
+
+def test_alerts_worst_first(seeded) -> None:
+    url, _ = seeded
+    alerts = fleet.alert_list(url)
+    assert alerts["severity"].tolist() == ["critical", "warning"]
+
+
+def test_work_orders_of_one_asset(seeded) -> None:
+    url, seed = seeded
+    text, count = fleet.work_orders_csv(url, seed.assets["turbofan-fd001-test-020"], "turbofan-fd001-test-020")
+    lines = text.strip().split("\n")
+    assert count == 1 and lines[0].startswith("alert_id,created_at,asset,severity")
+    assert ",turbofan-fd001-test-020,critical,rul_low," in lines[1] and "borescope" in lines[1]
+
+
+def test_sensor_buckets_equal_pandas(seeded) -> None:
+    url, seed = seeded
+    asset_id = seed.assets["azure-machine-002"]
+    chans = asset.channels(url, asset_id).set_index("name")["channel_id"]
+    first, last = asset.time_span(url, asset_id)
+    buckets = asset.sensor_buckets(url, asset_id, (int(chans["volt"]),), first, last, 30)
+    raw = pd.read_csv(SAMPLE / "sensors" / "azure_telemetry.csv")
+    raw = raw[raw["asset"] == "azure-machine-002"]
+    us = pd.to_datetime(raw["timestamp"], utc=True).astype("int64") // 1000
+    width = buckets.attrs["width_us"]
+    expected = raw.groupby((us // width) * width)["volt"].agg(["mean", "min", "max", "count"])
+    got = buckets.set_index("bucket")
+    assert got.index.tolist() == expected.index.tolist()
+    np.testing.assert_allclose(got["mean"], expected["mean"])
+    assert (got["n"].to_numpy() == expected["count"].to_numpy()).all()
+
+
+def test_weld_counts_and_hourly_rejects(seeded) -> None:
+    url, _ = seeded
+    assert weld.counts(url) == {"pass": 5, "reject": 10, "total": 15, "reviewed": 0}
+    cells = weld.p_chart_points(url, (6, 14, 22), "Europe/Berlin", 3.0, 20)
+    shifts = cells["weld-cell-01"]
+    assert sum(s["n"] for s in shifts) == 15 and sum(s["rejects"] for s in shifts) == 10
+    assert shifts[0]["ucl"] is None and shifts[-1]["ucl"] is not None
+    assert len(weld.inspections(url, verdict="reject", limit=100)) == 10
+
+
+def test_ingest_models_jobs_queries(seeded) -> None:
+    url, seed = seeded
+    rows = ingest.quarantined(url, seed.batch_id)
+    assert rows["reason"].str.contains("not numeric").any()
+    assert ingest.quarantine_csv(rows).startswith("\ufeffbatch_id,source,line".encode())
+    assert ingest.opcua_last_values(url).empty and ingest.opcua_intake(url)["flushes"] == 0
+    versions = models.versions(url)
+    assert set(versions["name"]) == {"rul-baseline", "pdm-faults", "weld-yolo"}
+    assert jobs.last_per_job(url).set_index("job").at["score", "count"] == 2
+
+
+def test_opcua_last_values_only_from_opcua_batches(seeded) -> None:
+    from datetime import UTC, datetime
+
+    from plantpulse.data.bulk import ReadingBlock, write_readings
+    from plantpulse.data.db import Database
+    from plantpulse.data.schema import IngestBatch
+
+    url, seed = seeded
+    machine = seed.assets["azure-machine-001"]
+    ts = int(datetime(2015, 4, 2, tzinfo=UTC).timestamp() * 1e6)
+    with Database(url).session() as session:
+        batch = IngestBatch(connector="opcua", source="opc.tcp://plc:4840/", content_sha256="1" * 64,
+                            status="committed", rows_total=2, rows_loaded=2, finished_at=datetime.now(UTC))
+        session.add(batch)
+        session.flush()
+        write_readings(session.connection(), ReadingBlock.build(
+            [machine, machine], [ts, ts], [1, 2], [171.5, 44.0], [0, 0x40000000]), batch.id)
+    values = ingest.opcua_last_values(url)
+    assert set(values["asset"]) == {"azure-machine-001"} and len(values) == 2
+    assert sorted(values["value"]) == [44.0, 171.5] and 0x40000000 in values["status"].tolist()
+    intake = ingest.opcua_intake(url)
+    assert intake["flushes"] == 1 and intake["loaded"] == 2 and intake["endpoint"] == "opc.tcp://plc:4840/"

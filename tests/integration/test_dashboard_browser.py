@@ -1,0 +1,268 @@
+"""The dashboard in a real browser: headless Chromium drives a served app on a seeded database.
+
+Signs in with the engineer password, visits every page, uploads a small CSV, reviews a weld
+inspection, acknowledges an alert, then signs in again as a viewer and opens an asset from the
+fleet table; checks the expected text is shown and that no Streamlit exception box appears.
+Screenshots land in tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+VIEWER_PW, ENGINEER_PW = "look-only", "fix-it"
+CSV = ("asset,timestamp,volt,vibration\n"
+       "azure-machine-003,2015-04-02T00:00:00Z,170.5,40.1\n"
+       "azure-machine-003,2015-04-02T01:00:00Z,n/a,41.3\n")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--window-size=1400,1000", "--disable-dev-shm-usage")
+
+if CHROMIUM is None or CHROMEDRIVER is None:
+    pytest.skip("headless Chromium and chromedriver are not installed (apt-get install chromium "
+                "chromium-driver, or `make chromium`)", allow_module_level=True)
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+
+
+def _seed(home: Path) -> None:
+    spec = importlib.util.spec_from_file_location("dashboard_seed", ROOT / "tests" / "app" / "dashboard_seed.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("dashboard_seed", module)  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    from plantpulse.data.db import Database
+
+    db = Database(f"sqlite:///{home / 'plantpulse.db'}")
+    db.upgrade()
+    module.seed_sample(db, home / "images")
+    db.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the dashboard exited with {process.returncode}: {process.stdout.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail("the dashboard did not become healthy within 60 s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from plantpulse.pipelines.dashboard_cli import streamlit_command
+
+    home = tmp_path_factory.mktemp("browser-home")
+    _seed(home)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTPULSE_")}
+    env |= {"PLANTPULSE_HOME": str(home), "PLANTPULSE_DATABASE_URL": f"sqlite:///{home / 'plantpulse.db'}",
+            "PLANTPULSE_TIMEZONE": "Europe/Berlin", "PLANTPULSE_DASHBOARD__PASSWORD": VIEWER_PW,
+            "PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD": ENGINEER_PW}
+    process = subprocess.Popen(streamlit_command("127.0.0.1", port), env=env, cwd=home, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="plantpulse-chromium-")
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver: WebDriver, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    _shot(driver, "failure")
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def page_text(driver: WebDriver) -> str:
+    return driver.find_element(By.CSS_SELECTOR, "[data-testid='stMain']").text
+
+
+def idle(driver: WebDriver) -> bool:
+    """The script has finished: no "running" indicator and the page footer is drawn."""
+    running = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']")
+    return not running and "Computed in" in page_text(driver)
+
+
+def no_exception(driver: WebDriver) -> None:
+    boxes = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
+    assert not boxes, f"Streamlit exception shown: {boxes[0].text[:2000]}"
+
+
+def _shot(driver: WebDriver, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"dashboard-{name}.png"))
+
+
+def label_of(element) -> str:  # noqa: ANN001 - a WebElement
+    """The visible label; Material icons render their name as a first text line."""
+    return element.text.strip().split("\n")[-1]
+
+
+def buttons(driver: WebDriver, label: str) -> list:
+    return [b for b in driver.find_elements(By.TAG_NAME, "button") if label_of(b) == label]
+
+
+def button(driver: WebDriver, label: str):  # noqa: ANN201 - a WebElement
+    found = buttons(driver, label)
+    assert found, f"no button labelled {label!r}"
+    return found[0]
+
+
+def sign_in(driver: WebDriver, url: str, name: str, password: str) -> None:
+    driver.delete_all_cookies()
+    driver.get(url)
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "input[type='password']"), "the sign-in form")
+    driver.find_element(By.CSS_SELECTOR, "input[type='text']").send_keys(name)
+    driver.find_element(By.CSS_SELECTOR, "input[type='password']").send_keys(password)
+    button(driver, "Sign in").click()
+    wait_for(driver, lambda: idle(driver) and "Plant overview" in page_text(driver), "the overview")
+
+
+def open_page(driver: WebDriver, title: str) -> None:
+    links = [a for a in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSidebarNavLink']")
+             if label_of(a) == title]
+    assert links, f"no sidebar link {title!r}"
+    links[0].click()
+    wait_for(driver, lambda: idle(driver) and title.split(" ")[0] in page_text(driver), title)
+
+
+def select_first_row(driver: WebDriver) -> None:
+    """Tick the first row of the fleet table (a canvas: header 35 px, rows 35 px, box at 14 px)."""
+    for _ in range(3):
+        grid = driver.find_element(By.CSS_SELECTOR, "[data-testid='stDataFrame']")
+        # offsets count from the centre of the element's *visible* part: show all of it first
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", grid)
+        time.sleep(0.3)
+        box = grid.rect
+        (ActionChains(driver).move_to_element_with_offset(grid, -box["width"] / 2 + 14,
+                                                          -box["height"] / 2 + 35 + 17)
+         .pause(0.3).click().perform())
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if "/asset" in driver.current_url:
+                return
+            time.sleep(0.2)
+
+
+PAGES = (  # sidebar title, text the page must show, screenshot name
+    ("Plant overview", "below the 30-cycle threshold", "overview"),
+    ("Asset detail", "Sensor history", "asset"),
+    ("Weld QC", "Awaiting review", "weld"),
+    ("Data", "What are you uploading?", "data"),
+    ("Models & results", "rul-baseline", "models"),
+    ("Jobs", "Run now", "jobs"),
+)
+
+
+def test_engineer_session_end_to_end(server: str, browser: WebDriver) -> None:
+    sign_in(browser, server, "Erin", ENGINEER_PW)
+    for title, expected, name in PAGES:
+        open_page(browser, title)
+        wait_for(browser, lambda e=expected: e in page_text(browser), f"{expected!r} on {title}")
+        no_exception(browser)
+        _shot(browser, name)
+
+    upload = Path(tempfile.mkdtemp()) / "line-a-upload.csv"
+    upload.write_text(CSV)
+    open_page(browser, "Data")
+    browser.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(upload))
+    wait_for(browser, lambda: "line-a-upload.csv" in page_text(browser), "the uploaded file name")
+    wait_for(browser, lambda: button(browser, "Ingest").is_enabled(), "the Ingest button")
+    button(browser, "Ingest").click()
+    wait_for(browser, lambda: "1 quarantined" in page_text(browser), "the upload summary")
+    shown = page_text(browser)
+    assert "3 values stored, 1 quarantined" in shown and "Download 1 quarantined rows (CSV)" in shown, shown
+    no_exception(browser)
+    _shot(browser, "upload")
+
+    open_page(browser, "Weld QC")
+    button(browser, "Review").click()
+    wait_for(browser, lambda: buttons(browser, "Accept model result"), "the review dialog")
+    _shot(browser, "weld-review")
+    button(browser, "Accept model result").click()
+    wait_for(browser, lambda: idle(browser) and "saved" in page_text(browser), "the saved review")
+    assert "Reviewed\n1" in page_text(browser)
+    no_exception(browser)
+
+    open_page(browser, "Plant overview")
+    before = len(buttons(browser, "Acknowledge"))
+    button(browser, "Acknowledge").click()
+    wait_for(browser, lambda: "acknowledged by Erin" in page_text(browser), "the acknowledgement")
+    wait_for(browser, lambda: idle(browser) and len(buttons(browser, "Acknowledge")) == before - 1,
+             "one Acknowledge button fewer")
+    no_exception(browser)
+    _shot(browser, "acknowledged")
+
+
+def test_viewer_sees_but_cannot_change(server: str, browser: WebDriver) -> None:
+    sign_in(browser, server, "Vera", VIEWER_PW)
+    text = page_text(browser)
+    assert "Vera" in browser.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
+    assert "below the 30-cycle threshold" in text and "Acknowledge" not in text
+    select_first_row(browser)
+    wait_for(browser, lambda: idle(browser) and "Asset detail" in page_text(browser), "the asset page")
+    assert "asset=turbofan-fd001-test-020" in browser.current_url  # worst first: the critical one
+    no_exception(browser)
+    open_page(browser, "Data")
+    assert "Only engineers can upload data" in page_text(browser)
+    assert not browser.find_elements(By.CSS_SELECTOR, "input[type='file']")
+    no_exception(browser)
