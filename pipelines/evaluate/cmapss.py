@@ -1,0 +1,146 @@
+"""C-MAPSS FD001–FD004 remaining useful life.
+
+Protocol: NASA's train/test files; 30-cycle windows; RUL capped at 125 for training and scoring;
+validation engines are a random fifth of each subset's *training engines* (split by engine, before
+windowing, re-drawn per seed); the score is on the **last window of every test engine** against
+``RUL_FD00x``. RMSE and the PHM08 score are mean ± sample sd over the seeds; the 80 % interval's
+coverage is the share of test engines whose true (capped) RUL lies inside it.
+The MoE is one multi-task model for all four subsets; the baselines are fitted per subset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plantpulse.data.datasets import load_dataset
+from plantpulse.data.datasets.cmapss import SUBSETS
+from plantpulse.model.training import TaskSplits
+from plantpulse.pipelines.evaluate import experiments as X
+from plantpulse.pipelines.evaluate import rul_baselines as B
+from plantpulse.pipelines.evaluate.moe import outputs
+from plantpulse.pipelines.evaluate.published import CMAPSS_PUBLISHED
+from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
+from plantpulse.pipelines.evaluate.scoring import plain_model, rul_scores
+from plantpulse.pipelines.tasks.cmapss import RUL_TASK, run_table, unit_windows
+
+TARGET_RMSE: dict[str, float] = {"FD001": 11.0, "FD002": 13.5, "FD003": 11.0, "FD004": 15.0}
+METRICS = ("rmse", "phm08", "coverage80")
+
+
+def _subset(splits: TaskSplits, index: int) -> TaskSplits:
+    def pick(data):  # noqa: ANN001, ANN202 - TaskData
+        return data.subset(data.groups // 1000 == index)
+    return TaskSplits(pick(splits.train), pick(splits.val), pick(splits.test))
+
+
+def _score_moe(ctx: EvalContext, rows: dict[str, RowBuilder], spec, label: str, family: str,
+               test, seed: int, keep: dict) -> None:  # noqa: ANN001
+    models = X.get(ctx, spec)
+    for kind, model in (("teacher", models.teacher), ("student", models.student)):
+        if model is None:
+            continue
+        name = f"{label} {kind}" if family == "moe" else label
+        outs = outputs(model, test)
+        builder = rows.setdefault(name, RowBuilder(name, family))
+        builder.add("", {}, seed, models.wall_s if kind == "teacher" else 0.0)
+        for index, subset in enumerate(SUBSETS):
+            sel = test.groups // 1000 == index
+            builder.add(subset, rul_scores(outs["mean"][sel], outs["target"][sel], RUL_TASK.rul_cap,
+                                           outs["lower"][sel], outs["upper"][sel]))
+        if seed == ctx.seeds[0] and family == "moe":
+            keep[kind] = outs
+
+
+def _raw_inputs(ctx: EvalContext, splits: TaskSplits, index: int, name: str) -> tuple[list, np.ndarray]:
+    """Raw training histories (validation engines left out) and raw last test windows of one subset."""
+    data = ctx.cache.setdefault("raw:cmapss", load_dataset("cmapss", ctx.datasets_dir))
+    subset = data.subsets[name]
+    val_units = {g % 1000 for g in splits.val.groups if g // 1000 == index}
+    table = run_table(subset.train)
+    runs = [table[subset.train.unit == u] for u in subset.train.units if u not in val_units]
+    runs = runs[:8] if ctx.quick else runs
+    series, starts, _, _ = unit_windows(subset.test, 30, 1, last_only=True)
+    return runs, series[starts[:, None] + np.arange(30)]
+
+
+def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits, seed: int) -> None:
+    import time
+
+    b = ctx.budget
+    for index, name in enumerate(SUBSETS):
+        part = _subset(splits, index)
+        truth = part.test.targets
+        runs = {
+            "Gradient boosting (window features)": lambda: B.gbm_rul(part.train, part.val, part.test,
+                                                                    b.gbm_iter, seed, b.max_rows),
+            "Weibull AFT (lifelines)": lambda: B.weibull_rul(part.train, part.test, seed,
+                                                             min(4000, b.max_rows or 4000)),
+            "Quantile MLP (model/baseline.py)": lambda: B.quantile_mlp_rul(
+                *_raw_inputs(ctx, splits, index, name), splits.train.channels, seed, 2 if ctx.quick else 10),
+            "Plain CNN": lambda: _plain(ctx, part, seed, f"cmapss-{name}-s{seed}"),
+        }
+        for label, fit in runs.items():
+            start = time.perf_counter()
+            pred = fit()
+            builder = rows.setdefault(label, RowBuilder(label, "baseline"))
+            builder.add(name, rul_scores(pred.mean, truth, B.CAP, pred.lower, pred.upper), seed,
+                        time.perf_counter() - start)
+
+
+def _plain(ctx: EvalContext, part: TaskSplits, seed: int, key: str) -> B.RulPrediction:
+    net, _ = plain_model(ctx, part, seed, key)
+    outs = outputs(net, part.test)
+    return B.RulPrediction(outs["mean"], outs["lower"], outs["upper"])
+
+
+def run(ctx: EvalContext) -> ProtocolResult:
+    from plantpulse.pipelines.evaluate import plots
+
+    rows: dict[str, RowBuilder] = {}
+    keep: dict[str, dict] = {}
+    for seed in ctx.seeds:
+        splits = X.bundle(ctx, "cmapss", seed).splits[RUL_TASK.name]
+        _score_moe(ctx, rows, X.main_spec(seed), "MoE", "moe", splits.test, seed, keep)
+        if seed == ctx.seeds[0]:
+            for name in X.ablation_names(ctx):
+                _score_moe(ctx, rows, X.ablation_spec(name, seed), X.ABLATION_LABELS[name], "ablation",
+                           splits.test, seed, keep)
+        _baselines(ctx, rows, splits, seed)
+    for label, figures in CMAPSS_PUBLISHED.items():
+        builder = rows.setdefault(label, RowBuilder(label, "published", figures["source"]))
+        for subset in SUBSETS:
+            builder.add(subset, {"rmse": figures[subset]})
+    test = X.bundle(ctx, "cmapss", ctx.seeds[0]).splits[RUL_TASK.name].test
+    plot_paths = plots.rul_plots(ctx, keep, test.groups, SUBSETS) if keep else ()
+    result_rows = tuple(r.row() for r in rows.values())
+    return ProtocolResult(
+        name="cmapss", title="C-MAPSS turbofan RUL (FD001–FD004)", protocol=__doc__.split("\n\n", 1)[1].strip(),
+        columns=tuple((s, m) for s in SUBSETS for m in METRICS), rows=result_rows,
+        targets=_targets(result_rows), plots=plot_paths,
+        notes=(f"Seeds {list(ctx.seeds)}; test engines per subset: "
+               f"{[int((test.groups // 1000 == i).sum()) for i in range(4)]}. Per-engine predictions of the "
+               f"first seed's MoE are in the JSON (details.predictions).",
+               "The quantile MLP of model/baseline.py is trained for 10 epochs (its default is 40) to fit "
+               "the CPU budget; it sees raw (not condition-normalised) values, as in scoring."),
+        details={"predictions": {kind: {"group": test.groups.tolist(), "true": o["target"].tolist(),
+                                        "mean": o["mean"].tolist(), "lower": o["lower"].tolist(),
+                                        "upper": o["upper"].tolist()} for kind, o in keep.items()}})
+
+
+def _targets(rows) -> tuple[TargetCheck, ...]:  # noqa: ANN001
+    checks = []
+    for row in rows:
+        if row.model not in ("MoE teacher", "MoE student"):
+            continue
+        for subset, bound in TARGET_RMSE.items():
+            value = row.mean_sd(subset, "rmse")
+            if value:
+                checks.append(TargetCheck(f"{row.model} RMSE {subset}", f"≤ {bound}", f"{value[0]:.2f}",
+                                          value[0] <= bound))
+        cover = [row.mean_sd(s, "coverage80") for s in TARGET_RMSE]
+        cover = [c[0] for c in cover if c]
+        if cover:
+            mean = float(np.mean(cover))
+            checks.append(TargetCheck(f"{row.model} 80 % interval coverage (mean of subsets)", "75–85 %",
+                                      f"{100 * mean:.1f} %", 0.75 <= mean <= 0.85))
+    return tuple(checks)

@@ -1,0 +1,165 @@
+"""The MoE teacher and student of one experiment: trained by the project's training job (the code
+behind ``plantpulse train``) or loaded from committed checkpoints, then scored on test splits.
+
+An experiment is a :class:`MoeSpec` (datasets, tasks, seed, model overrides, which stages).
+Training runs in ``<work_dir>/<name>/`` without registering model versions; the finished teacher
+and student are copied to ``<checkpoint_dir>/<name>-teacher.safetensors`` / ``-student``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from plantpulse.data.errors import CheckpointError
+from plantpulse.model.checkpoint import load_checkpoint, read_metadata
+from plantpulse.model.embeddings import HashingTokenizer
+from plantpulse.model.network import PlantPulseModel
+from plantpulse.model.training import Batcher, TaskData
+from plantpulse.model.training.metrics import predict
+from plantpulse.pipelines.evaluate.records import EvalContext
+
+
+PLAIN_VOCAB = 2048
+PLAIN_TEXT_LEN = 48
+
+
+@dataclass(frozen=True)
+class MoeSpec:
+    """One MoE experiment. ``bundle_options``: dataset -> keyword options of its task builder."""
+
+    name: str
+    datasets: tuple[str, ...]
+    seed: int = 0
+    tasks: tuple[str, ...] = ()
+    overrides: dict[str, Any] = field(default_factory=dict)
+    pretrain: bool = True
+    pcgrad: bool = True
+    distill: bool = True
+    bundle_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MoeModels:
+    """teacher / student (None without distillation) and the training wall time in seconds."""
+
+    spec: MoeSpec
+    teacher: PlantPulseModel
+    student: PlantPulseModel | None
+    wall_s: float
+    paths: dict[str, Path]
+
+
+def checkpoint_paths(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
+    kinds = ("teacher", "student") if spec.distill else ("teacher",)
+    return {k: ctx.checkpoint_dir / f"{spec.name}-{k}.safetensors" for k in kinds}
+
+
+def _request(ctx: EvalContext, spec: MoeSpec, stage: str):  # noqa: ANN202 - TrainRequest
+    from plantpulse.pipelines.train_job import TrainRequest
+
+    b = ctx.budget
+    return TrainRequest(
+        stage=stage, preset=b.preset, datasets=spec.datasets, tasks=spec.tasks,
+        epochs={"pretrain": b.pretrain_epochs, "finetune": b.finetune_epochs, "distill": b.distill_epochs},
+        steps=b.moe_steps, batch_size=b.batch_size, lr=b.lr, seed=spec.seed, device="cpu",
+        name=spec.name, resume=True, pcgrad=spec.pcgrad,
+        model_overrides={**b.moe_overrides, **spec.overrides}, register_versions=False,
+        eval_rows=64, show_progress=False, bundle_options=spec.bundle_options)
+
+
+def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
+    """Run the training job's stages for ``spec``; returns the published checkpoint per kind."""
+    from plantpulse.pipelines.config import Settings
+    from plantpulse.pipelines.train_job import run
+
+    settings = Settings(home=ctx.work_dir / spec.name, datasets_dir=ctx.datasets_dir)
+    stages = [s for s, on in (("pretrain", spec.pretrain), ("finetune", True), ("distill", spec.distill)) if on]
+    if len(stages) == 3:
+        stages = ["all"]  # one call: the datasets are built once
+    published: dict[str, Path] = {}
+    for stage in stages:
+        result = run(settings, _request(ctx, spec, stage), echo=lambda line: ctx.echo(f"  [{spec.name}] {line}"))
+        published.update(result.checkpoints)
+    return published
+
+
+def obtain(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
+    """Train (or, with ``from_checkpoint``, load) the experiment's teacher and student."""
+    targets = checkpoint_paths(ctx, spec)
+    start = time.perf_counter()
+    if not ctx.from_checkpoint:
+        published = train(ctx, spec)
+        ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        for kind, path in targets.items():
+            shutil.copyfile(published[kind], path)
+    missing = [str(p) for p in targets.values() if not p.is_file()]
+    if missing:
+        raise CheckpointError(f"Missing checkpoint(s) {missing}; run `plantpulse evaluate` without "
+                              f"--from-checkpoint to train them.")
+    models = {kind: load_checkpoint(path)[0] for kind, path in targets.items()}
+    wall = time.perf_counter() - start if not ctx.from_checkpoint else _recorded_wall(targets)
+    return MoeModels(spec, models["teacher"], models.get("student"), round(wall, 1), targets)
+
+
+def _recorded_wall(paths: dict[str, Path]) -> float:
+    """The training wall time stored in the last-written checkpoint's metrics (0 if absent)."""
+    metrics = [read_metadata(p).metrics for p in paths.values()]
+    return float(max((m.get("wall_seconds", 0.0) for m in metrics), default=0.0))
+
+
+def batcher_for(model: PlantPulseModel) -> Batcher:
+    cfg = model.cfg
+    return Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), cfg.channel_buckets, "cpu")
+
+
+def subset_rows(data: TaskData, limit: int | None, seed: int = 0) -> TaskData:
+    """At most ``limit`` rows of ``data`` (a fixed random subset; quick runs only)."""
+    if limit is None or len(data) <= limit:
+        return data
+    rows = np.sort(np.random.default_rng(seed).choice(len(data), limit, replace=False))
+    return data.subset(rows)
+
+
+@torch.no_grad()
+def outputs(model: torch.nn.Module, data: TaskData, batch_size: int = 128) -> dict[str, np.ndarray]:
+    """Head outputs on every row of ``data`` (``predict`` of the training code: probs, or RUL
+    mean/std/80 % bounds, plus ``target``)."""
+    batcher = batcher_for(model) if isinstance(model, PlantPulseModel) else plain_batcher()
+    outs, _ = predict(model, data, batcher, batch_size)
+    return outs
+
+
+def plain_batcher() -> Batcher:
+    """The batcher plain networks use (their text branch hashes words into PLAIN_VOCAB buckets)."""
+    return Batcher(HashingTokenizer(PLAIN_VOCAB, PLAIN_TEXT_LEN), 256, "cpu")
+
+
+def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
+    """The ``plantpulse train`` command line(s) equivalent to :func:`train` for ``spec``."""
+    import json
+    import shlex
+
+    b = ctx.budget
+    args = ["--preset", b.preset, "--datasets", ",".join(spec.datasets)]
+    args += ["--tasks", ",".join(spec.tasks)] if spec.tasks else []
+    args += ["--pretrain-epochs", str(b.pretrain_epochs), "--finetune-epochs", str(b.finetune_epochs),
+             "--distill-epochs", str(b.distill_epochs), "--steps", str(b.moe_steps), "--batch-size",
+             str(b.batch_size), "--lr", str(b.lr), "--seed", str(spec.seed), "--device", "cpu", "--name",
+             spec.name, "--no-register", "--eval-rows", "64", "--quiet"]
+    args += [] if spec.pcgrad else ["--no-pcgrad"]
+    for key, value in {**b.moe_overrides, **spec.overrides}.items():
+        args += ["--model-option", f"{key}={json.dumps(value)}"]
+    for dataset, options in spec.bundle_options.items():
+        args += [f"--dataset-option={dataset}.{k}={json.dumps(v, separators=(',', ':'))}" for k, v in options.items()]
+    stages = [s for s, on in (("pretrain", spec.pretrain), ("finetune", True), ("distill", spec.distill)) if on]
+    head = f"plantpulse --home runs/{spec.name} train"
+    if len(stages) == 3:
+        return [f"{head} {shlex.join(args)}"]
+    return [f"{head} --stage {stage} {shlex.join(args)}" for stage in stages]

@@ -1,0 +1,149 @@
+"""Typed records of an evaluation: what a protocol measured, and what it was given to run with.
+
+A protocol returns one :class:`ProtocolResult`: its table as :class:`Row` objects (one per model,
+mean and sample standard deviation over seeds per ``(case, metric)`` cell), target checks, plots
+and notes. The report and the JSON are written only from these records.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Echo = Callable[[str], None]
+
+
+# 8-sample sensor patches halve the tokens of the long CWRU windows; 48 text tokens hold a week
+# of Azure error/maintenance events; 64-pixel weld images keep small defects visible.
+MOE_OVERRIDES: dict[str, object] = {"patch_len": 8, "max_text_len": 48, "image_size": 64}
+
+
+class Budget(BaseModel):
+    """How much training every experiment gets (frozen; unknown keys rejected).
+
+    ``full`` is the reported run; ``quick`` is the CI smoke version (same code path, tiny budgets).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "full"
+    preset: str = "tiny"
+    moe_overrides: dict[str, object] = Field(
+        default_factory=lambda: dict(MOE_OVERRIDES), description="changes to the preset, for every MoE")
+    moe_steps: int = Field(80, ge=1, description="optimiser steps per epoch, every stage")
+    pretrain_epochs: int = Field(2, ge=0)
+    finetune_epochs: int = Field(6, ge=1)
+    distill_epochs: int = Field(3, ge=0)
+    batch_size: int = Field(32, ge=2)
+    lr: float = Field(2e-3, gt=0)
+    net_steps: int = Field(150, ge=1, description="plain-network steps per epoch")
+    net_epochs: int = Field(8, ge=1)
+    gbm_iter: int = Field(300, ge=1, description="boosting rounds (early-stopped on validation)")
+    max_rows: int | None = Field(25_000, ge=1, description="cap on training rows for feature models")
+    cwru_gbm_rows: int = Field(3000, ge=1, description="training windows for the CWRU feature model")
+    baseline_all_seeds: bool = Field(False, description="baselines on every seed where the split does "
+                                     "not depend on it (CWRU, Azure); C-MAPSS always uses every seed")
+    eval_rows: int | None = Field(None, ge=1, description="cap on test rows (quick runs only)")
+
+
+BUDGETS: dict[str, Budget] = {
+    "full": Budget(),
+    "quick": Budget(name="quick", moe_steps=2, pretrain_epochs=1, finetune_epochs=1, distill_epochs=1,
+                    batch_size=8, net_steps=3, net_epochs=1, gbm_iter=10, max_rows=600, eval_rows=64),
+}
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What every protocol runs with. ``from_checkpoint``: load the MoE and plain-network
+    checkpoints from ``checkpoint_dir`` instead of training them."""
+
+    datasets_dir: Path
+    seeds: tuple[int, ...]
+    budget: Budget
+    work_dir: Path
+    checkpoint_dir: Path
+    image_dir: Path
+    from_checkpoint: bool = False
+    ablations: bool = True
+    echo: Echo = print
+    cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def quick(self) -> bool:
+        return self.budget.name == "quick"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model's line in a protocol's table. ``cells``: (case, metric) -> per-seed values."""
+
+    model: str
+    family: str  # moe | ablation | baseline | published
+    cells: dict[tuple[str, str], tuple[float, ...]]
+    seeds: tuple[int, ...] = ()
+    wall_s: float = 0.0
+    note: str = ""
+
+    def mean_sd(self, case: str, metric: str) -> tuple[float, float] | None:
+        values = [v for v in self.cells.get((case, metric), ()) if v is not None and math.isfinite(v)]
+        if not values:
+            return None
+        mean = sum(values) / len(values)
+        if len(values) == 1:
+            return mean, math.nan
+        var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+        return mean, math.sqrt(var)
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """A product target and whether the measured figure meets it."""
+
+    name: str
+    target: str
+    value: str
+    met: bool
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class ProtocolResult:
+    """Everything one protocol reports. ``columns``: the (case, metric) cells of its table."""
+
+    name: str
+    title: str
+    protocol: str
+    columns: tuple[tuple[str, str], ...]
+    rows: tuple[Row, ...]
+    targets: tuple[TargetCheck, ...] = ()
+    plots: tuple[tuple[str, Path], ...] = ()
+    notes: tuple[str, ...] = ()
+    extra_tables: tuple[str, ...] = ()
+    wall_s: float = 0.0
+    details: dict[str, object] = field(default_factory=dict)
+
+
+class RowBuilder:
+    """Collects one model's per-seed figures, then freezes them into a :class:`Row`."""
+
+    def __init__(self, model: str, family: str, note: str = "") -> None:
+        self.model, self.family, self.note = model, family, note
+        self.cells: dict[tuple[str, str], list[float]] = {}
+        self.seeds: list[int] = []
+        self.wall_s = 0.0
+
+    def add(self, case: str, metrics: dict[str, float], seed: int | None = None, wall_s: float = 0.0) -> None:
+        for metric, value in metrics.items():
+            self.cells.setdefault((case, metric), []).append(float(value))
+        if seed is not None and seed not in self.seeds:
+            self.seeds.append(seed)
+        self.wall_s += wall_s
+
+    def row(self) -> Row:
+        return Row(self.model, self.family, {k: tuple(v) for k, v in self.cells.items()},
+                   tuple(self.seeds), round(self.wall_s, 1), self.note)

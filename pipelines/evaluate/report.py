@@ -1,0 +1,142 @@
+"""docs/RESULTS.md and the machine-readable JSON, written only from :class:`ProtocolResult` records.
+
+The section ``## Weld inspection (YOLO)`` belongs to the weld detector's own benchmark: it is
+copied over unchanged from the existing file (or left as a pointer when absent).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from plantpulse.pipelines.evaluate.records import ProtocolResult, Row
+
+KEPT_SECTION = "## Weld inspection (YOLO)"
+_PERCENT = {"accuracy", "coverage80"}
+_DIGITS = {"rmse": 2, "phm08": 0, "macro_f1": 3, "pr_auc": 3, "c_index": 3}
+_NAMES = {"rmse": "RMSE", "phm08": "PHM08 score", "coverage80": "80 % cover", "accuracy": "accuracy",
+          "macro_f1": "macro-F1", "pr_auc": "PR-AUC", "c_index": "C-index"}
+
+
+def fmt(metric: str, value: tuple[float, float] | None) -> str:
+    if value is None:
+        return "–"
+    mean, sd = value
+    scale, digits = (100.0, 1) if metric in _PERCENT else (1.0, _DIGITS.get(metric, 3))
+    text = f"{mean * scale:.{digits}f}"
+    if not math.isnan(sd):
+        text += f" ± {sd * scale:.{digits}f}"
+    return text + (" %" if metric in _PERCENT else "")
+
+
+def table(result: ProtocolResult) -> str:
+    cases = list(dict.fromkeys(c for c, _ in result.columns))
+    head = [f"{c} {_NAMES.get(m, m)}".strip() if len(cases) > 1 else _NAMES.get(m, m) for c, m in result.columns]
+    lines = ["| model | " + " | ".join(head) + " | seeds | wall (s) |",
+             "|---|" + "---:|" * len(head) + "---|---:|"]
+    order = {"moe": 0, "ablation": 1, "baseline": 2, "published": 3}
+    for row in sorted(result.rows, key=lambda r: order.get(r.family, 9)):
+        cells = [fmt(m, row.mean_sd(c, m)) for c, m in result.columns]
+        seeds = ", ".join(map(str, row.seeds)) if row.family != "published" else "—"
+        wall = f"{row.wall_s:.0f}" if row.family != "published" else "—"
+        name = f"**{row.model}**" if row.family == "moe" else row.model
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seeds} | {wall} |")
+    return "\n".join(lines)
+
+
+def section(result: ProtocolResult, base: Path) -> str:
+    parts = [f"## {result.title}", "", result.protocol, ""]
+    if result.rows:
+        parts += [table(result), ""]
+        sources = [f"- {r.model}: {r.note}" for r in result.rows if r.family == "published" and r.note]
+        if sources:
+            parts += ["Published figures (not re-measured here):", *sources, ""]
+    for extra in result.extra_tables:
+        parts += [extra, ""]
+    if result.targets:
+        parts += ["Targets:", ""] + [f"- {'met' if t.met else '**missed**'}: {t.name} {t.target} — measured "
+                                     f"{t.value}{'; ' + t.why if t.why else ''}" for t in result.targets] + [""]
+    for caption, path in result.plots:
+        parts += [f"![{caption}]({os.path.relpath(path, base)})", ""]
+    parts += [f"- {n}" for n in result.notes] + [f"- Protocol wall time: {result.wall_s / 60:.1f} min.", ""]
+    return "\n".join(parts)
+
+
+def kept_section(existing: str) -> str:
+    """The weld detector's own section of an existing RESULTS.md, verbatim (or a pointer)."""
+    start = existing.find(KEPT_SECTION)
+    if start < 0:
+        return (f"{KEPT_SECTION}\n\n_Reported by the weld detector's benchmark "
+                f"(`python benchmarks/bench_weld.py`); this section is maintained there._\n")
+    end = existing.find("\n## ", start + len(KEPT_SECTION))
+    return existing[start:] if end < 0 else existing[start:end + 1]
+
+
+def summary(results: list[ProtocolResult]) -> str:
+    lines = ["| target | goal | measured | met |", "|---|---|---:|---|"]
+    for result in results:
+        for t in result.targets:
+            lines.append(f"| {t.name} | {t.target} | {t.value} | {'yes' if t.met else '**no**'} |")
+    return "\n".join(lines)
+
+
+def markdown(results: list[ProtocolResult], meta: dict[str, Any], existing: str, base: Path,
+             commentary: str = "") -> str:
+    head = [
+        "# Evaluation results", "",
+        "Every figure on this page was produced by one command and is recomputed from the committed "
+        "checkpoints by the same command with `--from-checkpoint`:", "",
+        f"```bash\n{meta['command']}\n```", "",
+        f"- Commit `{meta['commit']}`{' (with uncommitted changes)' if meta.get('dirty') else ''}; "
+        f"run {meta['started']} → {meta['finished']} ({meta['wall_s'] / 60:.0f} min wall).",
+        f"- Machine: {meta['machine']}. Seeds: {meta['seeds']}. Budget: `{meta['budget']}`.",
+        "- Cells are mean ± sample standard deviation over the seeds listed in each row; 'wall' is the "
+        "training + scoring wall time of that row summed over its seeds (shared CPU, so a rough guide).",
+        "- MoE rows: the teacher and the distilled student of one multi-task model trained on all six "
+        "datasets at once (`plantpulse train`); baselines are fitted per task.", "",
+    ]
+    if commentary:
+        head += [commentary.strip(), ""]
+    head += ["## Targets", "", summary(results), ""]
+    body = [section(r, base) for r in results if r.name != "weld"]
+    weld = [section(r, base) for r in results if r.name == "weld"]
+    return "\n".join(head + body + weld + [kept_section(existing)])
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    cells = {f"{c}|{m}": list(v) for (c, m), v in row.cells.items()}
+    summary_ = {k: row.mean_sd(*k.split("|")) for k in cells}
+    return {"model": row.model, "family": row.family, "seeds": list(row.seeds), "wall_s": row.wall_s,
+            "note": row.note, "cells": cells, "mean_sd": summary_}
+
+
+def to_json(results: list[ProtocolResult], meta: dict[str, Any]) -> dict[str, Any]:
+    return {"meta": meta, "protocols": [{
+        "name": r.name, "title": r.title, "wall_s": round(r.wall_s, 1), "protocol": r.protocol,
+        "rows": [_row_json(row) for row in r.rows],
+        "targets": [t.__dict__ for t in r.targets], "notes": list(r.notes),
+        "plots": [str(p) for _, p in r.plots], "details": r.details} for r in results]}
+
+
+def write(results: list[ProtocolResult], meta: dict[str, Any], md_path: Path, json_path: Path,
+          commentary: str = "") -> None:
+    existing = md_path.read_text(encoding="utf-8") if md_path.is_file() else ""
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(markdown(results, meta, existing, md_path.parent, commentary), encoding="utf-8")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(_clean(to_json(results, meta)), indent=1) + "\n", encoding="utf-8")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value

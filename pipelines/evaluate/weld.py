@@ -1,0 +1,55 @@
+"""Weld-surface photos: whole-image weld class, and the pass/fail verdict beside the YOLO detector.
+
+Class per image from its boxes, by severity: ``defect`` if any Defect box, else ``bad_weld`` if
+any Bad Weld box, else ``good_weld``. Byte-identical files are kept once; every image is grouped
+by its Roboflow **source image** (the name before ``.rf.``), so augmentation copies of one photo
+never straddle splits (the dataset's own folders are not used: one source sits in both its train
+and test folders). 70/15/15 % of sources, stratified, re-drawn per seed; images at the MoE's
+input size. Accuracy and macro-F1 over the 3 classes.
+
+Verdict: an image is *defective* when it has a Bad Weld or Defect box. Each model's reject score
+(classifiers: P(bad_weld) + P(defect); YOLO: highest Bad Weld / Defect box score) is thresholded
+at the value chosen on *its own validation images* for a 5 % false-reject rate, then false-accept
+and false-reject rates are measured on test images. The side-by-side comparison uses the test
+images that are test images of **both** splits (the YOLO detector's grouped split, seed 0, and
+this protocol's split of the first seed), so no model has seen them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plantpulse.model.training import TaskSplits
+from plantpulse.pipelines.evaluate import plots
+from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, plain_baseline
+from plantpulse.pipelines.evaluate.features import image_features
+from plantpulse.pipelines.evaluate.gbm import class_probabilities
+from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
+from plantpulse.pipelines.evaluate.weld_verdict import verdict_table
+from plantpulse.pipelines.tasks.weld import CLASSES, WELD_TASK
+
+CASE = "weld class"
+
+
+def gbm(ctx: EvalContext):  # noqa: ANN201 - a classify.Baseline
+    def fit(splits: TaskSplits, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        x = [image_features(d.images) for d in (splits.train, splits.val, splits.test)]
+        probs = class_probabilities(x[0], splits.train.targets, x[1], splits.val.targets,
+                                    np.concatenate([x[1], x[2]]), len(CLASSES), ctx.budget.gbm_iter, seed)
+        return probs[: len(x[1])], probs[len(x[1]):]
+    return fit
+
+
+def run(ctx: EvalContext) -> ProtocolResult:
+    found = collect(ctx, "weld_surface_yolo", WELD_TASK.name,
+                    {"Gradient boosting (colour + gradient features)": gbm(ctx),
+                     "Plain CNN (image)": plain_baseline(ctx, "weld")}, CASE)
+    splits = found.splits
+    matrix = confusion_matrix(found.first["MoE teacher"][1], splits.test.targets, len(CLASSES))
+    plot = plots.confusion(ctx, matrix, CLASSES, "Weld class, MoE teacher (test)", "weld_confusion.png")
+    table, notes = verdict_table(ctx, splits, found.first)
+    return ProtocolResult(
+        name="weld", title="Weld-surface images: weld class and pass/fail verdict",
+        protocol=__doc__.split("\n\n", 1)[1].strip(), columns=((CASE, "accuracy"), (CASE, "macro_f1")),
+        rows=tuple(r.row() for r in found.rows.values()), plots=(plot,), extra_tables=(table,),
+        notes=(f"Seeds {list(ctx.seeds)}; test images (first seed): {len(splits.test)}.", *notes))

@@ -1,0 +1,89 @@
+"""Evaluation metrics against hand-computed answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from plantpulse.data.errors import InputDataError
+from plantpulse.pipelines.evaluate import metrics as M
+
+
+def test_rmse_known_answer():
+    assert M.rmse([1, 2, 3], [1, 2, 5]) == pytest.approx(math.sqrt(4 / 3))
+
+
+@pytest.mark.parametrize(("pred", "true", "expected"), [
+    ([13.0], [26.0], math.e - 1),          # 13 cycles early: exp(13/13) - 1
+    ([20.0], [10.0], math.e - 1),          # 10 cycles late: exp(10/10) - 1
+    ([50.0], [50.0], 0.0),                 # exact
+    ([0.0, 23.0, 10.0], [13.0, 13.0, 10.0], 2 * (math.e - 1)),
+    ([0.0], [26.0], math.e**2 - 1),        # 26 early
+    ([30.0], [10.0], math.e**2 - 1),       # 20 late
+], ids=["early13", "late10", "exact", "sum", "early26", "late20"])
+def test_phm08_score_hand_computed(pred, true, expected):
+    assert M.phm08_score(pred, true) == pytest.approx(expected)
+
+
+def test_phm08_penalises_late_more_than_early():
+    assert M.phm08_score([60.0], [50.0]) > M.phm08_score([40.0], [50.0])
+
+
+def test_coverage_counts_closed_intervals():
+    assert M.coverage([1, 5, 10], [0, 6, 10], [2, 7, 10]) == pytest.approx(2 / 3)
+
+
+def test_coverage_rejects_inverted_intervals():
+    with pytest.raises(InputDataError, match="lower > upper"):
+        M.coverage([1.0], [2.0], [0.0])
+
+
+def test_accuracy_and_macro_f1_known_answer():
+    true, pred = [0, 0, 1, 1], [0, 1, 1, 1]
+    assert M.accuracy(pred, true) == 0.75
+    assert M.macro_f1(pred, true) == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+def test_macro_f1_counts_a_class_never_predicted_as_zero():
+    assert M.macro_f1([0, 0], [0, 0], labels=[0, 1]) == pytest.approx(0.5)
+
+
+def test_multilabel_macro_f1_averages_the_labels():
+    true = np.array([[1, 0], [0, 1], [1, 1]])
+    pred = np.array([[1, 0], [0, 0], [1, 1]])  # label 0 perfect, label 1: P=1, R=0.5
+    assert M.macro_f1(pred, true) == pytest.approx((1.0 + 2 / 3) / 2)
+
+
+def test_pr_auc_known_answer_and_skips_labels_without_positives():
+    scores = np.array([[0.9, 0.2], [0.8, 0.1], [0.1, 0.3]])
+    true = np.array([[1, 0], [0, 0], [1, 0]])
+    assert M.pr_auc(scores, true) == pytest.approx((1 + 2 / 3) / 2)
+    assert math.isnan(M.pr_auc(scores[:, 1], true[:, 1]))
+
+
+@pytest.mark.parametrize(("risk", "expected"), [
+    ([3.0, 1.0, 2.0], 1.0), ([1.0, 3.0, 2.0], 0.0), ([2.0, 3.0, 1.0], 0.5),
+], ids=["perfect", "reversed", "half"])
+def test_concordance_handles_censoring(risk, expected):
+    # subject 2 is censored at t=2, so the pair (2, 3) is not comparable; treating it as an
+    # event would give 2/3 for the "half" case.
+    assert M.concordance(np.array([1.0, 2.0, 3.0]), np.array(risk), np.array([1, 0, 1])) == pytest.approx(expected)
+
+
+def test_concordance_without_events_is_refused():
+    with pytest.raises(InputDataError, match="no observed event"):
+        M.concordance(np.array([1.0, 2.0]), np.array([0.1, 0.2]), np.array([0, 0]))
+
+
+@pytest.mark.parametrize("bad", [([1.0, 2.0], [1.0]), ([], []), ([np.nan], [1.0])], ids=["length", "empty", "nan"])
+def test_rmse_rejects_bad_input(bad):
+    with pytest.raises(InputDataError, match="rmse"):
+        M.rmse(*bad)
+
+
+def test_mean_sd_over_seeds():
+    assert M.mean_sd([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert M.mean_sd([4.0]) == (4.0, 0.0)
+    assert all(math.isnan(v) for v in M.mean_sd([]))

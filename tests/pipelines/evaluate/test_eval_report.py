@@ -1,0 +1,56 @@
+"""The report: cell formatting, tables from records, and the weld detector's section kept verbatim."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from plantpulse.pipelines.evaluate import report
+from plantpulse.pipelines.evaluate.records import ProtocolResult, RowBuilder, TargetCheck
+
+
+def _result(tmp_path: Path) -> ProtocolResult:
+    moe = RowBuilder("MoE teacher", "moe")
+    for seed, value in ((0, 10.0), (1, 12.0)):
+        moe.add("FD001", {"rmse": value, "coverage80": 0.8}, seed, 5.0)
+    pub = RowBuilder("DCNN", "published", "Li et al. 2018")
+    pub.add("FD001", {"rmse": 12.61})
+    return ProtocolResult("cmapss", "C-MAPSS", "Last window per engine.", (("FD001", "rmse"), ("FD001", "coverage80")),
+                          (pub.row(), moe.row()), (TargetCheck("MoE RMSE FD001", "≤ 11", "11.00", True),),
+                          plots=(("curve", tmp_path / "img" / "a.png"),))
+
+
+@pytest.mark.parametrize(("metric", "value", "text"), [
+    ("rmse", (11.0, 1.41421), "11.00 ± 1.41"), ("accuracy", (0.995, math.nan), "99.5 %"),
+    ("phm08", (312.4, 20.2), "312 ± 20"), ("macro_f1", None, "–"),
+], ids=["rmse", "percent", "score", "missing"])
+def test_cell_format(metric, value, text):
+    assert report.fmt(metric, value) == text
+
+
+def test_table_lists_moe_first_with_mean_sd_seeds_and_wall(tmp_path: Path):
+    lines = report.table(_result(tmp_path)).splitlines()
+    assert lines[2].startswith("| **MoE teacher** | 11.00 ± 1.41 | 80.0 ± 0.0 % | 0, 1 | 10 |")
+    assert lines[3] == "| DCNN | 12.61 | – | — | — |"
+
+
+def test_write_keeps_the_weld_detector_section_and_writes_json(tmp_path: Path):
+    md, js = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    kept = "## Weld inspection (YOLO)\n\nmAP50 0.5 from bench_weld.\n"
+    md.write_text("# old\n\n## C-MAPSS\nold table\n\n" + kept + "\n## Later\nmore\n")
+    meta = {"command": "plantpulse evaluate", "commit": "abc", "started": "s", "finished": "f", "wall_s": 60.0,
+            "machine": "2 cores", "seeds": [0, 1], "budget": "full"}
+    report.write([_result(tmp_path)], meta, md, js, commentary="Hand-written note.")
+    text = md.read_text()
+    assert kept in text and "old table" not in text and "Hand-written note." in text
+    assert "![curve](img/a.png)" in text and "met: MoE RMSE FD001 ≤ 11" in text
+    data = json.loads(js.read_text())
+    row = next(r for r in data["protocols"][0]["rows"] if r["model"] == "MoE teacher")
+    assert row["cells"]["FD001|rmse"] == [10.0, 12.0] and data["meta"]["commit"] == "abc"
+
+
+def test_missing_weld_section_becomes_a_pointer():
+    assert "bench_weld.py" in report.kept_section("# nothing here\n")
