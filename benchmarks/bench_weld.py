@@ -147,9 +147,17 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     finetune = TrainConfig(**{**asdict(recipe), "epochs": args.finetune_epochs, "batch": 8,
                               "nbs": 8, "val": False, "patience": args.finetune_epochs})
     setup = TransferSetup(seed=args.seed)
-    points = run_transfer(dataset_dir(), WORK / "transfer", pretrain, finetune, setup)
-    save("transfer", {"setup": asdict(setup), "pretrain": asdict(pretrain),
-                      "finetune": asdict(finetune), "points": [asdict(p) for p in points]})
+    started = time.perf_counter()
+
+    def save_points(points: list[Any], complete: bool = False) -> None:
+        save("transfer", {"setup": asdict(setup), "pretrain": asdict(pretrain),
+                          "finetune": asdict(finetune), "complete": complete,
+                          "wall_seconds": round(time.perf_counter() - started, 1),
+                          "points": [asdict(p) for p in points]})
+
+    points = run_transfer(dataset_dir(), WORK / "transfer", pretrain, finetune, setup,
+                          on_point=save_points)
+    save_points(points, complete=True)
     plot_transfer()
 
 

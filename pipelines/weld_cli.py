@@ -131,7 +131,13 @@ def export(settings: Settings, checkpoint: Path | None, out: Path | None, imgsz:
 
     path, agreement = weld_jobs.export_checkpoint(settings, checkpoint, out, imgsz, check)
     click.echo(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    if agreement is not None:
+    if agreement is not None and agreement.boxes == 0:
+        # A weakly trained detector may find nothing on the synthetic images: then the check
+        # compared no boxes and proves nothing, which the user must be told.
+        click.echo(f"ONNX vs PyTorch on {agreement.images} images: no box scored >= 0.1 on these "
+                   "synthetic images, so no boxes were compared; check on real images with "
+                   "`plantpulse weld evaluate --onnx FILE` (verdicts should match the checkpoint's).")
+    elif agreement is not None:
         click.echo(f"ONNX vs PyTorch on {agreement.images} images: {agreement.matched}/"
                    f"{agreement.boxes} boxes matched, max corner difference "
                    f"{agreement.max_corner_px:.3f} px, max score difference {agreement.max_score:.4f}")

@@ -90,8 +90,14 @@ def _fit(data: TransferData, train: Sequence[LabelledImage], config: TrainConfig
 
 def run_transfer(dataset_dir: Path, workdir: Path, pretrain: TrainConfig, finetune: TrainConfig,
                  setup: TransferSetup | None = None,
-                 log: Callable[[str], None] = print) -> list[TransferPoint]:
-    """Pre-train on the base data, then fine-tune / train from scratch per label budget."""
+                 log: Callable[[str], None] = print,
+                 on_point: Callable[[list[TransferPoint]], None] | None = None) -> list[TransferPoint]:
+    """Pre-train on the base data, then fine-tune / train from scratch per label budget.
+
+    ``on_point`` is called with the points so far after each one, so that a long run can save
+    partial results (the whole curve takes about an hour on 2 CPU cores).
+    """
+    notify = on_point or (lambda _: None)
     setup = setup or TransferSetup()
     data = transfer_data(dataset_dir, setup)
     workdir = Path(workdir)
@@ -99,6 +105,7 @@ def run_transfer(dataset_dir: Path, workdir: Path, pretrain: TrainConfig, finetu
     weights = save_weld_model(model, workdir / "pretrained.safetensors")
     points = [TransferPoint(0, "pretrained", evaluate_detection(model, yaml_path, "test"), seconds)]
     log(f"pre-trained in {seconds / 60:.1f} min: new-line mAP50 {points[0].metrics.map50:.3f}")
+    notify(points)
     for n, subset in labelled_subsets(data.pool, setup.sizes, setup.seed).items():
         for start, weights_path in (("pretrained", weights), ("scratch", None)):
             config = replace(finetune, weights=weights_path)
@@ -107,4 +114,5 @@ def run_transfer(dataset_dir: Path, workdir: Path, pretrain: TrainConfig, finetu
             points.append(TransferPoint(n, start, metrics, seconds))
             log(f"{n:>3} labels, {start:<10}: mAP50 {metrics.map50:.3f} "
                 f"mAP50-95 {metrics.map50_95:.3f} ({seconds / 60:.1f} min)")
+            notify(points)
     return points
