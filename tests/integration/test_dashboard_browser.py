@@ -170,7 +170,10 @@ def button(driver: WebDriver, label: str):  # noqa: ANN201 - a WebElement
 def sign_in(driver: WebDriver, url: str, name: str, password: str) -> None:
     driver.delete_all_cookies()
     driver.get(url)
-    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "input[type='password']"), "the sign-in form")
+    # the form's widgets arrive one by one over the websocket: wait for the whole form
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "input[type='password']")
+             and driver.find_elements(By.CSS_SELECTOR, "input[type='text']") and buttons(driver, "Sign in"),
+             "the sign-in form")
     driver.find_element(By.CSS_SELECTOR, "input[type='text']").send_keys(name)
     driver.find_element(By.CSS_SELECTOR, "input[type='password']").send_keys(password)
     button(driver, "Sign in").click()
