@@ -11,13 +11,17 @@ local engine does.
 
 Training: :func:`train_on_ray` wraps a per-worker training function in a TorchTrainer. Inside
 that function, :func:`worker_context`, :func:`prepare_model`, :func:`shard` and :func:`report`
-are the few Ray calls a training loop needs.
+are the few Ray calls a training loop needs. :func:`train_job_on_ray` runs the whole
+``plantpulse train`` job that way: every worker runs the same job on its own batches and the
+stages average the gradients over the workers (``plantpulse.model.training.distributed``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -44,13 +48,15 @@ def _ray() -> Any:
 
 
 @contextmanager
-def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[Any]:
-    """Connect to (or start) Ray for the block; a Ray started here is shut down after it."""
+def ray_session(address: str | None, num_cpus: int | None = None, log_to_driver: bool = False
+                ) -> Iterator[Any]:
+    """Connect to (or start) Ray for the block; a Ray started here is shut down after it.
+    ``log_to_driver`` shows the workers' output here (prefixed with their process)."""
     ray = _ray()
     if ray.is_initialized():
         yield ray
         return
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": log_to_driver,
                               "configure_logging": False}
     if address:
         kwargs["address"] = address
@@ -163,7 +169,7 @@ def report(metrics: dict[str, Any], checkpoint_dir: Path | None = None) -> None:
 
 def train_on_ray(train_fn: Callable[[dict[str, Any]], None], config: dict[str, Any], *, num_workers: int = 2,
                  address: str | None = None, use_gpu: bool = False, storage_path: Path | None = None,
-                 name: str = "plantpulse-train") -> Any:
+                 name: str = "plantpulse-train", log_to_driver: bool = False) -> Any:
     """Run ``train_fn(config)`` on ``num_workers`` DDP workers; returns Ray Train's ``Result``.
 
     ``storage_path`` must be a folder every node can reach (shared disk or s3://) on a cluster.
@@ -175,9 +181,87 @@ def train_on_ray(train_fn: Callable[[dict[str, Any]], None], config: dict[str, A
     storage = str(storage_path or Path(".plantpulse") / "ray-results")
     if "://" not in storage:
         storage = str(Path(storage).resolve())
-    with ray_session(address, num_cpus=num_workers + 1):
+    with ray_session(address, num_cpus=num_workers + 1, log_to_driver=log_to_driver):
         trainer = TorchTrainer(
             train_loop_per_worker=train_fn, train_loop_config=config,
             scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu),
             run_config=RunConfig(name=name, storage_path=storage))
         return trainer.fit()
+
+
+# ---------------------------------------------------------------------------------- the train job
+def _train_worker(config: dict[str, Any]) -> None:
+    """One rank of ``plantpulse train --engine ray`` (module level: Ray workers import it by name).
+
+    ``config`` holds plain values: the settings and the request as dicts, the device and threads.
+    """
+    import torch
+
+    from plantpulse.pipelines.config import Settings
+    from plantpulse.pipelines.train_job import TrainRequest, run
+
+    ctx = worker_context()
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
+    device = config["device"]
+    if device is None:  # --use-gpu: the GPU Ray gave this worker
+        from ray.train.torch import get_device
+
+        device = str(get_device())
+    settings = Settings.model_validate(config["settings"])
+    request = TrainRequest.model_validate({**config["request"], "device": device})
+    result = run(settings, request, echo=_echo)
+    metrics: dict[str, Any] = {"world_size": ctx.world_size}
+    if ctx.rank != 0:
+        report(metrics)
+        return
+    metrics["result"] = {"run_dir": str(result.run_dir), "registered": result.registered,
+                         "checkpoints": {k: str(v) for k, v in result.checkpoints.items()}}
+    with tempfile.TemporaryDirectory(prefix="plantpulse-train-") as folder:
+        (Path(folder) / "result.json").write_text(json.dumps(metrics["result"]))
+        report(metrics, Path(folder))
+
+
+def _echo(line: str) -> None:
+    # not print(): Ray Train patches it into its logger, which shows every line twice on the driver
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _portable(settings: Any) -> Any:
+    """``settings`` with absolute paths: Ray workers run in folders of their own."""
+    update: dict[str, Any] = {"home": settings.home.resolve()}
+    if settings.datasets_dir is not None:
+        update["datasets_dir"] = settings.datasets_dir.resolve()
+    url = settings.database_url
+    if url and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        update["database_url"] = "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())
+    return settings.model_copy(update=update)
+
+
+def train_job_on_ray(settings: Any, request: Any, *, workers: int = 2, address: str | None = None,
+                     use_gpu: bool = False, threads: int | None = None) -> Any:
+    """Run the ``plantpulse train`` job on ``workers`` DDP ranks under a TorchTrainer.
+
+    Every rank builds the data and the model (same seed, same parameters) and trains on its own
+    batches; gradients are averaged each step, so one step takes ``workers x batch_size``
+    samples. Rank 0 writes the run folder and the versioned checkpoints into ``<home>/models``
+    and registers them: on a cluster, ``<home>`` and the datasets folder must be reachable at the
+    same path from every node. Ray's own results go to ``<home>/ray-results``. Returns the
+    job's ``TrainResult``.
+    """
+    from plantpulse.pipelines.train_job import TrainResult
+
+    settings = _portable(settings)
+    if request.register_versions:
+        from plantpulse.data.db import Database
+
+        Database(settings.db_url).require_current()  # fail before starting Ray, not after training
+    config = {"settings": settings.model_dump(mode="json"), "request": request.model_dump(mode="json"),
+              "device": None if use_gpu else "cpu", "threads": threads}
+    outcome = train_on_ray(_train_worker, config, num_workers=workers, address=address, use_gpu=use_gpu,
+                           storage_path=settings.home / "ray-results", log_to_driver=True,
+                           name=f"train-{request.name}-{request.preset}")
+    summary = outcome.metrics["result"]
+    return TrainResult(Path(summary["run_dir"]), {k: Path(v) for k, v in summary["checkpoints"].items()},
+                       registered=list(summary["registered"]))

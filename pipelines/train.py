@@ -35,6 +35,18 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
+def _check_engine_options(engine: str, address: str | None, workers: int | None, use_gpu: bool,
+                         device: str) -> None:
+    if engine == "local":
+        given = [name for name, value in (("--address", address), ("--workers", workers),
+                                          ("--use-gpu", use_gpu)) if value]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)} only apply with --engine ray.", param_hint="--engine")
+    elif device != "auto":
+        msg = f"with --engine ray, Ray assigns the device (got --device {device}); use --use-gpu for GPUs."
+        raise click.BadParameter(msg, param_hint="--device")
+
+
 @click.command()
 @click.option("--stage", type=click.Choice(["pretrain", "finetune", "distill", "all"]), default="all",
               show_default=True, help="Stage(s) to run; later stages start from the run folder.")
@@ -70,22 +82,35 @@ def _split(value: str | None) -> tuple[str, ...]:
               help="Option of a dataset's task builder (VALUE read as JSON when it parses), e.g. "
                    "cwru.protocol=load cwru.test_loads=[1,2,3]. Repeatable.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process. ray: data-parallel (DDP) under Ray Train's TorchTrainer, "
+                   "gradients averaged over --workers ranks.")
+@click.option("--address", "ray_address", default=None,
+              help="With --engine ray: the cluster (ray://head:10001 or auto); default: start a "
+                   "private local Ray.")
+@click.option("--workers", "ray_workers", type=click.IntRange(min=1), default=None,
+              help="With --engine ray: DDP workers (default 2); each takes --batch-size samples a step.")
+@click.option("--use-gpu", is_flag=True, help="With --engine ray: one GPU per worker (else CPU).")
 @click.pass_obj
 def train(settings: Settings, stage: str, preset: str, datasets: str, tasks: str | None, epochs: int,
           pretrain_epochs: int | None, finetune_epochs: int | None, distill_epochs: int | None,
           threads: int | None, grad_checkpointing: bool, balance: str | None, quiet: bool,
-          dataset_options: tuple[str, ...], model_options: tuple[str, ...], **options: Any) -> None:
+          dataset_options: tuple[str, ...], model_options: tuple[str, ...], engine: str,
+          ray_address: str | None, ray_workers: int | None, use_gpu: bool, **options: Any) -> None:
     """Train the multimodal MoE model: pre-train, fine-tune with PCGrad, distil a student.
 
     Reads the public datasets from PLANTPULSE_DATASETS, writes resumable stage checkpoints into
     <home>/models/runs/<name>-<preset>/ and versioned teacher/student checkpoints into
-    <home>/models/, and registers them in the database.
+    <home>/models/, and registers them in the database. With --engine ray the same job runs on
+    --workers data-parallel ranks (one step = workers x batch-size samples); <home> and the
+    datasets folder must then be reachable from every Ray node (docs/scale.md).
     """
     import torch
 
     from plantpulse.pipelines.train_job import TrainRequest, run
 
-    if threads:
+    _check_engine_options(engine, ray_address, ray_workers, use_gpu, options["device"])
+    if threads and engine == "local":
         torch.set_num_threads(threads)
     overrides: dict[str, Any] = _bundle_options(tuple(f"model.{o}" for o in model_options)).get("model", {})
     if grad_checkpointing:
@@ -106,6 +131,12 @@ def train(settings: Settings, stage: str, preset: str, datasets: str, tasks: str
     if unknown:
         raise click.BadParameter(f"unknown dataset(s) {unknown}. Available: {', '.join(BUNDLES.names())}.",
                                  param_hint="--datasets")
-    result = run(settings, request, echo=lambda line: click.echo(line, err=True))
+    if engine == "ray":
+        from plantpulse.pipelines.ray_engine import train_job_on_ray
+
+        result = train_job_on_ray(settings, request, workers=ray_workers or 2, address=ray_address,
+                                  use_gpu=use_gpu, threads=threads)
+    else:
+        result = run(settings, request, echo=lambda line: click.echo(line, err=True))
     for kind, path in result.checkpoints.items():
         click.echo(f"{kind}: {path}")

@@ -5,6 +5,10 @@ Every stage writes its checkpoint and resumable state into a run folder
 it stopped. Finished models are written as versioned checkpoints
 (``<model_dir>/<name>-teacher-v<N>.safetensors``, ``…-student-v<N>…``) with metrics, config,
 normalisers and the data fingerprint, and registered as ModelVersion rows.
+
+The same job runs on every rank of a data-parallel group (``plantpulse train --engine ray``, see
+``plantpulse.pipelines.ray_engine.train_job_on_ray``): the stages average gradients over the
+ranks, and only rank 0 prints, writes the run folder and the versions, and registers them.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from plantpulse.model.training import (
     StageState,
     TaskSplits,
     combined_fingerprint,
+    is_main_process,
     pick_device,
     run_distill,
     run_finetune,
@@ -173,7 +178,11 @@ def _load_model(path: Path, expected: ModelConfig) -> PlantPulseModel:
     return model
 
 
-def _saver(ctx: _Context, stage: str, models: dict[str, PlantPulseModel]) -> Callable[[StageState, bool], None]:
+def _saver(ctx: _Context, stage: str, models: dict[str, PlantPulseModel]
+           ) -> Callable[[StageState, bool], None] | None:
+    if not is_main_process():  # one writer per run folder
+        return None
+
     def on_epoch(state: StageState, improved: bool) -> None:
         for suffix, model in models.items():
             save_checkpoint(model, ctx.run_dir / f"{stage}{suffix}.safetensors", kind=stage,
@@ -249,7 +258,7 @@ def score(ctx: _Context, model: PlantPulseModel) -> dict[str, Any]:
 
 def publish(ctx: _Context, model: PlantPulseModel, kind: str, metrics: dict[str, Any],
             result: TrainResult) -> None:
-    """Write a versioned checkpoint and register it."""
+    """Write a versioned checkpoint and register it (called on rank 0 only under DDP)."""
     path, version = next_version_path(ctx.settings.model_dir, f"{ctx.request.name}-{kind}")
     metrics = {**metrics, "wall_seconds": round(time.perf_counter() - ctx.started, 1)}
     save_checkpoint(model, path, kind=kind, name=f"{ctx.request.name}-{kind}", version=version,
@@ -276,6 +285,10 @@ def register(ctx: _Context, path: Path, kind: str, model: PlantPulseModel, metri
     return label
 
 
+def _silent(line: str) -> None:
+    """The echo of ranks other than 0."""
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -286,7 +299,10 @@ def _jsonable(value: Any) -> Any:
 
 def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainResult:
     """Run the requested stages; see the module docstring."""
-    if request.register_versions:
+    main = is_main_process()
+    if not main:
+        echo = _silent
+    if request.register_versions and main:
         from plantpulse.data.db import Database
 
         Database(settings.db_url).require_current()  # fail before training, not after
@@ -307,9 +323,12 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
         model = stage_pretrain(ctx)
     if "finetune" in request.stages():
         model = stage_finetune(ctx, model)
-        publish(ctx, model, "teacher", {"stage": "finetune", **score(ctx, model)}, result)
+        if main:
+            publish(ctx, model, "teacher", {"stage": "finetune", **score(ctx, model)}, result)
     if "distill" in request.stages():
         teacher, student, report = stage_distill(ctx, model if "finetune" in request.stages() else None)
-        publish(ctx, teacher, "teacher", {"stage": "distill", **score(ctx, teacher)}, result)
-        publish(ctx, student, "student", {"stage": "distill", "distill": report, **score(ctx, student)}, result)
+        if main:
+            publish(ctx, teacher, "teacher", {"stage": "distill", **score(ctx, teacher)}, result)
+            publish(ctx, student, "student", {"stage": "distill", "distill": report, **score(ctx, student)},
+                    result)
     return result

@@ -3,12 +3,13 @@ and distillation into a smaller student. Each stage is resumable from a :class:`
 
 from plantpulse.model.training.data import Batcher, TaskData, TaskSplits, combined_fingerprint
 from plantpulse.model.training.distill import run_distill, student_config
+from plantpulse.model.training.distributed import is_main_process, world
 from plantpulse.model.training.finetune import run_finetune
 from plantpulse.model.training.pretrain import run_pretrain
 from plantpulse.model.training.runtime import StageOptions, StageState, pick_device, seed_everything
 
 __all__ = [
     "Batcher", "StageOptions", "StageState", "TaskData", "TaskSplits", "combined_fingerprint",
-    "pick_device", "run_distill", "run_finetune", "run_pretrain", "seed_everything",
-    "student_config",
+    "is_main_process", "pick_device", "run_distill", "run_finetune", "run_pretrain", "seed_everything",
+    "student_config", "world",
 ]

@@ -22,6 +22,7 @@ from plantpulse.model.heads import HeadOutput
 from plantpulse.model.losses import distillation_loss, task_loss
 from plantpulse.model.network import PlantPulseModel
 from plantpulse.model.training.data import Batcher, TaskSplits, cycle_batches
+from plantpulse.model.training.distributed import data_seed, from_main, is_main_process, sync_parameters
 from plantpulse.model.training.finetune import fit_anomaly_radii, validate, validation_subset
 from plantpulse.model.training.runtime import (
     EpochCallback,
@@ -30,6 +31,7 @@ from plantpulse.model.training.runtime import (
     autocast,
     clip_and_step,
     make_optimizer,
+    update_router_biases,
 )
 
 
@@ -72,7 +74,7 @@ def _step(teacher, student, t_opt, s_opt, splits, rows, batcher, opts) -> float:
         t_loss = task_loss(t_out.tasks[spec.name], target, spec.rul_cap) + t_out.aux_loss
     t_loss.backward()
     clip_and_step(t_opt, list(teacher.parameters()), opts.grad_clip)
-    teacher.update_router_biases()
+    update_router_biases(teacher)
     guide = _detached(t_out.tasks[spec.name])
     with autocast(batcher.device):
         s_out = student(batch, tasks=(spec.name,))
@@ -82,7 +84,7 @@ def _step(teacher, student, t_opt, s_opt, splits, rows, batcher, opts) -> float:
                   + s_out.aux_loss)
     s_loss.backward()
     clip_and_step(s_opt, list(student.parameters()), opts.grad_clip)
-    student.update_router_biases()
+    update_router_biases(student)
     return float(s_loss.detach())
 
 
@@ -96,20 +98,21 @@ def run_distill(teacher: PlantPulseModel, student: PlantPulseModel, tasks: list[
     if state.optimizer:
         t_opt.load_state_dict(state.optimizer["teacher"])
         s_opt.load_state_dict(state.optimizer["student"])
+    sync_parameters(teacher, student)
     baseline = state.extra.get("baseline")
     best = state.extra.get("best_student") or copy.deepcopy(student.state_dict())
     while state.epoch < opts.epochs and not state.done:
         teacher.train()
         student.train()
-        rng = np.random.default_rng([opts.seed, state.epoch, 3])
+        rng = np.random.default_rng(data_seed(opts.seed, state.epoch, 3))
         streams = [cycle_batches(t.train, opts.batch_size, rng) for t in tasks]
         bar = tqdm(range(opts.steps_per_epoch), desc=f"distill {state.epoch + 1}/{opts.epochs}",
-                   disable=not opts.show_progress, leave=False)
+                   disable=not (opts.show_progress and is_main_process()), leave=False)
         for _ in bar:
             loss = sum(_step(teacher, student, t_opt, s_opt, splits, next(stream), batcher, opts)
                        for splits, stream in zip(tasks, streams, strict=True))
             bar.set_postfix(loss=f"{loss:.3f}")
-        score, metrics, raw = validate(student, tasks, batcher, opts, baseline)
+        score, metrics, raw = from_main(validate(student, tasks, batcher, opts, baseline))
         baseline = baseline or raw
         improved = state.record(score, opts.patience, metrics)
         if improved:
@@ -121,7 +124,8 @@ def run_distill(teacher: PlantPulseModel, student: PlantPulseModel, tasks: list[
     student.load_state_dict(best)
     fit_anomaly_radii(student, tasks, batcher, opts.batch_size)
     fit_anomaly_radii(teacher, tasks, batcher, opts.batch_size)
-    state.extra["report"] = distill_report(teacher, student, tasks, batcher, opts)
+    if is_main_process():  # only rank 0 publishes the report
+        state.extra["report"] = distill_report(teacher, student, tasks, batcher, opts)
     return state
 
 

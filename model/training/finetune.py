@@ -21,6 +21,7 @@ from plantpulse.model.losses import UncertaintyWeighting, task_loss
 from plantpulse.model.network import PlantPulseModel
 from plantpulse.model.pcgrad import assign_flat_grad, flat_grad, pcgrad_step_gradients
 from plantpulse.model.training.data import Batcher, TaskData, TaskSplits, cycle_batches
+from plantpulse.model.training.distributed import data_seed, from_main, is_main_process, sync_parameters
 from plantpulse.model.training.metrics import evaluate
 from plantpulse.model.training.runtime import (
     EpochCallback,
@@ -29,6 +30,7 @@ from plantpulse.model.training.runtime import (
     autocast,
     clip_and_step,
     make_optimizer,
+    update_router_biases,
 )
 
 
@@ -101,24 +103,26 @@ def run_finetune(model: PlantPulseModel, tasks: list[TaskSplits], opts: StageOpt
         optimizer.load_state_dict(state.optimizer)
         if weighting is not None:
             weighting.load_state_dict(state.extra["weighting"])
+    sync_parameters(model, *([weighting] if weighting is not None else []))
     baseline = state.extra.get("baseline")
     best = state.extra.get("best_model") or copy.deepcopy(model.state_dict())
     generator = torch.Generator().manual_seed(opts.seed)
     while state.epoch < opts.epochs and not state.done:
         model.train()
-        rng = np.random.default_rng([opts.seed, state.epoch, 2])
+        rng = np.random.default_rng(data_seed(opts.seed, state.epoch, 2))
         streams = [cycle_batches(t.train, opts.batch_size, rng) for t in tasks]
         conflicts = 0
         bar = tqdm(range(opts.steps_per_epoch), desc=f"finetune {state.epoch + 1}/{opts.epochs}",
-                   disable=not opts.show_progress, leave=False)
+                   disable=not (opts.show_progress and is_main_process()), leave=False)
         for _ in bar:
             losses = task_losses(model, tasks, streams, batcher, weighting)
             total, found = backward_step(losses, params + extra, opts.pcgrad and len(tasks) > 1, generator)
             conflicts += found
             clip_and_step(optimizer, params + extra, opts.grad_clip)
-            model.update_router_biases()
+            update_router_biases(model)
             bar.set_postfix(loss=f"{total:.3f}")
-        score, metrics, raw = validate(model, tasks, batcher, opts, baseline)
+        # rank 0's validation decides early stopping and the best weights for every rank
+        score, metrics, raw = from_main(validate(model, tasks, batcher, opts, baseline))
         baseline = baseline or raw
         metrics["pcgrad_conflicts"] = float(conflicts)
         improved = state.record(score, opts.patience, metrics)

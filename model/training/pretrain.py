@@ -22,6 +22,13 @@ from plantpulse.model.config import ModelConfig
 from plantpulse.model.losses import info_nce, masked_mse, masked_token_ce
 from plantpulse.model.network import ModelOutput, PlantPulseModel
 from plantpulse.model.training.data import Batcher, TaskData, cycle_batches
+from plantpulse.model.training.distributed import (
+    data_seed,
+    is_main_process,
+    mean_over_ranks,
+    rank_seed,
+    sync_parameters,
+)
 from plantpulse.model.training.runtime import (
     EpochCallback,
     StageOptions,
@@ -29,6 +36,7 @@ from plantpulse.model.training.runtime import (
     autocast,
     clip_and_step,
     make_optimizer,
+    update_router_biases,
 )
 
 
@@ -110,14 +118,15 @@ def run_pretrain(model: PlantPulseModel, datasets: list[TaskData], opts: StageOp
     if state.optimizer:
         optimizer.load_state_dict(state.optimizer)
         heads.load_state_dict(state.extra["heads"])
-    generator = torch.Generator().manual_seed(opts.seed)
+    sync_parameters(model, heads)
+    generator = torch.Generator().manual_seed(rank_seed(opts.seed))
     model.train()
     while state.epoch < opts.epochs and not state.done:
-        rng = np.random.default_rng([opts.seed, state.epoch])
+        rng = np.random.default_rng(data_seed(opts.seed, state.epoch))
         streams = [cycle_batches(d, opts.batch_size, rng) for d in datasets]
         totals: dict[str, float] = {}
         bar = tqdm(range(opts.steps_per_epoch), desc=f"pretrain {state.epoch + 1}/{opts.epochs}",
-                   disable=not opts.show_progress, leave=False)
+                   disable=not (opts.show_progress and is_main_process()), leave=False)
         for step in bar:
             index = step % len(datasets)
             batch = batcher.inputs(datasets[index], next(streams[index]))
@@ -127,10 +136,11 @@ def run_pretrain(model: PlantPulseModel, datasets: list[TaskData], opts: StageOp
                 loss, parts = pretrain_loss(model, heads, batch, out, opts.contrastive_weight)
             loss.backward()
             clip_and_step(optimizer, params, opts.grad_clip)
-            model.update_router_biases()
+            update_router_biases(model)
             for key, value in {"loss": float(loss.detach()), **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value / opts.steps_per_epoch
             bar.set_postfix(loss=f"{totals['loss']:.3f}")
+        totals = mean_over_ranks(totals)  # the same early-stopping decision on every rank
         state.optimizer = optimizer.state_dict()
         state.extra = {"heads": heads.state_dict()}
         improved = state.record(totals.get("loss", 0.0), opts.patience, totals)

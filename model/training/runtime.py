@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from plantpulse.model.training.distributed import average_gradients, sum_router_loads
+
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     """Seed Python, numpy and torch; ``deterministic`` also forces deterministic kernels."""
@@ -113,7 +115,16 @@ def make_optimizer(params: list[torch.nn.Parameter], opts: StageOptions) -> torc
 
 def clip_and_step(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter],
                   max_norm: float) -> float:
+    """One optimiser step; under DDP the gradients are first averaged over the ranks (before
+    clipping, so the clipped norm is that of the global batch's gradient)."""
+    average_gradients(params)
     norm = torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], max_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return float(norm)
+
+
+def update_router_biases(model: torch.nn.Module) -> None:
+    """The MoE bias-balancing step after an optimiser step, on the loads of all ranks."""
+    sum_router_loads(model)
+    model.update_router_biases()  # type: ignore[operator]

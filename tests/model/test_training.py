@@ -20,7 +20,9 @@ from plantpulse.model.training import (
     seed_everything,
     student_config,
 )
+from plantpulse.model.training.distributed import data_seed, rank_seed, world
 from plantpulse.model.training.pretrain import random_token_masks
+from plantpulse.model.training.runtime import clip_and_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -151,3 +153,99 @@ def test_finetune_step_under_gpu_autocast(setup):
                       "cuda")
     state = run_finetune(model.cuda(), tasks, opts.model_copy(update={"epochs": 1, "device": "cuda"}), batcher)
     assert np.isfinite(state.history[0]["score"])
+
+
+# ---------------------------------------------------------------------------- data parallel (DDP)
+def _halves() -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(16, 3, generator=gen)
+    return x, x @ torch.tensor([3.0, -2.0, 1.0]) + 4.0
+
+
+class _TwoHeads(torch.nn.Module):
+    """``main`` on every rank, ``extra`` on rank 0's half only, ``unused`` nowhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.main, self.extra, self.unused = (torch.nn.Linear(3, 1) for _ in range(3))
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, with_extra: bool) -> torch.Tensor:
+        out = self.main(x) + (self.extra(x) if with_extra else 0.0)
+        return torch.nn.functional.mse_loss(out.squeeze(-1), y)
+
+
+def _one_step(model: _TwoHeads, loss: torch.Tensor) -> float:
+    # SGD with weight decay: a parameter given a zero gradient would move, one left at None not
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=0.1)
+    loss.backward()
+    return clip_and_step(opt, list(model.parameters()), max_norm=1.0)
+
+
+def _ddp_worker(rank: int, world_size: int, init_file: str, out: str) -> None:
+    """One rank of the 2-process gloo group (module level: spawned processes import it)."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    try:
+        assert world() == (rank, world_size)
+        x, y = _halves()
+        mine = slice(8 * rank, 8 * rank + 8)
+        model = _TwoHeads()
+        _one_step(model, model.loss(x[mine], y[mine], with_extra=rank == 0))
+        torch.save(model.state_dict(), f"{out}/step-{rank}.pt")
+
+        # a whole stage: every rank must end with the same weights (biases balanced on all loads)
+        tasks = [synthetic_splits(t, 120, i) for i, t in enumerate((RUL, FAULT))]
+        cfg = preset("tiny", tasks=(RUL, FAULT), balance="bias", top_k=1)
+        batcher = Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), cfg.channel_buckets)
+        opts = StageOptions(epochs=2, steps_per_epoch=2, batch_size=16, show_progress=False, val_batches=1)
+        seed_everything(rank)  # different initial weights: the stage must start from rank 0's
+        network = PlantPulseModel(cfg)
+        state = run_finetune(network, tasks, opts, batcher)
+        torch.save({"model": network.state_dict(), "scores": [h["score"] for h in state.history],
+                    "seeds": (rank_seed(0), data_seed(0, 1))}, f"{out}/finetune-{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def ddp_results(tmp_path_factory) -> dict[str, list]:
+    """Runs :func:`_ddp_worker` on 2 CPU processes once for the tests below."""
+    import torch.multiprocessing as mp
+
+    folder = tmp_path_factory.mktemp("ddp")
+    mp.spawn(_ddp_worker, args=(2, str(folder / "init"), str(folder)), nprocs=2, join=True)
+    return {kind: [torch.load(folder / f"{kind}-{r}.pt", weights_only=False) for r in range(2)]
+            for kind in ("step", "finetune")}
+
+
+def test_one_ddp_step_equals_one_step_on_the_concatenated_batch(ddp_results):
+    x, y = _halves()
+    model = _TwoHeads()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    # the mean of the two halves' losses = the loss of the concatenated batch (equal halves)
+    loss = 0.5 * (model.loss(x[:8], y[:8], with_extra=True) + model.loss(x[8:], y[8:], with_extra=False))
+    norm = _one_step(model, loss)
+    assert norm > 1.0, "the averaged gradient must be clipped for this check to cover clipping"
+    expected = model.state_dict()
+    for rank, got in enumerate(ddp_results["step"]):
+        for key in expected:
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6, msg=f"rank {rank} {key}")
+    assert torch.equal(expected["unused.weight"], before["unused.weight"])
+
+
+def test_ddp_stage_keeps_every_rank_identical(ddp_results):
+    first, second = ddp_results["finetune"]
+    for key, value in first["model"].items():
+        assert torch.equal(value, second["model"][key]), key
+    assert first["scores"] == second["scores"]
+    biases = [v for k, v in first["model"].items() if k.endswith("expert_bias")]
+    assert biases and any(bool(b.abs().sum() > 0) for b in biases), "bias balancing ran"
+    assert first["seeds"] != second["seeds"], "ranks draw different batches"
+
+
+def test_single_process_seeds_are_unchanged():
+    assert world() == (0, 1)
+    assert rank_seed(7) == 7 and data_seed(7, 2) == [7, 2]

@@ -1,6 +1,8 @@
 """Ray: scoring on Ray Data and training under TorchTrainer (DDP) agree with the local engine.
 
-Starts a private local Ray with two CPUs; slow (Ray's start-up dominates).
+Starts a private local Ray with three CPUs; slow (Ray's start-up dominates). That gradient
+averaging equals training on the concatenated batches is checked without Ray, fast, in
+tests/model/test_training.py.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from sqlalchemy import select
 
 from plantpulse.data.db import Database
 from plantpulse.data.repository import promote_model_version, register_model_version
-from plantpulse.data.schema import Alert, Prediction
+from plantpulse.data.schema import Alert, ModelVersion, Prediction
 from plantpulse.model.baseline import BaselineRulModel, RunToFailure
+from plantpulse.pipelines.cli import main
 from plantpulse.pipelines.config import load_settings
 from plantpulse.pipelines.score_job import ScoreRequest, run_scoring
 from scoring_support import CHANNELS, add_readings
@@ -128,3 +131,28 @@ def test_torch_trainer_ddp_equals_local_training(tmp_path: Path, local_ray: None
     with result.checkpoint.as_directory() as folder:
         np.testing.assert_allclose(json.loads((Path(folder) / "weights.json").read_text()), expected, rtol=1e-5)
     assert abs(expected[0] - 1.5) < 0.2, "the fit itself converged"
+
+
+@pytest.mark.real_data
+def test_train_command_on_ray_writes_and_registers_checkpoints(datasets_dir: Path, tmp_path: Path,
+                                                                local_ray: None, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'pp.db'}"
+    Database(url).upgrade()
+    home = tmp_path / "home"
+    code = main(["--home", str(home), "--db", url, "train", "--engine", "ray", "--workers", "2",
+                 "--preset", "tiny", "--datasets", "ai4i2020", "--epochs", "1", "--steps", "2",
+                 "--batch-size", "8", "--eval-rows", "32", "--quiet"])
+    out = capsys.readouterr()
+    assert code == 0, out.err[-3000:]
+    teacher = home / "models" / "plantpulse-teacher-v2.safetensors"
+    student = home / "models" / "plantpulse-student-v1.safetensors"
+    assert f"student: {student.resolve()}" in out.out
+    assert teacher.is_file() and student.is_file()
+    assert (home / "models" / "runs" / "plantpulse-tiny" / "distill.state.pt").is_file()
+    with Database(url).session() as session:
+        rows = {(r.name, r.version) for r in session.query(ModelVersion).all()}
+    assert rows == {("plantpulse-teacher", 1), ("plantpulse-teacher", 2), ("plantpulse-student", 1)}
+
+    from plantpulse.model.checkpoint import load_checkpoint
+    model, _ = load_checkpoint(student)
+    assert model.cfg.n_layers == 1

@@ -16,7 +16,8 @@ from plantpulse.pipelines.cli import cli, main
 def test_help_lists_the_stages_and_presets():
     result = CliRunner().invoke(cli, ["train", "--help"])
     assert result.exit_code == 0
-    for word in ("pretrain|finetune|distill|all", "tiny|default|large", "--resume", "--pcgrad"):
+    for word in ("pretrain|finetune|distill|all", "tiny|default|large", "--resume", "--pcgrad",
+                 "--engine [local|ray]", "--address", "--workers", "--use-gpu"):
         assert word in result.output
 
 
@@ -25,6 +26,17 @@ def test_unknown_dataset_is_refused(tmp_path: Path):
                                       "--no-register"])
     assert result.exit_code != 0
     assert "unknown dataset(s) ['nasa']. Available: ai4i2020, azure_pdm" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--address", "auto"], "--address only apply with --engine ray"),
+    (["--workers", "4", "--use-gpu"], "--workers, --use-gpu only apply with --engine ray"),
+    (["--engine", "ray", "--device", "cuda"], "use --use-gpu for GPUs"),
+], ids=["address-without-ray", "workers-without-ray", "device-with-ray"])
+def test_ray_options_need_the_ray_engine(tmp_path: Path, args: list[str], message: str):
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "train", "--no-register", *args])
+    assert result.exit_code == 2
+    assert message in result.output
 
 
 def test_invalid_option_values_are_reported(tmp_path: Path, capsys):
