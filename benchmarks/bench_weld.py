@@ -6,8 +6,10 @@ Run from the repository root with the datasets folder configured, for example::
     nice -n 10 python benchmarks/bench_weld.py evaluate   # grouped test: mAP per class, verdicts
     nice -n 10 python benchmarks/bench_weld.py latency    # PyTorch vs ONNX, 2 threads, median
     nice -n 10 python benchmarks/bench_weld.py original   # same recipe on the published split (~1 h)
+    nice -n 10 python benchmarks/bench_weld.py splits     # split leakage audit + mAP by test subset
     nice -n 10 python benchmarks/bench_weld.py transfer   # learning curve (~1 h) + PNG plot
     python benchmarks/bench_weld.py report                # markdown tables from the JSON results
+    python benchmarks/bench_weld.py results               # write the weld section of docs/RESULTS.md
 
 Results are written as JSON to ``benchmarks/results/weld/``; ``report`` prints the tables used in
 docs/benchmarks.md and docs/RESULTS.md.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -30,14 +33,18 @@ import numpy as np
 from plantpulse.connectors.image_validation import validate_image
 from plantpulse.model.weld.agreement import compare_detections
 from plantpulse.model.weld.checkpoint import SHIPPED_CHECKPOINT, load_weld_model
+from plantpulse.model.weld.dataset import drop_exact_duplicates, scan_yolo_dataset
 from plantpulse.model.weld.evaluate import defective_labels, evaluate_detection, reject_scores
 from plantpulse.model.weld.export import export_onnx
+from plantpulse.model.weld.materialize import write_dataset
 from plantpulse.model.weld.predict import OnnxWeldDetector, TorchWeldDetector, detect
 from plantpulse.model.weld.runtime import ultralytics
 from plantpulse.model.weld.train import TrainConfig
 from plantpulse.model.weld.transfer import TransferSetup, run_transfer
 from plantpulse.model.weld.verdict import choose_threshold, reject_auc, verdict_metrics
-from plantpulse.model.weld.workflow import json_safe, prepare_data, train_and_evaluate
+from plantpulse.model.weld.workflow import json_safe, make_split, prepare_data, train_and_evaluate
+
+from bench_weld_report import DEFAULT_TRANSFER_EPOCHS  # beside this file (run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "weld"
@@ -139,6 +146,46 @@ def cmd_original(args: argparse.Namespace) -> None:
                       "report": report.to_dict(), "train": model.card.train})
 
 
+def video_clip(source: str) -> str | None:
+    """The video a frame was cut from (``SampleV1_1_mp4-42_jpg`` -> ``SampleV1_1_mp4``), else None."""
+    match = re.match(r"(.+_mp4)-\d+(?:_|$)", source)
+    return match.group(1) if match else None
+
+
+def _clip_audit(split: Any) -> dict[str, Any]:
+    clips = {p: {video_clip(i.source) for i in split.part(p)} - {None} for p in ("train", "val", "test")}
+    frames = sum(video_clip(i.source) in clips["train"] for i in split.test)
+    return {"clips": {p: sorted(c) for p, c in clips.items()},
+            "test_frames_of_train_clips": frames, "test_images": len(split.test)}
+
+
+def cmd_splits(args: argparse.Namespace) -> None:
+    """Both split protocols: sources per part, overlaps, video clips shared by train and test.
+
+    The grouped split keeps every source photo (and its augmented copies) in one part, but frames
+    of one video are different sources, so neighbouring near-identical frames can still sit in
+    train and test. The shipped detector is scored on the grouped test part cut into frames of
+    such videos and the other images, to show how much that residual leak flatters the figure.
+    """
+    names, items = scan_yolo_dataset(dataset_dir())
+    items, _ = drop_exact_duplicates(items)
+    out: dict[str, Any] = {}
+    for strategy in ("original", "grouped"):
+        split = make_split(items, names, strategy, 0, REJECT)
+        out[strategy] = {"summary": split.summary(), **_clip_audit(split)}
+    grouped = make_split(items, names, "grouped", 0, REJECT)
+    model = load_weld_model(args.checkpoint)
+    subsets = {"video_frames": tuple(i for i in grouped.test if video_clip(i.source)),
+               "other_images": tuple(i for i in grouped.test if not video_clip(i.source))}
+    out["shipped_by_test_subset"] = {}
+    for name, subset in subsets.items():
+        # write_dataset wants train and val parts; only "test" is scored here.
+        parts = {"train": subset, "val": subset, "test": subset}
+        yaml_path = write_dataset(parts, WORK / "splits" / name, names)
+        out["shipped_by_test_subset"][name] = asdict(evaluate_detection(model, yaml_path, "test"))
+    save("splits", out)
+
+
 def cmd_transfer(args: argparse.Namespace) -> None:
     """Pre-train without the held-out line, fine-tune vs scratch on 10/25/50 of its images."""
     ultralytics(WORK / "ultralytics")
@@ -191,7 +238,7 @@ def plot_transfer() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("evaluate", "latency"):
+    for name in ("evaluate", "latency", "splits"):
         cmd = sub.add_parser(name)
         cmd.add_argument("--checkpoint", type=Path, default=SHIPPED_CHECKPOINT)
     sub.choices["latency"].add_argument("--threads", type=int, default=2)
@@ -199,11 +246,12 @@ def main() -> None:
     sub.choices["latency"].add_argument("--sizes", type=int, nargs="+", default=[320, 640])
     sub.add_parser("original")
     transfer = sub.add_parser("transfer")
-    transfer.add_argument("--pretrain-epochs", type=int, default=20)
-    transfer.add_argument("--finetune-epochs", type=int, default=30)
+    transfer.add_argument("--pretrain-epochs", type=int, default=DEFAULT_TRANSFER_EPOCHS[0])
+    transfer.add_argument("--finetune-epochs", type=int, default=DEFAULT_TRANSFER_EPOCHS[1])
     transfer.add_argument("--seed", type=int, default=0)
     sub.add_parser("plot")
     sub.add_parser("report")
+    sub.add_parser("results").add_argument("--out", type=Path, default=ROOT / "docs" / "RESULTS.md")
     args = parser.parse_args()
     ultralytics(WORK / "ultralytics")
     if args.command == "report":
@@ -211,8 +259,14 @@ def main() -> None:
 
         print_report(RESULTS)
         return
+    if args.command == "results":
+        from bench_weld_report import write_results_section
+
+        write_results_section(RESULTS, args.out)
+        print(f"wrote the weld section of {args.out}")
+        return
     {"evaluate": cmd_evaluate, "latency": cmd_latency, "original": cmd_original,
-     "transfer": cmd_transfer, "plot": lambda _: plot_transfer()}[args.command](args)
+     "splits": cmd_splits, "transfer": cmd_transfer, "plot": lambda _: plot_transfer()}[args.command](args)
 
 
 if __name__ == "__main__":
