@@ -156,3 +156,25 @@ def test_train_command_on_ray_writes_and_registers_checkpoints(datasets_dir: Pat
     from plantpulse.model.checkpoint import load_checkpoint
     model, _ = load_checkpoint(student)
     assert model.cfg.n_layers == 1
+
+
+@pytest.mark.real_data
+def test_train_on_one_ray_worker_equals_local_training(datasets_dir: Path, tmp_path: Path, local_ray: None,
+                                                        capsys) -> None:
+    """One rank takes exactly the local path: same seeds, same batches, bit-identical weights."""
+    import torch
+    from safetensors.torch import load_file
+
+    args = ["train", "--stage", "finetune", "--preset", "tiny", "--datasets", "ai4i2020", "--steps", "3",
+            "--batch-size", "8", "--eval-rows", "32", "--quiet", "--no-register"]
+    threads = torch.get_num_threads()
+    try:
+        assert main(["--home", str(tmp_path / "local"), *args, "--threads", "1"]) == 0  # as Ray's worker
+    finally:
+        torch.set_num_threads(threads)
+    assert main(["--home", str(tmp_path / "ray"), *args, "--engine", "ray", "--workers", "1"]) == 0, \
+        capsys.readouterr().err[-3000:]
+    local, remote = (load_file(tmp_path / e / "models" / "plantpulse-teacher-v1.safetensors") for e in ("local", "ray"))
+    assert local.keys() == remote.keys()
+    for name, value in local.items():
+        assert torch.equal(value, remote[name]), name
