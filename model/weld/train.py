@@ -2,7 +2,8 @@
 
 CPU time budget (measured on 2 shared cores, see docs/benchmarks.md): YOLO11n at 320 px trains at
 about 0.1 s per image per epoch, so one epoch over the ~840 training images of the public weld
-dataset takes ~1.5 min plus ~10 s of validation; the default 30 epochs take about 45-50 minutes.
+dataset takes ~1.5 min plus ~10 s of validation; the default 30 epochs take about 45-50 minutes
+on idle cores (the shipped checkpoint took 73 minutes with other jobs sharing the two cores).
 640 px costs about four times as much. Ultralytics forces ``workers=0`` when training on a CPU.
 """
 
