@@ -258,8 +258,27 @@ def _transfer_part(transfer: dict[str, Any]) -> list[str]:
             f"pre-trained detector or train one from scratch, {fine['epochs']} epochs each, batch "
             f"{fine['batch']}; all are scored on the {target} images of the other clip.{budget}{done}"
             f" Total wall time {transfer.get('wall_seconds', 0) / 60:.0f} min.", "",
-            transfer_table(transfer), "",
+            transfer_table(transfer), "", *_transfer_reading(transfer["points"]),
             "![Few-label transfer learning curve](img/weld_transfer_curve.png)", ""]
+
+
+def _transfer_reading(points: list[dict[str, Any]]) -> list[str]:
+    """What the curve says, from its own numbers (empty until the curve is complete)."""
+    m = {(p["n_labels"], p["start"]): p["metrics"]["map50"] for p in points}
+    sizes = sorted(n for n, start in m if start == "scratch")
+    if not sizes or (0, "pretrained") not in m:
+        return []
+    zero, top = m[0, "pretrained"], sizes[-1]
+    worse = [n for n in sizes if m.get((n, "pretrained"), zero) < zero]
+    text = (f"All of what the new line gets comes from pre-training: from scratch, {top} labelled "
+            f"images give mAP50 {m[top, 'scratch']:.3f}, against {m[top, 'pretrained']:.3f} "
+            f"fine-tuned and {zero:.3f} for the pre-trained detector with no new labels.")
+    if worse:
+        text += (f" Fine-tuning on {', '.join(map(str, worse))} images scores below no fine-tuning "
+                 "at all (one seed, so partly noise; most likely the whole network, tuned at the "
+                 "pre-training learning rate, over-fits so few images: a lower rate or a frozen "
+                 "backbone is the next thing to try).")
+    return [text, ""]
 
 
 def _weak_part(evaluate: dict[str, Any], transfer: dict[str, Any] | None) -> list[str]:
@@ -279,8 +298,10 @@ def _weak_part(evaluate: dict[str, Any], transfer: dict[str, Any] | None) -> lis
              "- The grouped split still shares video clips between train and test (see Split "
              "protocols); a split by clip would be stricter and would lower the figures."]
     if transfer and transfer.get("complete"):
-        lines.append("- The transfer curve is one seed on a 30-image target clip: differences of a "
-                     "few hundredths are noise.")
+        target = transfer["points"][0]["metrics"]["n_images"]
+        lines.append(f"- The transfer curve is one seed on a {target}-image target clip at a reduced "
+                     "epoch budget: differences of a few hundredths are noise, and every point is "
+                     "far below a usable detector.")
     lines.append("- The whole-image classifiers of the multimodal model are compared with this "
                  "detector on the same verdict task in the weld section of this page written by "
                  "`plantpulse evaluate`.")
