@@ -70,7 +70,7 @@ def check_datasets(root: Path, names: list[str]) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               default=ROOT / "docs" / "results.json", show_default=True)
 @click.option("--image-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=ROOT / "docs" / "results", show_default=True)
+              default=ROOT / "docs" / "img" / "results", show_default=True)
 @click.option("--notes", "notes_path", type=click.Path(dir_okay=False, path_type=Path),
               default=ROOT / "docs" / "results-notes.md", show_default=True,
               help="Hand-written notes on the targets, included in the report when the file exists.")
@@ -104,7 +104,7 @@ def evaluate(settings: Settings, protocol_names: str, seeds: str, budget: str, f
     command = "plantpulse " + shlex.join(sys.argv[1:]) if called else f"plantpulse evaluate (from Python: {names})"
     results, meta = run_protocols(ctx, names, command)
     commentary = notes_path.read_text(encoding="utf-8") if notes_path.is_file() else ""
-    report.write(results, meta, md_path, json_path, commentary)
+    report.write(results, meta, md_path, json_path, commentary, order=list(PROTOCOLS))
     if not from_checkpoint:
         from plantpulse.pipelines.evaluate.checkpoints import write_readme
 

@@ -76,7 +76,7 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
             "Weibull AFT (lifelines)": lambda: B.weibull_rul(part.train, part.test, seed,
                                                              min(4000, b.max_rows or 4000)),
             "Quantile MLP (model/baseline.py)": lambda: B.quantile_mlp_rul(
-                *_raw_inputs(ctx, splits, index, name), splits.train.channels, seed, 2 if ctx.quick else 10),
+                *_raw_inputs(ctx, splits, index, name), splits.train.channels, seed, b.qmlp_epochs),
             "Plain CNN": lambda: _plain(ctx, part, seed, f"cmapss-{name}-s{seed}"),
         }
         for label, fit in runs.items():
@@ -120,7 +120,7 @@ def run(ctx: EvalContext) -> ProtocolResult:
         notes=(f"Seeds {list(ctx.seeds)}; test engines per subset: "
                f"{[int((test.groups // 1000 == i).sum()) for i in range(4)]}. Per-engine predictions of the "
                f"first seed's MoE are in the JSON (details.predictions).",
-               "The quantile MLP of model/baseline.py is trained for 10 epochs (its default is 40) to fit "
+               f"The quantile MLP of model/baseline.py is trained for {ctx.budget.qmlp_epochs} epochs (its default is 40) to fit "
                "the CPU budget; it sees raw (not condition-normalised) values, as in scoring."),
         details={"predictions": {kind: {"group": test.groups.tolist(), "true": o["target"].tolist(),
                                         "mean": o["mean"].tolist(), "lower": o["lower"].tolist(),

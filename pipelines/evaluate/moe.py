@@ -8,9 +8,10 @@ and student are copied to ``<checkpoint_dir>/<name>-teacher.safetensors`` / ``-s
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,21 +92,43 @@ def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
 
 
 def obtain(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
-    """Train (or, with ``from_checkpoint``, load) the experiment's teacher and student."""
+    """Train (or, with ``from_checkpoint``, load) the experiment's teacher and student.
+
+    Every finished experiment leaves ``<name>.json`` beside its checkpoints: the equivalent
+    ``plantpulse train`` command(s) and the training wall time. A later run (another protocol run
+    separately) with the same commands reuses those checkpoints instead of training again.
+    """
     targets = checkpoint_paths(ctx, spec)
-    start = time.perf_counter()
-    if not ctx.from_checkpoint:
+    record = _read_record(ctx, spec)
+    reuse = record is not None and record.get("commands") == train_commands(ctx, spec) and all(
+        p.is_file() for p in targets.values())
+    if not ctx.from_checkpoint and not reuse:
+        start = time.perf_counter()
         published = train(ctx, spec)
         ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         for kind, path in targets.items():
             shutil.copyfile(published[kind], path)
+        record = {"commands": train_commands(ctx, spec), "budget": ctx.budget.name,
+                  "wall_s": round(time.perf_counter() - start, 1)}
+        _record_path(ctx, spec).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    elif reuse:
+        ctx.echo(f"  [{spec.name}] reusing the checkpoints of an earlier run with the same commands")
     missing = [str(p) for p in targets.values() if not p.is_file()]
     if missing:
         raise CheckpointError(f"Missing checkpoint(s) {missing}; run `plantpulse evaluate` without "
                               f"--from-checkpoint to train them.")
     models = {kind: load_checkpoint(path)[0] for kind, path in targets.items()}
-    wall = time.perf_counter() - start if not ctx.from_checkpoint else _recorded_wall(targets)
+    wall = float(record["wall_s"]) if record else _recorded_wall(targets)
     return MoeModels(spec, models["teacher"], models.get("student"), round(wall, 1), targets)
+
+
+def _record_path(ctx: EvalContext, spec: MoeSpec) -> Path:
+    return ctx.checkpoint_dir / f"{spec.name}.json"
+
+
+def _read_record(ctx: EvalContext, spec: MoeSpec) -> dict[str, Any] | None:
+    path = _record_path(ctx, spec)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def _recorded_wall(paths: dict[str, Path]) -> float:
@@ -124,7 +147,11 @@ def subset_rows(data: TaskData, limit: int | None, seed: int = 0) -> TaskData:
     if limit is None or len(data) <= limit:
         return data
     rows = np.sort(np.random.default_rng(seed).choice(len(data), limit, replace=False))
-    return data.subset(rows)
+    # per-row entries of ``info`` (file names, times) follow the rows; TaskData.subset keeps info as is
+    info = {k: (np.asarray(v, dtype=object)[rows].tolist() if isinstance(v, list | tuple) else v[rows])
+            if isinstance(v, list | tuple | np.ndarray) and len(v) == len(data) else v
+            for k, v in data.info.items()}
+    return replace(data.subset(rows), info=info)
 
 
 @torch.no_grad()
@@ -143,7 +170,6 @@ def plain_batcher() -> Batcher:
 
 def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     """The ``plantpulse train`` command line(s) equivalent to :func:`train` for ``spec``."""
-    import json
     import shlex
 
     b = ctx.budget

@@ -123,19 +123,25 @@ class PlainNet(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def save_plain(net: PlainNet, path: Path) -> Path:
-    """safetensors weights + the task spec and sizes as metadata (nothing is pickled)."""
+def save_plain(net: PlainNet, path: Path, wall_s: float = 0.0) -> Path:
+    """safetensors weights + the task spec, sizes and training wall time as metadata (nothing is
+    pickled)."""
     import json
 
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": "plantpulse-plain-net/1", "spec": net.spec.model_dump_json(),
-            "hparams": json.dumps(net.hparams)}
+            "hparams": json.dumps(net.hparams), "wall_s": f"{wall_s:.1f}"}
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
     return path
 
 
 def load_plain(path: Path) -> PlainNet:
     """Rebuild a :class:`PlainNet` saved by :func:`save_plain`."""
+    return load_plain_timed(path)[0]
+
+
+def load_plain_timed(path: Path) -> tuple[PlainNet, float]:
+    """:func:`load_plain` plus the training wall seconds recorded when it was saved (0 if absent)."""
     import json
 
     from safetensors import safe_open
@@ -149,4 +155,4 @@ def load_plain(path: Path) -> PlainNet:
         raise CheckpointError(f"{path} is not a plain-network checkpoint (format {meta.get('format')!r}).")
     net = PlainNet(TaskSpec.model_validate_json(meta["spec"]), **json.loads(meta["hparams"]))
     net.load_state_dict(load_file(str(path)))
-    return net.eval()
+    return net.eval(), float(meta.get("wall_s", 0.0))

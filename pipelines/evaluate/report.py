@@ -2,6 +2,9 @@
 
 The section ``## Weld inspection (YOLO)`` belongs to the weld detector's own benchmark: it is
 copied over unchanged from the existing file (or left as a pointer when absent).
+
+Protocols run separately add up: a protocol missing from this run but present in the existing
+JSON is read back from there and reported again, with the command and commit that produced it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from plantpulse.pipelines.evaluate.records import ProtocolResult, Row
+from plantpulse.pipelines.evaluate.records import ProtocolResult, Row, TargetCheck
 
 KEPT_SECTION = "## Weld inspection (YOLO)"
 _PERCENT = {"accuracy", "coverage80"}
@@ -47,8 +50,12 @@ def table(result: ProtocolResult) -> str:
     return "\n".join(lines)
 
 
-def section(result: ProtocolResult, base: Path) -> str:
+def section(result: ProtocolResult, base: Path, command: str = "") -> str:
     parts = [f"## {result.title}", "", result.protocol, ""]
+    run = result.details.get("run") if isinstance(result.details.get("run"), dict) else None
+    if run and run.get("command") != command:
+        parts += [f"_Kept from an earlier run: `{run.get('command')}` at commit `{run.get('commit')}` "
+                  f"({run.get('started')}, budget `{run.get('budget')}`)._", ""]
     if result.rows:
         parts += [table(result), ""]
         sources = [f"- {r.model}: {r.note}" for r in result.rows if r.family == "published" and r.note]
@@ -70,7 +77,7 @@ def kept_section(existing: str) -> str:
     start = existing.find(KEPT_SECTION)
     if start < 0:
         return (f"{KEPT_SECTION}\n\n_Reported by the weld detector's benchmark "
-                f"(`python benchmarks/bench_weld.py`); this section is maintained there._\n")
+                f"(`python benchmarks/bench_weld.py results`); this section is maintained there._\n")
     end = existing.find("\n## ", start + len(KEPT_SECTION))
     return existing[start:] if end < 0 else existing[start:end + 1]
 
@@ -101,8 +108,8 @@ def markdown(results: list[ProtocolResult], meta: dict[str, Any], existing: str,
     if commentary:
         head += [commentary.strip(), ""]
     head += ["## Targets", "", summary(results), ""]
-    body = [section(r, base) for r in results if r.name != "weld"]
-    weld = [section(r, base) for r in results if r.name == "weld"]
+    body = [section(r, base, meta["command"]) for r in results if r.name != "weld"]
+    weld = [section(r, base, meta["command"]) for r in results if r.name == "weld"]
     return "\n".join(head + body + weld + [kept_section(existing)])
 
 
@@ -113,21 +120,62 @@ def _row_json(row: Row) -> dict[str, Any]:
             "note": row.note, "cells": cells, "mean_sd": summary_}
 
 
-def to_json(results: list[ProtocolResult], meta: dict[str, Any]) -> dict[str, Any]:
+def _run(meta: dict[str, Any]) -> dict[str, Any]:
+    budget = meta.get("budget")
+    return {"command": meta.get("command"), "commit": meta.get("commit"), "started": meta.get("started"),
+            "budget": budget.get("name") if isinstance(budget, dict) else budget, "seeds": meta.get("seeds")}
+
+
+def to_json(results: list[ProtocolResult], meta: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
+    """The machine-readable record; plot paths relative to ``base`` (the JSON's folder) when given."""
+    def where(path: Path) -> str:
+        return os.path.relpath(path, base) if base is not None else str(path)
+
     return {"meta": meta, "protocols": [{
         "name": r.name, "title": r.title, "wall_s": round(r.wall_s, 1), "protocol": r.protocol,
-        "rows": [_row_json(row) for row in r.rows],
-        "targets": [t.__dict__ for t in r.targets], "notes": list(r.notes),
-        "plots": [str(p) for _, p in r.plots], "details": r.details} for r in results]}
+        "columns": [list(c) for c in r.columns], "rows": [_row_json(row) for row in r.rows],
+        "targets": [t.__dict__ for t in r.targets], "notes": list(r.notes), "extra_tables": list(r.extra_tables),
+        "plots": [where(p) for _, p in r.plots], "plot_captions": [c for c, _ in r.plots],
+        "details": {"run": _run(meta), **r.details}} for r in results]}
+
+
+def from_json(item: dict[str, Any], base: Path = Path()) -> ProtocolResult:
+    """A protocol's record read back from the JSON written by :func:`to_json` (plots relative to ``base``)."""
+    rows = tuple(Row(r["model"], r["family"], {tuple(k.split("|", 1)): tuple(math.nan if v is None else v for v in vals)
+                                              for k, vals in r["cells"].items()},  # type: ignore[misc]
+                     tuple(r["seeds"]), r["wall_s"], r["note"]) for r in item["rows"])
+    plots = tuple(zip(item.get("plot_captions", item["plots"]), (base / p for p in item["plots"]), strict=True))
+    return ProtocolResult(item["name"], item["title"], item["protocol"],
+                          tuple(tuple(c) for c in item.get("columns", ())), rows,  # type: ignore[misc]
+                          tuple(TargetCheck(**t) for t in item["targets"]), plots, tuple(item["notes"]),
+                          tuple(item.get("extra_tables", ())), item["wall_s"], item.get("details", {}))
+
+
+def merged(results: list[ProtocolResult], json_path: Path, order: list[str]) -> list[ProtocolResult]:
+    """``results`` plus every protocol of the existing JSON this run did not produce, in ``order``."""
+    if not json_path.is_file():
+        return results
+    done = {r.name for r in results}
+    try:
+        old = [from_json(p, json_path.parent) for p in json.loads(json_path.read_text(encoding="utf-8")).get("protocols", [])]
+    except (ValueError, KeyError, TypeError):
+        return results  # an unreadable or older-format file is replaced, not merged
+    kept = [r for r in old if r.name not in done and "(failed)" not in r.title]
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(results + kept, key=lambda r: rank.get(r.name, len(rank)))
 
 
 def write(results: list[ProtocolResult], meta: dict[str, Any], md_path: Path, json_path: Path,
-          commentary: str = "") -> None:
+          commentary: str = "", order: list[str] | None = None) -> None:
+    """Write the report and JSON; with ``order`` (all protocol names), protocols of the existing
+    JSON that this run did not produce are kept."""
+    if order is not None:
+        results = merged(results, json_path, order)
     existing = md_path.read_text(encoding="utf-8") if md_path.is_file() else ""
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text(markdown(results, meta, existing, md_path.parent, commentary), encoding="utf-8")
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(_clean(to_json(results, meta)), indent=1) + "\n", encoding="utf-8")
+    json_path.write_text(json.dumps(_clean(to_json(results, meta, json_path.parent)), indent=1) + "\n", encoding="utf-8")
 
 
 def _clean(value: Any) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 from plantpulse.model.training import StageOptions, TaskSplits, run_finetune, seed_everything
 from plantpulse.pipelines.evaluate import metrics as M
 from plantpulse.pipelines.evaluate.moe import PLAIN_VOCAB, plain_batcher
-from plantpulse.pipelines.evaluate.nets import PlainNet, load_plain, save_plain
+from plantpulse.pipelines.evaluate.nets import PlainNet, load_plain_timed, save_plain
 from plantpulse.pipelines.evaluate.records import Budget, EvalContext
 
 
@@ -53,9 +53,9 @@ def plain_model(ctx: EvalContext, splits: TaskSplits, seed: int, key: str) -> tu
     ``<checkpoint_dir>/plain/<key>.safetensors``, or loaded from there with ``from_checkpoint``."""
     path = ctx.checkpoint_dir / "plain" / f"{key}.safetensors"
     if ctx.from_checkpoint:
-        return load_plain(path), 0.0
+        return load_plain_timed(path)  # with the training wall time recorded at save
     net, wall = train_plain(splits, ctx.budget, seed)
-    save_plain(net, path)
+    save_plain(net, path, wall)
     return net, wall
 
 

@@ -86,3 +86,13 @@ def test_plain_net_size_is_close_to_the_student(rng):
     assert 1_000 < net.n_params() < 60_000
     logits = net(Batcher(HashingTokenizer(64, 8), 16).inputs(_toy(rng, 4, "c"), np.arange(4))).tasks["fault:toy"].logits
     assert logits.shape == (4, 2) and torch.isfinite(logits).all()
+
+
+def test_subset_rows_keeps_per_row_info_aligned():
+    from plantpulse.pipelines.evaluate.moe import subset_rows
+
+    spec = TaskSpec(name="defect:weld", kind="classification", classes=("a", "b"))
+    data = TaskData("weld", spec, groups=np.arange(10), images=np.zeros((10, 3, 4, 4), np.float32),
+                    targets=np.arange(10) % 2, info={"files": [f"f{i}" for i in range(10)], "source": "x"})
+    sub = subset_rows(data, 4, seed=1)
+    assert sub.info["files"] == [f"f{g}" for g in sub.groups] and sub.info["source"] == "x"

@@ -54,3 +54,24 @@ def test_write_keeps_the_weld_detector_section_and_writes_json(tmp_path: Path):
 
 def test_missing_weld_section_becomes_a_pointer():
     assert "bench_weld.py" in report.kept_section("# nothing here\n")
+
+
+def test_protocols_run_separately_add_up_in_one_report(tmp_path: Path):
+    md, js = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    first = {"command": "plantpulse evaluate --protocols cmapss", "commit": "abc", "started": "s", "finished": "f",
+             "wall_s": 60.0, "machine": "2 cores", "seeds": [0, 1], "budget": {"name": "full"}}
+    report.write([_result(tmp_path)], first, md, js, order=["cmapss", "ai4i2020"])
+    other = RowBuilder("MoE teacher", "moe")
+    other.add("failure type", {"macro_f1": 0.5}, 0, 1.0)
+    ai4i = ProtocolResult("ai4i2020", "AI4I", "One row.", (("failure type", "macro_f1"),), (other.row(),))
+    second = first | {"command": "plantpulse evaluate --protocols ai4i2020", "commit": "def"}
+    report.write([ai4i], second, md, js, order=["cmapss", "ai4i2020"])
+    text = md.read_text()
+    assert text.index("## C-MAPSS") < text.index("## AI4I")
+    assert "Kept from an earlier run: `plantpulse evaluate --protocols cmapss` at commit `abc`" in text
+    assert "11.00 ± 1.41" in text and "0.500" in text and "![curve](img/a.png)" in text
+    data = json.loads(js.read_text())
+    assert [p["name"] for p in data["protocols"]] == ["cmapss", "ai4i2020"]
+    assert data["protocols"][0]["plots"] == ["img/a.png"]
+    again = report.from_json(data["protocols"][0], tmp_path)
+    assert again.rows[1].cells[("FD001", "rmse")] == (10.0, 12.0) and again.targets[0].met
