@@ -26,7 +26,7 @@ from plantpulse.data.errors import ConfigError, PlantPulseError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
-logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)  # one line per run is ours
+logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines (plugins, migrations) are noise; ours say what ran
 
 
 def normalize_url(url: str) -> str:

@@ -2,9 +2,9 @@
 
 Steps (each idempotent, so a second run only serves): migrate the database; load the asset
 registry, the sensor files, the maintenance logs and the weld images through the connectors;
-make sure a RUL model is registered (a checkpoint shipped with PlantPulse when there is one,
-else the baseline trained on the sample's training engines); score the fleet and raise alerts;
-inspect the weld images; serve the dashboard.
+make sure a RUL model is registered (the distilled MoE student shipped in ``model/shipped/``,
+made by ``plantpulse train`` on C-MAPSS; without it, the baseline trained on the sample's
+training engines); score the fleet and raise alerts; inspect the weld images; serve the dashboard.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 BASELINE_NAME = "rul-baseline"
+STUDENT_NAME = "plantpulse-student"  # what `plantpulse score` uses by default
+SHIPPED_STUDENT = Path(__file__).resolve().parents[1] / "model" / "shipped" / "plantpulse-student-cmapss.safetensors"
 AZURE_TEMPLATE = "azure-machine-{:03d}"
 WELD_CELL = "weld-cell-01"
 
@@ -98,11 +100,28 @@ def _last_window(values: np.ndarray, length: int) -> np.ndarray:
     return values[-length:]
 
 
-def ensure_rul_model(settings: Settings, db: Database, sample: Path) -> str:
-    """Register (and promote) the demo's RUL model unless one is already there; its name."""
+def ensure_rul_model(settings: Settings, db: Database, sample: Path, shipped: Path = SHIPPED_STUDENT) -> str:
+    """Register (and promote) the demo's RUL model unless one is already there; its name.
+
+    The shipped MoE student when present (checked: a corrupted file is an error, not a
+    fallback), else the quantile baseline trained on the sample's training engines.
+    """
     with db.session() as session:
-        if current_model_version(session, BASELINE_NAME) is not None:
-            return BASELINE_NAME
+        for name in (STUDENT_NAME, BASELINE_NAME):
+            if current_model_version(session, name) is not None:
+                return name
+    if shipped.is_file():
+        from plantpulse.model.checkpoint import read_metadata
+        from plantpulse.data.datasets.manifest import sha256_file
+
+        meta = read_metadata(shipped)
+        with db.session() as session:
+            version = register_model_version(
+                session, name=STUDENT_NAME, kind="student", task="multitask", path=str(shipped.resolve()),
+                metrics=meta.metrics, config=meta.config.to_dict(), data_fingerprint=meta.data_fingerprint,
+                sha256=sha256_file(shipped))
+            promote_model_version(session, version.id)
+        return STUDENT_NAME
     path, metrics = train_sample_baseline(sample, settings.model_dir / "rul-baseline.safetensors")
     with db.session() as session:
         version = register_model_version(

@@ -8,9 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from plantpulse.data.db import Database
-from plantpulse.data.schema import Alert, Asset, IngestBatch, MaintenanceEvent, Prediction, SensorReading, WeldImage
+from plantpulse.data.schema import (Alert, Asset, IngestBatch, MaintenanceEvent, ModelVersion, Prediction,
+                                    SensorReading, WeldImage)
+from plantpulse.model.checkpoint import CheckpointError
 from plantpulse.pipelines.config import load_settings
-from plantpulse.pipelines.demo import run_demo
+from plantpulse.pipelines.demo import SAMPLE, SHIPPED_STUDENT, ensure_rul_model, run_demo
+from plantpulse.pipelines.ingest import prepare_database
 
 
 def _counts(db: Database) -> dict[str, int]:
@@ -37,3 +40,40 @@ def test_demo_loads_scores_and_is_idempotent(tmp_path: Path) -> None:
     assert all(lo <= mid <= hi for lo, mid, hi in rul)
     run_demo(settings, echo=lines.append)
     assert _counts(db) == first
+
+
+def _models(db: Database) -> list[tuple[str, str, str]]:
+    with db.session() as s:
+        return [tuple(r) for r in s.execute(select(ModelVersion.name, ModelVersion.kind, ModelVersion.stage))]
+
+
+def test_shipped_student_is_registered_and_promoted(tmp_path: Path) -> None:
+    if not SHIPPED_STUDENT.is_file():
+        pytest.skip("no shipped student checkpoint in model/shipped/")
+    settings = load_settings(env={}, home=str(tmp_path / "home"))
+    db = Database(settings.db_url)
+    prepare_database(db)
+    assert ensure_rul_model(settings, db, SAMPLE) == "plantpulse-student"
+    assert _models(db) == [("plantpulse-student", "student", "production")]
+    assert ensure_rul_model(settings, db, SAMPLE) == "plantpulse-student"  # once only
+    assert len(_models(db)) == 1
+
+
+def test_a_corrupted_shipped_student_is_an_error_not_a_silent_fallback(tmp_path: Path) -> None:
+    bad = tmp_path / "student.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    settings = load_settings(env={}, home=str(tmp_path / "home"))
+    db = Database(settings.db_url)
+    prepare_database(db)
+    with pytest.raises(CheckpointError, match="corrupted"):
+        ensure_rul_model(settings, db, SAMPLE, shipped=bad)
+    assert _models(db) == []
+
+
+@pytest.mark.slow
+def test_without_a_shipped_student_the_sample_baseline_is_trained(tmp_path: Path) -> None:
+    settings = load_settings(env={}, home=str(tmp_path / "home"))
+    db = Database(settings.db_url)
+    prepare_database(db)
+    assert ensure_rul_model(settings, db, SAMPLE, shipped=tmp_path / "missing.safetensors") == "rul-baseline"
+    assert _models(db) == [("rul-baseline", "baseline", "production")]
