@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from plantpulse.pipelines.evaluate.moe import MoeModels, train_commands
 from plantpulse.pipelines.evaluate.records import EvalContext
 
 HEAD = """# Evaluation checkpoints
@@ -40,21 +40,28 @@ def _size(path: Path) -> str:
 
 
 def write_readme(ctx: EvalContext) -> Path:
-    lines = [HEAD, "| checkpoint | size | made by |", "|---|---:|---|"]
-    experiments = [v for k, v in ctx.cache.items() if k.startswith("moe:") and isinstance(v, MoeModels)]
-    for models in sorted(experiments, key=lambda m: m.spec.name):
-        commands = "<br>".join(f"`{c}`" for c in train_commands(ctx, models.spec))
-        for kind, path in models.paths.items():
-            lines.append(f"| `{path.name}` | {_size(path)} | {commands if kind == 'teacher' else 'the same run'} |")
+    """List every experiment recorded in ``checkpoint_dir`` (its ``<name>.json``), whichever run made it."""
+    lines = [HEAD, "| checkpoint | size | training wall | made by |", "|---|---:|---:|---|"]
+    for record_path in sorted(ctx.checkpoint_dir.glob("*.json")):
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        name = record_path.stem
+        commands = "<br>".join(f"`{c}`" for c in record.get("commands", []))
+        for kind in ("teacher", "student"):
+            path = ctx.checkpoint_dir / f"{name}-{kind}.safetensors"
+            if path.is_file():
+                made = (f"{commands} (budget `{record.get('budget')}`)" if kind == "teacher" else "the same run")
+                wall = f"{record.get('wall_s', 0) / 60:.1f} min" if kind == "teacher" else ""
+                lines.append(f"| `{path.name}` | {_size(path)} | {wall} | {made} |")
     plain = sorted((ctx.checkpoint_dir / "plain").glob("*.safetensors"))
     if plain:
         total = sum(p.stat().st_size for p in plain) / 1024
-        lines.append(f"| `plain/*.safetensors` ({len(plain)} files) | {total:.0f} KiB | `plantpulse evaluate` "
-                     f"(budget `{ctx.budget.name}`) |")
+        lines.append(f"| `plain/*.safetensors` ({len(plain)} files) | {total:.0f} KiB | in each file's metadata | "
+                     f"`plantpulse evaluate` (the protocol that reports them) |")
     everything = sum(p.stat().st_size for p in ctx.checkpoint_dir.rglob("*.safetensors")) / 2**20
     lines += ["", f"Total: {everything:.1f} MiB. The `--home runs/<name>` folder of each command holds its "
               f"resumable run; copy `runs/<name>/models/<name>-teacher-v<N>.safetensors` (highest N) and "
-              f"`…-student-v1.safetensors` here under the names above.", ""]
+              f"`…-student-v1.safetensors` here under the names above. `plantpulse evaluate` itself runs the "
+              f"same training job and copies the files here, with `<name>.json` (commands, wall time).", ""]
     path = ctx.checkpoint_dir / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

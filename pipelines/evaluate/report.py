@@ -82,6 +82,20 @@ def kept_section(existing: str) -> str:
     return existing[start:] if end < 0 else existing[start:end + 1]
 
 
+def budget_line(budget: Any) -> str:
+    """The training budget, and how it differs from the designed ``full`` one."""
+    from plantpulse.pipelines.evaluate.records import BUDGETS
+
+    if not isinstance(budget, dict):
+        return f"Budget: `{budget}`."
+    full = BUDGETS["full"].model_dump(mode="json")
+    changed = [f"{k} {full[k]} → {v}" for k, v in budget.items() if k != "name" and k in full and full[k] != v]
+    if not changed:
+        return f"Budget: `{budget.get('name')}` (the designed full budget)."
+    return (f"Budget: `{budget.get('name')}`, **reduced from the designed `full` budget** to fit the time "
+            f"available on this machine: {'; '.join(changed)}. The figures are those of this smaller budget.")
+
+
 def summary(results: list[ProtocolResult]) -> str:
     lines = ["| target | goal | measured | met |", "|---|---|---:|---|"]
     for result in results:
@@ -92,16 +106,23 @@ def summary(results: list[ProtocolResult]) -> str:
 
 def markdown(results: list[ProtocolResult], meta: dict[str, Any], existing: str, base: Path,
              commentary: str = "") -> str:
+    if meta.get("from_checkpoint"):
+        how = ("Every figure on this page was recomputed by one command from the committed checkpoints "
+               "(`model/checkpoints/`; the commands that trained them are in its README). MoE and plain "
+               "networks are loaded; the feature and lifelines baselines are refitted (deterministic):")
+    else:
+        how = ("Every figure on this page was produced by one command and is recomputed from the committed "
+               "checkpoints by the same command with `--from-checkpoint`:")
     head = [
-        "# Evaluation results", "",
-        "Every figure on this page was produced by one command and is recomputed from the committed "
-        "checkpoints by the same command with `--from-checkpoint`:", "",
+        "# Evaluation results", "", how, "",
         f"```bash\n{meta['command']}\n```", "",
         f"- Commit `{meta['commit']}`{' (with uncommitted changes)' if meta.get('dirty') else ''}; "
         f"run {meta['started']} → {meta['finished']} ({meta['wall_s'] / 60:.0f} min wall).",
-        f"- Machine: {meta['machine']}. Seeds: {meta['seeds']}. Budget: `{meta['budget']}`.",
+        f"- Machine: {meta['machine']}. Seeds: {meta['seeds']}.",
+        f"- {budget_line(meta.get('budget'))}",
         "- Cells are mean ± sample standard deviation over the seeds listed in each row; 'wall' is the "
-        "training + scoring wall time of that row summed over its seeds (shared CPU, so a rough guide).",
+        "training + scoring wall time of that row summed over its seeds (shared CPU, so a rough guide; "
+        "for checkpointed models it is the wall time recorded when they were trained).",
         "- MoE rows: the teacher and the distilled student of one multi-task model trained on all six "
         "datasets at once (`plantpulse train`); baselines are fitted per task.", "",
     ]
