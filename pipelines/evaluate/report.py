@@ -126,6 +126,13 @@ def markdown(results: list[ProtocolResult], meta: dict[str, Any], existing: str,
         "- MoE rows: the teacher and the distilled student of one multi-task model trained on all six "
         "datasets at once (`plantpulse train`); baselines are fitted per task.", "",
     ]
+    runs = {r.name: r.details["run"] if isinstance(r.details.get("run"), dict) else _run(meta) for r in results}
+    if any(run.get("command") != meta["command"] for run in runs.values()):
+        head.insert(-1, "- Protocols were run separately and add up here; a section made by another command "
+                    "names it. Seeds per protocol: " + "; ".join(
+                        f"{name} {run.get('seeds')} (budget `{run.get('budget')}`)" for name, run in runs.items())
+                    + ". C-MAPSS uses at least 3 seeds as its protocol requires; a protocol with fewer seeds "
+                    "was run so to fit the time available.")
     if commentary:
         head += [commentary.strip(), ""]
     head += ["## Targets", "", summary(results), ""]

@@ -69,6 +69,7 @@ def test_protocols_run_separately_add_up_in_one_report(tmp_path: Path):
     text = md.read_text()
     assert text.index("## C-MAPSS") < text.index("## AI4I")
     assert "Kept from an earlier run: `plantpulse evaluate --protocols cmapss` at commit `abc`" in text
+    assert "Seeds per protocol: cmapss [0, 1] (budget `full`); ai4i2020 [0, 1]" in text
     assert "11.00 ± 1.41" in text and "0.500" in text and "![curve](img/a.png)" in text
     data = json.loads(js.read_text())
     assert [p["name"] for p in data["protocols"]] == ["cmapss", "ai4i2020"]
