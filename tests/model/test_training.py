@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -216,8 +219,12 @@ def ddp_results(tmp_path_factory) -> dict[str, list]:
     import torch.multiprocessing as mp
 
     folder = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_ddp_worker, args=(2, str(folder / "init"), str(folder)), nprocs=2, join=True)
-    return {kind: [torch.load(folder / f"{kind}-{r}.pt", weights_only=False) for r in range(2)]
+    # Spawned children re-import the parent's __main__; in a full run that can be a temporary
+    # script another test left there (Streamlit's AppTest), so give them an empty one.
+    with pytest.MonkeyPatch.context() as mpatch:
+        mpatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+        mp.spawn(_ddp_worker, args=(2, str(folder / "init"), str(folder)), nprocs=2, join=True)
+    return {kind: [torch.load(folder / f"{kind}-{r}.pt", weights_only=True) for r in range(2)]
             for kind in ("step", "finetune")}
 
 
