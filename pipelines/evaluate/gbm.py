@@ -3,29 +3,73 @@
 The number of boosting rounds is chosen on the *validation* split (rounds are added 20 at a time
 while the validation loss improves; the best round is kept), never on test. Classification uses balanced class weights
 (the tasks are imbalanced and scored by macro-F1).
+
+Classifier features are cut into at most 255 quantile bins of the *training* rows, unweighted,
+before fitting (:class:`Quantiles`). scikit-learn bins the features itself, but with sample
+weights (which balanced class weights are) it finds each feature's bin edges with one weighted
+percentile call per edge: 0.16 s per feature, so 33 s for a 600-row, 200-feature table that fits in
+1.3 s without weights. Given at most 255 distinct values per feature it takes them as they are,
+so fitting on the bin codes gives the unweighted binning at the unweighted cost; the weights still
+act on the gradients.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import log_loss
 
 
+MAX_BINS = 255  # scikit-learn's default (and largest) number of bins for non-missing values
+
+
+@dataclass(frozen=True)
+class Quantiles:
+    """Per-feature bin edges at unweighted quantiles of the training rows; :meth:`codes` maps
+    values to bin numbers (0 … 254, order kept, NaN stays NaN for the model's missing-value bin)."""
+
+    edges: tuple[np.ndarray, ...]
+
+    @classmethod
+    def fit(cls, x: np.ndarray, bins: int = MAX_BINS) -> Quantiles:
+        q = np.linspace(0, 100, bins + 1)[1:-1]
+        edges = []
+        for col in np.asarray(x, dtype=np.float64).T:
+            col = col[np.isfinite(col)]
+            edges.append(np.unique(np.percentile(col, q, method="averaged_inverted_cdf")) if col.size
+                         else np.empty(0))
+        return cls(tuple(edges))
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.edges):
+            raise ValueError(f"expected (N, {len(self.edges)}) features, got shape {x.shape}")
+        out = np.empty(x.shape, dtype=np.float32)
+        for j, edges in enumerate(self.edges):
+            out[:, j] = np.searchsorted(edges, x[:, j], side="left")
+        out[np.isnan(x)] = np.nan
+        return out
+
+
 @dataclass(frozen=True)
 class FittedGbm:
-    """A fitted model and the validation-chosen number of rounds."""
+    """A fitted model, the validation-chosen number of rounds and, for classifiers, the
+    feature bins the model was fitted on."""
 
     model: HistGradientBoostingClassifier | HistGradientBoostingRegressor
     rounds: int
+    bins: Quantiles | None = None
+
+    def _x(self, x: np.ndarray) -> np.ndarray:
+        return x if self.bins is None else self.bins.codes(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return _at(self.model.staged_predict(x), self.rounds)
+        return _at(self.model.staged_predict(self._x(x)), self.rounds)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return _at(self.model.staged_predict_proba(x), self.rounds)
+        return _at(self.model.staged_predict_proba(self._x(x)), self.rounds)
 
 
 def _at(stages, rounds: int) -> np.ndarray:
@@ -57,15 +101,18 @@ def _boost(model, x: np.ndarray, y: np.ndarray, val_loss, max_iter: int, step: i
 
 def fit_classifier(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                    max_iter: int, seed: int) -> FittedGbm:
-    """Multi-class GBM; rounds = argmin of validation log-loss."""
+    """Multi-class GBM on quantile-binned features (see the module text); rounds = argmin of
+    validation log-loss."""
     model = HistGradientBoostingClassifier(learning_rate=0.15, max_leaf_nodes=15, l2_regularization=1.0,
                                            class_weight="balanced", early_stopping=False,
-                                           random_state=seed, warm_start=True)
+                                           random_state=seed, warm_start=True, max_bins=MAX_BINS)
+    bins = Quantiles.fit(x)
+    codes_val = bins.codes(x_val)
 
     def val_loss(m) -> list[float]:  # noqa: ANN001
-        return [log_loss(y_val, p, labels=m.classes_) for p in m.staged_predict_proba(x_val)]
+        return [log_loss(y_val, p, labels=m.classes_) for p in m.staged_predict_proba(codes_val)]
 
-    return _boost(model, x, y, val_loss, max_iter)
+    return replace(_boost(model, bins.codes(x), y, val_loss, max_iter), bins=bins)
 
 
 def fit_regressor(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,

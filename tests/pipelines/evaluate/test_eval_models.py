@@ -46,6 +46,34 @@ def test_class_probabilities_give_unseen_classes_zero(rng):
     assert probs.shape == (5, 3) and np.allclose(probs[:, 1], 0) and np.allclose(probs.sum(1), 1)
 
 
+def test_quantile_bins_keep_order_and_missing_values(rng):
+    x = np.column_stack([rng.normal(size=2000), rng.integers(0, 3, 2000).astype(float)])
+    x[5, 0] = np.nan
+    bins = gbm.Quantiles.fit(x)
+    codes = bins.codes(x)
+    assert np.isnan(codes[5, 0]) and not np.isnan(np.delete(codes[:, 0], 5)).any()
+    keep = ~np.isnan(x[:, 0])
+    order = np.argsort(x[keep, 0], kind="stable")
+    assert (np.diff(codes[keep, 0][order]) >= 0).all()  # monotone in the value
+    assert 200 < len(np.unique(codes[keep, 0])) <= gbm.MAX_BINS  # quantile bins, at most 255
+    assert len(np.unique(codes[:, 1])) == 3  # few distinct values stay distinct
+    same = codes[:, 1][x[:, 1] == 1]
+    assert (same == same[0]).all()
+    with pytest.raises(ValueError, match=r"expected \(N, 2\) features"):
+        bins.codes(x[:, :1])
+
+
+def test_weighted_classifier_fits_bin_codes_and_predicts_from_raw_features(rng):
+    x = rng.normal(size=(600, 5)) * 1000.0  # raw scale far from the codes' 0-254
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    y[x[:, 2] > 1500.0] = 2  # a rare class (~7 %): balanced weights matter
+    fitted = gbm.fit_classifier(x[:400], y[:400], x[400:500], y[400:500], max_iter=60, seed=0)
+    assert fitted.bins is not None and fitted.model.n_features_in_ == 5
+    assert (fitted.predict(x[500:]) == y[500:]).mean() > 0.85
+    probs = fitted.predict_proba(x[500:])
+    assert np.allclose(probs.sum(1), 1) and probs[y[500:] == 2, 2].mean() > 0.5
+
+
 def test_plain_net_learns_through_the_training_loop_and_round_trips(rng, tmp_path: Path, seed):
     splits = TaskSplits(_toy(rng, 256, "train"), _toy(rng, 64, "val"), _toy(rng, 64, "test"))
     budget = BUDGETS["quick"].model_copy(update={"net_steps": 40, "net_epochs": 2, "batch_size": 16})
@@ -96,3 +124,10 @@ def test_subset_rows_keeps_per_row_info_aligned():
                     targets=np.arange(10) % 2, info={"files": [f"f{i}" for i in range(10)], "source": "x"})
     sub = subset_rows(data, 4, seed=1)
     assert sub.info["files"] == [f"f{g}" for g in sub.groups] and sub.info["source"] == "x"
+
+
+def test_reduced_budget_runs_every_seed_only_where_the_protocol_asks_for_it():
+    seeds = (0, 1, 2)
+    assert BUDGETS["reduced"].seeds_for("cmapss", seeds) == seeds
+    assert BUDGETS["reduced"].seeds_for("cwru", seeds) == (0,)
+    assert all(BUDGETS["full"].seeds_for(name, seeds) == seeds for name in PROTOCOLS)
