@@ -83,12 +83,13 @@ def run_protocols(ctx: EvalContext, names: list[str], command: str) -> tuple[lis
     start = time.perf_counter()
     results: list[ProtocolResult] = []
     failed: list[str] = []
+    seeds = {name: ctx.budget.seeds_for(name, ctx.seeds) for name in names}
     for name in names:
         protocol = PROTOCOLS.get(name)
-        ctx.echo(f"== {name}: {protocol.summary}")
+        ctx.echo(f"== {name}: {protocol.summary} (seeds {list(seeds[name])})")
         t0 = time.perf_counter()
         try:
-            result = protocol.run(ctx)
+            result = protocol.run(ctx if seeds[name] == ctx.seeds else replace(ctx, seeds=seeds[name]))
         except Exception as err:  # one broken protocol must not discard hours of the others' work
             if len(names) == 1:
                 raise
@@ -103,6 +104,7 @@ def run_protocols(ctx: EvalContext, names: list[str], command: str) -> tuple[lis
                                                                                        "pipelines", "model")),
         "started": started.strftime("%Y-%m-%d %H:%M UTC"), "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": round(time.perf_counter() - start, 1), "machine": machine(), "seeds": list(ctx.seeds),
+        "protocol_seeds": {name: list(s) for name, s in seeds.items()},
         "budget": ctx.budget.model_dump(mode="json"), "from_checkpoint": ctx.from_checkpoint,
         "protocols": names, "failed": failed,
     }

@@ -89,11 +89,22 @@ def budget_line(budget: Any) -> str:
     if not isinstance(budget, dict):
         return f"Budget: `{budget}`."
     full = BUDGETS["full"].model_dump(mode="json")
-    changed = [f"{k} {full[k]} → {v}" for k, v in budget.items() if k != "name" and k in full and full[k] != v]
+    changed = [f"{k} {full[k]} → {v}" for k, v in budget.items()
+               if k not in ("name", "seeded_protocols") and k in full and full[k] != v]
+    if budget.get("seeded_protocols"):
+        changed.append(f"only {', '.join(budget['seeded_protocols'])} runs every seed, the other protocols "
+                       "the first one")
     if not changed:
         return f"Budget: `{budget.get('name')}` (the designed full budget)."
     return (f"Budget: `{budget.get('name')}`, **reduced from the designed `full` budget** to fit the time "
             f"available on this machine: {'; '.join(changed)}. The figures are those of this smaller budget.")
+
+
+def _seed_line(meta: dict[str, Any]) -> str:
+    per = meta.get("protocol_seeds") or {}
+    if all(list(v) == list(meta["seeds"]) for v in per.values()):
+        return str(meta["seeds"])
+    return "; ".join(f"{name} {list(v)}" for name, v in per.items())
 
 
 def summary(results: list[ProtocolResult]) -> str:
@@ -118,7 +129,7 @@ def markdown(results: list[ProtocolResult], meta: dict[str, Any], existing: str,
         f"```bash\n{meta['command']}\n```", "",
         f"- Commit `{meta['commit']}`{' (with uncommitted changes)' if meta.get('dirty') else ''}; "
         f"run {meta['started']} → {meta['finished']} ({meta['wall_s'] / 60:.0f} min wall).",
-        f"- Machine: {meta['machine']}. Seeds: {meta['seeds']}.",
+        f"- Machine: {meta['machine']}. Seeds: {_seed_line(meta)}.",
         f"- {budget_line(meta.get('budget'))}",
         "- Cells are mean ± sample standard deviation over the seeds listed in each row; 'wall' is the "
         "training + scoring wall time of that row summed over its seeds (shared CPU, so a rough guide; "
@@ -126,7 +137,8 @@ def markdown(results: list[ProtocolResult], meta: dict[str, Any], existing: str,
         "- MoE rows: the teacher and the distilled student of one multi-task model trained on all six "
         "datasets at once (`plantpulse train`); baselines are fitted per task.", "",
     ]
-    runs = {r.name: r.details["run"] if isinstance(r.details.get("run"), dict) else _run(meta) for r in results}
+    runs = {r.name: r.details["run"] if isinstance(r.details.get("run"), dict) else _run(meta, r.name)
+            for r in results}
     if any(run.get("command") != meta["command"] for run in runs.values()):
         head.insert(-1, "- Protocols were run separately and add up here; a section made by another command "
                     "names it. Seeds per protocol: " + "; ".join(
@@ -148,10 +160,11 @@ def _row_json(row: Row) -> dict[str, Any]:
             "note": row.note, "cells": cells, "mean_sd": summary_}
 
 
-def _run(meta: dict[str, Any]) -> dict[str, Any]:
+def _run(meta: dict[str, Any], protocol: str | None = None) -> dict[str, Any]:
     budget = meta.get("budget")
+    seeds = meta.get("protocol_seeds", {}).get(protocol, meta.get("seeds"))
     return {"command": meta.get("command"), "commit": meta.get("commit"), "started": meta.get("started"),
-            "budget": budget.get("name") if isinstance(budget, dict) else budget, "seeds": meta.get("seeds")}
+            "budget": budget.get("name") if isinstance(budget, dict) else budget, "seeds": seeds}
 
 
 def to_json(results: list[ProtocolResult], meta: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
@@ -164,7 +177,7 @@ def to_json(results: list[ProtocolResult], meta: dict[str, Any], base: Path | No
         "columns": [list(c) for c in r.columns], "rows": [_row_json(row) for row in r.rows],
         "targets": [t.__dict__ for t in r.targets], "notes": list(r.notes), "extra_tables": list(r.extra_tables),
         "plots": [where(p) for _, p in r.plots], "plot_captions": [c for c, _ in r.plots],
-        "details": {"run": _run(meta), **r.details}} for r in results]}
+        "details": {"run": _run(meta, r.name), **r.details}} for r in results]}
 
 
 def from_json(item: dict[str, Any], base: Path = Path()) -> ProtocolResult:

@@ -76,3 +76,21 @@ def test_protocols_run_separately_add_up_in_one_report(tmp_path: Path):
     assert data["protocols"][0]["plots"] == ["img/a.png"]
     again = report.from_json(data["protocols"][0], tmp_path)
     assert again.rows[1].cells[("FD001", "rmse")] == (10.0, 12.0) and again.targets[0].met
+
+
+def test_one_run_names_the_seeds_of_each_protocol(tmp_path: Path):
+    md, js = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    other = RowBuilder("MoE teacher", "moe")
+    other.add("failure type", {"macro_f1": 0.5}, 0, 1.0)
+    ai4i = ProtocolResult("ai4i2020", "AI4I", "One row.", (("failure type", "macro_f1"),), (other.row(),))
+    meta = {"command": "plantpulse evaluate --budget reduced", "commit": "abc", "started": "s", "finished": "f",
+            "wall_s": 60.0, "machine": "2 cores", "seeds": [0, 1, 2],
+            "protocol_seeds": {"cmapss": [0, 1, 2], "ai4i2020": [0]},
+            "budget": {"name": "reduced", "seeded_protocols": ["cmapss"]}}
+    report.write([_result(tmp_path), ai4i], meta, md, js)
+    text = md.read_text()
+    assert "Seeds: cmapss [0, 1, 2]; ai4i2020 [0]." in text
+    assert "only cmapss runs every seed, the other protocols the first one" in text
+    assert "run separately" not in text
+    runs = [p["details"]["run"]["seeds"] for p in json.loads(js.read_text())["protocols"]]
+    assert runs == [[0, 1, 2], [0]]
