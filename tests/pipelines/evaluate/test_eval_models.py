@@ -63,6 +63,13 @@ def test_quantile_bins_keep_order_and_missing_values(rng):
         bins.codes(x[:, :1])
 
 
+def test_weighted_quantile_bins_follow_the_weights(rng):
+    x = rng.normal(size=(5000, 1))
+    heavy = np.where(x[:, 0] > 1.0, 50.0, 1.0)  # the rare tail weighs as much as the rest
+    plain, weighted = gbm.Quantiles.fit(x).edges[0], gbm.Quantiles.fit(x, heavy).edges[0]
+    assert (weighted > 1.0).mean() > 0.4 > 0.2 > (plain > 1.0).mean()
+
+
 def test_weighted_classifier_fits_bin_codes_and_predicts_from_raw_features(rng):
     x = rng.normal(size=(600, 5)) * 1000.0  # raw scale far from the codes' 0-254
     y = (x[:, 0] + x[:, 1] > 0).astype(int)
