@@ -41,6 +41,36 @@ def _seeds(value: str) -> tuple[int, ...]:
     return seeds
 
 
+def checkpoint_budget(checkpoint_dir: Path) -> str:
+    """The budget the checkpoints in ``checkpoint_dir`` were trained with (from their records)."""
+    import json
+
+    found = set()
+    for record in sorted(checkpoint_dir.glob("*.json")):
+        try:
+            found.add(json.loads(record.read_text(encoding="utf-8"))["budget"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(f"Checkpoint record {record} is unreadable ({err}); restore it from the "
+                              "repository or retrain with `plantpulse evaluate`.") from err
+    if len(found) != 1:
+        raise ConfigError(f"Checkpoint records in {checkpoint_dir} name budgets {sorted(found) or 'none'}; "
+                          "expected exactly one. Train them with `plantpulse evaluate --budget NAME`.")
+    return found.pop()
+
+
+def resolve_budget(budget: str | None, from_checkpoint: bool, checkpoint_dir: Path) -> str:
+    """``--budget`` as given, else 'full', else (with --from-checkpoint) the checkpoints' own budget;
+    a different budget than the checkpoints' is refused, since their metrics would not be reproduced."""
+    if not from_checkpoint:
+        return budget or "full"
+    recorded = checkpoint_budget(checkpoint_dir)
+    if budget is not None and budget != recorded:
+        raise click.BadParameter(f"the checkpoints in {checkpoint_dir} were trained with budget {recorded!r}, "
+                                 f"not {budget!r}; leave --budget out or pass --budget {recorded}.",
+                                 param_hint="--budget")
+    return recorded
+
+
 def check_datasets(root: Path, names: list[str]) -> None:
     """Verify size and sha256 of every file the chosen protocols read, before any training."""
     from plantpulse.data.datasets import manifest, verify_files
@@ -56,8 +86,10 @@ def check_datasets(root: Path, names: list[str]) -> None:
 @click.option("--protocols", "protocol_names", default="all", show_default=True,
               help="Comma-separated protocols (see below) or 'all'.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Seeds of the main model and baselines.")
-@click.option("--budget", type=click.Choice(sorted(BUDGETS)), default="full", show_default=True,
-              help="Training budget: 'full' is the reported run, 'quick' a minutes-long smoke run.")
+@click.option("--budget", type=click.Choice(sorted(BUDGETS)), default=None,
+              help="Training budget: 'full' the designed run, 'reduced' what fitted 2 CPU cores, 'quick' a "
+                   "minutes-long smoke run. Default: 'full', or with --from-checkpoint the budget the "
+                   "checkpoints were trained with.")
 @click.option("--from-checkpoint", is_flag=True,
               help="Load the MoE and plain-network checkpoints instead of training them.")
 @click.option("--no-ablations", is_flag=True, help="Skip the MoE ablation models.")
@@ -76,7 +108,7 @@ def check_datasets(root: Path, names: list[str]) -> None:
               help="Hand-written notes on the targets, included in the report when the file exists.")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads.")
 @click.pass_obj
-def evaluate(settings: Settings, protocol_names: str, seeds: str, budget: str, from_checkpoint: bool,
+def evaluate(settings: Settings, protocol_names: str, seeds: str, budget: str | None, from_checkpoint: bool,
              no_ablations: bool, checkpoint_dir: Path, work_dir: Path | None, md_path: Path,
              json_path: Path, image_dir: Path, notes_path: Path, threads: int | None) -> None:
     """Evaluate the MoE teacher and student against baselines on leakage-free protocols.
@@ -97,6 +129,7 @@ def evaluate(settings: Settings, protocol_names: str, seeds: str, budget: str, f
         raise ConfigError(f"Datasets folder {root} does not exist; set PLANTPULSE_DATASETS to the folder "
                           f"holding the public datasets (see docs/datasets.md).")
     check_datasets(Path(root), names)
+    budget = resolve_budget(budget, from_checkpoint, checkpoint_dir)
     ctx = EvalContext(Path(root), _seeds(seeds), BUDGETS[budget], work_dir or settings.home / "evaluate" / budget,
                       checkpoint_dir, image_dir, from_checkpoint, not no_ablations,
                       echo=lambda line: click.echo(line, err=True))

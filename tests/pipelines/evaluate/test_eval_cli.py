@@ -42,3 +42,24 @@ def test_altered_dataset_file_is_refused_before_training(datasets_dir: Path, tmp
     code = main(["--home", str(tmp_path), "evaluate", "--protocols", "ai4i2020", "--out", str(tmp_path / "R.md")])
     err = capsys.readouterr().err
     assert code == 2 and "ai4i2020.csv" in err and not (tmp_path / "R.md").exists()
+
+
+def test_from_checkpoint_takes_the_checkpoints_budget_and_refuses_another(tmp_path: Path):
+    import click
+
+    from plantpulse.data.errors import ConfigError
+    from plantpulse.pipelines.evaluate.cli import ROOT, resolve_budget
+
+    assert resolve_budget(None, False, tmp_path) == "full"
+    assert resolve_budget("quick", False, tmp_path) == "quick"
+    with pytest.raises(ConfigError, match="expected exactly one"):
+        resolve_budget(None, True, tmp_path)  # no records at all
+    (tmp_path / "a.json").write_text('{"budget": "reduced", "wall_s": 1.0}')
+    assert resolve_budget(None, True, tmp_path) == "reduced"
+    with pytest.raises(click.BadParameter, match="trained with budget 'reduced', not 'full'"):
+        resolve_budget("full", True, tmp_path)
+    (tmp_path / "b.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="b.json is unreadable"):
+        resolve_budget(None, True, tmp_path)
+    committed = ROOT / "model" / "checkpoints"
+    assert resolve_budget(None, True, committed) in {"full", "reduced"}
