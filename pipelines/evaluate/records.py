@@ -61,9 +61,9 @@ class Budget(BaseModel):
 BUDGETS: dict[str, Budget] = {
     "full": Budget(),
     # What fitted the reported run (about 1.5 h on 2 CPU cores shared with other jobs): every
-    # experiment and seed of ``full`` with 40 % of its MoE optimiser steps, 5 fine-tuning epochs
-    # instead of 6, 2 distillation epochs instead of 3, and half the plain-network steps; every seed
-    # for C-MAPSS (its protocol asks for at least 3), the first seed for the other protocols.
+    # experiment of ``full`` with half its MoE optimiser steps, 5 fine-tuning epochs instead of 6,
+    # 2 distillation epochs instead of 3 and two thirds of the plain-network steps; every seed for
+    # C-MAPSS (its protocol asks for at least 3), the first seed for the other protocols.
     "reduced": Budget(name="reduced", moe_steps=40, pretrain_epochs=1, finetune_epochs=5, distill_epochs=2,
                       net_steps=100, net_epochs=6, qmlp_epochs=5, seeded_protocols=("cmapss",)),
     "quick": Budget(name="quick", moe_steps=2, pretrain_epochs=1, finetune_epochs=1, distill_epochs=1,
