@@ -23,8 +23,8 @@ from typing import Any
 
 import streamlit as st
 
-from plantpulse.pipelines.config import Settings
-from plantpulse.pipelines.dashboard_cli import is_loopback
+from plantpulse.data.core.config.settings import Settings
+from plantpulse.pipelines.cli.dashboard import is_loopback
 
 VIEWER, ENGINEER = "viewer", "engineer"
 _SESSION_KEY = "plantpulse_user"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plantpulse.app.auth import User
-from plantpulse.pipelines.config import Settings
+from plantpulse.data.core.config.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

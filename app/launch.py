@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from plantpulse.data.errors import PlantPulseError
-from plantpulse.pipelines.config import Settings
+from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.core.config.settings import Settings
 
 DESCRIPTIONS = {"score": "Score assets with new data, raise alerts, write work orders.",
                 "ingest": "Ingest the sensor files waiting in the drop folder."}
@@ -35,7 +35,7 @@ class JobBusyError(PlantPulseError):
 
 def scheduled_jobs(settings: Settings) -> list[ScheduledJob]:
     """The scheduler's jobs and when each runs under these settings."""
-    from plantpulse.pipelines.scheduler import SCHEDULED_JOBS
+    from plantpulse.pipelines.runtime.scheduler import SCHEDULED_JOBS
 
     return [ScheduledJob(name, SCHEDULED_JOBS.get(name).when(settings), DESCRIPTIONS.get(name, ""))
             for name in SCHEDULED_JOBS.names()]
@@ -51,7 +51,7 @@ def heartbeat(settings: Settings) -> datetime | None:
 
 
 def command(job: str) -> list[str]:
-    return [sys.executable, "-m", "plantpulse.pipelines.cli", "scheduler", "--once", job]
+    return [sys.executable, "-m", "plantpulse.pipelines.cli.main", "scheduler", "--once", job]
 
 
 def launch(settings: Settings, job: ScheduledJob, running: bool) -> Path:

@@ -25,8 +25,8 @@ def preload() -> float:
     started = time.perf_counter()
     import pandas as pd
 
-    from plantpulse.app import charts
-    from plantpulse.pipelines.config import load_settings
+    from plantpulse.app.widgets import charts
+    from plantpulse.data.core.config.settings import load_settings
 
     for view in VIEWS:
         importlib.import_module(f"plantpulse.app.views.{view}")

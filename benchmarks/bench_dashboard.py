@@ -62,7 +62,7 @@ def build(pg: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
     url = make_url(pg).set(database=DB_NAME).render_as_string(hide_password=False)
-    from plantpulse.data.db import Database
+    from plantpulse.data.store.db import Database
 
     db = Database(url)
     db.upgrade()
@@ -79,8 +79,10 @@ def build(pg: str) -> str:
 
 
 def _assets(db) -> list[int]:  # noqa: ANN001 - a Database
-    from plantpulse.data.records import AssetSpec, ChannelSpec
-    from plantpulse.data.repository import ensure_assets, ensure_channels
+    from plantpulse.data.core.records import AssetSpec
+    from plantpulse.data.core.records import ChannelSpec
+    from plantpulse.data.store.repository import ensure_assets
+    from plantpulse.data.store.repository import ensure_channels
 
     specs = [AssetSpec(f"pump-{i:03d}", "pump" if i % 3 else "compressor", f"Plant {1 + i // 50}",
                        f"Line {'ABCD'[i % 4]}") for i in range(ASSETS)]
@@ -91,7 +93,8 @@ def _assets(db) -> list[int]:  # noqa: ANN001 - a Database
 
 
 def _readings(db, ids: list[int]) -> None:  # noqa: ANN001 - a Database
-    from plantpulse.data.bulk import ReadingBlock, write_readings
+    from plantpulse.data.store.bulk import ReadingBlock
+    from plantpulse.data.store.bulk import write_readings
 
     rng = np.random.default_rng(0)
     ts = int(START.timestamp() * 1e6) + np.arange(STEPS, dtype=np.int64) * 60_000_000
@@ -108,9 +111,11 @@ def _readings(db, ids: list[int]) -> None:  # noqa: ANN001 - a Database
 
 
 def _predictions_alerts(db, ids: list[int]) -> None:  # noqa: ANN001 - a Database
-    from plantpulse.data.records import PredictionRow
-    from plantpulse.data.repository import raise_alert, register_model_version, upsert_predictions
-    from plantpulse.data.schema import MaintenanceEvent
+    from plantpulse.data.core.records import PredictionRow
+    from plantpulse.data.store.repository import raise_alert
+    from plantpulse.data.store.repository import register_model_version
+    from plantpulse.data.store.repository import upsert_predictions
+    from plantpulse.data.store.schema import MaintenanceEvent
 
     rng = np.random.default_rng(1)
     with db.session() as session:
@@ -168,7 +173,7 @@ def serve_floor() -> tuple[subprocess.Popen, str]:
 
 def serve(url: str, plain: bool = False) -> tuple[subprocess.Popen, str]:
     """The dashboard on a free port: ``plantpulse dashboard``'s command, or plain ``streamlit run``."""
-    from plantpulse.pipelines.dashboard_cli import streamlit_command
+    from plantpulse.pipelines.cli.dashboard import streamlit_command
 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTPULSE_")}

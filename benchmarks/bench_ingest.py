@@ -105,8 +105,8 @@ def _wal_lsn(pg_url: str | None) -> int | None:
 
 
 def run_once(engine: str, csv_path: Path, workdir: Path, pg_url: str | None) -> dict[str, float]:
-    from plantpulse.data.db import Database
-    from plantpulse.pipelines.ingest import ingest_sensor_file
+    from plantpulse.data.store.db import Database
+    from plantpulse.pipelines.ingest.entry import ingest_sensor_file
 
     url, cleanup = _fresh_database(engine, workdir, pg_url)
     db = Database(url)
@@ -127,8 +127,9 @@ def run_once(engine: str, csv_path: Path, workdir: Path, pg_url: str | None) -> 
 def write_only(engine: str, rows: int, workdir: Path, pg_url: str | None) -> float:
     """Seconds to store the same number of readings with the bulk writer alone (no file, no checks):
     the database's own ceiling for this load, to compare the end-to-end figure with."""
-    from plantpulse.data.bulk import ReadingBlock, write_readings
-    from plantpulse.data.db import Database
+    from plantpulse.data.store.bulk import ReadingBlock
+    from plantpulse.data.store.bulk import write_readings
+    from plantpulse.data.store.db import Database
 
     hours = 2160
     machines = -(-rows // hours)

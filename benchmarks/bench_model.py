@@ -33,10 +33,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from plantpulse.model import ModelInput, PlantPulseModel, TaskSpec, preset  # noqa: E402
-from plantpulse.model.attention import SparseGatedAttention  # noqa: E402
-from plantpulse.model.embeddings import channel_ids  # noqa: E402
-from plantpulse.model.quantize import quantize_for_cpu  # noqa: E402
-from plantpulse.model.training import student_config  # noqa: E402
+from plantpulse.model.moe.layers.attention import SparseGatedAttention
+from plantpulse.model.moe.layers.embeddings import channel_ids
+from plantpulse.model.moe.quantize import quantize_for_cpu
+from plantpulse.model.moe.training import student_config
 
 TASKS = (TaskSpec(name="rul:turbofan", kind="rul"),
          TaskSpec(name="fault:bearing", kind="classification", classes=tuple(f"c{i}" for i in range(10))),

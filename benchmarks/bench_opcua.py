@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 from plantpulse.connectors.opcua.connector import OpcUaConnector
-from plantpulse.connectors.opcua.settings import OpcUaSettings
-from plantpulse.data.db import Database
+from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.data.store.db import Database
 
 SAMPLE_NODES, FULL_NODES = 20 * 25, 100 * 25
 
@@ -60,7 +60,7 @@ def start_sim(home: Path, port: int, period: float, steps: int, full: bool, clie
     if full and "PLANTPULSE_DATASETS" not in env:
         raise SystemExit("--full replays the full C-MAPSS test set: set PLANTPULSE_DATASETS to the datasets folder.")
     log = (home / "sim.log").open("w")
-    cmd = [sys.executable, "-m", "plantpulse.pipelines.cli", "--home", str(home), "opcua-sim", *args]
+    cmd = [sys.executable, "-m", "plantpulse.pipelines.cli.main", "--home", str(home), "opcua-sim", *args]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
         if proc.poll() is not None:

@@ -22,14 +22,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plantpulse.connectors.opcua.replay import CMAPSS_CHANNELS, sample_dir
-from plantpulse.data.bulk import ReadingBlock, write_readings
-from plantpulse.data.db import Database
-from plantpulse.data.records import AssetSpec, ChannelSpec
-from plantpulse.data.repository import ensure_assets, ensure_channels
-from plantpulse.pipelines.config import load_settings
-from plantpulse.pipelines.score import candidates, load_model, resolve_model, score_assets
-from plantpulse.pipelines.score_job import ScoreRequest, run_scoring
+from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS
+from plantpulse.connectors.opcua.sim.replay import sample_dir
+from plantpulse.data.store.bulk import ReadingBlock
+from plantpulse.data.store.bulk import write_readings
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.records import AssetSpec
+from plantpulse.data.core.records import ChannelSpec
+from plantpulse.data.store.repository import ensure_assets
+from plantpulse.data.store.repository import ensure_channels
+from plantpulse.data.core.config.settings import load_settings
+from plantpulse.pipelines.score.compute import candidates
+from plantpulse.pipelines.score.compute import load_model
+from plantpulse.pipelines.score.compute import resolve_model
+from plantpulse.pipelines.score.compute import score_assets
+from plantpulse.pipelines.score.job import ScoreRequest
+from plantpulse.pipelines.score.job import run_scoring
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 from live_chain import MODEL, train_baseline  # noqa: E402
@@ -100,7 +108,7 @@ def main() -> None:
 def ray_figures(db: Database, ref, todo, args) -> dict:  # noqa: ANN001
     import ray
 
-    from plantpulse.pipelines.ray_engine import score_on_ray
+    from plantpulse.pipelines.runtime.ray_engine import score_on_ray
 
     start = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from plantpulse.connectors.image_validation import validate_image
+from plantpulse.connectors.images.validation import validate_image
 from plantpulse.model.weld.agreement import compare_detections
 from plantpulse.model.weld.checkpoint import SHIPPED_CHECKPOINT, load_weld_model
 from plantpulse.model.weld.dataset import drop_exact_duplicates, scan_yolo_dataset

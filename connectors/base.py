@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from plantpulse.data.records import (
+from plantpulse.data.core.records import (
     MaintenanceRecord,
     Rejection,
     SensorChunk,

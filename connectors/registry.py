@@ -16,8 +16,8 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
-from plantpulse.data.errors import PlantPulseError
-from plantpulse.data.registry import Registry
+from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.core.registry import Registry
 
 KINDS = ("sensors", "logs", "images", "stream")
 

@@ -6,9 +6,13 @@ small and named after the part they hold (embeddings, router, moe, attention, fu
 The YOLO weld detector lives in ``plantpulse.model.weld``.
 """
 
-from plantpulse.model.batch import ModelInput
-from plantpulse.model.config import MODALITIES, ModelConfig, TaskSpec, preset
-from plantpulse.model.network import ModelOutput, PlantPulseModel
+from plantpulse.model.moe.batch import ModelInput
+from plantpulse.model.moe.config import MODALITIES
+from plantpulse.model.moe.config import ModelConfig
+from plantpulse.model.moe.config import TaskSpec
+from plantpulse.model.moe.config import preset
+from plantpulse.model.moe.network import ModelOutput
+from plantpulse.model.moe.network import PlantPulseModel
 
 __all__ = ["MODALITIES", "ModelConfig", "ModelInput", "ModelOutput", "PlantPulseModel", "TaskSpec",
            "preset"]

@@ -82,7 +82,7 @@ def pg_template(postgres_url: str):  # noqa: ANN201 - yields a database name
 
     from sqlalchemy.engine import make_url
 
-    from plantpulse.data.db import Database
+    from plantpulse.data.store.db import Database
 
     name = f"pp_tmpl_{uuid.uuid4().hex[:10]}"
     with _admin_connect(postgres_url) as conn:
@@ -114,7 +114,7 @@ def pg_database_url(postgres_url: str, pg_template: str):  # noqa: ANN201 - yiel
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201 - yields a Database
     """A fresh migrated database on each engine (PostgreSQL only when configured)."""
-    from plantpulse.data.db import Database
+    from plantpulse.data.store.db import Database
 
     if request.param == "sqlite":
         db = Database(f"sqlite:///{tmp_path / 'plantpulse.db'}")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from plantpulse.pipelines.cli import LAZY_COMMANDS, cli
+from plantpulse.pipelines.cli.main import LAZY_COMMANDS
+from plantpulse.pipelines.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP = ("app", "model", "pipelines", "connectors", "data")

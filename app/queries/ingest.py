@@ -10,7 +10,11 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import database
-from plantpulse.data.schema import Asset, Channel, IngestBatch, QuarantinedRow, SensorReading
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import Channel
+from plantpulse.data.store.schema import IngestBatch
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import SensorReading
 
 CACHE_TTL_S = 5
 OPCUA = "opcua"

@@ -10,7 +10,7 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import database
-from plantpulse.data.schema import JobRun
+from plantpulse.data.store.schema import JobRun
 
 RUNNING = ("running", "queued")
 

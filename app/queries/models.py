@@ -12,7 +12,8 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import database
-from plantpulse.data.schema import ModelVersion, Prediction
+from plantpulse.data.store.schema import ModelVersion
+from plantpulse.data.store.schema import Prediction
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 RESULT_JSON_NAMES = ("results.json", "RESULTS.json", "evaluation.json")

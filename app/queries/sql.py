@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import BigInteger, case, func, literal, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
-from plantpulse.app.health import SEVERITY_RANK
-from plantpulse.data.db import Database
+from plantpulse.app.widgets.health import SEVERITY_RANK
+from plantpulse.data.store.db import Database
 
 
 @lru_cache(maxsize=8)

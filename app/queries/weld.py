@@ -1,6 +1,6 @@
 """Read-only weld queries: the inspection gallery and reject counts for the p-chart.
 
-Writes (reviews, promotions) go through ``plantpulse.pipelines.weld_service``; these reads are
+Writes (reviews, promotions) go through ``plantpulse.pipelines.weld.service``; these reads are
 kept here so the page does not import the detector (and torch) just to list inspections.
 """
 
@@ -13,7 +13,11 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import database
-from plantpulse.data.schema import Asset, ModelVersion, WeldImage, WeldInspection, WeldLabel
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import ModelVersion
+from plantpulse.data.store.schema import WeldImage
+from plantpulse.data.store.schema import WeldInspection
+from plantpulse.data.store.schema import WeldLabel
 
 CACHE_TTL_S = 10
 VERDICTS = ("pass", "reject")
@@ -80,7 +84,8 @@ def p_chart_points(url: str, shift_starts: tuple[int, ...], zone_name: str, sigm
     shift its capture time falls in); each shift is judged like the alert rule judges the newest
     one: against the previous ``baseline`` shifts. Limits are None without 2 earlier shifts.
     """
-    from plantpulse.pipelines.pchart import judge, subgroups
+    from plantpulse.pipelines.alerts.pchart import judge
+    from plantpulse.pipelines.alerts.pchart import subgroups
 
     out: dict[str, list[dict]] = {}
     with database(url).session() as session:

@@ -12,12 +12,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from plantpulse.app import components, uploads
+from plantpulse.app import uploads
+from plantpulse.app.widgets import components
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import asset as asset_q
 from plantpulse.app.queries import fleet, ingest, weld
-from plantpulse.app.timefmt import format_age, format_ts
-from plantpulse.data.errors import PlantPulseError
+from plantpulse.app.widgets.timefmt import format_age
+from plantpulse.app.widgets.timefmt import format_ts
+from plantpulse.data.core.errors import PlantPulseError
 
 log = logging.getLogger(__name__)
 RESULT_KEY = "plantpulse_upload_result"

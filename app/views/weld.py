@@ -8,13 +8,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from plantpulse.app import charts, components
-from plantpulse.app import weld_views as views
+from plantpulse.app.widgets import charts
+from plantpulse.app.widgets import components
+from plantpulse.app.widgets import weld as views
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import weld as q
 from plantpulse.app.queries.sql import database
-from plantpulse.app.timefmt import format_ts
-from plantpulse.data.schema import ModelVersion
+from plantpulse.app.widgets.timefmt import format_ts
+from plantpulse.data.store.schema import ModelVersion
 
 PAGE_SIZE = 12
 FILTERS = {"All": None, "Rejected": "reject", "Passed": "pass"}
@@ -53,7 +54,7 @@ def table_boxes(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def save(ctx: AppContext, inspection_id: int, verdict: str, names: list[str],
          boxes: list[dict[str, Any]] | None) -> str:
-    from plantpulse.pipelines import weld_service
+    from plantpulse.pipelines.weld import service as weld_service
 
     with database(ctx.url).session() as session:
         label = weld_service.save_review(session, inspection_id, verdict, names, boxes, ctx.user.name)

@@ -1,6 +1,6 @@
 """The ``images`` connector: weld images from a folder or a zip, with optional YOLO labels.
 
-Each image is decoded and checked by :mod:`plantpulse.connectors.image_validation` (corrupt,
+Each image is decoded and checked by :mod:`plantpulse.connectors.images.validation` (corrupt,
 truncated, oversized, unsupported files are refused with a reason), so one bad image is a
 Rejection and the rest of the upload goes on. Labels are looked up in ``labels/`` beside
 ``images/`` or next to the image; files that are neither images nor labels are counted.
@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from plantpulse.connectors.image_validation import validate_image
+from plantpulse.connectors.images.validation import validate_image
 from plantpulse.connectors.images.archive import ArchiveLimits, Entry, open_upload
 from plantpulse.connectors.images.labels import CLASS_FILES, class_names, label_candidates, parse_labels
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.records import Rejection, WeldImageFile
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import Rejection
+from plantpulse.data.core.records import WeldImageFile
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "BMP": "bmp", "TIFF": "tif", "WEBP": "webp"}

@@ -8,8 +8,9 @@ from pathlib import PurePosixPath
 
 import yaml
 
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.records import Rejection, YoloBox
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import Rejection
+from plantpulse.data.core.records import YoloBox
 
 CLASS_FILES = ("classes.yaml", "data.yaml", "dataset.yaml", "classes.txt")
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from plantpulse.data.errors import ConfigError
+from plantpulse.data.core.errors import ConfigError
 
 FIELDS = ("ts", "asset", "kind", "code", "component", "text", "action", "external_id")
 

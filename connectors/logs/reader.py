@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.records import Rejection
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import Rejection
 
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 

@@ -17,7 +17,7 @@ from asyncua import ua
 from asyncua.client.ua_client import UaClient
 
 from plantpulse.connectors.opcua.nodes import NodeBinding, NodeMap
-from plantpulse.data.errors import ConfigError
+from plantpulse.data.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

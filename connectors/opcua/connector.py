@@ -25,11 +25,12 @@ from plantpulse.connectors.opcua.nodes import NodeMap, load_node_map
 from plantpulse.connectors.opcua.quality import ClockLimits
 from plantpulse.connectors.opcua.security import OpcUaSecurityError, Pki
 from plantpulse.connectors.opcua.session import Session, open_client
-from plantpulse.connectors.opcua.settings import OpcUaSettings
-from plantpulse.connectors.opcua.sink import DatabaseSink
-from plantpulse.data.db import Database
-from plantpulse.data.errors import ConfigError
-from plantpulse.data.types import to_micros, utcnow
+from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.pipelines.ingest.opcua import DatabaseSink
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.store.types import to_micros
+from plantpulse.data.store.types import utcnow
 
 log = logging.getLogger(__name__)
 

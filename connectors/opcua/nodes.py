@@ -23,8 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from plantpulse.data.errors import ConfigError
-from plantpulse.data.records import AssetSpec, ChannelSpec
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.records import AssetSpec
+from plantpulse.data.core.records import ChannelSpec
 
 _KEYS = {"node", "asset", "asset_type", "channel", "unit", "low", "high", "sample_rate_hz"}
 

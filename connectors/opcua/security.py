@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from plantpulse.data.errors import PlantPulseError
+from plantpulse.data.core.errors import PlantPulseError
 
 log = logging.getLogger(__name__)
 

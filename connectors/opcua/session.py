@@ -21,9 +21,10 @@ from plantpulse.connectors.opcua.browse import resolve
 from plantpulse.connectors.opcua.history import HistoryRequest, read_gaps
 from plantpulse.connectors.opcua.intake import Intake
 from plantpulse.connectors.opcua.security import Pki, TrustList, explain_refusal
-from plantpulse.connectors.opcua.settings import OpcUaSettings
-from plantpulse.data.errors import ConfigError
-from plantpulse.data.types import from_micros, utcnow
+from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.store.types import from_micros
+from plantpulse.data.store.types import utcnow
 
 log = logging.getLogger(__name__)
 

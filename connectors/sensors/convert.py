@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from plantpulse.connectors.sensors.options import EPOCH_UNITS
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 
 OK, NOT_NUMERIC, NOT_FINITE, BAD_TIME, LOCAL_TIME, TIME_RANGE, OUT_OF_RANGE = range(7)
 EMPTY_ASSET, BAD_ASSET = 7, 8

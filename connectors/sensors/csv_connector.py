@@ -21,8 +21,9 @@ from plantpulse.connectors.sensors.options import SensorOptions
 from plantpulse.connectors.sensors.parse import parse_block
 from plantpulse.connectors.sensors.quoted import iter_quoted
 from plantpulse.connectors.sensors.raw import BlockText
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.records import SensorChunk, SensorSourceInfo
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import SensorChunk
+from plantpulse.data.core.records import SensorSourceInfo
 
 _HEADER_SEARCH = 1 << 20
 

@@ -21,8 +21,8 @@ from plantpulse.connectors.sensors.options import (
     SensorOptions,
     normalize_name,
 )
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.records import ChannelSpec
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import ChannelSpec
 
 _UNIT_SUFFIX = re.compile(r"^(?P<name>.*?\S)\s*(?:\[(?P<a>[^\[\]]*)\]|\((?P<b>[^()]*)\))\s*$")
 MAX_NAME = 128

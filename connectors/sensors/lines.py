@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from plantpulse.data.records import Rejection
+from plantpulse.data.core.records import Rejection
 
 NEWLINE, CR, NUL = 10, 13, 0
 _PIECE = 1 << 23

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from plantpulse.data.errors import ConfigError
+from plantpulse.data.core.errors import ConfigError
 
 LAYOUTS = ("auto", "wide", "long")
 EPOCH_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1}

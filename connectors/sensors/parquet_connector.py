@@ -20,8 +20,9 @@ from plantpulse.connectors.sensors.convert import TimeParsing
 from plantpulse.connectors.sensors.header import plan_columns
 from plantpulse.connectors.sensors.options import SensorOptions
 from plantpulse.connectors.sensors.raw import TableRowText
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.records import SensorChunk, SensorSourceInfo
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import SensorChunk
+from plantpulse.data.core.records import SensorSourceInfo
 
 
 class ParquetConnector:

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from plantpulse.connectors.sensors.build import ChunkContext, ChunkMeta
 from plantpulse.connectors.sensors.raw import RecordText, clean_text
-from plantpulse.data.records import Rejection
+from plantpulse.data.core.records import Rejection
 
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes the codec could not decode (surrogateescape)
 

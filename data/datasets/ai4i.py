@@ -16,7 +16,7 @@ from plantpulse.data.datasets.manifest import (
     dataset_folder,
     verify_files,
 )
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 
 MANIFEST = Manifest(
     dataset="AI4I 2020",

@@ -22,7 +22,7 @@ from plantpulse.data.datasets.manifest import (
     dataset_folder,
     verify_files,
 )
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 
 CHANNELS: tuple[str, ...] = ("volt", "rotate", "pressure", "vibration")
 

@@ -22,7 +22,7 @@ from plantpulse.data.datasets.manifest import (
     verify_files,
     with_raw,
 )
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 
 SUBSETS: tuple[str, ...] = ("FD001", "FD002", "FD003", "FD004")
 SETTING_NAMES: tuple[str, ...] = ("setting_1", "setting_2", "setting_3")

@@ -23,7 +23,7 @@ from plantpulse.data.datasets.manifest import (
     verify_files,
     with_raw,
 )
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 
 FAULTS: tuple[str, ...] = ("normal", "inner_race", "ball", "outer_race")
 FAULT_SAMPLE_RATE_HZ = 12_000.0

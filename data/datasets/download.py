@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from plantpulse.data.datasets.manifest import FileSpec, Manifest, check_file
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 # dataset -> (repository@commit path prefix, how a manifest file name maps to the remote name)

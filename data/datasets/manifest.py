@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 
 Verify = Literal["full", "sizes", "none"]
 VERIFY_LEVELS: tuple[str, ...] = ("full", "sizes", "none")

@@ -21,7 +21,7 @@ from plantpulse.data.datasets.manifest import (
     sha256_file,
     verify_files,
 )
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 
 CLASS_NAMES: tuple[str, ...] = ("Bad Weld", "Good Weld", "Defect")
 SPLITS: tuple[str, ...] = ("train", "valid", "test")

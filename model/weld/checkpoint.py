@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from plantpulse.data.errors import CheckpointError
+from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model.weld.quantize import pack_state, quantize_state, unpack_state
 from plantpulse.model.weld.runtime import ultralytics
 

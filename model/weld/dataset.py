@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SPLIT_FOLDERS = ("train", "valid", "test")

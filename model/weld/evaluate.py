@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from plantpulse.connectors.image_validation import validate_image
-from plantpulse.data.errors import InputDataError
+from plantpulse.connectors.images.validation import validate_image
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.checkpoint import WeldModel, as_yolo
 from plantpulse.model.weld.dataset import IMAGE_SUFFIXES, LabelledImage
 from plantpulse.model.weld.predict import PredictOptions, WeldDetector, detect

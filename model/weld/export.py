@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from plantpulse.data.errors import CheckpointError
+from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model.weld.checkpoint import WeldModel, as_yolo
 from plantpulse.model.weld.predict import ONNX_META_KEY, inference_head_off
 

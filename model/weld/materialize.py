@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.dataset import LabelledImage
 from plantpulse.model.weld.splits import PARTS, WeldSplit
 

@@ -15,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from plantpulse.data.errors import DatasetError, InputDataError
+from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.dataset import LabelledImage
 
 PARTS = ("train", "val", "test")

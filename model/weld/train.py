@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from plantpulse.data.errors import CheckpointError, InputDataError
+from plantpulse.data.core.errors import CheckpointError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.checkpoint import (
     WeldModel,
     WeldModelCard,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 from plantpulse.model.weld.checkpoint import WeldModel, save_weld_model
 from plantpulse.model.weld.dataset import LabelledImage, drop_exact_duplicates, scan_yolo_dataset
 from plantpulse.model.weld.evaluate import DetectionMetrics, evaluate_detection

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.inference import ImageDetections
 
 DEFAULT_REJECT_CLASSES = ("Bad Weld", "Defect")

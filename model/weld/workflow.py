@@ -1,7 +1,7 @@
 """The weld detector's jobs as plain functions: prepare data, train, evaluate (no database).
 
 The CLI (``plantpulse weld``) and the benchmark call these; storage lives in
-``plantpulse.pipelines.weld_service``.
+``plantpulse.pipelines.weld.service``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.checkpoint import WeldModel, quantize_int8
 from plantpulse.model.weld.dataset import LabelledImage, drop_exact_duplicates, scan_yolo_dataset
 from plantpulse.model.weld.evaluate import (

@@ -2,7 +2,7 @@
 
 Six classes: no failure, tool wear (TWF), heat dissipation (HDF), power (PWF), overstrain (OSF),
 random (RNF) failure; rows with several modes take the first in that order; the 9 rows marked
-failed without a mode are left out (``plantpulse.pipelines.tasks.ai4i``). Split by product
+failed without a mode are left out (``plantpulse.pipelines.train.tasks.ai4i``). Split by product
 (one row each), stratified 70/15/15 %, re-drawn per seed. Macro-F1 over the six classes (accuracy
 is dominated by the 96.5 % "no failure" rows). RNF failures are random by construction of the
 data generator, so no model can predict them from the measurements.
@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from plantpulse.model.training import TaskSplits
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, plain_baseline
 from plantpulse.pipelines.evaluate.features import ai4i_features, tabular
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
-from plantpulse.pipelines.tasks.ai4i import ASSET, CHANNELS, CLASSES, FAULT_TASK
+from plantpulse.pipelines.train.tasks.ai4i import ASSET
+from plantpulse.pipelines.train.tasks.ai4i import CHANNELS
+from plantpulse.pipelines.train.tasks.ai4i import CLASSES
+from plantpulse.pipelines.train.tasks.ai4i import FAULT_TASK
 
 CASE = "failure type"
 

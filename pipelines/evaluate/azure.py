@@ -21,7 +21,8 @@ import time
 import numpy as np
 
 from plantpulse.data.datasets import load_dataset
-from plantpulse.model.training import TaskData, TaskSplits
+from plantpulse.model.moe.training import TaskData
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import survival as S
 from plantpulse.pipelines.evaluate.azure_features import FEATURE_SETS, log_features, telemetry_features
@@ -31,7 +32,7 @@ from plantpulse.pipelines.evaluate.metrics import concordance
 from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
 from plantpulse.pipelines.evaluate.scoring import multilabel_scores, plain_model
-from plantpulse.pipelines.tasks.azure import FAILURE_TASK
+from plantpulse.pipelines.train.tasks.azure import FAILURE_TASK
 
 MODALITY_LABEL = {"sensor+text": "telemetry + logs", "sensor": "telemetry only", "text": "logs only"}
 COLUMNS = (("failure within 24 h", "pr_auc"), ("failure within 24 h", "macro_f1"), ("time to failure", "c_index"))

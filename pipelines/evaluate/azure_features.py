@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from plantpulse.data.datasets.azure_pdm import AzurePdmData, EventLog
-from plantpulse.pipelines.tasks.azure import COMPONENTS
+from plantpulse.pipelines.train.tasks.azure import COMPONENTS
 
 HOUR = np.timedelta64(1, "h")
 ERRORS: tuple[str, ...] = ("error1", "error2", "error3", "error4", "error5")

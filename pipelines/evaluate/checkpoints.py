@@ -26,7 +26,7 @@ student of the multi-task model; it holds the `rul:turbofan` and `anomaly:turbof
 C-MAPSS per-operating-condition normaliser and 30-cycle window. Load it with
 
 ```python
-from plantpulse.model.inference import load_predictor
+from plantpulse.model.moe.inference import load_predictor
 predictor = load_predictor("model/checkpoints/main-s0-student.safetensors", quantize=True)
 records = predictor.predict_sensor_windows(windows, predictor.channels("turbofan"), "turbofan")
 ```

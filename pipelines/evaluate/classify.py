@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plantpulse.model.training import TaskSplits
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate.moe import outputs, subset_rows
 from plantpulse.pipelines.evaluate.records import EvalContext, RowBuilder

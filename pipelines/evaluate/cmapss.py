@@ -14,14 +14,16 @@ import numpy as np
 
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SUBSETS
-from plantpulse.model.training import TaskSplits
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import rul_baselines as B
 from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.published import CMAPSS_PUBLISHED
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
 from plantpulse.pipelines.evaluate.scoring import plain_model, rul_scores
-from plantpulse.pipelines.tasks.cmapss import RUL_TASK, run_table, unit_windows
+from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
+from plantpulse.pipelines.train.tasks.cmapss import run_table
+from plantpulse.pipelines.train.tasks.cmapss import unit_windows
 
 TARGET_RMSE: dict[str, float] = {"FD001": 11.0, "FD002": 13.5, "FD003": 11.0, "FD004": 15.0}
 METRICS = ("rmse", "phm08", "coverage80")
@@ -75,7 +77,7 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
                                                                     b.gbm_iter, seed, b.max_rows),
             "Weibull AFT (lifelines)": lambda: B.weibull_rul(part.train, part.test, seed,
                                                              min(4000, b.max_rows or 4000)),
-            "Quantile MLP (model/baseline.py)": lambda: B.quantile_mlp_rul(
+            "Quantile MLP (model/baseline/quantile_mlp.py)": lambda: B.quantile_mlp_rul(
                 *_raw_inputs(ctx, splits, index, name), splits.train.channels, seed, b.qmlp_epochs),
             "Plain CNN": lambda: _plain(ctx, part, seed, f"cmapss-{name}-s{seed}"),
         }
@@ -120,7 +122,7 @@ def run(ctx: EvalContext) -> ProtocolResult:
         notes=(f"Seeds {list(ctx.seeds)}; test engines per subset: "
                f"{[int((test.groups // 1000 == i).sum()) for i in range(4)]}. Per-engine predictions of the "
                f"first seed's MoE are in the JSON (details.predictions).",
-               f"The quantile MLP of model/baseline.py is trained for {ctx.budget.qmlp_epochs} epochs (its default is 40) to fit "
+               f"The quantile MLP of model/baseline/quantile_mlp.py is trained for {ctx.budget.qmlp_epochs} epochs (its default is 40) to fit "
                "the CPU budget; it sees raw (not condition-normalised) values, as in scoring."),
         details={"predictions": {kind: {"group": test.groups.tolist(), "true": o["target"].tolist(),
                                         "mean": o["mean"].tolist(), "lower": o["lower"].tolist(),

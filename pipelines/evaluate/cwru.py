@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from plantpulse.data.datasets import load_dataset
-from plantpulse.model.training import TaskSplits
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.cwru_cases import cross_load_table, size_table, targets
@@ -36,7 +36,8 @@ from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.moe import outputs, subset_rows
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder
 from plantpulse.pipelines.evaluate.scoring import class_scores, plain_model
-from plantpulse.pipelines.tasks.cwru import CLASSES, FAULT_TASK
+from plantpulse.pipelines.train.tasks.cwru import CLASSES
+from plantpulse.pipelines.train.tasks.cwru import FAULT_TASK
 
 TYPES: tuple[str, ...] = ("normal", "inner_race", "ball", "outer_race")
 TYPE_OF = np.array([TYPES.index(c.rsplit("_", 1)[0]) if c != "normal" else 0 for c in CLASSES])

@@ -75,8 +75,8 @@ def ablation_names(ctx: EvalContext) -> tuple[str, ...]:
 
 def bundle(ctx: EvalContext, name: str, seed: int, **options: object):  # noqa: ANN201 - TaskBundle
     """The task bundle the MoE of ``seed`` was trained on (same builder, seed and options), cached."""
-    from plantpulse.model.config import preset
-    from plantpulse.pipelines.tasks import build_bundle
+    from plantpulse.model.moe.config import preset
+    from plantpulse.pipelines.train.tasks import build_bundle
 
     key = f"bundle:{name}:{seed}:{sorted(options.items())}"
     if key not in ctx.cache:

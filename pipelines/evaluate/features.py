@@ -1,7 +1,7 @@
 """Engineered features for the scikit-learn and lifelines baselines.
 
 Every function maps the *same* model-ready samples the networks see (standardised windows from
-``plantpulse.pipelines.tasks``) to a 2-D feature table, so baselines and networks differ only in
+``plantpulse.pipelines.train.tasks``) to a 2-D feature table, so baselines and networks differ only in
 the model, never in the split or the preprocessing.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 from scipy.signal import hilbert
 from scipy.stats import kurtosis, skew
 
-from plantpulse.model.baseline import window_features
+from plantpulse.model.baseline.quantile_mlp import window_features
 
 
 def chunked(view: object, fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray | None = None,

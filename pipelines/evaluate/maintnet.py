@@ -1,6 +1,6 @@
 """MaintNet aviation logbook: which system was worked on, from the PROBLEM text alone.
 
-Labelling rule (``plantpulse.pipelines.tasks.maintnet``): the ACTION text is lower-cased and split
+Labelling rule (``plantpulse.pipelines.train.tasks.maintnet``): the ACTION text is lower-cased and split
 into words; the first system in a fixed priority order (landing gear, electrical, ignition, fuel,
 oil, exhaust/baffle, cylinder) with a keyword among them names the label — keywords from the
 MaintNet term bank and the logbook's usual abbreviations; actions without one are ``other``.
@@ -18,12 +18,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.pipeline import FeatureUnion
 
-from plantpulse.model.training import TaskSplits
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, plain_baseline
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
-from plantpulse.pipelines.tasks.maintnet import CLASSES, SYSTEM_TASK
+from plantpulse.pipelines.train.tasks.maintnet import CLASSES
+from plantpulse.pipelines.train.tasks.maintnet import SYSTEM_TASK
 
 CASE = "system from problem text"
 C_GRID = (0.3, 1.0, 3.0, 10.0)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score
 
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 
 
 def _pair(pred: Sequence[float] | np.ndarray, true: Sequence[float] | np.ndarray,

@@ -18,12 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from plantpulse.data.errors import CheckpointError
-from plantpulse.model.checkpoint import load_checkpoint, read_metadata
-from plantpulse.model.embeddings import HashingTokenizer
-from plantpulse.model.network import PlantPulseModel
-from plantpulse.model.training import Batcher, TaskData
-from plantpulse.model.training.metrics import predict
+from plantpulse.data.core.errors import CheckpointError
+from plantpulse.model.moe.checkpoint import load_checkpoint
+from plantpulse.model.moe.checkpoint import read_metadata
+from plantpulse.model.moe.layers.embeddings import HashingTokenizer
+from plantpulse.model.moe.network import PlantPulseModel
+from plantpulse.model.moe.training import Batcher
+from plantpulse.model.moe.training import TaskData
+from plantpulse.model.moe.training.metrics import predict
 from plantpulse.pipelines.evaluate.records import EvalContext
 
 
@@ -63,7 +65,7 @@ def checkpoint_paths(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
 
 
 def _request(ctx: EvalContext, spec: MoeSpec, stage: str):  # noqa: ANN202 - TrainRequest
-    from plantpulse.pipelines.train_job import TrainRequest
+    from plantpulse.pipelines.train.job import TrainRequest
 
     b = ctx.budget
     return TrainRequest(
@@ -77,8 +79,8 @@ def _request(ctx: EvalContext, spec: MoeSpec, stage: str):  # noqa: ANN202 - Tra
 
 def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
     """Run the training job's stages for ``spec``; returns the published checkpoint per kind."""
-    from plantpulse.pipelines.config import Settings
-    from plantpulse.pipelines.train_job import run
+    from plantpulse.data.core.config.settings import Settings
+    from plantpulse.pipelines.train.job import run
 
     settings = Settings(home=ctx.work_dir / spec.name, datasets_dir=ctx.datasets_dir)
     stages = [s for s, on in (("pretrain", spec.pretrain), ("finetune", True), ("distill", spec.distill)) if on]

@@ -1,8 +1,8 @@
 """The plain-network baseline: a small CNN per modality, concatenated, with the MoE's own heads.
 
-:class:`PlainNet` takes the same :class:`~plantpulse.model.batch.ModelInput` batches as the MoE
+:class:`PlainNet` takes the same :class:`~plantpulse.model.moe.batch.ModelInput` batches as the MoE
 and answers with the same head outputs (class logits or a Normal RUL distribution), so it trains
-through the project's stage-2 loop (:func:`plantpulse.model.training.run_finetune`: AdamW,
+through the project's stage-2 loop (:func:`plantpulse.model.moe.training.run_finetune`: AdamW,
 early stopping on the validation split, best weights restored) and is scored by the same code.
 No mixture of experts, no attention, no pre-training — the "is the MoE worth it" reference.
 Its size is kept close to the distilled student's.
@@ -18,10 +18,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from plantpulse.data.errors import CheckpointError
-from plantpulse.model.batch import ModelInput
-from plantpulse.model.config import TaskSpec
-from plantpulse.model.heads import HEADS, HeadOutput
+from plantpulse.data.core.errors import CheckpointError
+from plantpulse.model.moe.batch import ModelInput
+from plantpulse.model.moe.config import TaskSpec
+from plantpulse.model.moe.layers.heads import HEADS
+from plantpulse.model.moe.layers.heads import HeadOutput
 
 
 @dataclass(frozen=True)

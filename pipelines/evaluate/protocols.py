@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from plantpulse.data.registry import Registry
+from plantpulse.data.core.registry import Registry
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from plantpulse.model.config import MODALITIES
-from plantpulse.model.network import PlantPulseModel
-from plantpulse.model.training import TaskData
+from plantpulse.model.moe.config import MODALITIES
+from plantpulse.model.moe.network import PlantPulseModel
+from plantpulse.model.moe.training import TaskData
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.moe import batcher_for, subset_rows

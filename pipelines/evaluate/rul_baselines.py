@@ -1,5 +1,5 @@
 """RUL baselines on C-MAPSS windows: gradient boosting, a lifelines Weibull AFT model, and the
-project's quantile MLP (``plantpulse.model.baseline``). Each is fitted on the training engines of
+project's quantile MLP (``plantpulse.model.baseline.quantile_mlp``). Each is fitted on the training engines of
 one subset, with the validation engines used only for stopping/calibration, and predicts the
 last window of every test engine.
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from plantpulse.model.training import TaskData
+from plantpulse.model.moe.training import TaskData
 from plantpulse.pipelines.evaluate.features import chunked, rul_features
 from plantpulse.pipelines.evaluate.gbm import fit_regressor
 
@@ -78,7 +78,8 @@ def quantile_mlp_rul(raw_train: list[np.ndarray], raw_test_windows: np.ndarray, 
                      seed: int, epochs: int) -> RulPrediction:
     """The project's baseline (window features -> quantile MLP, split-conformal 80 % interval),
     trained on raw (unstandardised) run-to-failure histories of the training engines."""
-    from plantpulse.model.baseline import BaselineRulModel, RunToFailure
+    from plantpulse.model.baseline.quantile_mlp import BaselineRulModel
+    from plantpulse.model.baseline.quantile_mlp import RunToFailure
 
     runs = [RunToFailure(asset=str(i), values=v.astype(np.float64)) for i, v in enumerate(raw_train)]
     model = BaselineRulModel(channels, window=raw_test_windows.shape[1], cap=CAP).fit(runs, epochs=epochs, seed=seed)

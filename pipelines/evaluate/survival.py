@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from plantpulse.model.training import TaskData, TaskSplits
+from plantpulse.model.moe.training import TaskData
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.metrics import concordance
 from plantpulse.pipelines.evaluate.records import EvalContext, RowBuilder

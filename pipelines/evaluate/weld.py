@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from plantpulse.model.training import TaskSplits
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, plain_baseline
 from plantpulse.pipelines.evaluate.features import image_features
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
 from plantpulse.pipelines.evaluate.weld_verdict import verdict_table
-from plantpulse.pipelines.tasks.weld import CLASSES, WELD_TASK
+from plantpulse.pipelines.train.tasks.weld import CLASSES
+from plantpulse.pipelines.train.tasks.weld import WELD_TASK
 
 CASE = "weld class"
 

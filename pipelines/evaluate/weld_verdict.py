@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plantpulse.model.training import TaskSplits
+from plantpulse.model.moe.training import TaskSplits
 from plantpulse.model.weld.verdict import VerdictMetrics, choose_threshold, verdict_metrics
 from plantpulse.pipelines.evaluate.records import EvalContext
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dashboard_seed import Seeded, seed_sample
 
-from plantpulse.data.db import Database
+from plantpulse.data.store.db import Database
 
 
 @dataclass(frozen=True, slots=True)

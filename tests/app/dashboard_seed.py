@@ -18,10 +18,14 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from plantpulse.data.bulk import ReadingBlock, write_readings
-from plantpulse.data.db import Database
-from plantpulse.data.records import AssetSpec, ChannelSpec, PredictionRow, Rejection
-from plantpulse.data.repository import (
+from plantpulse.data.store.bulk import ReadingBlock
+from plantpulse.data.store.bulk import write_readings
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.records import AssetSpec
+from plantpulse.data.core.records import ChannelSpec
+from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.core.records import Rejection
+from plantpulse.data.store.repository import (
     ensure_assets,
     ensure_channels,
     quarantine,
@@ -29,7 +33,7 @@ from plantpulse.data.repository import (
     register_model_version,
     upsert_predictions,
 )
-from plantpulse.data.schema import (
+from plantpulse.data.store.schema import (
     IngestBatch,
     JobRun,
     MaintenanceEvent,

@@ -12,7 +12,7 @@ def _page(page: str, role: str) -> None:  # runs inside AppTest as a script
 
     from plantpulse.app.auth import User
     from plantpulse.app.context import AppContext
-    from plantpulse.pipelines.config import load_settings
+    from plantpulse.data.core.config.settings import load_settings
 
     ctx = AppContext(load_settings(), User("Tess", role, "password"))
     importlib.import_module(f"plantpulse.app.views.{page}").render(ctx)

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from plantpulse.app import auth
-from plantpulse.pipelines.config import load_settings
+from plantpulse.data.core.config.settings import load_settings
 
 MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
 

@@ -87,9 +87,10 @@ def test_ingest_models_jobs_queries(seeded) -> None:
 def test_opcua_last_values_only_from_opcua_batches(seeded) -> None:
     from datetime import UTC, datetime
 
-    from plantpulse.data.bulk import ReadingBlock, write_readings
-    from plantpulse.data.db import Database
-    from plantpulse.data.schema import IngestBatch
+    from plantpulse.data.store.bulk import ReadingBlock
+    from plantpulse.data.store.bulk import write_readings
+    from plantpulse.data.store.db import Database
+    from plantpulse.data.store.schema import IngestBatch
 
     url, seed = seeded
     machine = seed.assets["azure-machine-001"]

@@ -7,8 +7,9 @@ import pytest
 from pages import run_page, texts
 from sqlalchemy import func, select
 
-from plantpulse.data.db import Database
-from plantpulse.data.schema import QuarantinedRow, SensorReading
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import SensorReading
 
 GOOD = (b"asset,timestamp,volt,vibration\n"
         b"azure-machine-001,2015-04-02T00:00:00Z,170.5,40.1\n"
@@ -76,8 +77,8 @@ def test_upload_over_the_size_limit_is_refused(plant, monkeypatch: pytest.Monkey
 
 def test_extension_and_size_are_checked_before_ingest(plant) -> None:
     from plantpulse.app import uploads
-    from plantpulse.data.errors import UploadRejectedError
-    from plantpulse.pipelines.config import load_settings
+    from plantpulse.data.core.errors import UploadRejectedError
+    from plantpulse.data.core.config.settings import load_settings
 
     with pytest.raises(UploadRejectedError, match=r"readings.exe: a sensor readings upload must be a \.csv"):
         uploads.check_extension("readings.exe", "sensors")
@@ -89,7 +90,7 @@ def test_extension_and_size_are_checked_before_ingest(plant) -> None:
 def test_maintenance_log_upload(plant) -> None:
     from dashboard_seed import SAMPLE
 
-    from plantpulse.data.schema import MaintenanceEvent
+    from plantpulse.data.store.schema import MaintenanceEvent
 
     before = _count(plant.url, MaintenanceEvent)
     at = upload("PdM_maint.csv", (SAMPLE / "logs" / "PdM_maint.csv").read_bytes(), kind="logs")
@@ -102,7 +103,7 @@ def test_weld_image_zip_upload(plant) -> None:
     import io
     import zipfile
 
-    from plantpulse.data.schema import WeldImage
+    from plantpulse.data.store.schema import WeldImage
 
     payload = io.BytesIO()
     with zipfile.ZipFile(payload, "w") as archive:

@@ -6,8 +6,9 @@ import pytest
 from pages import buttons, run_page, texts
 from sqlalchemy import select
 
-from plantpulse.data.db import Database
-from plantpulse.data.schema import Alert, ModelVersion
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import Alert
+from plantpulse.data.store.schema import ModelVersion
 
 PAGES = ("overview", "asset", "weld", "data", "models", "jobs")
 
@@ -136,7 +137,7 @@ def test_run_now_starts_the_job_process(plant, monkeypatch) -> None:
 
 
 def test_engineer_reviews_a_weld_inspection(plant) -> None:
-    from plantpulse.data.schema import WeldLabel
+    from plantpulse.data.store.schema import WeldLabel
 
     at = run_page("weld")
     at.button(key=f"review-{15}").click().run()

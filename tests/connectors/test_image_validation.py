@@ -15,13 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from plantpulse.connectors.image_validation import (
+from plantpulse.connectors.images.validation import (
     ImageBatch,
     ValidatedImage,
     validate_image,
     validate_images,
 )
-from plantpulse.data.errors import InputDataError, UploadRejectedError
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.errors import UploadRejectedError
 
 
 def encode(image: Image.Image, fmt: str, **kwargs: object) -> bytes:

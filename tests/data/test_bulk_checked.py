@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from plantpulse.data.bulk import ReadingBlock, write_readings
-from plantpulse.data.bulk_checked import NO_BATCH, write_readings_checked
-from plantpulse.data.db import Database
-from plantpulse.data.schema import SensorReading
+from plantpulse.data.store.bulk import ReadingBlock
+from plantpulse.data.store.bulk import write_readings
+from plantpulse.data.store.bulk_checked import NO_BATCH
+from plantpulse.data.store.bulk_checked import write_readings_checked
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import SensorReading
 
 T0 = 1_700_000_000_000_000
 
@@ -23,7 +25,7 @@ def _stored(db: Database) -> dict[tuple[int, int, int], tuple[float, int | None]
     with db.engine.connect() as conn:
         rows = conn.execute(select(SensorReading.asset_id, SensorReading.ts, SensorReading.channel_id,
                                    SensorReading.value, SensorReading.batch_id)).all()
-    from plantpulse.data.types import to_micros
+    from plantpulse.data.store.types import to_micros
 
     return {(a, to_micros(t) - T0, c): (v, b) for a, t, c, v, b in rows}
 

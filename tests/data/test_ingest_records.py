@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.records import ChannelSpec, Rejection, SensorChunk, YoloBox
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import ChannelSpec
+from plantpulse.data.core.records import Rejection
+from plantpulse.data.core.records import SensorChunk
+from plantpulse.data.core.records import YoloBox
 
 
 def _chunk(n: int, line_n: int) -> SensorChunk:

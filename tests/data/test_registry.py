@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from plantpulse.data.errors import PlantPulseError, UnknownNameError
-from plantpulse.data.registry import Registry
+from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.core.errors import UnknownNameError
+from plantpulse.data.core.registry import Registry
 
 
 def test_lookup_and_helpful_unknown_name() -> None:

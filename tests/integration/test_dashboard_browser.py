@@ -52,7 +52,7 @@ def _seed(home: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("dashboard_seed", module)  # dataclasses look their module up by name
     spec.loader.exec_module(module)
-    from plantpulse.data.db import Database
+    from plantpulse.data.store.db import Database
 
     db = Database(f"sqlite:///{home / 'plantpulse.db'}")
     db.upgrade()
@@ -82,7 +82,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> N
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from plantpulse.pipelines.dashboard_cli import streamlit_command
+    from plantpulse.pipelines.cli.dashboard import streamlit_command
 
     home = tmp_path_factory.mktemp("browser-home")
     _seed(home)

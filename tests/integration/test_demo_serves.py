@@ -31,7 +31,7 @@ def test_demo_serves_the_dashboard(tmp_path: Path) -> None:
     env = dict(os.environ, PLANTPULSE_HOME=str(tmp_path / "home"))
     env.pop("PLANTPULSE_DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "plantpulse.pipelines.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "plantpulse.pipelines.cli.main", "demo", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

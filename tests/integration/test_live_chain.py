@@ -9,8 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from live_chain import MODEL, LiveChain, train_baseline
-from plantpulse.data.db import Database
-from plantpulse.data.schema import Alert, Asset, JobRun, Prediction, QuarantinedRow, SensorReading
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import Alert
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import JobRun
+from plantpulse.data.store.schema import Prediction
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import SensorReading
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

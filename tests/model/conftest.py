@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from plantpulse.model import ModelInput, PlantPulseModel, TaskSpec, preset
-from plantpulse.model.embeddings import HashingTokenizer
+from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 
 TASKS = (
     TaskSpec(name="rul:turbofan", kind="rul"),
@@ -26,7 +26,7 @@ def make_batch(cfg, b: int = 4, t: int = 24, c: int = 3, modalities=("sensor", "
     fields = {}
     if "sensor" in modalities:
         fields["sensor"] = torch.randn(b, t, c, generator=gen)
-        from plantpulse.model.embeddings import channel_ids
+        from plantpulse.model.moe.layers.embeddings import channel_ids
         fields["sensor_channels"] = channel_ids([f"ch{i}" for i in range(c)], cfg.channel_buckets).expand(b, -1)
     if "image" in modalities:
         fields["image"] = torch.rand(b, cfg.image_channels, cfg.image_size, cfg.image_size, generator=gen)

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from plantpulse.model import preset
-from plantpulse.model.attention import SparseGatedAttention, dense_mask
+from plantpulse.model.moe.layers.attention import SparseGatedAttention
+from plantpulse.model.moe.layers.attention import dense_mask
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,9 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plantpulse.data.errors import CheckpointError, InputDataError
-from plantpulse.data.records import SensorWindow
-from plantpulse.model.baseline import BaselineRulModel, RunToFailure, load, sliding_windows, window_features
+from plantpulse.data.core.errors import CheckpointError
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import SensorWindow
+from plantpulse.model.baseline.quantile_mlp import BaselineRulModel
+from plantpulse.model.baseline.quantile_mlp import RunToFailure
+from plantpulse.model.baseline.quantile_mlp import load
+from plantpulse.model.baseline.quantile_mlp import sliding_windows
+from plantpulse.model.baseline.quantile_mlp import window_features
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 

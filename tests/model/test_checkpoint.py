@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from plantpulse.data.errors import CheckpointError
+from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model import PlantPulseModel
-from plantpulse.model.checkpoint import (
+from plantpulse.model.moe.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     load_training_state,

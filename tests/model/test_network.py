@@ -7,10 +7,12 @@ import time
 import pytest
 import torch
 
-from plantpulse.data.errors import ConfigError, InputDataError, UnknownNameError
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.errors import UnknownNameError
 from plantpulse.model import ModelInput, PlantPulseModel, TaskSpec, preset
-from plantpulse.model.losses import task_loss
-from plantpulse.model.moe import HierarchicalMoELayer
+from plantpulse.model.moe.losses import task_loss
+from plantpulse.model.moe.layers.experts import HierarchicalMoELayer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from plantpulse.model import PlantPulseModel, TaskSpec, preset
-from plantpulse.model.embeddings import HashingTokenizer
-from plantpulse.model.training import (
+from plantpulse.model.moe.layers.embeddings import HashingTokenizer
+from plantpulse.model.moe.training import (
     Batcher,
     StageOptions,
     StageState,
@@ -23,9 +23,11 @@ from plantpulse.model.training import (
     seed_everything,
     student_config,
 )
-from plantpulse.model.training.distributed import data_seed, rank_seed, world
-from plantpulse.model.training.pretrain import random_token_masks
-from plantpulse.model.training.runtime import clip_and_step
+from plantpulse.model.moe.training.distributed import data_seed
+from plantpulse.model.moe.training.distributed import rank_seed
+from plantpulse.model.moe.training.distributed import world
+from plantpulse.model.moe.training.pretrain import random_token_masks
+from plantpulse.model.moe.training.runtime import clip_and_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.pipelines.cli import main
+from plantpulse.pipelines.cli.main import main
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 

@@ -19,8 +19,11 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from plantpulse.data.db import Database
-from plantpulse.data.schema import Asset, IngestBatch, QuarantinedRow, SensorReading
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import IngestBatch
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import SensorReading
 
 ASSETS, HOURS, CHANNELS = 40, 2_500, 4
 CHUNK_ROWS = 1_000
@@ -39,7 +42,7 @@ def _write_file(path: Path, seed: int) -> int:
 
 
 def _cli(url: str, path: Path) -> list[str]:
-    return [sys.executable, "-m", "plantpulse.pipelines.cli", "--db", url, "-v",
+    return [sys.executable, "-m", "plantpulse.pipelines.cli.main", "--db", url, "-v",
             "ingest", "sensors", str(path), "--create-assets"]
 
 

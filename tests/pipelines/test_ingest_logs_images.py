@@ -13,10 +13,16 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from plantpulse.connectors.logs.connector import LogOptions
-from plantpulse.data.db import Database
-from plantpulse.data.errors import InputDataError, UploadRejectedError
-from plantpulse.data.schema import Asset, IngestBatch, MaintenanceEvent, QuarantinedRow, WeldImage, WeldLabel
-from plantpulse.pipelines.ingest import (
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import IngestBatch
+from plantpulse.data.store.schema import MaintenanceEvent
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import WeldImage
+from plantpulse.data.store.schema import WeldLabel
+from plantpulse.pipelines.ingest.entry import (
     IngestFailedError,
     ingest_image_upload,
     ingest_log_file,

@@ -9,13 +9,21 @@ import pytest
 from sqlalchemy import func, select
 
 from plantpulse.connectors.sensors.options import ChannelLimit, SensorOptions
-from plantpulse.data.db import Database
-from plantpulse.data.errors import PlantPulseError, UploadRejectedError
-from plantpulse.data.records import AssetSpec
-from plantpulse.data.repository import ensure_assets, readings_between
-from plantpulse.data.schema import Asset, Channel, IngestBatch, QuarantinedRow, SensorReading
-from plantpulse.pipelines import ingest_sensors
-from plantpulse.pipelines.ingest import IngestFailedError, describe, ingest_sensor_file
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.core.records import AssetSpec
+from plantpulse.data.store.repository import ensure_assets
+from plantpulse.data.store.repository import readings_between
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import Channel
+from plantpulse.data.store.schema import IngestBatch
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import SensorReading
+from plantpulse.pipelines.ingest import sensors as ingest_sensors
+from plantpulse.pipelines.ingest.entry import IngestFailedError
+from plantpulse.pipelines.ingest.entry import describe
+from plantpulse.pipelines.ingest.entry import ingest_sensor_file
 
 GOOD = ("asset,timestamp,temp [degC],speed\n"
         "m1,2024-01-01T00:00:00Z,20.5,1500\n"

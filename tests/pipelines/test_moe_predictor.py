@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from plantpulse.data.db import Database
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.records import SensorWindow
-from plantpulse.data.repository import promote_model_version, register_model_version
-from plantpulse.data.schema import Prediction
-from plantpulse.pipelines.config import load_settings
-from plantpulse.pipelines.moe_predictor import fill_gaps
-from plantpulse.pipelines.predictors import load_predictor
-from plantpulse.pipelines.score_job import ScoreRequest, run_scoring
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import SensorWindow
+from plantpulse.data.store.repository import promote_model_version
+from plantpulse.data.store.repository import register_model_version
+from plantpulse.data.store.schema import Prediction
+from plantpulse.data.core.config.settings import load_settings
+from plantpulse.model.moe.predictor import fill_gaps
+from plantpulse.model.predictor import load_predictor
+from plantpulse.pipelines.score.job import ScoreRequest
+from plantpulse.pipelines.score.job import run_scoring
 from scoring_support import CHANNELS, add_readings
 
-pytest.importorskip("plantpulse.model.inference")
+pytest.importorskip("plantpulse.model.moe.inference")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from plantpulse.model import PlantPulseModel, TaskSpec, preset
-    from plantpulse.model.checkpoint import save_checkpoint
+    from plantpulse.model.moe.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     cfg = preset("tiny", tasks=(TaskSpec(name="rul:pump", kind="rul", rul_cap=125.0),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from plantpulse.pipelines.prefetch import prefetch
+from plantpulse.pipelines.ingest.prefetch import prefetch
 
 
 def test_order_is_kept() -> None:

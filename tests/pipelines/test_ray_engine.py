@@ -16,13 +16,18 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from plantpulse.data.db import Database
-from plantpulse.data.repository import promote_model_version, register_model_version
-from plantpulse.data.schema import Alert, ModelVersion, Prediction
-from plantpulse.model.baseline import BaselineRulModel, RunToFailure
-from plantpulse.pipelines.cli import main
-from plantpulse.pipelines.config import load_settings
-from plantpulse.pipelines.score_job import ScoreRequest, run_scoring
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import promote_model_version
+from plantpulse.data.store.repository import register_model_version
+from plantpulse.data.store.schema import Alert
+from plantpulse.data.store.schema import ModelVersion
+from plantpulse.data.store.schema import Prediction
+from plantpulse.model.baseline.quantile_mlp import BaselineRulModel
+from plantpulse.model.baseline.quantile_mlp import RunToFailure
+from plantpulse.pipelines.cli.main import main
+from plantpulse.data.core.config.settings import load_settings
+from plantpulse.pipelines.score.job import ScoreRequest
+from plantpulse.pipelines.score.job import run_scoring
 from scoring_support import CHANNELS, add_readings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -98,7 +103,10 @@ def _worker_loop(config: dict) -> None:
     """Per-worker DDP loop: each rank fits on its half; DDP averages the gradients."""
     import torch
 
-    from plantpulse.pipelines.ray_engine import prepare_model, report, shard, worker_context
+    from plantpulse.pipelines.runtime.ray_engine import prepare_model
+    from plantpulse.pipelines.runtime.ray_engine import report
+    from plantpulse.pipelines.runtime.ray_engine import shard
+    from plantpulse.pipelines.runtime.ray_engine import worker_context
 
     ctx = worker_context()
     x, y = _regression_data()
@@ -118,7 +126,7 @@ def _worker_loop(config: dict) -> None:
 def test_torch_trainer_ddp_equals_local_training(tmp_path: Path, local_ray: None) -> None:
     import torch
 
-    from plantpulse.pipelines.ray_engine import train_on_ray
+    from plantpulse.pipelines.runtime.ray_engine import train_on_ray
 
     config = {"steps": 40, "lr": 0.1}
     result = train_on_ray(_worker_loop, config, num_workers=2, storage_path=tmp_path / "ray")
@@ -153,7 +161,7 @@ def test_train_command_on_ray_writes_and_registers_checkpoints(datasets_dir: Pat
         rows = {(r.name, r.version) for r in session.query(ModelVersion).all()}
     assert rows == {("plantpulse-teacher", 1), ("plantpulse-teacher", 2), ("plantpulse-student", 1)}
 
-    from plantpulse.model.checkpoint import load_checkpoint
+    from plantpulse.model.moe.checkpoint import load_checkpoint
     model, _ = load_checkpoint(student)
     assert model.cfg.n_layers == 1
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.pipelines.sample import build_sample
+from plantpulse.data.datasets.sample import build_sample
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 

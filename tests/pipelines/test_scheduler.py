@@ -9,12 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from plantpulse.data.db import Database
-from plantpulse.data.schema import JobRun
-from plantpulse.data.types import utcnow
-from plantpulse.pipelines.config import load_settings
-from plantpulse.pipelines.jobs import JobBusyError, finish_run, run_job, start_run
-from plantpulse.pipelines.scheduler import SCHEDULED_JOBS, JobSpec, Scheduler
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import JobRun
+from plantpulse.data.store.types import utcnow
+from plantpulse.data.core.config.settings import load_settings
+from plantpulse.pipelines.runtime.leases import JobBusyError
+from plantpulse.pipelines.runtime.leases import finish_run
+from plantpulse.pipelines.runtime.leases import run_job
+from plantpulse.pipelines.runtime.leases import start_run
+from plantpulse.pipelines.runtime.scheduler import SCHEDULED_JOBS
+from plantpulse.pipelines.runtime.scheduler import JobSpec
+from plantpulse.pipelines.runtime.scheduler import Scheduler
 from scoring_support import make_fleet, register_fixed
 
 

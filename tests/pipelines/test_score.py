@@ -12,13 +12,15 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-import plantpulse.pipelines.score_job as score_job
-from plantpulse.data.db import Database
-from plantpulse.data.errors import ConfigError
-from plantpulse.data.repository import acknowledge_alert
-from plantpulse.data.schema import Alert, Prediction
-from plantpulse.pipelines.config import load_settings
-from plantpulse.pipelines.score_job import ScoreRequest, run_scoring
+import plantpulse.pipelines.score.job as score_job
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.store.repository import acknowledge_alert
+from plantpulse.data.store.schema import Alert
+from plantpulse.data.store.schema import Prediction
+from plantpulse.data.core.config.settings import load_settings
+from plantpulse.pipelines.score.job import ScoreRequest
+from plantpulse.pipelines.score.job import run_scoring
 from scoring_support import MODEL, add_readings, make_fleet, register_fixed
 
 

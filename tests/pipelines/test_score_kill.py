@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from plantpulse.data.db import Database
-from plantpulse.data.schema import Alert, JobRun, Prediction
-from plantpulse.pipelines.config import load_settings
-from plantpulse.pipelines.jobs import JobBusyError, run_job
-from plantpulse.pipelines.score_job import ScoreRequest, run_scoring
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import Alert
+from plantpulse.data.store.schema import JobRun
+from plantpulse.data.store.schema import Prediction
+from plantpulse.data.core.config.settings import load_settings
+from plantpulse.pipelines.runtime.leases import JobBusyError
+from plantpulse.pipelines.runtime.leases import run_job
+from plantpulse.pipelines.score.job import ScoreRequest
+from plantpulse.pipelines.score.job import run_scoring
 from scoring_support import MODEL, make_fleet, register_fixed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

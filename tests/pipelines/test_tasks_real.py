@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plantpulse.pipelines.tasks import build_bundle
-from plantpulse.pipelines.tasks.splits import assert_disjoint
+from plantpulse.pipelines.train.tasks import build_bundle
+from plantpulse.pipelines.train.tasks.splits import assert_disjoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_data]
 

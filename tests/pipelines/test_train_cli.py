@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from plantpulse.data.db import Database
-from plantpulse.data.schema import ModelVersion
-from plantpulse.pipelines.cli import cli, main
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import ModelVersion
+from plantpulse.pipelines.cli.main import main
+from plantpulse.pipelines.cli.main import cli
 
 
 def test_help_lists_the_stages_and_presets():
@@ -87,7 +88,7 @@ def test_train_all_stages_end_to_end_on_real_data(datasets_dir: Path, tmp_path: 
     assert (models / "plantpulse-teacher-v3.safetensors").is_file()
 
     from plantpulse.data.datasets.cmapss import SENSOR_NAMES, SETTING_NAMES
-    from plantpulse.model.inference import load_predictor
+    from plantpulse.model.moe.inference import load_predictor
     predictor = load_predictor(student, quantize=True)
     windows = np.random.default_rng(0).normal(size=(2, 30, 24)).astype(np.float32)
     stats = predictor.normalizers["turbofan"]

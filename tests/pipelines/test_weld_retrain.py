@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.data.schema import WeldImage, WeldLabel
-from plantpulse.pipelines.weld_retrain import reviewed_images
+from plantpulse.data.store.schema import WeldImage
+from plantpulse.data.store.schema import WeldLabel
+from plantpulse.pipelines.weld.retrain import reviewed_images
 
 NAMES = ("Bad Weld", "Good Weld", "Defect")
 REJECT = ("Bad Weld", "Defect")

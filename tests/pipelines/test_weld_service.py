@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from plantpulse.connectors.image_validation import validate_image
-from plantpulse.data.errors import InputDataError
-from plantpulse.data.schema import WeldImage, WeldInspection
+from plantpulse.connectors.images.validation import validate_image
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.store.schema import WeldImage
+from plantpulse.data.store.schema import WeldInspection
 from plantpulse.model.weld.inference import Detection, ImageDetections
-from plantpulse.pipelines import weld_service
+from plantpulse.pipelines.weld import service as weld_service
 
 NAMES = ("Bad Weld", "Good Weld", "Defect")
 REJECT = ("Bad Weld", "Defect")

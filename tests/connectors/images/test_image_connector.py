@@ -12,7 +12,8 @@ from PIL import Image
 
 from plantpulse.connectors.images.connector import ImageConnector
 from plantpulse.connectors.images.labels import label_candidates
-from plantpulse.data.records import Rejection, WeldImageFile
+from plantpulse.data.core.records import Rejection
+from plantpulse.data.core.records import WeldImageFile
 
 
 def png(seed: int, size: tuple[int, int] = (32, 24)) -> bytes:

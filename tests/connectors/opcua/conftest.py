@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opcua_support import SimProcess
-from plantpulse.data.db import Database
+from plantpulse.data.store.db import Database
 
 
 @pytest.fixture

@@ -21,11 +21,14 @@ from sqlalchemy import select
 
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.connectors.opcua.security import Pki
-from plantpulse.connectors.opcua.settings import OpcUaSettings
-from plantpulse.connectors.opcua.simulator import APPLICATION_URI
-from plantpulse.data.db import Database
-from plantpulse.data.schema import Asset, Channel, QuarantinedRow, SensorReading
-from plantpulse.data.types import to_micros
+from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.connectors.opcua.sim.server import APPLICATION_URI
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import Channel
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.types import to_micros
 
 
 def free_port() -> int:
@@ -61,7 +64,7 @@ class SimProcess:
 
     def start(self, timeout: float = 30) -> SimProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTPULSE_")} | self.env
-        cmd = [sys.executable, "-m", "plantpulse.pipelines.cli", "--home", str(self.home), "opcua-sim",
+        cmd = [sys.executable, "-m", "plantpulse.pipelines.cli.main", "--home", str(self.home), "opcua-sim",
                "--port", str(self.port), "--sample", *self.args]
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log.open("a") as log:

@@ -16,14 +16,16 @@ from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.connectors.opcua.intake import Intake
 from plantpulse.connectors.opcua.nodes import NodeBinding, NodeMap, load_node_map
 from plantpulse.connectors.opcua.quality import ClockLimits
-from plantpulse.connectors.opcua.settings import OpcUaSettings
-from plantpulse.connectors.opcua.sink import DatabaseSink
-from plantpulse.data.db import Database
-from plantpulse.data.errors import ConfigError
-from plantpulse.data.records import ChannelSpec
-from plantpulse.data.repository import ensure_channels
-from plantpulse.data.schema import IngestBatch, QuarantinedRow, SensorReading
-from plantpulse.data.types import to_micros
+from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.pipelines.ingest.opcua import DatabaseSink
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.records import ChannelSpec
+from plantpulse.data.store.repository import ensure_channels
+from plantpulse.data.store.schema import IngestBatch
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.types import to_micros
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LIMITS = ClockLimits(300_000_000, 60_000_000)

@@ -20,8 +20,8 @@ from opcua_support import (
     wait_for,
 )
 from plantpulse.connectors.opcua.connector import OpcUaConnector
-from plantpulse.data.db import Database
-from plantpulse.data.schema import SensorReading
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import SensorReading
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.postgres]
 

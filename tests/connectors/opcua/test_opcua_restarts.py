@@ -23,8 +23,8 @@ from opcua_support import (
     wait_for,
 )
 from plantpulse.connectors.opcua.connector import OpcUaConnector
-from plantpulse.data.db import Database
-from plantpulse.data.schema import IngestBatch
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import IngestBatch
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from opcua_support import SimProcess, cross_trust, make_sim, settings_for, wait_for
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.connectors.opcua.security import OpcUaSecurityError
-from plantpulse.data.db import Database
-from plantpulse.data.errors import ConfigError
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.errors import ConfigError
 
 pytestmark = [pytest.mark.integration]
 

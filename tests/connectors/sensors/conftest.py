@@ -11,7 +11,8 @@ import pytest
 
 from plantpulse.connectors.sensors.csv_connector import CsvConnector
 from plantpulse.connectors.sensors.options import SensorOptions
-from plantpulse.data.records import Rejection, SensorChunk
+from plantpulse.data.core.records import Rejection
+from plantpulse.data.core.records import SensorChunk
 
 T0 = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z in µs
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from plantpulse.connectors.sensors.options import ChannelLimit
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 
 T0 = 1_704_067_200_000_000
 

@@ -20,12 +20,16 @@ from sqlalchemy import delete, select
 
 from plantpulse.connectors.sensors.csv_connector import CsvConnector
 from plantpulse.connectors.sensors.options import SensorOptions
-from plantpulse.data.db import Database
-from plantpulse.data.records import AssetSpec
-from plantpulse.data.repository import ensure_assets
-from plantpulse.data.schema import Asset, Channel, IngestBatch, QuarantinedRow, SensorReading
-from plantpulse.data.types import to_micros
-from plantpulse.pipelines.ingest import ingest_sensor_file
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.records import AssetSpec
+from plantpulse.data.store.repository import ensure_assets
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import Channel
+from plantpulse.data.store.schema import IngestBatch
+from plantpulse.data.store.schema import QuarantinedRow
+from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.types import to_micros
+from plantpulse.pipelines.ingest.entry import ingest_sensor_file
 
 CHANNELS = ("a", "b")
 ASSETS = ("m1", "m2", "m3")

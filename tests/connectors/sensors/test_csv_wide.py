@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plantpulse.connectors.sensors.options import ChannelLimit
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 
 T0 = 1_704_067_200_000_000
 HOUR = 3_600_000_000

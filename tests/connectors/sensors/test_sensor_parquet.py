@@ -10,7 +10,7 @@ import pytest
 
 from plantpulse.connectors.sensors.options import SensorOptions
 from plantpulse.connectors.sensors.parquet_connector import ParquetConnector
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 
 T0 = 1_704_067_200_000_000
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from plantpulse.data.errors import CheckpointError
+from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model.weld.checkpoint import (
     WeldModel,
     load_user_weights,

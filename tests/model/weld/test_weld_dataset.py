@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.data.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError
 from plantpulse.model.weld.dataset import (
     YoloBox,
     drop_exact_duplicates,

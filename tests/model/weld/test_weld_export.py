@@ -11,8 +11,8 @@ import onnx
 import pytest
 import torch
 
-from plantpulse.connectors.image_validation import validate_image
-from plantpulse.data.errors import CheckpointError
+from plantpulse.connectors.images.validation import validate_image
+from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model.weld.agreement import compare_detections
 from plantpulse.model.weld.checkpoint import (
     SHIPPED_CHECKPOINT,

@@ -35,7 +35,7 @@ from pathlib import Path
 from plantpulse.model.weld.runtime import ultralytics
 state = Path(sys.argv[1])
 ultralytics(state / "ultralytics")
-from plantpulse.connectors.image_validation import validate_image
+from plantpulse.connectors.images.validation import validate_image
 from plantpulse.model.weld.evaluate import evaluate_detection
 from plantpulse.model.weld.export import export_onnx
 from plantpulse.model.weld.predict import OnnxWeldDetector, TorchWeldDetector, detect

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.data.errors import DatasetError, InputDataError
+from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.dataset import LabelledImage, YoloBox
 from plantpulse.model.weld.splits import (
     grouped_split,

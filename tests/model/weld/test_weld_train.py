@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.data.errors import DatasetError, InputDataError
+from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.checkpoint import save_weld_model
 from plantpulse.model.weld.dataset import LabelledImage
 from plantpulse.model.weld.evaluate import evaluate_detection

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.inference import Detection, ImageDetections
 from plantpulse.model.weld.verdict import (
     choose_threshold,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from plantpulse.pipelines.cli import cli, main
+from plantpulse.pipelines.cli.main import main
+from plantpulse.pipelines.cli.main import cli
 
 
 def test_help_lists_protocols_and_tasks():
@@ -47,8 +48,9 @@ def test_altered_dataset_file_is_refused_before_training(datasets_dir: Path, tmp
 def test_from_checkpoint_takes_the_checkpoints_budget_and_refuses_another(tmp_path: Path):
     import click
 
-    from plantpulse.data.errors import ConfigError
-    from plantpulse.pipelines.evaluate.cli import ROOT, resolve_budget
+    from plantpulse.data.core.errors import ConfigError
+    from plantpulse.pipelines.cli.evaluate import ROOT
+    from plantpulse.pipelines.cli.evaluate import resolve_budget
 
     assert resolve_budget(None, False, tmp_path) == "full"
     assert resolve_budget("quick", False, tmp_path) == "quick"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from plantpulse.data.errors import InputDataError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.pipelines.evaluate import metrics as M
 
 

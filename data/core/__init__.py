@@ -1,0 +1,1 @@
+"""Basic types every package may use: errors, the name registry, records, settings."""

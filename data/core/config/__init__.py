@@ -1,0 +1,1 @@
+"""PlantPulse's one typed, frozen configuration and its sections."""

@@ -1,0 +1,183 @@
+"""PlantPulse's one typed, frozen configuration.
+
+Read once at each entry point (CLI, job, dashboard) with :func:`load_settings` and passed down.
+Sources, later ones winning: built-in defaults, a TOML file (``--config``, ``PLANTPULSE_CONFIG`` or
+``./plantpulse.toml``), environment variables ``PLANTPULSE_<FIELD>`` (nested sections with a double
+underscore: ``PLANTPULSE_ALERTS__RUL_THRESHOLD=30``), then explicit overrides from the caller.
+Unknown keys are rejected, so a typo fails loudly instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.config.jobs import AlertSettings
+from plantpulse.data.core.config.jobs import SchedulerSettings
+from plantpulse.data.core.config.jobs import ScoringSettings
+
+ENV_PREFIX = "PLANTPULSE_"
+DEFAULT_CONFIG_FILE = "plantpulse.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IngestSettings(_Section):
+    """Limits that protect the database and the host from bad uploads."""
+
+    max_upload_mb: float = Field(512.0, gt=0, description="largest single upload accepted")
+    max_zip_ratio: float = Field(100.0, gt=1, description="zip bomb guard: uncompressed/compressed")
+    max_zip_members: int = Field(20_000, ge=1)
+    max_image_pixels: int = Field(40_000_000, ge=1, description="decompression bomb guard")
+    chunk_rows: int = Field(250_000, ge=1_000, description="rows parsed per chunk of a large CSV")
+
+
+class DashboardSettings(_Section):
+    """Who may see the dashboard and how it looks."""
+
+    password: SecretStr | None = Field(None, description="viewer password; env only in production")
+    engineer_password: SecretStr | None = Field(None, description="engineer (write) password")
+    oidc: bool = Field(False, description="use st.login with the OIDC provider in secrets.toml")
+    engineers: tuple[str, ...] = Field((), description="OIDC e-mails/subjects with engineer rights")
+    refresh_seconds: float = Field(30.0, gt=0)
+
+
+class WeldSettings(_Section):
+    """Weld inspection: the detector, its CPU training budget and the verdict operating point."""
+
+    checkpoint: Path | None = Field(None, description="weld detector; default: the shipped one")
+    model_yaml: str = Field("yolo11n.yaml", pattern=r"\.ya?ml$", description="network definition")
+    imgsz: int = Field(320, ge=32, le=2048, multiple_of=32, description="network input size")
+    epochs: int = Field(30, ge=1, description="training epochs (~1.6 min each at 320 px on 2 cores)")
+    batch: int = Field(16, ge=1)
+    target_false_reject: float = Field(0.05, ge=0, le=1, description="verdict operating point")
+    reject_classes: tuple[str, ...] = Field(("Bad Weld", "Defect"), min_length=1)
+    min_box_score: float = Field(0.01, ge=0, lt=1, description="boxes below are not stored")
+    split_seed: int = Field(0, ge=0)
+
+
+class Settings(_Section):
+    """Everything an entry point needs to know about where things live."""
+
+    home: Path = Field(Path(".plantpulse"), description="state folder: database, images, models")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
+    datasets_dir: Path | None = Field(None, description="folder with the full public datasets")
+    timezone: str = Field("UTC", description="the plant's time zone, used for display")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    ingest: IngestSettings = IngestSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    weld: WeldSettings = WeldSettings()
+    opcua: OpcUaSettings = OpcUaSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    alerts: AlertSettings = AlertSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            msg = f"timezone must be an IANA zone name such as 'Europe/Berlin'. Got {value!r}."
+            raise ValueError(msg) from err
+        return value
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, defaulting to an SQLite file inside ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'plantpulse.db').resolve()}"
+
+    @property
+    def image_store(self) -> Path:
+        """Content-addressed pixel store for weld images."""
+        return self.home / "images"
+
+    @property
+    def model_dir(self) -> Path:
+        """Where trained checkpoints are written."""
+        return self.home / "models"
+
+    def require_datasets_dir(self) -> Path:
+        """The datasets folder, or a clear error saying how to set it."""
+        if self.datasets_dir is None:
+            msg = (
+                "No datasets folder is configured. Set PLANTPULSE_DATASETS (or datasets_dir in "
+                "plantpulse.toml) to the folder holding the public datasets; see docs/datasets.md."
+            )
+            raise ConfigError(msg)
+        return self.datasets_dir
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """Turn PLANTPULSE_* variables into a nested dict (``A__B`` -> ``{"a": {"b": ...}}``)."""
+    out: dict[str, Any] = {}
+    aliases = {"DATASETS": "datasets_dir", "DB_URL": "database_url"}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        name = key[len(ENV_PREFIX) :]
+        if name.startswith("TEST_"):
+            continue  # test-suite switches, not settings
+        path = aliases.get(name, name).lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as err:
+        msg = f"Cannot read config file {path}: {err.strerror}. Check the path given to --config."
+        raise ConfigError(msg) from err
+    except tomllib.TOMLDecodeError as err:
+        msg = f"{path}: not valid TOML ({err}). Fix the file or remove it."
+        raise ConfigError(msg) from err
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from defaults, a TOML file, the environment and ``overrides``."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        values = _read_toml(Path(path))
+    values = _merge(values, _env_overrides(env))
+    values = _merge(values, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as err:
+        source = f" (config file {path})" if path else ""
+        msg = f"Invalid PlantPulse settings{source}:\n{err}"
+        raise ConfigError(msg) from err

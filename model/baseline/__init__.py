@@ -1,0 +1,1 @@
+"""Plain baselines that serve as models too (the quantile-MLP RUL model)."""

@@ -1,0 +1,1 @@
+"""The multimodal mixture-of-experts network, its training stages, checkpoints and inference."""

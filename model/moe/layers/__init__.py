@@ -1,0 +1,1 @@
+"""The network's building blocks, one small module each."""

@@ -1,0 +1,228 @@
+"""DynamicEmbedding: one embedding path per modality into the shared width ``d_model``.
+
+- sensor windows (B, T, C) become channel-aware patch tokens: every channel is cut into patches of
+  ``patch_len`` samples, each patch is projected and gets its channel's (hashed-name) embedding and
+  a time position, so any channel set and any window length embed without retraining;
+- images (B, 3, H, W) go through a small conv stem (stride 4) and a patch convolution;
+- text goes through an offline hashing tokenizer (no vocabulary file, no download).
+
+Each modality's sequence starts with ``n_global_tokens`` learned summary tokens (the global tokens
+of the sparse attention and the inputs of fusion) and every token carries a modality tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from plantpulse.data.core.registry import Registry
+from plantpulse.model.moe.batch import ModelInput
+from plantpulse.model.moe.config import MODALITIES
+from plantpulse.model.moe.config import ModelConfig
+
+PAD_ID, MASK_ID, UNK_ID = 0, 1, 2
+N_SPECIAL = 3
+_WORD = re.compile(r"[a-z0-9]+(?:[/.&'-][a-z0-9]+)*")
+
+
+def stable_hash(text: str) -> int:
+    """A process-independent 63-bit hash (Python's ``hash`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little") >> 1
+
+
+def channel_ids(names: Sequence[str], buckets: int) -> Tensor:
+    """Hashed channel names -> (C,) int64 ids in ``[0, buckets)``; case and spacing ignored."""
+    return torch.tensor([stable_hash(" ".join(n.lower().split())) % buckets for n in names],
+                        dtype=torch.int64)
+
+
+class HashingTokenizer:
+    """Lower-cases, splits into words (keeping 'r/h', 'o-ring'), hashes words into buckets.
+
+    Ids 0..2 are PAD, MASK and UNK; words map to ``3 + hash % (vocab_size - 3)``.
+    """
+
+    def __init__(self, vocab_size: int, max_len: int) -> None:
+        self.vocab_size = vocab_size
+        self.max_len = max_len
+
+    def words(self, text: str) -> list[str]:
+        return _WORD.findall(text.lower())
+
+    def word_id(self, word: str) -> int:
+        return N_SPECIAL + stable_hash(word) % (self.vocab_size - N_SPECIAL)
+
+    def encode(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
+        """texts -> ids (B, L) int64 and mask (B, L) bool, L = max_len; long texts keep their start."""
+        ids = np.zeros((len(texts), self.max_len), dtype=np.int64)
+        for row, text in enumerate(texts):
+            tokens = [self.word_id(w) for w in self.words(text)][: self.max_len]
+            ids[row, : len(tokens)] = tokens
+        ids_t = torch.from_numpy(ids)
+        return ids_t, ids_t != PAD_ID
+
+
+def sinusoid(positions: Tensor, dim: int) -> Tensor:
+    """Fixed sin/cos features (..., dim) for integer or float positions (...)."""
+    half = dim // 2
+    freq = torch.exp(-math.log(10_000.0) * torch.arange(half, device=positions.device) / max(half, 1))
+    angles = positions.float().unsqueeze(-1) * freq
+    out = torch.cat([angles.sin(), angles.cos()], dim=-1)
+    return F.pad(out, (0, dim - 2 * half))
+
+
+@dataclass(frozen=True, slots=True)
+class ContentTokens:
+    """A modality's content tokens before summary tokens are prepended.
+
+    values (B, N, d) what the token says; position (B or 1, N, d) where it sits (time, channel,
+    pixel row/column) — kept apart so a masked token loses its value but not its place;
+    valid (B, N) bool; targets (B, N, P) the raw values each token encodes (sensor patch samples,
+    image pixels, or token ids as (B, N, 1)) for masked reconstruction.
+    """
+
+    values: Tensor
+    position: Tensor
+    valid: Tensor
+    targets: Tensor
+
+
+EMBEDDINGS: Registry[type[nn.Module]] = Registry("embedding")
+
+
+@EMBEDDINGS.register("sensor")
+class SensorPatchEmbedding(nn.Module):
+    """(B, T, C) windows -> (B, C·P, d) channel-aware patch tokens, P = ceil(T / patch_len)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.patch_len = cfg.patch_len
+        self.proj = nn.Linear(cfg.patch_len, cfg.d_model)
+        self.channel = nn.Embedding(cfg.channel_buckets, cfg.d_model)
+
+    def forward(self, values: Tensor, channels: Tensor, channel_mask: Tensor | None) -> ContentTokens:
+        b, t, c = values.shape
+        p = -(-t // self.patch_len)
+        # left-pad so that the newest sample closes the last patch
+        padded = F.pad(values, (0, 0, p * self.patch_len - t, 0))
+        patches = padded.transpose(1, 2).reshape(b, c, p, self.patch_len)  # (B, C, P, patch)
+        time = sinusoid(torch.arange(p, device=values.device), self.proj.out_features)
+        position = self.channel(channels)[:, :, None, :] + time  # (B, C, P, d)
+        valid = torch.ones(b, c, p, dtype=torch.bool, device=values.device)
+        if channel_mask is not None:
+            valid = valid & channel_mask[:, :, None].to(torch.bool)
+        return ContentTokens(self.proj(patches).reshape(b, c * p, -1),
+                             position.reshape(b, c * p, -1), valid.reshape(b, c * p),
+                             patches.reshape(b, c * p, self.patch_len))
+
+
+@EMBEDDINGS.register("image")
+class ImagePatchEmbedding(nn.Module):
+    """(B, C, H, W) -> (B, (H/p)·(W/p), d) via a conv stem (two stride-2 convs) and a patch conv."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        d, self.patch = cfg.d_model, cfg.image_patch
+        c1, c2 = max(d // 4, 8), max(d // 2, 8)
+        self.stem = nn.Sequential(
+            nn.Conv2d(cfg.image_channels, c1, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(c2, d, cfg.image_patch // 4, stride=cfg.image_patch // 4),
+        )
+
+    def forward(self, images: Tensor) -> ContentTokens:
+        b, c, h, w = images.shape
+        grid = self.stem(images)  # (B, d, H/p, W/p)
+        gh, gw = grid.shape[-2:]
+        ys, xs = torch.meshgrid(torch.arange(gh, device=images.device),
+                                torch.arange(gw, device=images.device), indexing="ij")
+        d = grid.shape[1]
+        pos = torch.cat([sinusoid(ys.flatten(), d // 2), sinusoid(xs.flatten(), d - d // 2)], -1)
+        pixels = F.unfold(images[..., : gh * self.patch, : gw * self.patch], self.patch,
+                          stride=self.patch).transpose(1, 2)  # (B, N, C·p·p)
+        valid = torch.ones(b, gh * gw, dtype=torch.bool, device=images.device)
+        return ContentTokens(grid.flatten(2).transpose(1, 2), pos.unsqueeze(0), valid, pixels)
+
+
+@EMBEDDINGS.register("text")
+class TextEmbedding(nn.Module):
+    """(B, L) hashed token ids -> (B, L, d) with sinusoidal positions; PAD tokens are invalid."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD_ID)
+
+    def forward(self, ids: Tensor, mask: Tensor) -> ContentTokens:
+        pos = sinusoid(torch.arange(ids.shape[1], device=ids.device), self.embed.embedding_dim)
+        return ContentTokens(self.embed(ids), pos.unsqueeze(0), mask.to(torch.bool), ids.unsqueeze(-1))
+
+
+@dataclass(frozen=True, slots=True)
+class ModalityTokens:
+    """One modality's sequence: ``n_global`` summary tokens then content tokens.
+
+    tokens (B, G+N, d); valid (B, G+N) bool (all False for samples without the modality);
+    present (B,) bool; targets (B, N, P) reconstruction targets of the content tokens;
+    masked (B, N) bool: content tokens replaced by the mask embedding (pre-training), else None.
+    """
+
+    modality: str
+    tokens: Tensor
+    valid: Tensor
+    present: Tensor
+    n_global: int
+    targets: Tensor
+    masked: Tensor | None = None
+
+
+class DynamicEmbedding(nn.Module):
+    """Embeds whichever modalities a batch carries; see the module docstring."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_global = cfg.n_global_tokens
+        self.paths = nn.ModuleDict({m: EMBEDDINGS.get(m)(cfg) for m in MODALITIES})
+        self.tag = nn.Embedding(len(MODALITIES), cfg.d_model)
+        self.summary = nn.Parameter(torch.randn(len(MODALITIES), cfg.n_global_tokens, cfg.d_model) * 0.02)
+        self.mask_token = nn.Parameter(torch.randn(cfg.d_model) * 0.02)
+        self.norm = nn.LayerNorm(cfg.d_model)
+
+    def content(self, batch: ModelInput, modality: str) -> ContentTokens:
+        path = self.paths[modality]
+        if modality == "sensor":
+            return path(batch.sensor, batch.sensor_channels, batch.sensor_channel_mask)
+        if modality == "image":
+            return path(batch.image)
+        return path(batch.text_ids, batch.text_mask)
+
+    def forward(self, batch: ModelInput, token_masks: dict[str, Tensor] | None = None
+                ) -> dict[str, ModalityTokens]:
+        """Embed every modality of ``batch``; ``token_masks[m]`` (B, N) marks tokens to hide."""
+        out = {}
+        for modality in batch.modalities:
+            out[modality] = self._one(batch, modality, (token_masks or {}).get(modality))
+        return out
+
+    def _one(self, batch: ModelInput, modality: str, hide: Tensor | None) -> ModalityTokens:
+        index = MODALITIES.index(modality)
+        content = self.content(batch, modality)
+        tokens = content.values
+        if hide is not None:
+            tokens = torch.where(hide.unsqueeze(-1), self.mask_token.to(tokens.dtype), tokens)
+        tokens = tokens + content.position
+        b = tokens.shape[0]
+        summary = self.summary[index].unsqueeze(0).expand(b, -1, -1).to(tokens.dtype)
+        tokens = torch.cat([summary, tokens], dim=1) + self.tag.weight[index]
+        present = batch.present(modality)
+        head = torch.ones(b, self.n_global, dtype=torch.bool, device=tokens.device)
+        valid = torch.cat([head, content.valid], dim=1) & present[:, None]
+        return ModalityTokens(modality, self.norm(tokens), valid, present, self.n_global,
+                              content.targets, hide)

@@ -1,0 +1,154 @@
+"""Stage 3 — distillation into a smaller student while the teacher keeps training.
+
+Each step, per task: the teacher takes a supervised step on the batch (it keeps learning), and
+the student learns from the same batch with α·(ground-truth loss) + (1-α)·(distillation loss
+towards the teacher's outputs, computed in the same forward and detached). The student has half
+the layers and half the experts of the teacher (same width, so every adapter/head kind carries
+over). The report gives both models' size, CPU speed and validation metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from plantpulse.model.moe.config import ModelConfig
+from plantpulse.model.moe.layers.heads import HeadOutput
+from plantpulse.model.moe.losses import distillation_loss
+from plantpulse.model.moe.losses import task_loss
+from plantpulse.model.moe.network import PlantPulseModel
+from plantpulse.model.moe.training.data import Batcher
+from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.model.moe.training.data import cycle_batches
+from plantpulse.model.moe.training.distributed import data_seed
+from plantpulse.model.moe.training.distributed import from_main
+from plantpulse.model.moe.training.distributed import is_main_process
+from plantpulse.model.moe.training.distributed import sync_parameters
+from plantpulse.model.moe.training.finetune import fit_anomaly_radii
+from plantpulse.model.moe.training.finetune import validate
+from plantpulse.model.moe.training.finetune import validation_subset
+from plantpulse.model.moe.training.runtime import (
+    EpochCallback,
+    StageOptions,
+    StageState,
+    autocast,
+    clip_and_step,
+    make_optimizer,
+    update_router_biases,
+)
+
+
+def student_config(teacher: ModelConfig) -> ModelConfig:
+    """Half the layers and half the routed experts (at least one per group) of ``teacher``."""
+    groups = teacher.n_groups
+    experts = max(groups, (teacher.n_experts // 2) // groups * groups)
+    probe = teacher.replace(n_experts=experts, top_k=1)
+    return teacher.replace(n_layers=max(1, teacher.n_layers // 2), n_experts=experts,
+                           top_k=min(teacher.top_k, probe.experts_per_token_pool))
+
+
+def _detached(out: HeadOutput) -> HeadOutput:
+    values = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+    return type(out)(**{k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in values.items()})
+
+
+@torch.no_grad()
+def samples_per_second(model: PlantPulseModel, splits: TaskSplits, batcher: Batcher,
+                       batch_size: int = 64, repeats: int = 3) -> float:
+    """Forward throughput on one validation batch (median of ``repeats``)."""
+    model.eval()
+    rows = np.arange(min(batch_size, len(splits.val)))
+    batch = batcher.inputs(splits.val, rows)
+    name = splits.train.task.name
+    model(batch, tasks=(name,))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(batch, tasks=(name,))
+        times.append(time.perf_counter() - start)
+    return len(rows) / float(np.median(times))
+
+
+def _step(teacher, student, t_opt, s_opt, splits, rows, batcher, opts) -> float:
+    data, spec = splits.train, splits.train.task
+    batch, target = batcher.inputs(data, rows), batcher.targets(data, rows)
+    with autocast(batcher.device):
+        t_out = teacher(batch, tasks=(spec.name,))
+        t_loss = task_loss(t_out.tasks[spec.name], target, spec.rul_cap) + t_out.aux_loss
+    t_loss.backward()
+    clip_and_step(t_opt, list(teacher.parameters()), opts.grad_clip)
+    update_router_biases(teacher)
+    guide = _detached(t_out.tasks[spec.name])
+    with autocast(batcher.device):
+        s_out = student(batch, tasks=(spec.name,))
+        own = s_out.tasks[spec.name]
+        s_loss = (opts.distill_alpha * task_loss(own, target, spec.rul_cap)
+                  + (1 - opts.distill_alpha) * distillation_loss(own, guide, opts.temperature)
+                  + s_out.aux_loss)
+    s_loss.backward()
+    clip_and_step(s_opt, list(student.parameters()), opts.grad_clip)
+    update_router_biases(student)
+    return float(s_loss.detach())
+
+
+def run_distill(teacher: PlantPulseModel, student: PlantPulseModel, tasks: list[TaskSplits],
+                opts: StageOptions, batcher: Batcher, state: StageState | None = None,
+                on_epoch: EpochCallback | None = None) -> StageState:
+    """Train ``student`` from ``teacher`` (which keeps training); resumable; best student kept."""
+    state = state or StageState(stage="distill")
+    t_opt = make_optimizer(list(teacher.parameters()), opts)
+    s_opt = make_optimizer(list(student.parameters()), opts)
+    if state.optimizer:
+        t_opt.load_state_dict(state.optimizer["teacher"])
+        s_opt.load_state_dict(state.optimizer["student"])
+    sync_parameters(teacher, student)
+    baseline = state.extra.get("baseline")
+    best = state.extra.get("best_student") or copy.deepcopy(student.state_dict())
+    while state.epoch < opts.epochs and not state.done:
+        teacher.train()
+        student.train()
+        rng = np.random.default_rng(data_seed(opts.seed, state.epoch, 3))
+        streams = [cycle_batches(t.train, opts.batch_size, rng) for t in tasks]
+        bar = tqdm(range(opts.steps_per_epoch), desc=f"distill {state.epoch + 1}/{opts.epochs}",
+                   disable=not (opts.show_progress and is_main_process()), leave=False)
+        for _ in bar:
+            loss = sum(_step(teacher, student, t_opt, s_opt, splits, next(stream), batcher, opts)
+                       for splits, stream in zip(tasks, streams, strict=True))
+            bar.set_postfix(loss=f"{loss:.3f}")
+        score, metrics, raw = from_main(validate(student, tasks, batcher, opts, baseline))
+        baseline = baseline or raw
+        improved = state.record(score, opts.patience, metrics)
+        if improved:
+            best = copy.deepcopy(student.state_dict())
+        state.optimizer = {"teacher": t_opt.state_dict(), "student": s_opt.state_dict()}
+        state.extra = {"baseline": baseline, "best_student": best}
+        if on_epoch is not None:
+            on_epoch(state, improved)
+    student.load_state_dict(best)
+    fit_anomaly_radii(student, tasks, batcher, opts.batch_size)
+    fit_anomaly_radii(teacher, tasks, batcher, opts.batch_size)
+    if is_main_process():  # only rank 0 publishes the report
+        state.extra["report"] = distill_report(teacher, student, tasks, batcher, opts)
+    return state
+
+
+def distill_report(teacher: PlantPulseModel, student: PlantPulseModel, tasks: list[TaskSplits],
+                   batcher: Batcher, opts: StageOptions) -> dict[str, float]:
+    """Sizes, CPU speed and validation metrics of teacher and student, side by side."""
+    report: dict[str, float] = {
+        "teacher_params": float(teacher.parameter_counts()["total"]),
+        "student_params": float(student.parameter_counts()["total"]),
+    }
+    for who, model in (("teacher", teacher), ("student", student)):
+        report[f"{who}_samples_per_s"] = samples_per_second(model, tasks[0], batcher, opts.batch_size)
+        _, metrics, _ = validate(model, tasks, batcher, opts)
+        report.update({f"{who}/{k}": v for k, v in metrics.items()})
+    return report
+
+
+__all__ = ["run_distill", "student_config", "distill_report", "validation_subset"]

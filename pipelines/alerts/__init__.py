@@ -1,0 +1,1 @@
+"""Alert rules, the weld reject p-chart and work orders."""

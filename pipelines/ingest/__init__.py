@@ -1,0 +1,1 @@
+"""The ingest job: files and streams -> connectors -> one transaction in the database."""

@@ -1,0 +1,1 @@
+"""Where jobs run: database leases, the scheduler service, Ray."""

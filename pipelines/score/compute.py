@@ -1,0 +1,173 @@
+"""Scoring, the compute half: which assets need scoring, and their latest windows -> predictions.
+
+Incremental: an asset is scored when its newest reading is newer than the end of the newest
+window the chosen model version has already scored for it. Reads only; the writing half (one
+transaction for predictions and alerts) is :mod:`plantpulse.pipelines.score.job`. The same
+:func:`score_assets` runs in-process or inside Ray workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.core.records import SensorWindow
+from plantpulse.data.store.repository import current_model_version
+from plantpulse.data.store.repository import last_reading_times
+from plantpulse.data.store.repository import latest_windows
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import ModelVersion
+from plantpulse.data.store.schema import Prediction
+from plantpulse.data.store.types import from_micros
+from plantpulse.model.predictor import ModelPrediction
+from plantpulse.model.predictor import Predictor
+from plantpulse.model.predictor import load_predictor
+
+log = logging.getLogger(__name__)
+
+MOE_KINDS = ("student", "teacher")  # ModelVersion.kind of ``plantpulse train`` checkpoints
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """The model version a scoring run uses."""
+
+    version_id: int
+    name: str
+    version: int
+    kind: str  # the PREDICTORS entry that loads it
+    path: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    asset_id: int
+    name: str
+    asset_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """What scoring a set of assets produced: predictions, and the assets it had to skip (why)."""
+
+    rows: tuple[PredictionRow, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+
+def predictor_kind(kind: str) -> str:
+    return "moe" if kind in MOE_KINDS else kind
+
+
+def resolve_model(session: Session, name: str) -> ModelRef:
+    """The production version of ``name`` (else its newest), or a clear error."""
+    version = current_model_version(session, name)
+    if version is None:
+        known = sorted(set(session.scalars(select(ModelVersion.name))))
+        msg = (f"No model named {name!r} is registered. Registered: {', '.join(known) or 'none'}. Train one "
+               "(`plantpulse train`, `plantpulse demo`) or choose another with --model / scoring.model.")
+        raise ConfigError(msg)
+    return ModelRef(version.id, version.name, version.version, predictor_kind(version.kind), version.path)
+
+
+_LOADED: dict[tuple[int, str, str, float], Predictor] = {}
+
+
+def load_model(ref: ModelRef) -> Predictor:
+    """The predictor of ``ref``; the last one loaded is kept for the next run (scheduler)."""
+    path = Path(ref.path)
+    if not path.is_file():
+        msg = f"Model {ref.label}: checkpoint {ref.path} does not exist. Re-train it or register the right path."
+        raise ConfigError(msg)
+    key = (ref.version_id, ref.kind, str(path.resolve()), path.stat().st_mtime)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_predictor(ref.kind, path)
+    return _LOADED[key]
+
+
+def candidates(session: Session, ref: ModelRef, asset_types: Sequence[str] | None,
+               only: Sequence[str] | None = None, force: bool = False) -> list[Candidate]:
+    """Assets of the predictor's types whose newest reading is newer than their last scored window."""
+    last = last_reading_times(session)
+    done = dict(session.execute(
+        select(Prediction.asset_id, func.max(Prediction.window_end))
+        .where(Prediction.model_version_id == ref.version_id).group_by(Prediction.asset_id)).all())
+    query = select(Asset.id, Asset.name, Asset.asset_type).order_by(Asset.id)
+    if asset_types:
+        query = query.where(Asset.asset_type.in_(list(asset_types)))
+    if only:
+        query = query.where(Asset.name.in_(list(only)))
+    out = []
+    for asset_id, name, asset_type in session.execute(query):
+        newest = last.get(asset_id)
+        if newest is not None and (force or asset_id not in done or newest > done[asset_id]):
+            out.append(Candidate(asset_id, name, asset_type))
+    return out
+
+
+def typed(predictor: Predictor, asset_type: str) -> Predictor:
+    """The predictor for one asset type (multi-type models expose ``for_asset_type``)."""
+    view = getattr(predictor, "for_asset_type", None)
+    return view(asset_type) if callable(view) else predictor
+
+
+def _row(ref: ModelRef, window: SensorWindow, p: ModelPrediction) -> PredictionRow:
+    end = from_micros(int(np.asarray(window.end).astype("datetime64[us]").astype(np.int64)))
+    return PredictionRow(asset_id=window.asset_id, window_end=end, model_version_id=ref.version_id,
+                         rul_mean=p.rul_mean, rul_lower=p.rul_lower, rul_upper=p.rul_upper,
+                         rul_quantiles=p.rul_quantiles, fault_probs=dict(p.fault_probs),
+                         anomaly_score=p.anomaly_score, routing=dict(p.routing))
+
+
+def _predict(model: Predictor, windows: list[SensorWindow]) -> tuple[list[tuple[SensorWindow, ModelPrediction]],
+                                                                     list[tuple[str, str]]]:
+    """Predict a batch; when the batch is refused, retry window by window to isolate the bad ones."""
+    try:
+        return list(zip(windows, model.predict(windows), strict=True)), []
+    except InputDataError:
+        if len(windows) == 1:
+            raise
+    done, skipped = [], []
+    for w in windows:
+        try:
+            done += _predict(model, [w])[0]
+        except InputDataError as err:
+            skipped.append((w.asset_name, str(err)))
+    return done, skipped
+
+
+def score_assets(db: Database, predictor: Predictor, ref: ModelRef, assets: Sequence[Candidate],
+                 batch_size: int) -> Scores:
+    """Latest window of each asset -> predictions, ``batch_size`` windows per predict call."""
+    rows: list[PredictionRow] = []
+    skipped: list[tuple[str, str]] = []
+    for asset_type in sorted({a.asset_type for a in assets}):
+        model = typed(predictor, asset_type)
+        group = [a for a in assets if a.asset_type == asset_type]
+        for start in range(0, len(group), batch_size):
+            chunk = group[start : start + batch_size]
+            with db.session() as session:
+                found = latest_windows(session, [a.asset_id for a in chunk], model.window_length,
+                                       model.channels or None)
+            windows = [found[a.asset_id] for a in chunk if a.asset_id in found]
+            empty = [w.asset_name for w in windows if len(w) == 0]
+            skipped += [(name, "no readings of the model's channels") for name in empty]
+            done, bad = _predict(model, [w for w in windows if len(w)])
+            rows += [_row(ref, w, p) for w, p in done]
+            skipped += bad
+    return Scores(tuple(rows), tuple(skipped))
+

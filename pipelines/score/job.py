@@ -1,0 +1,168 @@
+"""``plantpulse score`` as a job: choose the model, score (locally or on Ray), then write
+predictions and alerts in one transaction, then export work orders for the new alerts.
+
+Killed at any point, a run leaves either nothing or everything in the database: predictions and
+alerts share one transaction, and the next run scores whatever is still unscored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from plantpulse.data.store.db import Database
+from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.store.repository import raise_alert
+from plantpulse.data.store.repository import upsert_predictions
+from plantpulse.data.store.schema import Alert
+from plantpulse.data.store.schema import Asset
+from plantpulse.data.store.schema import Prediction
+from plantpulse.data.store.types import utcnow
+from plantpulse.pipelines.alerts.rules import Finding
+from plantpulse.pipelines.alerts.rules import Scored
+from plantpulse.pipelines.alerts.rules import evaluate
+from plantpulse.data.core.config.settings import Settings
+from plantpulse.pipelines.alerts.pchart import weld_findings
+from plantpulse.model.predictor import Predictor
+from plantpulse.pipelines.score.compute import Candidate
+from plantpulse.pipelines.score.compute import ModelRef
+from plantpulse.pipelines.score.compute import Scores
+from plantpulse.pipelines.score.compute import candidates
+from plantpulse.pipelines.score.compute import load_model
+from plantpulse.pipelines.score.compute import resolve_model
+from plantpulse.pipelines.score.compute import score_assets
+from plantpulse.pipelines.alerts.workorders import WorkOrder
+from plantpulse.pipelines.alerts.workorders import from_alert
+from plantpulse.pipelines.alerts.workorders import post_webhook
+from plantpulse.pipelines.alerts.workorders import write_csv
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRequest:
+    model: str
+    engine: str = "local"
+    assets: tuple[str, ...] = ()
+    force: bool = False
+    batch_size: int = 256
+    ray_address: str | None = None
+    ray_workers: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    model: str
+    engine: str
+    considered: int
+    predictions: int
+    new_alerts: tuple[int, ...]
+    refreshed_alerts: tuple[int, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+    workorders: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def request_from(settings: Settings, **overrides: Any) -> ScoreRequest:
+    s = settings.scoring
+    base = {"model": s.model, "engine": s.engine, "batch_size": s.batch_size, "ray_address": s.ray_address,
+            "ray_workers": s.ray_workers}
+    return ScoreRequest(**(base | {k: v for k, v in overrides.items() if v is not None}))
+
+
+def compute(db: Database, ref: ModelRef, predictor: Predictor, todo: Sequence[Candidate],
+            request: ScoreRequest) -> Scores:
+    """Predictions for ``todo``: in this process, or in parallel partitions on Ray."""
+    if request.engine == "ray":
+        from plantpulse.pipelines.runtime.ray_engine import score_on_ray
+
+        return score_on_ray(db.url, ref, todo, request.batch_size, request.ray_workers, request.ray_address)
+    return score_assets(db, predictor, ref, todo, request.batch_size)
+
+
+def _stored_ids(session: Session, ref: ModelRef, rows: Sequence[PredictionRow]) -> dict[tuple[int, Any], int]:
+    """(asset id, window end) -> prediction id, for those of ``rows`` already stored."""
+    keys = [(r.asset_id, r.window_end) for r in rows]
+    ids: dict[tuple[int, Any], int] = {}
+    for i in range(0, len(keys), 500):
+        found = session.execute(
+            select(Prediction.asset_id, Prediction.window_end, Prediction.id)
+            .where(Prediction.model_version_id == ref.version_id,
+                   tuple_(Prediction.asset_id, Prediction.window_end).in_(keys[i : i + 500])))
+        ids |= {(a, w): pid for a, w, pid in found}
+    return ids
+
+
+def _not_stored(session: Session, ref: ModelRef, rows: Sequence[PredictionRow]) -> list[PredictionRow]:
+    stored = _stored_ids(session, ref, rows)
+    return [r for r in rows if (r.asset_id, r.window_end) not in stored]
+
+
+def _scored(session: Session, ref: ModelRef, rows: Sequence[PredictionRow]) -> list[tuple[Scored, int]]:
+    """Each row with its asset's name and type, and its stored prediction id."""
+    assets = {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_({r.asset_id for r in rows})))}
+    ids = _stored_ids(session, ref, rows)
+    return [(Scored(r, assets[r.asset_id].name, assets[r.asset_id].asset_type, ref.label, ref.kind),
+             ids.get((r.asset_id, r.window_end))) for r in rows]
+
+
+def write(db: Database, ref: ModelRef, scores: Scores, settings: Settings) -> tuple[int, list[Alert], list[Alert]]:
+    """Predictions, then alerts (rules on them, plus the weld p-chart), in one transaction."""
+    with db.session() as session:
+        fresh = _not_stored(session, ref, scores.rows)  # a re-scored window must not re-fire its alerts
+        written = upsert_predictions(session, fresh)
+        scored = _scored(session, ref, fresh)
+        findings = [(f, pid) for f, pid in _findings(scored, settings)]
+        weld, _ = weld_findings(session, settings.alerts, settings.timezone)
+        findings += [(f, None) for f in weld]
+        new, refreshed = [], []
+        for finding, prediction_id in findings:
+            alert = raise_alert(session, rule=finding.rule, severity=finding.severity, message=finding.message,
+                                dedupe_key=finding.dedupe_key, asset_id=finding.asset_id, evidence=finding.evidence,
+                                recommended_action=finding.recommended_action, prediction_id=prediction_id)
+            (new if alert.occurrences == 1 else refreshed).append(alert)
+    return written, new, refreshed
+
+
+def _findings(scored: list[tuple[Scored, int]], settings: Settings) -> list[tuple[Finding, int]]:
+    by_asset = {s.row.asset_id: pid for s, pid in scored}
+    return [(f, by_asset.get(f.asset_id)) for f in evaluate([s for s, _ in scored], settings.alerts)]
+
+
+def export(db: Database, alerts: Sequence[Alert], settings: Settings) -> int:
+    """Work orders for ``alerts``: appended to today's CSV, then POSTed to the webhook if set."""
+    if not alerts:
+        return 0
+    with db.session() as session:
+        names = {i: n for i, n in session.execute(select(Asset.id, Asset.name))}
+    orders: list[WorkOrder] = [from_alert(a, names.get(a.asset_id, "")) for a in alerts]
+    folder = settings.alerts.workorder_dir or settings.home / "workorders"
+    path = write_csv(orders, folder / f"workorders-{utcnow():%Y-%m-%d}.csv")
+    sent = post_webhook(orders, settings.alerts)
+    log.info("%d work orders written to %s%s.", len(orders), path,
+             f", {sent} delivered to the webhook" if settings.alerts.webhook_url else "")
+    return len(orders)
+
+
+def run_scoring(settings: Settings, db: Database, request: ScoreRequest) -> ScoreResult:
+    """Score the assets with new data and raise alerts; see the module docstring."""
+    with db.session() as session:
+        ref = resolve_model(session, request.model)
+    predictor = load_model(ref)
+    with db.session() as session:
+        todo = candidates(session, ref, predictor.asset_types, request.assets, request.force)
+    scores = compute(db, ref, predictor, todo, request) if todo else Scores((), ())
+    for name, reason in scores.skipped:
+        log.warning("Not scored: %s: %s", name, reason)
+    written, new, refreshed = write(db, ref, scores, settings)
+    orders = export(db, new, settings)
+    log.info("Scored %d of %d assets with %s (%s): %d new predictions, %d new alerts, %d refreshed.",
+             len(scores.rows), len(todo), ref.label, request.engine, written, len(new), len(refreshed))
+    return ScoreResult(ref.label, request.engine, len(todo), written, tuple(a.id for a in new),
+                       tuple(a.id for a in refreshed), scores.skipped, orders,
+                       {"model_version_id": ref.version_id, "assets_scored": len(scores.rows)})

@@ -1,0 +1,1 @@
+"""The training job and the model-ready task datasets it trains on."""

@@ -1,0 +1,338 @@
+"""The training job behind ``plantpulse train``: data -> stage 1 -> stage 2 -> stage 3.
+
+Every stage writes its checkpoint and resumable state into a run folder
+(``<model_dir>/runs/<name>-<preset>/``) after each epoch, so an interrupted run continues where
+it stopped. Finished models are written as versioned checkpoints
+(``<model_dir>/<name>-teacher-v<N>.safetensors``, ``…-student-v<N>…``) with metrics, config,
+normalisers and the data fingerprint, and registered as ModelVersion rows.
+
+The same job runs on every rank of a data-parallel group (``plantpulse train --engine ray``, see
+``plantpulse.pipelines.runtime.ray_engine.train_job_on_ray``): the stages average gradients over the
+ranks, and only rank 0 prints, writes the run folder and the versions, and registers them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from plantpulse.data.datasets.manifest import sha256_file
+from plantpulse.data.core.errors import CheckpointError
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.model.moe.checkpoint import (
+    load_checkpoint,
+    load_training_state,
+    next_version_path,
+    save_checkpoint,
+    save_training_state,
+)
+from plantpulse.model.moe.config import ModelConfig
+from plantpulse.model.moe.config import preset
+from plantpulse.model.moe.layers.embeddings import HashingTokenizer
+from plantpulse.model.moe.network import PlantPulseModel
+from plantpulse.model.moe.training import (
+    Batcher,
+    StageOptions,
+    StageState,
+    TaskSplits,
+    combined_fingerprint,
+    is_main_process,
+    pick_device,
+    run_distill,
+    run_finetune,
+    run_pretrain,
+    seed_everything,
+    student_config,
+)
+from plantpulse.model.moe.training.finetune import validation_subset
+from plantpulse.model.moe.training.metrics import evaluate
+from plantpulse.data.core.config.settings import Settings
+from plantpulse.pipelines.train.tasks import BUNDLES
+from plantpulse.pipelines.train.tasks import TaskBundle
+from plantpulse.pipelines.train.tasks import build_bundle
+
+STAGES: tuple[str, ...] = ("pretrain", "finetune", "distill")
+_HEADLINE = {"rmse", "macro_f1", "auroc", "sensor", "image", "text", "infonce"}
+Echo = Callable[[str], None]
+
+
+class TrainRequest(BaseModel):
+    """What to train; every CLI option maps to one field (unknown keys are rejected)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: Literal["pretrain", "finetune", "distill", "all"] = "all"
+    preset: str = "default"
+    datasets: tuple[str, ...] = tuple(BUNDLES.names())
+    tasks: tuple[str, ...] = ()
+    epochs: dict[str, int] = Field(default_factory=lambda: {s: 1 for s in STAGES})
+    steps: int = Field(50, ge=1, description="optimiser steps per epoch")
+    batch_size: int = Field(32, ge=2)
+    lr: float = Field(1e-3, gt=0)
+    seed: int = 0
+    device: str = "auto"
+    name: str = Field("plantpulse", pattern=r"^[A-Za-z0-9_.-]+$")
+    resume: bool = True
+    pcgrad: bool = True
+    uncertainty_weighting: bool = False
+    model_overrides: dict[str, Any] = Field(default_factory=dict)
+    bundle_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="dataset -> keyword options of its task builder, e.g. "
+        "{'cwru': {'protocol': 'load', 'test_loads': [1, 2, 3]}}")
+    register_versions: bool = True
+    eval_rows: int = Field(2000, ge=1, description="rows per split scored for the metrics")
+    show_progress: bool = True
+
+    def stages(self) -> tuple[str, ...]:
+        return STAGES if self.stage == "all" else (self.stage,)
+
+    def options(self, stage: str) -> StageOptions:
+        return StageOptions(epochs=self.epochs.get(stage, 1), steps_per_epoch=self.steps,
+                            batch_size=self.batch_size, lr=self.lr, seed=self.seed, device=self.device,
+                            show_progress=self.show_progress, pcgrad=self.pcgrad,
+                            val_batches=max(1, min(20, self.eval_rows // self.batch_size)),
+                            uncertainty_weighting=self.uncertainty_weighting)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoints: dict[str, Path] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    registered: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    settings: Settings
+    request: TrainRequest
+    config: ModelConfig
+    bundles: list[TaskBundle]
+    tasks: list[TaskSplits]
+    batcher: Batcher
+    run_dir: Path
+    echo: Echo
+    fingerprint: str = ""
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        normalizers: dict[str, Any] = {}
+        windows: dict[str, int] = {}
+        for bundle in self.bundles:
+            normalizers.update(bundle.normalizers)
+        for splits in self.tasks:
+            if splits.train.sensor is not None:
+                windows[splits.train.task.asset_type] = int(splits.train.sensor.shape[1])
+        return {"normalizers": normalizers, "window_lengths": windows, "preset": self.request.preset,
+                "datasets": list(self.request.datasets), "seed": self.request.seed,
+                "bundle_options": self.request.bundle_options}
+
+
+def build_data(settings: Settings, request: TrainRequest, config: ModelConfig, echo: Echo
+               ) -> tuple[list[TaskBundle], list[TaskSplits]]:
+    """Build the requested datasets' tasks (splits made inside each builder, by unit)."""
+    root = settings.require_datasets_dir()
+    bundles = []
+    for name in request.datasets:
+        start = time.perf_counter()
+        options = {"seed": request.seed, "image_size": config.image_size, **request.bundle_options.get(name, {})}
+        bundle = build_bundle(name, root, **options)
+        echo(f"data {name}: {', '.join(f'{k} {len(v.train)}/{len(v.val)}' for k, v in bundle.splits.items())}"
+             f" train/val samples ({time.perf_counter() - start:.1f} s)")
+        bundles.append(bundle)
+    tasks = [s for b in bundles for name, s in b.splits.items() if not request.tasks or name in request.tasks]
+    if not tasks:
+        raise ConfigError(f"No task selected: datasets {list(request.datasets)}, tasks {list(request.tasks)}.")
+    known = {name for b in bundles for name in b.splits}
+    unknown = sorted(set(request.tasks) - known)
+    if unknown:
+        msg = f"Unknown task(s) {unknown} for datasets {list(request.datasets)}. Available: {', '.join(sorted(known))}."
+        raise ConfigError(msg)
+    return bundles, tasks
+
+
+def model_config(request: TrainRequest, specs: tuple = ()) -> ModelConfig:
+    return preset(request.preset, **{**request.model_overrides, "tasks": specs})
+
+
+def _state_path(ctx: _Context, stage: str) -> Path:
+    return ctx.run_dir / f"{stage}.state.pt"
+
+
+def _load_state(ctx: _Context, stage: str) -> StageState | None:
+    path = _state_path(ctx, stage)
+    if not ctx.request.resume or not path.is_file():
+        return None
+    return StageState.from_dict(load_training_state(path))
+
+
+def _load_model(path: Path, expected: ModelConfig) -> PlantPulseModel:
+    try:
+        model, _ = load_checkpoint(path, expected_config=expected)
+    except CheckpointError as err:
+        msg = f"{err} (the run folder {path.parent} was made with other settings; use --no-resume)"
+        raise CheckpointError(msg) from err
+    return model
+
+
+def _saver(ctx: _Context, stage: str, models: dict[str, PlantPulseModel]
+           ) -> Callable[[StageState, bool], None] | None:
+    if not is_main_process():  # one writer per run folder
+        return None
+
+    def on_epoch(state: StageState, improved: bool) -> None:
+        for suffix, model in models.items():
+            save_checkpoint(model, ctx.run_dir / f"{stage}{suffix}.safetensors", kind=stage,
+                            name=ctx.request.name, extra=ctx.extra, data_fingerprint=ctx.fingerprint)
+        save_training_state(_state_path(ctx, stage), state.to_dict())
+        last = state.history[-1]
+        shown = ", ".join(f"{k} {v:.3g}" for k, v in last.items() if k.split("/")[-1] in _HEADLINE)
+        ctx.echo(f"{stage} epoch {state.epoch}: score {last['score']:.4f}{' (best)' if improved else ''}"
+                 f"{'; ' + shown if shown else ''}")
+    return on_epoch
+
+
+def stage_pretrain(ctx: _Context) -> PlantPulseModel:
+    state = _load_state(ctx, "pretrain")
+    path = ctx.run_dir / "pretrain.safetensors"
+    model = _load_model(path, ctx.config) if state and path.is_file() else PlantPulseModel(ctx.config)
+    model.to(ctx.batcher.device)
+    data = [d for b in ctx.bundles for d in b.pretrain]
+    run_pretrain(model, data, ctx.request.options("pretrain"), ctx.batcher, state,
+                 _saver(ctx, "pretrain", {"": model}))
+    return model
+
+
+def stage_finetune(ctx: _Context, model: PlantPulseModel | None) -> PlantPulseModel:
+    state = _load_state(ctx, "finetune")
+    resume_path = ctx.run_dir / "finetune.safetensors"
+    if state and resume_path.is_file():
+        model = _load_model(resume_path, ctx.config)
+    elif model is None:
+        pre = ctx.run_dir / "pretrain.safetensors"
+        model = _load_model(pre, ctx.config) if pre.is_file() else PlantPulseModel(ctx.config)
+        if not pre.is_file():
+            ctx.echo("finetune: no pre-trained checkpoint in the run folder; starting from scratch")
+    model.to(ctx.batcher.device)
+    run_finetune(model, ctx.tasks, ctx.request.options("finetune"), ctx.batcher, state,
+                 _saver(ctx, "finetune", {"": model}))
+    return model
+
+
+def stage_distill(ctx: _Context, teacher: PlantPulseModel | None) -> tuple[PlantPulseModel, PlantPulseModel, dict]:
+    state = _load_state(ctx, "distill")
+    student_cfg = student_config(ctx.config)
+    if state and (ctx.run_dir / "distill-student.safetensors").is_file():
+        teacher = _load_model(ctx.run_dir / "distill-teacher.safetensors", ctx.config)
+        student = _load_model(ctx.run_dir / "distill-student.safetensors", student_cfg)
+    else:
+        if teacher is None:
+            path = ctx.run_dir / "finetune.safetensors"
+            if not path.is_file():
+                raise CheckpointError(f"No fine-tuned teacher in {ctx.run_dir}; run `plantpulse train "
+                                      f"--stage finetune` (same options) first.")
+            teacher = _load_model(path, ctx.config)
+        student = PlantPulseModel(student_cfg)
+    teacher.to(ctx.batcher.device)
+    student.to(ctx.batcher.device)
+    state = run_distill(teacher, student, ctx.tasks, ctx.request.options("distill"), ctx.batcher, state,
+                        _saver(ctx, "distill", {"-teacher": teacher, "-student": student}))
+    return teacher, student, state.extra.get("report", {})
+
+
+def score(ctx: _Context, model: PlantPulseModel) -> dict[str, Any]:
+    """Validation and test metrics per task on up to ``eval_rows`` rows of each split."""
+    out: dict[str, Any] = {}
+    for splits in ctx.tasks:
+        name = splits.train.task.name
+        for part, data in (("val", splits.val), ("test", splits.test)):
+            if data is None or len(data) == 0:
+                continue
+            sub = validation_subset(data, ctx.request.eval_rows, ctx.request.seed)
+            out.setdefault(part, {})[name] = evaluate(model, sub, ctx.batcher, ctx.request.batch_size)
+    return out
+
+
+def publish(ctx: _Context, model: PlantPulseModel, kind: str, metrics: dict[str, Any],
+            result: TrainResult) -> None:
+    """Write a versioned checkpoint and register it (called on rank 0 only under DDP)."""
+    path, version = next_version_path(ctx.settings.model_dir, f"{ctx.request.name}-{kind}")
+    metrics = {**metrics, "wall_seconds": round(time.perf_counter() - ctx.started, 1)}
+    save_checkpoint(model, path, kind=kind, name=f"{ctx.request.name}-{kind}", version=version,
+                    metrics=metrics, data_fingerprint=ctx.fingerprint, extra=ctx.extra)
+    result.checkpoints[kind] = path
+    result.metrics[kind] = metrics
+    ctx.echo(f"saved {kind} v{version}: {path}")
+    if ctx.request.register_versions:
+        result.registered.append(register(ctx, path, kind, model, metrics))
+
+
+def register(ctx: _Context, path: Path, kind: str, model: PlantPulseModel, metrics: dict[str, Any]) -> str:
+    from plantpulse.data.store.db import Database
+    from plantpulse.data.store.repository import register_model_version
+
+    db = Database(ctx.settings.db_url)
+    with db.session() as session:
+        row = register_model_version(
+            session, name=f"{ctx.request.name}-{kind}", kind=kind, task="multitask", path=str(path.resolve()),
+            metrics=_jsonable(metrics), config=model.cfg.to_dict(), data_fingerprint=ctx.fingerprint,
+            sha256=sha256_file(path))
+        label = f"{row.name} v{row.version}"
+    ctx.echo(f"registered {label} (candidate)")
+    return label
+
+
+def _silent(line: str) -> None:
+    """The echo of ranks other than 0."""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    return value
+
+
+def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainResult:
+    """Run the requested stages; see the module docstring."""
+    main = is_main_process()
+    if not main:
+        echo = _silent
+    if request.register_versions and main:
+        from plantpulse.data.store.db import Database
+
+        Database(settings.db_url).require_current()  # fail before training, not after
+    seed_everything(request.seed)
+    device = pick_device(request.device)
+    probe = model_config(request)
+    bundles, tasks = build_data(settings, request, probe, echo)
+    config = model_config(request, tuple(s.train.task for s in tasks))
+    run_dir = settings.model_dir / "runs" / f"{request.name}-{request.preset}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    batcher = Batcher(HashingTokenizer(config.vocab_size, config.max_text_len), config.channel_buckets, device)
+    ctx = _Context(settings, request, config, bundles, tasks, batcher, run_dir, echo)
+    ctx.fingerprint = combined_fingerprint([s.train for s in tasks] + [d for b in bundles for d in b.pretrain])
+    result = TrainResult(run_dir)
+    model = None
+    echo(f"model {request.preset}: {PlantPulseModel(config).parameter_counts()} on {device}")
+    if "pretrain" in request.stages():
+        model = stage_pretrain(ctx)
+    if "finetune" in request.stages():
+        model = stage_finetune(ctx, model)
+        if main:
+            publish(ctx, model, "teacher", {"stage": "finetune", **score(ctx, model)}, result)
+    if "distill" in request.stages():
+        teacher, student, report = stage_distill(ctx, model if "finetune" in request.stages() else None)
+        if main:
+            publish(ctx, teacher, "teacher", {"stage": "distill", **score(ctx, teacher)}, result)
+            publish(ctx, student, "student", {"stage": "distill", "distill": report, **score(ctx, student)},
+                    result)
+    return result

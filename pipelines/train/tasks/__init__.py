@@ -1,0 +1,47 @@
+"""Model-ready samples for every public dataset, with leakage-free splits.
+
+``build_bundle(name, root)`` turns one dataset (read through ``plantpulse.data.datasets``) into a
+:class:`TaskBundle`: train/val/test :class:`~plantpulse.model.moe.training.TaskSplits` per task,
+unlabelled training-split data for pre-training, and the per-channel normalisers. The split
+rules per dataset are in each module's docstring; the helpers are in :mod:`.splits`.
+
+| name | tasks | split |
+|---|---|---|
+| cmapss | rul:turbofan, anomaly:turbofan | by engine (val); NASA test engines, last window |
+| cwru | fault:bearing, anomaly:bearing | by recording segment before windowing (or load / size) |
+| azure_pdm | failure24h:machine (telemetry + log text) | by time, 24 h look-ahead respected |
+| maintnet | system:aircraft (text) | by distinct problem text |
+| ai4i2020 | fault:milling (tabular) | by product, stratified |
+| weld_surface_yolo | defect:weld (images) | by Roboflow source image, duplicates removed |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from plantpulse.data.core.registry import Registry
+from plantpulse.pipelines.train.tasks import ai4i
+from plantpulse.pipelines.train.tasks import azure
+from plantpulse.pipelines.train.tasks import cmapss
+from plantpulse.pipelines.train.tasks import cwru
+from plantpulse.pipelines.train.tasks import maintnet
+from plantpulse.pipelines.train.tasks import weld
+from plantpulse.pipelines.train.tasks.base import TaskBundle
+
+BUNDLES: Registry[Callable[..., TaskBundle]] = Registry("task dataset")
+BUNDLES.add("cmapss", cmapss.build)
+BUNDLES.add("cwru", cwru.build)
+BUNDLES.add("azure_pdm", azure.build)
+BUNDLES.add("maintnet", maintnet.build)
+BUNDLES.add("ai4i2020", ai4i.build)
+BUNDLES.add("weld_surface_yolo", weld.build)
+
+
+def build_bundle(name: str, root: Path | str, **options: Any) -> TaskBundle:
+    """Build dataset ``name``'s tasks from the datasets folder ``root`` (see the table above)."""
+    return BUNDLES.get(name)(root, **options)
+
+
+__all__ = ["BUNDLES", "TaskBundle", "build_bundle"]

@@ -1,0 +1,59 @@
+"""AI4I 2020 milling machine: failure-type diagnosis from one row of process measurements.
+
+Each row (a distinct product) becomes a window of length 1 over 8 channels: the five
+measurements and the product quality type one-hot (L/M/H). Label: ``no_failure`` or the failure
+mode (TWF, HDF, PWF, OSF, RNF); rows with several modes take the first in that order (24 rows);
+a mode flag without the machine-failure flag still counts as that mode (18 RNF rows). The 9 rows
+with a machine failure but no mode flag have no diagnosable label and are left out of this task
+(reported in ``notes``). Splits are stratified by label, by product (= row).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from plantpulse.data.datasets import load_dataset
+from plantpulse.data.datasets.ai4i import FEATURES, MODES
+from plantpulse.model.moe.config import TaskSpec
+from plantpulse.model.moe.training.data import TaskData
+from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.pipelines.train.tasks.base import TaskBundle
+from plantpulse.pipelines.train.tasks.splits import Standardizer
+from plantpulse.pipelines.train.tasks.splits import split_groups
+
+ASSET = "milling"
+TYPES: tuple[str, ...] = ("L", "M", "H")
+CHANNELS: tuple[str, ...] = (*FEATURES, *(f"Type {t}" for t in TYPES))
+CLASSES: tuple[str, ...] = ("no_failure", *MODES)
+FAULT_TASK = TaskSpec(name=f"fault:{ASSET}", kind="classification", classes=CLASSES)
+
+
+def failure_labels(machine_failure: np.ndarray, modes: np.ndarray) -> np.ndarray:
+    """Class index per row; -1 for 'failed, mode unknown' rows."""
+    has_mode = modes.any(1)
+    labels = np.where(has_mode, modes.argmax(1) + 1, 0)
+    return np.where((machine_failure == 1) & ~has_mode, -1, labels)
+
+
+def build(root: Path | str, *, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+          seed: int = 0, verify: str = "sizes", **_: object) -> TaskBundle:
+    data = load_dataset("ai4i2020", root, verify=verify)
+    labels = failure_labels(data.machine_failure, data.modes)
+    keep = labels >= 0
+    onehot = (data.product_type[:, None] == np.array(TYPES)[None, :]).astype(np.float32)
+    table = np.concatenate([data.features, onehot], axis=1)[keep]
+    labels, groups = labels[keep], data.udi[keep]
+    masks = split_groups(groups, fractions, seed, stratify=labels)
+    scaler = Standardizer.fit(table[masks[0]], CHANNELS)
+    values = scaler.apply(table)[:, None, :]  # (N, 1, 8)
+    splits = [TaskData(name=f"ai4i_{split}", task=FAULT_TASK, groups=groups[m], sensor=values[m],
+                       channels=CHANNELS, targets=labels[m])
+              for split, m in zip(("train", "val", "test"), masks, strict=True)]
+    notes = {"rows_without_mode_left_out": int((~keep).sum()),
+             "label_counts": dict(zip(CLASSES, np.bincount(labels, minlength=len(CLASSES)).tolist(), strict=True))}
+    pretrain = TaskData(name="ai4i_pretrain", task=None, groups=splits[0].groups,
+                        sensor=splits[0].sensor, channels=CHANNELS)
+    return TaskBundle("ai4i2020", {FAULT_TASK.name: TaskSplits(*splits)}, (pretrain,),
+                      {ASSET: scaler.to_dict()}, notes)

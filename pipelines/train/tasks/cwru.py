@@ -1,0 +1,116 @@
+"""CWRU bearing fault windows (12 kHz drive end, 10 classes: normal + 3 faults × 3 sizes).
+
+Recordings are split *before* windowing, so no window straddles two splits:
+- ``protocol="time"`` (same-load): each recording is cut into contiguous train / val / test
+  segments (default 70 / 15 / 15 % of its samples, one window of unused samples between
+  segments) and windows are taken inside each segment;
+- ``protocol="load"`` (cross-load): whole recordings by motor load — ``test_loads`` for test,
+  the rest for training, with the last ``val`` share of each training recording for validation
+  (the normal recording, 0 hp only, is cut in time as in "time");
+- ``protocol="fault_size"`` (unseen size): whole recordings by fault diameter — faults of
+  ``test_size`` go to test (the normal recording is cut in time as in "time").
+Channels: drive-end and fan-end accelerometers (the base accelerometer is absent in the normal
+recording). Caveat from the PROVENANCE: the normal baseline (file 97, 0 hp only) may have been
+sampled at 48 kHz. ``anomaly:bearing`` labels windows of the normal recording as normal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from plantpulse.data.datasets import load_dataset
+from plantpulse.data.datasets.cwru import CwruRecording
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.model.moe.config import TaskSpec
+from plantpulse.model.moe.training.data import TaskData
+from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.pipelines.train.tasks.base import TaskBundle
+from plantpulse.pipelines.train.tasks.splits import SPLITS
+from plantpulse.pipelines.train.tasks.splits import Standardizer
+from plantpulse.pipelines.train.tasks.windows import WindowView
+from plantpulse.pipelines.train.tasks.windows import window_starts
+
+ASSET = "bearing"
+CHANNELS: tuple[str, ...] = ("drive_end_accel", "fan_end_accel")
+CLASSES: tuple[str, ...] = (
+    "normal", "inner_race_0.007", "inner_race_0.014", "inner_race_0.021", "ball_0.007", "ball_0.014",
+    "ball_0.021", "outer_race_0.007", "outer_race_0.014", "outer_race_0.021",
+)
+FAULT_TASK = TaskSpec(name=f"fault:{ASSET}", kind="classification", classes=CLASSES)
+ANOMALY_TASK = TaskSpec(name=f"anomaly:{ASSET}", kind="anomaly")
+PROTOCOLS: tuple[str, ...] = ("time", "load", "fault_size")
+
+
+def segments(n: int, fractions: tuple[float, float, float], gap: int = 0) -> list[tuple[int, int]]:
+    """Contiguous [begin, end) sample ranges for train / val / test of a recording of n samples;
+    ``gap`` samples after each cut belong to no split (so no two splits touch)."""
+    cuts = np.round(np.cumsum((0.0, *fractions)) * n).astype(int)
+    return [(int(cuts[k]) + (gap if k else 0), int(cuts[k + 1])) for k in range(3)]
+
+
+def recording_segments(rec: CwruRecording, protocol: str, fractions: tuple[float, float, float],
+                       test_loads: tuple[int, ...], test_size: float, gap: int = 0) -> dict[str, tuple[int, int]]:
+    """Which samples of ``rec`` go to which split (a split may be absent). The normal recording
+    exists only at 0 hp, so the load and fault-size protocols cut it in time like "time"."""
+    n = len(rec.de)
+    if protocol == "time" or (protocol in ("load", "fault_size") and rec.diameter_in is None):
+        return dict(zip(SPLITS, segments(n, fractions, gap), strict=True))
+    if protocol == "load":
+        if rec.load_hp in test_loads:
+            return {"test": (0, n)}
+    elif protocol == "fault_size":
+        if abs(rec.diameter_in - test_size) < 1e-9:
+            return {"test": (0, n)}
+    else:
+        raise InputDataError(f"Unknown CWRU protocol '{protocol}'. Available: {', '.join(PROTOCOLS)}.")
+    val_share = fractions[1] / (fractions[0] + fractions[1])
+    cut = int(round(n * (1 - val_share)))
+    return {"train": (0, cut), "val": (cut + gap, n)}
+
+
+def build(root: Path | str, *, protocol: str = "time", window: int = 1024, stride: int = 512,
+          fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), test_loads: tuple[int, ...] = (3,),
+          test_size: float = 0.021, gap: int | None = None, seed: int = 0, verify: str = "sizes",
+          **_: object) -> TaskBundle:
+    """CWRU as a :class:`TaskBundle`; groups are file numbers. Val/test windows do not overlap;
+    ``gap`` samples (default: one window) between consecutive segments of a recording are unused."""
+    gap = window if gap is None else gap
+    data = load_dataset("cwru", root, verify=verify)
+    layout = {split: ([], [], []) for split in SPLITS}  # starts, labels, groups
+    pieces, offset, train_rows = [], 0, []
+    for rec in data.recordings:
+        signal = np.stack([rec.de, rec.fe], axis=1)
+        pieces.append(signal)
+        cuts = recording_segments(rec, protocol, fractions, tuple(test_loads), test_size, gap)
+        for split, (begin, end) in cuts.items():
+            step = stride if split == "train" else window
+            starts = window_starts(begin, end, window, step)
+            layout[split][0].append(offset + starts)
+            layout[split][1].append(np.full(len(starts), CLASSES.index(rec.label)))
+            layout[split][2].append(np.full(len(starts), rec.file_number))
+            if split == "train":
+                train_rows.append(signal[begin:end])
+        offset += len(signal)
+    scaler = Standardizer.fit(np.concatenate(train_rows), CHANNELS)
+    series = scaler.apply(np.concatenate(pieces))
+    made = {}
+    for split, (starts, labels, groups) in layout.items():
+        if not starts:
+            continue
+        labels_arr = np.concatenate(labels)
+        view = WindowView(series, np.concatenate(starts), window)
+        base = dict(name=f"cwru_{protocol}_{split}", groups=np.concatenate(groups), sensor=view,
+                    channels=CHANNELS)
+        made[split] = (TaskData(task=FAULT_TASK, targets=labels_arr, **base),
+                       TaskData(task=ANOMALY_TASK, targets=labels_arr == 0, **base))
+    test = made.get("test", (None, None))
+    tasks = {FAULT_TASK.name: TaskSplits(made["train"][0], made["val"][0], test[0]),
+             ANOMALY_TASK.name: TaskSplits(made["train"][1], made["val"][1], test[1])}
+    train = made["train"][0]
+    pretrain = TaskData(name=f"cwru_{protocol}_pretrain", task=None, groups=train.groups,
+                        sensor=train.sensor, channels=CHANNELS)
+    notes = {"protocol": protocol, "window": window, "stride": stride,
+             **{f"{k}_windows": len(v[0]) for k, v in made.items()}}
+    return TaskBundle("cwru", tasks, (pretrain,), {ASSET: scaler.to_dict()}, notes)

@@ -1,0 +1,69 @@
+"""MaintNet aviation logbook: which system was worked on, predicted from the problem text alone.
+
+Labelling (documented so results can be judged): the *action* text is lower-cased, split into
+words, and the first matching system in the priority order of :data:`SYSTEMS` names the label;
+keywords come from the MaintNet term bank (baffle, cylinder, gasket, magnetos, battery,
+alternator, exhaust, …) plus their usual abbreviations in the logbook (cyl, mag, r/h …).
+Actions with no keyword are ``other``. The model sees only the *problem* text. Identical problem
+texts (the same problem logged on several rows for a multi-step repair) are one group, so a
+problem never appears in two splits.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from plantpulse.data.datasets import load_dataset
+from plantpulse.model.moe.config import TaskSpec
+from plantpulse.model.moe.training.data import TaskData
+from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.pipelines.train.tasks.base import TaskBundle
+from plantpulse.pipelines.train.tasks.splits import split_groups
+
+ASSET = "aircraft"
+SYSTEMS: dict[str, tuple[str, ...]] = {
+    "landing_gear": ("tire", "tires", "wheel", "wheels", "brake", "brakes", "gear", "strut", "shimmy"),
+    "electrical": ("battery", "alternator", "starter", "wire", "wiring", "breaker", "bulb", "light",
+                   "lights", "voltage", "volt", "switch", "radio"),
+    "ignition": ("mag", "mags", "magneto", "magnetos", "plug", "plugs", "spark", "ignition", "harness"),
+    "fuel": ("fuel", "servo", "carb", "carburetor", "mixture", "injector", "primer", "throttle"),
+    "oil": ("oil", "sump", "breather", "dipstick"),
+    "exhaust_baffle": ("baffle", "baffles", "exhaust", "muffler", "cowl", "cowling", "stack"),
+    "cylinder": ("cyl", "cyls", "cylinder", "cylinders", "rocker", "intake", "valve", "valves",
+                 "compression", "piston", "pushrod", "gasket", "gaskets"),
+}
+CLASSES: tuple[str, ...] = (*SYSTEMS, "other")
+SYSTEM_TASK = TaskSpec(name=f"system:{ASSET}", kind="classification", classes=CLASSES)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def system_label(action: str) -> str:
+    """The system an action text acted on (see the module docstring)."""
+    words = set(_WORD.findall(action.lower()))
+    return next((name for name, keys in SYSTEMS.items() if words & set(keys)), "other")
+
+
+def build(root: Path | str, *, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+          seed: int = 0, verify: str = "sizes", **_: object) -> TaskBundle:
+    """MaintNet as a :class:`TaskBundle`; groups are distinct normalised problem texts."""
+    data = load_dataset("maintnet", root, verify=verify)
+    labels = np.array([CLASSES.index(system_label(a)) for a in data.action])
+    problems = [" ".join(p.lower().split()) for p in data.problem]
+    _, groups = np.unique(problems, return_inverse=True)
+    masks = split_groups(groups, fractions, seed, stratify=labels)
+    splits = []
+    for split, mask in zip(("train", "val", "test"), masks, strict=True):
+        rows = np.flatnonzero(mask)
+        splits.append(TaskData(name=f"maintnet_{split}", task=SYSTEM_TASK, groups=groups[rows],
+                               texts=tuple(data.problem[i] for i in rows), targets=labels[rows]))
+    train_rows = np.flatnonzero(masks[0])
+    pretrain = TaskData(  # problem and action texts of the training rows only
+        name="maintnet_pretrain", task=None, groups=np.concatenate([groups[train_rows]] * 2),
+        texts=tuple(data.problem[i] for i in train_rows) + tuple(data.action[i] for i in train_rows))
+    counts = np.bincount(labels, minlength=len(CLASSES))
+    notes = {"label_counts": dict(zip(CLASSES, counts.tolist(), strict=True)),
+             **{f"{d.name}_rows": len(d) for d in splits}}
+    return TaskBundle("maintnet", {SYSTEM_TASK.name: TaskSplits(*splits)}, (pretrain,), {}, notes)

@@ -1,0 +1,65 @@
+"""Weld-surface photos: whole-image weld class.
+
+Label per image from its YOLO boxes, by severity: ``defect`` if any Defect box, else
+``bad_weld`` if any Bad Weld box, else ``good_weld``. Byte-identical files are kept once
+(sha256), and every image is grouped by its Roboflow source image (name before ``.rf.``), so
+augmentation copies of one photo never straddle splits — the dataset's own train/valid/test
+folders are *not* used because one source image sits in both train and test there.
+Images are resized to ``image_size`` squares (uint8, channels first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from plantpulse.data.datasets import load_dataset
+from plantpulse.model.moe.config import TaskSpec
+from plantpulse.model.moe.training.data import TaskData
+from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.pipelines.train.tasks.base import TaskBundle
+from plantpulse.pipelines.train.tasks.splits import split_groups
+
+ASSET = "weld"
+CLASSES: tuple[str, ...] = ("good_weld", "bad_weld", "defect")
+WELD_TASK = TaskSpec(name=f"defect:{ASSET}", kind="classification", classes=CLASSES)
+_BAD, _GOOD, _DEFECT = 0, 1, 2  # YOLO class ids in classes.yaml
+
+
+def image_label(boxes: np.ndarray) -> int:
+    classes = set(boxes[:, 0].astype(int).tolist())
+    if _DEFECT in classes:
+        return CLASSES.index("defect")
+    return CLASSES.index("bad_weld") if _BAD in classes else CLASSES.index("good_weld")
+
+
+def load_image(path: Path, size: int) -> np.ndarray:
+    with Image.open(path) as img:
+        rgb = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def build(root: Path | str, *, image_size: int = 64, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+          seed: int = 0, verify: str = "sizes", **_: object) -> TaskBundle:
+    data = load_dataset("weld_surface_yolo", root, verify=verify)
+    seen, items = set(), []
+    for item in data.items:
+        digest = hashlib.sha256(item.image_path.read_bytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            items.append(item)
+    labels = np.array([image_label(item.boxes) for item in items])
+    _, groups = np.unique([item.source_id for item in items], return_inverse=True)
+    images = np.stack([load_image(item.image_path, image_size) for item in items])
+    masks = split_groups(groups, fractions, seed, stratify=labels)
+    splits = [TaskData(name=f"weld_{split}", task=WELD_TASK, groups=groups[m], images=images[m],
+                       targets=labels[m], info={"files": [items[i].image_path.name for i in np.flatnonzero(m)]})
+              for split, m in zip(("train", "val", "test"), masks, strict=True)]
+    notes = {"images": len(data.items), "duplicates_removed": len(data.items) - len(items),
+             "source_groups": int(groups.max() + 1),
+             "label_counts": dict(zip(CLASSES, np.bincount(labels, minlength=3).tolist(), strict=True))}
+    pretrain = TaskData(name="weld_pretrain", task=None, groups=splits[0].groups, images=splits[0].images)
+    return TaskBundle("weld_surface_yolo", {WELD_TASK.name: TaskSplits(*splits)}, (pretrain,), {}, notes)

@@ -1,0 +1,1 @@
+"""Weld inspection jobs: inspect, store, review, retrain, report."""
