@@ -145,7 +145,7 @@ def _oidc_user(settings: Settings) -> User:
 def _start_login() -> None:
     try:
         st.login()
-    except Exception as err:  # noqa: BLE001 - Streamlit raises plain exceptions for bad auth config
+    except Exception as err:
         st.session_state["plantpulse_login_error"] = str(err)
 
 

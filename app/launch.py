@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from plantpulse.data.core.errors import PlantPulseError
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import PlantPulseError
 
 DESCRIPTIONS = {"score": "Score assets with new data, raise alerts, write work orders.",
                 "ingest": "Ingest the sensor files waiting in the drop folder."}
@@ -69,7 +69,7 @@ def launch(settings: Settings, job: ScheduledJob, running: bool) -> Path:
     env["PLANTPULSE_HOME"] = str(settings.home.resolve())
     env["PLANTPULSE_DATABASE_URL"] = settings.db_url
     with log_path.open("ab") as out:
-        subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+        subprocess.Popen(
             command(job.name), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True, close_fds=True)
     return log_path

@@ -15,12 +15,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from plantpulse.app import auth
-from plantpulse.app.widgets.components import PAGES_KEY
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries.sql import database
+from plantpulse.app.widgets.components import PAGES_KEY
 from plantpulse.app.widgets.timefmt import zone_label
-from plantpulse.data.core.errors import PlantPulseError
 from plantpulse.data.core.config.settings import load_settings
+from plantpulse.data.core.errors import PlantPulseError
 
 # key (module in plantpulse.app.views and URL path), title, icon
 PAGES = (

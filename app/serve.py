@@ -37,7 +37,7 @@ def preload() -> float:
 
         settings = load_settings()
         database(settings.db_url).require_current()
-    except Exception as err:  # noqa: BLE001 - the page explains database problems to its users
+    except Exception as err:
         log.warning("dashboard preload could not check the database: %s", err)
     return time.perf_counter() - started
 

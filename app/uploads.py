@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from plantpulse.data.core.errors import UploadRejectedError
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import UploadRejectedError
 
 Progress = Callable[[float, str], None]
 

@@ -48,7 +48,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000")
 
 
-def admin(url: str):  # noqa: ANN201 - a psycopg connection
+def admin(url: str):
     import psycopg
 
     return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
@@ -78,11 +78,9 @@ def build(pg: str) -> str:
     return url
 
 
-def _assets(db) -> list[int]:  # noqa: ANN001 - a Database
-    from plantpulse.data.core.records import AssetSpec
-    from plantpulse.data.core.records import ChannelSpec
-    from plantpulse.data.store.repository import ensure_assets
-    from plantpulse.data.store.repository import ensure_channels
+def _assets(db) -> list[int]:
+    from plantpulse.data.core.records import AssetSpec, ChannelSpec
+    from plantpulse.data.store.repository import ensure_assets, ensure_channels
 
     specs = [AssetSpec(f"pump-{i:03d}", "pump" if i % 3 else "compressor", f"Plant {1 + i // 50}",
                        f"Line {'ABCD'[i % 4]}") for i in range(ASSETS)]
@@ -92,9 +90,8 @@ def _assets(db) -> list[int]:  # noqa: ANN001 - a Database
     return [ids[s.name] for s in specs]
 
 
-def _readings(db, ids: list[int]) -> None:  # noqa: ANN001 - a Database
-    from plantpulse.data.store.bulk import ReadingBlock
-    from plantpulse.data.store.bulk import write_readings
+def _readings(db, ids: list[int]) -> None:
+    from plantpulse.data.store.bulk import ReadingBlock, write_readings
 
     rng = np.random.default_rng(0)
     ts = int(START.timestamp() * 1e6) + np.arange(STEPS, dtype=np.int64) * 60_000_000
@@ -110,11 +107,9 @@ def _readings(db, ids: list[int]) -> None:  # noqa: ANN001 - a Database
             write_readings(session.connection(), block, None)
 
 
-def _predictions_alerts(db, ids: list[int]) -> None:  # noqa: ANN001 - a Database
+def _predictions_alerts(db, ids: list[int]) -> None:
     from plantpulse.data.core.records import PredictionRow
-    from plantpulse.data.store.repository import raise_alert
-    from plantpulse.data.store.repository import register_model_version
-    from plantpulse.data.store.repository import upsert_predictions
+    from plantpulse.data.store.repository import raise_alert, register_model_version, upsert_predictions
     from plantpulse.data.store.schema import MaintenanceEvent
 
     rng = np.random.default_rng(1)
@@ -191,14 +186,14 @@ def _wait(process: subprocess.Popen, port: int) -> tuple[subprocess.Popen, str]:
     address = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            with urllib.request.urlopen(f"{address}/_stcore/health", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"{address}/_stcore/health", timeout=1):
                 return process, address
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("dashboard did not start")
 
 
-def browser():  # noqa: ANN201 - a WebDriver
+def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -231,7 +226,7 @@ window.__pp = {};
 """
 
 
-def measure(driver, address: str) -> dict[str, float]:  # noqa: ANN001 - a WebDriver
+def measure(driver, address: str) -> dict[str, float]:
     """Open the overview in a new session (a fresh page load) and time it inside the page."""
     driver.get("about:blank")
     driver.get(address)

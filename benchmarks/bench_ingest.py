@@ -65,7 +65,7 @@ def generate(path: Path, rows: int) -> str:
     return used
 
 
-def _pg_admin(url: str):  # noqa: ANN202 - psycopg connection
+def _pg_admin(url: str):
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -127,8 +127,7 @@ def run_once(engine: str, csv_path: Path, workdir: Path, pg_url: str | None) -> 
 def write_only(engine: str, rows: int, workdir: Path, pg_url: str | None) -> float:
     """Seconds to store the same number of readings with the bulk writer alone (no file, no checks):
     the database's own ceiling for this load, to compare the end-to-end figure with."""
-    from plantpulse.data.store.bulk import ReadingBlock
-    from plantpulse.data.store.bulk import write_readings
+    from plantpulse.data.store.bulk import ReadingBlock, write_readings
     from plantpulse.data.store.db import Database
 
     hours = 2160

@@ -24,14 +24,11 @@ import numpy as np
 from sqlalchemy import select
 
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.schema import Prediction
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import Alert, IngestBatch, Prediction, SensorReading
 from plantpulse.data.store.types import to_micros
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from live_chain import LiveChain, train_baseline  # noqa: E402
+from live_chain import LiveChain, train_baseline
 
 
 def stats(values_s: list[float]) -> dict[str, float]:

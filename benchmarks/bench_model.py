@@ -21,18 +21,18 @@ import os
 # Must be set before torch starts its thread pool; an explicit OMP_WAIT_POLICY wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from plantpulse.model import ModelInput, PlantPulseModel, TaskSpec, preset  # noqa: E402
+from plantpulse.model import ModelInput, PlantPulseModel, TaskSpec, preset
 from plantpulse.model.moe.layers.attention import SparseGatedAttention
 from plantpulse.model.moe.layers.embeddings import channel_ids
 from plantpulse.model.moe.quantize import quantize_for_cpu

@@ -61,7 +61,7 @@ def start_sim(home: Path, port: int, period: float, steps: int, full: bool, clie
         raise SystemExit("--full replays the full C-MAPSS test set: set PLANTPULSE_DATASETS to the datasets folder.")
     log = (home / "sim.log").open("w")
     cmd = [sys.executable, "-m", "plantpulse.pipelines.cli.main", "--home", str(home), "opcua-sim", *args]
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
         if proc.poll() is not None:
             raise SystemExit(f"simulator failed:\n{(home / 'sim.log').read_text()[-2000:]}")

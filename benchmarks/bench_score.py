@@ -22,25 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS
-from plantpulse.connectors.opcua.sim.replay import sample_dir
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import write_readings
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.store.repository import ensure_assets
-from plantpulse.data.store.repository import ensure_channels
+from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS, sample_dir
 from plantpulse.data.core.config.settings import load_settings
-from plantpulse.pipelines.score.compute import candidates
-from plantpulse.pipelines.score.compute import load_model
-from plantpulse.pipelines.score.compute import resolve_model
-from plantpulse.pipelines.score.compute import score_assets
-from plantpulse.pipelines.score.job import ScoreRequest
-from plantpulse.pipelines.score.job import run_scoring
+from plantpulse.data.core.records import AssetSpec, ChannelSpec
+from plantpulse.data.store.bulk import ReadingBlock, write_readings
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import ensure_assets, ensure_channels
+from plantpulse.pipelines.score.compute import candidates, load_model, resolve_model, score_assets
+from plantpulse.pipelines.score.job import ScoreRequest, run_scoring
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from live_chain import MODEL, train_baseline  # noqa: E402
+from live_chain import MODEL, train_baseline
 
 CYCLES = 40
 HOUR_US = 3_600_000_000
@@ -63,7 +55,7 @@ def build_fleet(db: Database, n_assets: int) -> None:
                 values.reshape(-1)), None)
 
 
-def timed(fn, repeats: int) -> list[float]:  # noqa: ANN001
+def timed(fn, repeats: int) -> list[float]:
     out = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -105,7 +97,7 @@ def main() -> None:
         db.dispose()
 
 
-def ray_figures(db: Database, ref, todo, args) -> dict:  # noqa: ANN001
+def ray_figures(db: Database, ref, todo, args) -> dict:
     import ray
 
     from plantpulse.pipelines.runtime.ray_engine import score_on_ray

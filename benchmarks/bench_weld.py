@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_weld_report import DEFAULT_TRANSFER_EPOCHS  # beside this file (run as a script)
 
 from plantpulse.connectors.images.validation import validate_image
 from plantpulse.model.weld.agreement import compare_detections
@@ -44,8 +45,6 @@ from plantpulse.model.weld.train import TrainConfig
 from plantpulse.model.weld.transfer import TransferSetup, run_transfer
 from plantpulse.model.weld.verdict import choose_threshold, reject_auc, verdict_metrics
 from plantpulse.model.weld.workflow import json_safe, make_split, prepare_data, train_and_evaluate
-
-from bench_weld_report import DEFAULT_TRANSFER_EPOCHS  # beside this file (run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "weld"

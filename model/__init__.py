@@ -7,12 +7,8 @@ The YOLO weld detector lives in ``plantpulse.model.weld``.
 """
 
 from plantpulse.model.moe.batch import ModelInput
-from plantpulse.model.moe.config import MODALITIES
-from plantpulse.model.moe.config import ModelConfig
-from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.config import preset
-from plantpulse.model.moe.network import ModelOutput
-from plantpulse.model.moe.network import PlantPulseModel
+from plantpulse.model.moe.config import MODALITIES, ModelConfig, TaskSpec, preset
+from plantpulse.model.moe.network import ModelOutput, PlantPulseModel
 
 __all__ = ["MODALITIES", "ModelConfig", "ModelInput", "ModelOutput", "PlantPulseModel", "TaskSpec",
            "preset"]

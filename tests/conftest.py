@@ -67,7 +67,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="real_data test without datasets_dir fixture"))
 
 
-def _admin_connect(url: str):  # noqa: ANN202 - psycopg connection
+def _admin_connect(url: str):
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -76,7 +76,7 @@ def _admin_connect(url: str):  # noqa: ANN202 - psycopg connection
 
 
 @pytest.fixture(scope="session")
-def pg_template(postgres_url: str):  # noqa: ANN201 - yields a database name
+def pg_template(postgres_url: str):
     """A migrated PostgreSQL database used as the template of every per-test database."""
     import uuid
 
@@ -97,7 +97,7 @@ def pg_template(postgres_url: str):  # noqa: ANN201 - yields a database name
 
 
 @pytest.fixture
-def pg_database_url(postgres_url: str, pg_template: str):  # noqa: ANN201 - yields a URL
+def pg_database_url(postgres_url: str, pg_template: str):
     """URL of a fresh, migrated, empty PostgreSQL database, dropped after the test."""
     import uuid
 
@@ -112,7 +112,7 @@ def pg_database_url(postgres_url: str, pg_template: str):  # noqa: ANN201 - yiel
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201 - yields a Database
+def database(request: pytest.FixtureRequest, tmp_path: Path):
     """A fresh migrated database on each engine (PostgreSQL only when configured)."""
     from plantpulse.data.store.db import Database
 

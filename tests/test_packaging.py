@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from plantpulse.pipelines.cli.main import LAZY_COMMANDS
-from plantpulse.pipelines.cli.main import cli
+from plantpulse.pipelines.cli.main import LAZY_COMMANDS, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP = ("app", "model", "pipelines", "connectors", "data")
@@ -35,7 +34,7 @@ def test_top_level_help_lists_every_command() -> None:
         assert name in result.output
 
 
-def _walk(group, path):  # noqa: ANN001, ANN202 - click objects
+def _walk(group, path):
     import click
 
     ctx = click.Context(group)

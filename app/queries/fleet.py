@@ -16,14 +16,16 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
 
-from plantpulse.app.widgets import health
 from plantpulse.app.queries.sql import database, severity_rank
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import MaintenanceEvent
-from plantpulse.data.store.schema import ModelVersion
-from plantpulse.data.store.schema import Prediction
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.app.widgets import health
+from plantpulse.data.store.schema import (
+    Alert,
+    Asset,
+    MaintenanceEvent,
+    ModelVersion,
+    Prediction,
+    SensorReading,
+)
 
 CACHE_TTL_S = 10
 OPEN_STATUSES = ("open", "acknowledged")
@@ -144,8 +146,7 @@ def work_orders_csv(url: str, asset_id: int, asset_name: str) -> tuple[str, int]
     """The asset's open alerts as work orders (``pipelines.workorders`` CSV columns), and how many."""
     from dataclasses import asdict
 
-    from plantpulse.pipelines.alerts.workorders import COLUMNS
-    from plantpulse.pipelines.alerts.workorders import from_alert
+    from plantpulse.pipelines.alerts.workorders import COLUMNS, from_alert
 
     with database(url).session() as session:
         alerts = session.scalars(select(Alert).where(Alert.asset_id == asset_id, Alert.status == "open")

@@ -10,11 +10,7 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import database
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import Channel
-from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import Asset, Channel, IngestBatch, QuarantinedRow, SensorReading
 
 CACHE_TTL_S = 5
 OPCUA = "opcua"
@@ -79,7 +75,7 @@ def opcua_last_values(url: str, max_assets: int = 50) -> pd.DataFrame:
     Two index lookups per asset (its newest reading's time and batch); assets fed by file
     uploads are left out.
     """
-    def newest(column):  # noqa: ANN001, ANN202 - a column and its correlated subquery
+    def newest(column):
         return (select(column).where(SensorReading.asset_id == Asset.id)
                 .order_by(SensorReading.ts.desc()).limit(1).correlate(Asset).scalar_subquery())
 

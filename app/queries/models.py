@@ -12,8 +12,7 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import database
-from plantpulse.data.store.schema import ModelVersion
-from plantpulse.data.store.schema import Prediction
+from plantpulse.data.store.schema import ModelVersion, Prediction
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 RESULT_JSON_NAMES = ("results.json", "RESULTS.json", "evaluation.json")

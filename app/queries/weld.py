@@ -13,17 +13,13 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import database
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import ModelVersion
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldInspection
-from plantpulse.data.store.schema import WeldLabel
+from plantpulse.data.store.schema import Asset, ModelVersion, WeldImage, WeldInspection, WeldLabel
 
 CACHE_TTL_S = 10
 VERDICTS = ("pass", "reject")
 
 
-def _latest_review():  # noqa: ANN202 - a subquery
+def _latest_review():
     return (select(WeldLabel.inspection_id, func.max(WeldLabel.id).label("label_id"))
             .where(WeldLabel.source == "review", WeldLabel.inspection_id.is_not(None))
             .group_by(WeldLabel.inspection_id).subquery())
@@ -84,8 +80,7 @@ def p_chart_points(url: str, shift_starts: tuple[int, ...], zone_name: str, sigm
     shift its capture time falls in); each shift is judged like the alert rule judges the newest
     one: against the previous ``baseline`` shifts. Limits are None without 2 earlier shifts.
     """
-    from plantpulse.pipelines.alerts.pchart import judge
-    from plantpulse.pipelines.alerts.pchart import subgroups
+    from plantpulse.pipelines.alerts.pchart import judge, subgroups
 
     out: dict[str, list[dict]] = {}
     with database(url).session() as session:

@@ -10,18 +10,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from plantpulse.app.widgets import asset as views
-from plantpulse.app.widgets import charts
-from plantpulse.app.widgets import components
-from plantpulse.app.widgets import health
-from plantpulse.app.widgets import survival
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import asset as q
 from plantpulse.app.queries import fleet
-from plantpulse.app.widgets.timefmt import duration
-from plantpulse.app.widgets.timefmt import format_age
-from plantpulse.app.widgets.timefmt import format_ts
-from plantpulse.app.widgets.timefmt import to_local_naive
+from plantpulse.app.widgets import asset as views
+from plantpulse.app.widgets import charts, components, health, survival
+from plantpulse.app.widgets.timefmt import duration, format_age, format_ts, to_local_naive
 
 DEFAULT_CHANNELS = 4
 

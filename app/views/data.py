@@ -13,12 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from plantpulse.app import uploads
-from plantpulse.app.widgets import components
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import asset as asset_q
 from plantpulse.app.queries import fleet, ingest, weld
-from plantpulse.app.widgets.timefmt import format_age
-from plantpulse.app.widgets.timefmt import format_ts
+from plantpulse.app.widgets import components
+from plantpulse.app.widgets.timefmt import format_age, format_ts
 from plantpulse.data.core.errors import PlantPulseError
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ def _run(ctx: AppContext, kind: str, file: Any, options: uploads.UploadOptions) 
         bar.empty()
         st.session_state[RESULT_KEY] = {"error": str(err), "name": file.name}
         return
-    except Exception as err:  # noqa: BLE001 - the session must survive any bad file
+    except Exception as err:
         log.exception("upload of %s failed", file.name)
         bar.empty()
         st.session_state[RESULT_KEY] = {

@@ -9,13 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from plantpulse.app import launch
-from plantpulse.app.widgets import charts
-from plantpulse.app.widgets import components
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import jobs as q
-from plantpulse.app.widgets.timefmt import format_age
-from plantpulse.app.widgets.timefmt import format_ts
-from plantpulse.app.widgets.timefmt import to_local_naive
+from plantpulse.app.widgets import charts, components
+from plantpulse.app.widgets.timefmt import format_age, format_ts, to_local_naive
 
 
 def _when(job: launch.ScheduledJob, zone: str) -> tuple[str, str]:

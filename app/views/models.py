@@ -8,12 +8,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from plantpulse.app.widgets import charts
-from plantpulse.app.widgets import components
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import fleet
 from plantpulse.app.queries import models as q
 from plantpulse.app.queries.sql import database
+from plantpulse.app.widgets import charts, components
 from plantpulse.app.widgets.timefmt import format_ts
 from plantpulse.data.store.repository import promote_model_version
 

@@ -6,14 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from plantpulse.app.widgets import charts
-from plantpulse.app.widgets import components
-from plantpulse.app.widgets import health
-from plantpulse.app.widgets import survival
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import fleet
-from plantpulse.app.widgets.timefmt import format_age
-from plantpulse.app.widgets.timefmt import format_ts
+from plantpulse.app.widgets import charts, components, health, survival
+from plantpulse.app.widgets.timefmt import format_age, format_ts
 
 FILTERS = (("site", "Site"), ("line", "Line"), ("asset_type", "Asset type"))
 RUL_CHART_ASSETS = 20  # a readable chart; the table lists every asset

@@ -8,12 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from plantpulse.app.widgets import charts
-from plantpulse.app.widgets import components
-from plantpulse.app.widgets import weld as views
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import weld as q
 from plantpulse.app.queries.sql import database
+from plantpulse.app.widgets import charts, components
+from plantpulse.app.widgets import weld as views
 from plantpulse.app.widgets.timefmt import format_ts
 from plantpulse.data.store.schema import ModelVersion
 
@@ -34,7 +33,7 @@ def class_names(ctx: AppContext, version_id: int, boxes: list[dict[str, Any]]) -
         from plantpulse.model.weld.checkpoint import read_card
 
         return [str(n) for n in read_card(path)["names"]]
-    except Exception:  # noqa: BLE001 - any unreadable card: fall back to what the boxes say
+    except Exception:
         return sorted({str(b.get("class_name")) for b in boxes if b.get("class_name")})
 
 

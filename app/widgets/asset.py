@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plantpulse.app.widgets.timefmt import micros_to_utc
-from plantpulse.app.widgets.timefmt import to_local_naive
+from plantpulse.app.widgets.timefmt import micros_to_utc, to_local_naive
 
 RANGES = {"Last day": 1, "Last week": 7, "Last month": 30, "All data": None}
 DAY_US = 86_400_000_000

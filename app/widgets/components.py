@@ -9,14 +9,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from plantpulse.app.widgets import health
 from plantpulse.app.auth import NotAllowedError, require_engineer
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import fleet
 from plantpulse.app.queries.sql import database
-from plantpulse.app.widgets.timefmt import format_age
-from plantpulse.app.widgets.timefmt import format_ts
-from plantpulse.app.widgets.timefmt import zone_label
+from plantpulse.app.widgets import health
+from plantpulse.app.widgets.timefmt import format_age, format_ts, zone_label
 from plantpulse.data.core.errors import PlantPulseError
 from plantpulse.data.store.repository import acknowledge_alert
 

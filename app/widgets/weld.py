@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-
 BOX_COLORS = {"bad weld": "#d1242f", "defect": "#e09b13", "good weld": "#2da44e"}
 OTHER_COLOR = "#1f6feb"
 

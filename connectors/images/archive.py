@@ -16,8 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.core.errors import InputDataError, UploadRejectedError
 
 NESTED_ARCHIVES = (".zip", ".jar", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".zst")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")

@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from plantpulse.connectors.images.validation import validate_image
 from plantpulse.connectors.images.archive import ArchiveLimits, Entry, open_upload
 from plantpulse.connectors.images.labels import CLASS_FILES, class_names, label_candidates, parse_labels
+from plantpulse.connectors.images.validation import validate_image
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import WeldImageFile
+from plantpulse.data.core.records import Rejection, WeldImageFile
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "BMP": "bmp", "TIFF": "tif", "WEBP": "webp"}

@@ -9,8 +9,7 @@ from pathlib import PurePosixPath
 import yaml
 
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import YoloBox
+from plantpulse.data.core.records import Rejection, YoloBox
 
 CLASS_FILES = ("classes.yaml", "data.yaml", "dataset.yaml", "classes.txt")
 

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.core.errors import InputDataError, UploadRejectedError
 
 #: Formats accepted as Pillow names them. MPO is the multi-picture JPEG many cameras write.
 ALLOWED_FORMATS: frozenset[str] = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP"})

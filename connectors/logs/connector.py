@@ -17,10 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plantpulse.connectors.logs.presets import FORMATS, PRESETS, Preset, detect, generic_columns
 from plantpulse.connectors.logs.reader import RawRecord, first_line, read_records
-from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import MaintenanceRecord
-from plantpulse.data.core.records import Rejection
+from plantpulse.data.core.errors import ConfigError, InputDataError
+from plantpulse.data.core.records import MaintenanceRecord, Rejection
 
 LIMITS = {"kind": 32, "code": 64, "component": 128, "external_id": 128, "asset": 128}
 

@@ -26,11 +26,10 @@ from plantpulse.connectors.opcua.quality import ClockLimits
 from plantpulse.connectors.opcua.security import OpcUaSecurityError, Pki
 from plantpulse.connectors.opcua.session import Session, open_client
 from plantpulse.data.core.config.opcua import OpcUaSettings
-from plantpulse.pipelines.ingest.opcua import DatabaseSink
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.store.types import to_micros
-from plantpulse.data.store.types import utcnow
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.types import to_micros, utcnow
+from plantpulse.pipelines.ingest.opcua import DatabaseSink
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +116,7 @@ class OpcUaConnector:
                 break
             if time.monotonic() - started > 30:
                 delay = self.settings.reconnect_min_s
-            await _sleep_or_stop(stop, delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter only
+            await _sleep_or_stop(stop, delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.settings.reconnect_max_s)
 
     async def _one_session(self, buffer: SampleBuffer, stop: asyncio.Event) -> None:
@@ -125,7 +124,7 @@ class OpcUaConnector:
         try:
             if self.intake is None:
                 await self._make_intake(client, buffer)
-            assert self.intake is not None  # noqa: S101 - set just above
+            assert self.intake is not None
             session = Session(client, self.intake, self.settings, self._no_history)
             await session.start()
             self.sessions += 1
@@ -136,7 +135,7 @@ class OpcUaConnector:
             with suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 2.0)
 
-    async def _make_intake(self, client, buffer: SampleBuffer) -> None:  # noqa: ANN001 - asyncua Client
+    async def _make_intake(self, client, buffer: SampleBuffer) -> None:
         node_map = self.node_map
         if node_map is None:
             namespaces = await client.get_namespace_array()

@@ -35,7 +35,7 @@ class HistoryPage:
     values: list[ua.DataValue]
 
 
-class HistoryUnavailable(Exception):  # noqa: N818 - a per-node outcome, not a failure of the job
+class HistoryUnavailable(Exception):
     """The server keeps no history for a node."""
 
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import ChannelSpec
+from plantpulse.data.core.records import AssetSpec, ChannelSpec
 
 _KEYS = {"node", "asset", "asset_type", "channel", "unit", "low", "high", "sample_rate_hz"}
 

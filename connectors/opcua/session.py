@@ -23,8 +23,7 @@ from plantpulse.connectors.opcua.intake import Intake
 from plantpulse.connectors.opcua.security import Pki, TrustList, explain_refusal
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.store.types import from_micros
-from plantpulse.data.store.types import utcnow
+from plantpulse.data.store.types import from_micros, utcnow
 
 log = logging.getLogger(__name__)
 

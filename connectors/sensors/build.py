@@ -17,10 +17,7 @@ from plantpulse.connectors.sensors import convert as cv
 from plantpulse.connectors.sensors.header import MAX_NAME, MAX_UNIT, ColumnPlan
 from plantpulse.connectors.sensors.options import SensorOptions
 from plantpulse.connectors.sensors.status import parse_status
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.core.records import RawText
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import SensorChunk
+from plantpulse.data.core.records import ChannelSpec, RawText, Rejection, SensorChunk
 
 
 @dataclass(frozen=True, slots=True)

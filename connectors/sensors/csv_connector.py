@@ -22,8 +22,7 @@ from plantpulse.connectors.sensors.parse import parse_block
 from plantpulse.connectors.sensors.quoted import iter_quoted
 from plantpulse.connectors.sensors.raw import BlockText
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import SensorChunk
-from plantpulse.data.core.records import SensorSourceInfo
+from plantpulse.data.core.records import SensorChunk, SensorSourceInfo
 
 _HEADER_SEARCH = 1 << 20
 
@@ -97,7 +96,7 @@ class CsvConnector:
         return SensorStream(info, chunks)
 
     @staticmethod
-    def _build(table, ctx: ChunkContext, meta: ChunkMeta) -> SensorChunk:  # noqa: ANN001 - pa.Table
+    def _build(table, ctx: ChunkContext, meta: ChunkMeta) -> SensorChunk:
         return (build_wide if ctx.plan.layout == "wide" else build_long)(table, ctx, meta)
 
     def _fast(self, path: Path, ctx: ChunkContext, header_line: int, offset: int, rows: int

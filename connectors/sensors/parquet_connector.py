@@ -21,8 +21,7 @@ from plantpulse.connectors.sensors.header import plan_columns
 from plantpulse.connectors.sensors.options import SensorOptions
 from plantpulse.connectors.sensors.raw import TableRowText
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import SensorChunk
-from plantpulse.data.core.records import SensorSourceInfo
+from plantpulse.data.core.records import SensorChunk, SensorSourceInfo
 
 
 class ParquetConnector:

@@ -25,7 +25,7 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes the codec could not decode
 class _Lines:
     """Iterates a text file's lines, remembering those read since the last ``take()``."""
 
-    def __init__(self, handle) -> None:  # noqa: ANN001 - text file object
+    def __init__(self, handle) -> None:
         self.handle = handle
         self.buffer: list[str] = []
         self.read_chars = 0
@@ -80,8 +80,8 @@ def iter_quoted(path: Path, ctx: ChunkContext, header_line: int, rows_per_chunk:
             yield pa.table(columns) if columns else pa.table({}), meta
 
 
-def _read_chunk(reader, lines: _Lines, ctx: ChunkContext, n_fields: int, limit: int,  # noqa: ANN001
-                state: dict[str, int]):  # noqa: ANN202 - internal tuple
+def _read_chunk(reader, lines: _Lines, ctx: ChunkContext, n_fields: int, limit: int,
+                state: dict[str, int]):
     records: list[list[str]] = []
     numbers: list[int] = []
     texts: list[str] = []

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from plantpulse.data.core.errors import PlantPulseError
-from plantpulse.data.core.errors import UnknownNameError
+from plantpulse.data.core.errors import PlantPulseError, UnknownNameError
 
 T = TypeVar("T")
 

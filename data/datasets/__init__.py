@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from plantpulse.data.core.registry import Registry
 from plantpulse.data.datasets import ai4i, azure_pdm, cmapss, cwru, maintnet, weld
 from plantpulse.data.datasets.manifest import Manifest, Verify, verify_files
-from plantpulse.data.core.registry import Registry
 
 DATASETS: Registry[tuple[Manifest, Callable[..., Any]]] = Registry("dataset")
 DATASETS.add("cmapss", (cmapss.MANIFEST, cmapss.load))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from plantpulse.data.core.errors import DatasetError
 from plantpulse.data.datasets.manifest import (
     FileSpec,
     Manifest,
@@ -16,7 +17,6 @@ from plantpulse.data.datasets.manifest import (
     dataset_folder,
     verify_files,
 )
-from plantpulse.data.core.errors import DatasetError
 
 MANIFEST = Manifest(
     dataset="AI4I 2020",

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from plantpulse.data.core.errors import DatasetError
 from plantpulse.data.datasets.manifest import (
     FileSpec,
     Manifest,
@@ -22,7 +23,6 @@ from plantpulse.data.datasets.manifest import (
     dataset_folder,
     verify_files,
 )
-from plantpulse.data.core.errors import DatasetError
 
 CHANNELS: tuple[str, ...] = ("volt", "rotate", "pressure", "vibration")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plantpulse.data.core.errors import DatasetError
 from plantpulse.data.datasets.manifest import (
     FileSpec,
     Manifest,
@@ -22,7 +23,6 @@ from plantpulse.data.datasets.manifest import (
     verify_files,
     with_raw,
 )
-from plantpulse.data.core.errors import DatasetError
 
 SUBSETS: tuple[str, ...] = ("FD001", "FD002", "FD003", "FD004")
 SETTING_NAMES: tuple[str, ...] = ("setting_1", "setting_2", "setting_3")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
+from plantpulse.data.core.errors import DatasetError
 from plantpulse.data.datasets.manifest import (
     FileSpec,
     Manifest,
@@ -23,7 +24,6 @@ from plantpulse.data.datasets.manifest import (
     verify_files,
     with_raw,
 )
-from plantpulse.data.core.errors import DatasetError
 
 FAULTS: tuple[str, ...] = ("normal", "inner_race", "ball", "outer_race")
 FAULT_SAMPLE_RATE_HZ = 12_000.0

@@ -18,8 +18,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from plantpulse.data.datasets.manifest import FileSpec, Manifest, check_file
 from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.datasets.manifest import FileSpec, Manifest, check_file
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 # dataset -> (repository@commit path prefix, how a manifest file name maps to the remote name)
@@ -55,7 +55,7 @@ def _url(dataset: str, spec: FileSpec) -> str:
 
 def _fetch(url: str, target: Path) -> None:
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, target.open("wb") as out:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, target.open("wb") as out:
             shutil.copyfileobj(response, out)
     except OSError as err:
         msg = f"Download of {url} failed ({err}). Check the internet connection or set PLANTPULSE_DATASETS_MIRROR."

@@ -45,7 +45,7 @@ def azure_asset(machine: int) -> str:
     return f"azure-machine-{machine:03d}"
 
 
-def _cmapss_frame(run, units: tuple[int, ...], split: str) -> pd.DataFrame:  # noqa: ANN001
+def _cmapss_frame(run, units: tuple[int, ...], split: str) -> pd.DataFrame:
     keep = np.isin(run.unit, units)
     frame = pd.DataFrame(run.settings[keep], columns=list(run.setting_names))
     frame[list(run.sensor_names)] = run.sensors[keep]
@@ -61,7 +61,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
 
 
-def _copy_lines(src: Path, dst: Path, keep) -> None:  # noqa: ANN001 - predicate on a line
+def _copy_lines(src: Path, dst: Path, keep) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
     dst.write_text("".join(line for line in lines if keep(line)), encoding="utf-8")

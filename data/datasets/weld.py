@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plantpulse.data.core.errors import DatasetError
 from plantpulse.data.datasets.manifest import (
     FileSpec,
     Manifest,
@@ -21,7 +22,6 @@ from plantpulse.data.datasets.manifest import (
     sha256_file,
     verify_files,
 )
-from plantpulse.data.core.errors import DatasetError
 
 CLASS_NAMES: tuple[str, ...] = ("Bad Weld", "Good Weld", "Defect")
 SPLITS: tuple[str, ...] = ("train", "valid", "test")

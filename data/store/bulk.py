@@ -182,7 +182,7 @@ def _drop_null_payload(rows: np.ndarray) -> bytes:
     return packed.tobytes()
 
 
-def _copy(cursor, table: str, block: ReadingBlock, batch_id: int | None) -> None:  # noqa: ANN001
+def _copy(cursor, table: str, block: ReadingBlock, batch_id: int | None) -> None:
     """Encode the block slice by slice while a writer thread streams the previous slice."""
     rows_per_slice = max(1, _COPY_CHUNK // _PG_ROW.itemsize)
     writer = QueuedLibpqWriter(cursor)
@@ -194,7 +194,7 @@ def _copy(cursor, table: str, block: ReadingBlock, batch_id: int | None) -> None
         copy.write(_COPY_TRAILER)
 
 
-def _may_collide(cursor, block: ReadingBlock) -> bool:  # noqa: ANN001 - psycopg cursor
+def _may_collide(cursor, block: ReadingBlock) -> bool:
     """True when some stored reading of the block's assets lies inside the block's time span."""
     assets, starts = np.unique(block.asset_id, return_index=True)
     ends = np.append(starts[1:], len(block)) - 1

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection
 
-from plantpulse.data.store.bulk import PG_EPOCH_US
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import write_readings
+from plantpulse.data.store.bulk import PG_EPOCH_US, ReadingBlock, write_readings
 
 _PG_OUT_ROW = np.dtype([
     ("n", ">i2"),

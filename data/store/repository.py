@@ -16,11 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.core.records import PredictionRow
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import SensorWindow
+from plantpulse.data.core.records import AssetSpec, ChannelSpec, PredictionRow, Rejection, SensorWindow
 from plantpulse.data.store.schema import (
     Alert,
     Asset,
@@ -31,9 +27,7 @@ from plantpulse.data.store.schema import (
     QuarantinedRow,
     SensorReading,
 )
-from plantpulse.data.store.types import as_utc
-from plantpulse.data.store.types import micros_to_datetime64
-from plantpulse.data.store.types import utcnow
+from plantpulse.data.store.types import as_utc, micros_to_datetime64, utcnow
 
 MAX_CHANNEL_ID = 32_767
 

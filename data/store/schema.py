@@ -30,8 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from plantpulse.data.store.types import UTCDateTime
-from plantpulse.data.store.types import utcnow
+from plantpulse.data.store.types import UTCDateTime, utcnow
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

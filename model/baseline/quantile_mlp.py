@@ -24,8 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from plantpulse.data.core.errors import CheckpointError
-from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.errors import CheckpointError, InputDataError
 from plantpulse.data.core.records import SensorWindow
 from plantpulse.model.predictor import ModelPrediction
 

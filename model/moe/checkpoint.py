@@ -22,10 +22,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from plantpulse.data.core.errors import CheckpointError
-from plantpulse.data.core.errors import ConfigError
-from plantpulse.model.moe.config import ModelConfig
-from plantpulse.model.moe.config import from_dict
+from plantpulse.data.core.errors import CheckpointError, ConfigError
+from plantpulse.model.moe.config import ModelConfig, from_dict
 from plantpulse.model.moe.network import PlantPulseModel
 
 FORMAT = "plantpulse-moe"
@@ -147,7 +145,7 @@ def load_checkpoint(path: Path | str, expected_config: ModelConfig | None = None
             raise CheckpointError(msg)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
-            state = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118
+            state = {key: fh.get_tensor(key) for key in fh.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         msg = f"Checkpoint {path} is corrupted: its tensors cannot be read ({err}). Re-train it."
         raise CheckpointError(msg) from err

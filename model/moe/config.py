@@ -13,8 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.errors import UnknownNameError
+from plantpulse.data.core.errors import ConfigError, UnknownNameError
 
 MODALITIES: tuple[str, ...] = ("sensor", "image", "text")
 TaskKind = Literal["classification", "multilabel", "rul", "anomaly"]

@@ -17,16 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import UnknownNameError
+from plantpulse.data.core.errors import InputDataError, UnknownNameError
 from plantpulse.model.moe.batch import ModelInput
-from plantpulse.model.moe.checkpoint import CheckpointMeta
-from plantpulse.model.moe.checkpoint import load_checkpoint
+from plantpulse.model.moe.checkpoint import CheckpointMeta, load_checkpoint
 from plantpulse.model.moe.config import MODALITIES
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
-from plantpulse.model.moe.layers.heads import AnomalyOutput
-from plantpulse.model.moe.layers.heads import ClassOutput
-from plantpulse.model.moe.layers.heads import RULDistribution
+from plantpulse.model.moe.layers.heads import AnomalyOutput, ClassOutput, RULDistribution
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.normalize import standardise
 from plantpulse.model.moe.quantize import quantize_for_cpu

@@ -12,10 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from plantpulse.model.moe.layers.heads import AnomalyOutput
-from plantpulse.model.moe.layers.heads import ClassOutput
-from plantpulse.model.moe.layers.heads import HeadOutput
-from plantpulse.model.moe.layers.heads import RULDistribution
+from plantpulse.model.moe.layers.heads import AnomalyOutput, ClassOutput, HeadOutput, RULDistribution
 
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 

@@ -14,19 +14,12 @@ from torch import Tensor, nn
 
 from plantpulse.data.core.errors import UnknownNameError
 from plantpulse.model.moe.batch import ModelInput
-from plantpulse.model.moe.config import ModelConfig
-from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.layers.embeddings import DynamicEmbedding
-from plantpulse.model.moe.layers.embeddings import ModalityTokens
-from plantpulse.model.moe.layers.embeddings import channel_ids
+from plantpulse.model.moe.config import ModelConfig, TaskSpec
+from plantpulse.model.moe.layers.embeddings import DynamicEmbedding, ModalityTokens, channel_ids
 from plantpulse.model.moe.layers.encoder import EncoderBlock
-from plantpulse.model.moe.layers.fusion import FusionOutput
-from plantpulse.model.moe.layers.fusion import SparseAttentionFusion
-from plantpulse.model.moe.layers.fusion import stack_summaries
-from plantpulse.model.moe.layers.heads import HeadOutput
-from plantpulse.model.moe.layers.heads import TaskAdaptiveDecoder
-from plantpulse.model.moe.layers.experts import HierarchicalMoELayer
-from plantpulse.model.moe.layers.experts import RouterStats
+from plantpulse.model.moe.layers.experts import HierarchicalMoELayer, RouterStats
+from plantpulse.model.moe.layers.fusion import FusionOutput, SparseAttentionFusion, stack_summaries
+from plantpulse.model.moe.layers.heads import HeadOutput, TaskAdaptiveDecoder
 
 
 @dataclass(frozen=True, slots=True)

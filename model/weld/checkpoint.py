@@ -222,6 +222,6 @@ def load_user_weights(path: Path, *, allow_pickle: bool) -> torch.nn.Module:
 
     try:
         network, _ = load_checkpoint(str(path))
-    except Exception as err:  # noqa: BLE001 - any failure inside torch.load means a bad file
+    except Exception as err:
         raise CheckpointError(f"{path}: cannot load Ultralytics weights ({err}).") from err
     return network.float().eval()

@@ -64,7 +64,7 @@ class VerdictReport:
     test: VerdictMetrics
 
 
-def _per_class(metrics, names: Sequence[str]) -> tuple[ClassAP, ...]:  # noqa: ANN001
+def _per_class(metrics, names: Sequence[str]) -> tuple[ClassAP, ...]:
     box = metrics.box
     rows = []
     for i, class_index in enumerate(box.ap_class_index):

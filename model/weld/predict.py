@@ -123,7 +123,7 @@ class OnnxWeldDetector:
             options.inter_op_num_threads = 1
         try:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        except Exception as err:
             raise CheckpointError(f"{path}: onnxruntime cannot load it ({err}).") from err
         names, imgsz, version = _onnx_metadata(session, path)
         return cls(session, session.get_inputs()[0].name, names, imgsz, version)

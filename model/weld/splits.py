@@ -15,8 +15,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from plantpulse.data.core.errors import DatasetError
-from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.errors import DatasetError, InputDataError
 from plantpulse.model.weld.dataset import LabelledImage
 
 PARTS = ("train", "val", "test")

@@ -18,8 +18,7 @@ from typing import Any
 
 import torch
 
-from plantpulse.data.core.errors import CheckpointError
-from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.errors import CheckpointError, InputDataError
 from plantpulse.model.weld.checkpoint import (
     WeldModel,
     WeldModelCard,

@@ -18,11 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldInspection
-from plantpulse.pipelines.alerts.rules import Finding
 from plantpulse.data.core.config.jobs import AlertSettings
+from plantpulse.data.store.schema import Asset, WeldImage, WeldInspection
+from plantpulse.pipelines.alerts.rules import Finding
 
 
 @dataclass(frozen=True, slots=True)

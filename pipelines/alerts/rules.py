@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from plantpulse.data.core.config.jobs import AlertSettings
 from plantpulse.data.core.records import PredictionRow
 from plantpulse.data.core.registry import Registry
-from plantpulse.data.core.config.jobs import AlertSettings
 
 
 @dataclass(frozen=True, slots=True)

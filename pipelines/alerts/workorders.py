@@ -17,8 +17,8 @@ from pathlib import Path
 
 import requests
 
-from plantpulse.data.store.schema import Alert
 from plantpulse.data.core.config.jobs import AlertSettings
+from plantpulse.data.store.schema import Alert
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import sys
 
 import click
 
-from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import ConfigError
 
 
 def is_loopback(address: str) -> bool:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.datasets import dataset_names, load_dataset, manifest
 from plantpulse.data.datasets.manifest import VERIFY_LEVELS
-from plantpulse.data.core.config.settings import Settings
 
 
 def _root(settings: Settings, root: str | None) -> Path:

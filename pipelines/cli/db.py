@@ -10,11 +10,9 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.store.db import normalize_url
-from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.schema import QuarantinedRow
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.store.db import Database, normalize_url
+from plantpulse.data.store.schema import IngestBatch, QuarantinedRow
 
 QUARANTINE_COLUMNS = ("id", "batch_id", "source", "line", "column", "reason", "raw", "created_at")
 
@@ -93,7 +91,7 @@ def quarantine(settings: Settings, batch_id: int | None, csv_path: str | None, l
     click.echo(f"{total:,} quarantined rows" + (f" (showing {shown}; export all with --csv FILE)" if total > shown else ""))
 
 
-def _export(rows, csv_path: str) -> None:  # noqa: ANN001 - iterable of QuarantinedRow
+def _export(rows, csv_path: str) -> None:
     handle = sys.stdout if csv_path == "-" else Path(csv_path).open("w", newline="", encoding="utf-8")
     try:
         writer = csv.writer(handle)

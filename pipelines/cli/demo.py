@@ -20,12 +20,14 @@ import click
 import numpy as np
 import pandas as pd
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import PlantPulseError
-from plantpulse.data.store.repository import current_model_version
-from plantpulse.data.store.repository import promote_model_version
-from plantpulse.data.store.repository import register_model_version
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import (
+    current_model_version,
+    promote_model_version,
+    register_model_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +79,7 @@ def _ingest_steps(settings: Settings, db: Database, sample: Path) -> list[Step]:
 
 def train_sample_baseline(sample: Path, out: Path, seed: int = 0) -> tuple[Path, dict[str, float]]:
     """Fit the RUL baseline on the sample's training engines; test RMSE on its test engines."""
-    from plantpulse.model.baseline.quantile_mlp import BaselineRulModel
-    from plantpulse.model.baseline.quantile_mlp import RunToFailure
+    from plantpulse.model.baseline.quantile_mlp import BaselineRulModel, RunToFailure
 
     train = pd.read_csv(sample / "training" / "turbofan_fd001_train.csv")
     test = pd.read_csv(sample / "sensors" / "turbofan_fd001_test.csv")
@@ -115,8 +116,8 @@ def ensure_rul_model(settings: Settings, db: Database, sample: Path, shipped: Pa
             if current_model_version(session, name) is not None:
                 return name
     if shipped.is_file():
-        from plantpulse.model.moe.checkpoint import read_metadata
         from plantpulse.data.datasets.manifest import sha256_file
+        from plantpulse.model.moe.checkpoint import read_metadata
 
         meta = read_metadata(shipped)
         with db.session() as session:
@@ -137,8 +138,7 @@ def ensure_rul_model(settings: Settings, db: Database, sample: Path, shipped: Pa
 
 
 def _score(settings: Settings, db: Database, model: str) -> str:
-    from plantpulse.pipelines.score.job import request_from
-    from plantpulse.pipelines.score.job import run_scoring
+    from plantpulse.pipelines.score.job import request_from, run_scoring
 
     result = run_scoring(settings, db, request_from(settings, model=model))
     return (f"{result.predictions} predictions for {result.considered} assets, "

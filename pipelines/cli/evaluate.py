@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import ConfigError
 from plantpulse.pipelines.evaluate.protocols import PROTOCOLS
 from plantpulse.pipelines.evaluate.records import BUDGETS, EvalContext
 

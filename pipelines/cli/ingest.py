@@ -22,10 +22,9 @@ from plantpulse.connectors.images.connector import ImageOptions
 from plantpulse.connectors.logs.connector import LogOptions
 from plantpulse.connectors.logs.presets import FORMATS
 from plantpulse.connectors.sensors.options import EPOCH_UNITS, LAYOUTS, ChannelLimit, SensorOptions
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.errors import PlantPulseError
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import ConfigError, PlantPulseError
+from plantpulse.data.store.db import Database
 from plantpulse.pipelines.ingest.entry import (
     IngestResult,
     describe,
@@ -154,7 +153,7 @@ def sensors(settings: Settings, files: tuple[str, ...], connector: str, **opts: 
         name = connector if connector != "auto" else ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
         bar = None
 
-        def opened(info) -> None:  # noqa: ANN001 - SensorSourceInfo
+        def opened(info) -> None:
             nonlocal bar
             bar = _bar(info.progress_total, info.progress_unit, path.name)
 

@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from plantpulse.data.core.errors import PlantPulseError
 from plantpulse.data.core.config.settings import load_settings
+from plantpulse.data.core.errors import PlantPulseError
 
 # name -> "module:attribute" of a click command. One line per subcommand.
 LAZY_COMMANDS: dict[str, str] = {

@@ -14,9 +14,8 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.store.db import SchemaOutOfDateError
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.store.db import Database, SchemaOutOfDateError
 
 log = logging.getLogger("plantpulse.opcua")
 
@@ -65,8 +64,7 @@ def opcua_sim(settings: Settings, host: str, port: int, url_path: str, period: f
               max_steps: int | None, allow_insecure: bool) -> None:
     """Serve real data over OPC-UA: C-MAPSS test engines cycle by cycle (and CWRU vibration)."""
     from plantpulse.connectors.opcua.sim.replay import load_replay
-    from plantpulse.connectors.opcua.sim.server import OpcUaSimulator
-    from plantpulse.connectors.opcua.sim.server import SimConfig
+    from plantpulse.connectors.opcua.sim.server import OpcUaSimulator, SimConfig
 
     quiet_asyncua()
     datasets = None if use_sample else settings.datasets_dir

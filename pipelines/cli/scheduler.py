@@ -10,9 +10,9 @@ from datetime import datetime
 
 import click
 
+from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.types import utcnow
-from plantpulse.data.core.config.settings import Settings
 
 log = logging.getLogger("plantpulse.scheduler")
 

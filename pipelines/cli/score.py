@@ -9,13 +9,11 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.store.repository import acknowledge_alert
-from plantpulse.data.store.schema import ALERT_STATUSES
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import Asset
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import acknowledge_alert
+from plantpulse.data.store.schema import ALERT_STATUSES, Alert, Asset
 
 
 @click.command("score")
@@ -38,8 +36,7 @@ def score(settings: Settings, model: str | None, engine: str | None, ray_address
     scheduler's included), and all-or-nothing in the database.
     """
     from plantpulse.pipelines.runtime.leases import run_job
-    from plantpulse.pipelines.score.job import request_from
-    from plantpulse.pipelines.score.job import run_scoring
+    from plantpulse.pipelines.score.job import request_from, run_scoring
 
     db = Database(settings.db_url)
     db.require_current()
@@ -66,7 +63,7 @@ def score(settings: Settings, model: str | None, engine: str | None, ray_address
             click.echo(f"  not scored: {name}: {reason}")
 
 
-def _summary(result) -> dict:  # noqa: ANN001 - ScoreResult
+def _summary(result) -> dict:
     return {"model": result.model, "engine": result.engine, "considered": result.considered,
             "scored": result.details.get("assets_scored", 0), "predictions": result.predictions,
             "new_alerts": list(result.new_alerts), "refreshed_alerts": list(result.refreshed_alerts),
@@ -116,9 +113,7 @@ def ack(settings: Settings, alert_ids: tuple[int, ...], user: str) -> None:
 def export_alerts(settings: Settings, since: datetime | None, status: str, out: Path | None, webhook: bool) -> None:
     """Write (and optionally send) work orders for existing alerts."""
     from plantpulse.data.store.types import utcnow
-    from plantpulse.pipelines.alerts.workorders import from_alert
-    from plantpulse.pipelines.alerts.workorders import post_webhook
-    from plantpulse.pipelines.alerts.workorders import write_csv
+    from plantpulse.pipelines.alerts.workorders import from_alert, post_webhook, write_csv
 
     if webhook and not settings.alerts.webhook_url:
         raise InputDataError("--webhook needs alerts.webhook_url (PLANTPULSE_ALERTS__WEBHOOK_URL).")

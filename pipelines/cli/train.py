@@ -7,9 +7,9 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.model.moe.config import PRESET_NAMES
-from plantpulse.data.core.config.settings import Settings
 from plantpulse.pipelines.train.tasks import BUNDLES
 
 
@@ -107,8 +107,7 @@ def train(settings: Settings, stage: str, preset: str, datasets: str, tasks: str
     """
     import torch
 
-    from plantpulse.pipelines.train.job import TrainRequest
-    from plantpulse.pipelines.train.job import run
+    from plantpulse.pipelines.train.job import TrainRequest, run
 
     _check_engine_options(engine, ray_address, ray_workers, use_gpu, options["device"])
     if threads and engine == "local":

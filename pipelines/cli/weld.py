@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from plantpulse.model.weld.train import TrainConfig
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.model.weld.train import TrainConfig
 
 _PATH = click.Path(path_type=Path)
 _FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -72,8 +72,7 @@ def train(settings: Settings, data: Path | None, strategy: str, int8: bool, out:
           register: bool, json_out: Path | None, **options: Any) -> None:
     """Train a detector, choose its verdict threshold on val, evaluate it on test."""
     from plantpulse.pipelines.weld import detector as weld_jobs
-    from plantpulse.pipelines.weld.report import detection_table
-    from plantpulse.pipelines.weld.report import verdict_table
+    from plantpulse.pipelines.weld.report import detection_table, verdict_table
 
     config = _train_config(settings, **options)
     prepared = weld_jobs.prepare(settings, data, strategy)
@@ -108,8 +107,7 @@ def evaluate(settings: Settings, checkpoint: Path | None, onnx: Path | None, dat
              json_out: Path | None) -> None:
     """mAP per class and verdict false-accept / false-reject rates of a checkpoint."""
     from plantpulse.pipelines.weld import detector as weld_jobs
-    from plantpulse.pipelines.weld.report import detection_table
-    from plantpulse.pipelines.weld.report import verdict_table
+    from plantpulse.pipelines.weld.report import detection_table, verdict_table
 
     report = weld_jobs.evaluate_checkpoint(settings, checkpoint, onnx, data, strategy, part,
                                            target_false_reject)
@@ -202,9 +200,9 @@ def review(settings: Settings, inspection_id: int, verdict: str, boxes_json: str
            author: str) -> None:
     """Store an engineer's review of one inspection (used by `weld retrain`)."""
     from plantpulse.data.core.errors import InputDataError
+    from plantpulse.model.weld.checkpoint import read_card
     from plantpulse.pipelines.weld import service as weld_service
     from plantpulse.pipelines.weld.detector import checkpoint_path
-    from plantpulse.model.weld.checkpoint import read_card
 
     try:
         boxes = json.loads(boxes_json) if boxes_json is not None else None

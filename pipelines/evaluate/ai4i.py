@@ -19,15 +19,12 @@ from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, pl
 from plantpulse.pipelines.evaluate.features import ai4i_features, tabular
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
-from plantpulse.pipelines.train.tasks.ai4i import ASSET
-from plantpulse.pipelines.train.tasks.ai4i import CHANNELS
-from plantpulse.pipelines.train.tasks.ai4i import CLASSES
-from plantpulse.pipelines.train.tasks.ai4i import FAULT_TASK
+from plantpulse.pipelines.train.tasks.ai4i import ASSET, CHANNELS, CLASSES, FAULT_TASK
 
 CASE = "failure type"
 
 
-def gbm(ctx: EvalContext):  # noqa: ANN201 - a classify.Baseline
+def gbm(ctx: EvalContext):
     def fit(splits: TaskSplits, seed: int) -> tuple[np.ndarray, np.ndarray]:
         stats = X.bundle(ctx, "ai4i2020", seed).normalizers[ASSET]
         mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
@@ -51,5 +48,5 @@ def run(ctx: EvalContext) -> ProtocolResult:
         name="ai4i2020", title="AI4I 2020 failure-type diagnosis", protocol=__doc__.split("\n\n", 1)[1].strip(),
         columns=((CASE, "accuracy"), (CASE, "macro_f1")), rows=tuple(r.row() for r in found.rows.values()),
         plots=(plot,),
-        notes=(f"Test rows per class (first seed): " + ", ".join(f"{c} {n}" for c, n in zip(CLASSES, counts, strict=True))
+        notes=("Test rows per class (first seed): " + ", ".join(f"{c} {n}" for c, n in zip(CLASSES, counts, strict=True))
                + f"; seeds {list(ctx.seeds)}.",))

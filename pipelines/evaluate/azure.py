@@ -21,8 +21,7 @@ import time
 import numpy as np
 
 from plantpulse.data.datasets import load_dataset
-from plantpulse.model.moe.training import TaskData
-from plantpulse.model.moe.training import TaskSplits
+from plantpulse.model.moe.training import TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import survival as S
 from plantpulse.pipelines.evaluate.azure_features import FEATURE_SETS, log_features, telemetry_features
@@ -123,7 +122,7 @@ def run(ctx: EvalContext) -> ProtocolResult:
         details={"counts": counts})
 
 
-def _targets(rows) -> tuple[TargetCheck, ...]:  # noqa: ANN001
+def _targets(rows) -> tuple[TargetCheck, ...]:
     out = []
     for row in rows:
         if row.model in ("MoE teacher", "MoE student"):

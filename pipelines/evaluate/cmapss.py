@@ -21,22 +21,20 @@ from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.published import CMAPSS_PUBLISHED
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
 from plantpulse.pipelines.evaluate.scoring import plain_model, rul_scores
-from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
-from plantpulse.pipelines.train.tasks.cmapss import run_table
-from plantpulse.pipelines.train.tasks.cmapss import unit_windows
+from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK, run_table, unit_windows
 
 TARGET_RMSE: dict[str, float] = {"FD001": 11.0, "FD002": 13.5, "FD003": 11.0, "FD004": 15.0}
 METRICS = ("rmse", "phm08", "coverage80")
 
 
 def _subset(splits: TaskSplits, index: int) -> TaskSplits:
-    def pick(data):  # noqa: ANN001, ANN202 - TaskData
+    def pick(data):
         return data.subset(data.groups // 1000 == index)
     return TaskSplits(pick(splits.train), pick(splits.val), pick(splits.test))
 
 
 def _score_moe(ctx: EvalContext, rows: dict[str, RowBuilder], spec, label: str, family: str,
-               test, seed: int, keep: dict) -> None:  # noqa: ANN001
+               test, seed: int, keep: dict) -> None:
     models = X.get(ctx, spec)
     for kind, model in (("teacher", models.teacher), ("student", models.student)):
         if model is None:
@@ -129,7 +127,7 @@ def run(ctx: EvalContext) -> ProtocolResult:
                                         "upper": o["upper"].tolist()} for kind, o in keep.items()}})
 
 
-def _targets(rows) -> tuple[TargetCheck, ...]:  # noqa: ANN001
+def _targets(rows) -> tuple[TargetCheck, ...]:
     checks = []
     for row in rows:
         if row.model not in ("MoE teacher", "MoE student"):

@@ -36,8 +36,7 @@ from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.moe import outputs, subset_rows
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder
 from plantpulse.pipelines.evaluate.scoring import class_scores, plain_model
-from plantpulse.pipelines.train.tasks.cwru import CLASSES
-from plantpulse.pipelines.train.tasks.cwru import FAULT_TASK
+from plantpulse.pipelines.train.tasks.cwru import CLASSES, FAULT_TASK
 
 TYPES: tuple[str, ...] = ("normal", "inner_race", "ball", "outer_race")
 TYPE_OF = np.array([TYPES.index(c.rsplit("_", 1)[0]) if c != "normal" else 0 for c in CLASSES])
@@ -62,7 +61,7 @@ def type_probs(probs: np.ndarray) -> np.ndarray:
     return out
 
 
-def predict_all(ctx: EvalContext, splits: TaskSplits, spec, seed: int, key: str,  # noqa: ANN001
+def predict_all(ctx: EvalContext, splits: TaskSplits, spec, seed: int, key: str,
                 baselines: bool = True) -> dict[str, tuple[np.ndarray, float]]:
     """Test-set class probabilities (N, 10) and wall seconds per model of :data:`MODELS`."""
     test = subset_rows(splits.test, ctx.budget.eval_rows)

@@ -73,7 +73,7 @@ def ablation_names(ctx: EvalContext) -> tuple[str, ...]:
     return tuple(ABLATIONS) if ctx.ablations else ()
 
 
-def bundle(ctx: EvalContext, name: str, seed: int, **options: object):  # noqa: ANN201 - TaskBundle
+def bundle(ctx: EvalContext, name: str, seed: int, **options: object):
     """The task bundle the MoE of ``seed`` was trained on (same builder, seed and options), cached."""
     from plantpulse.model.moe.config import preset
     from plantpulse.pipelines.train.tasks import build_bundle

@@ -22,7 +22,6 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import log_loss
 from sklearn.utils.class_weight import compute_sample_weight
 
-
 MAX_BINS = 255  # scikit-learn's default (and largest) number of bins for non-missing values
 
 
@@ -93,7 +92,7 @@ def _at(stages, rounds: int) -> np.ndarray:
     return out
 
 
-def _boost(model, x: np.ndarray, y: np.ndarray, val_loss, max_iter: int, step: int = 20,  # noqa: ANN001
+def _boost(model, x: np.ndarray, y: np.ndarray, val_loss, max_iter: int, step: int = 20,
            patience: int = 2) -> FittedGbm:
     """Add ``step`` rounds at a time (warm start) while the validation loss improves; stop after
     ``patience`` steps without improvement and keep the best round count."""
@@ -121,7 +120,7 @@ def fit_classifier(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nd
     bins = Quantiles.fit(x, compute_sample_weight("balanced", y))
     codes_val = bins.codes(x_val)
 
-    def val_loss(m) -> list[float]:  # noqa: ANN001
+    def val_loss(m) -> list[float]:
         return [log_loss(y_val, p, labels=m.classes_) for p in m.staged_predict_proba(codes_val)]
 
     return replace(_boost(model, bins.codes(x), y, val_loss, max_iter), bins=bins)
@@ -133,7 +132,7 @@ def fit_regressor(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.nda
     model = HistGradientBoostingRegressor(learning_rate=0.1, max_leaf_nodes=31, l2_regularization=1.0,
                                           early_stopping=False, random_state=seed, warm_start=True)
 
-    def val_loss(m) -> list[float]:  # noqa: ANN001
+    def val_loss(m) -> list[float]:
         return [float(np.mean((p - y_val) ** 2)) for p in m.staged_predict(x_val)]
 
     return _boost(model, x, y, val_loss, max_iter)

@@ -23,8 +23,7 @@ from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, plain_baseline
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
-from plantpulse.pipelines.train.tasks.maintnet import CLASSES
-from plantpulse.pipelines.train.tasks.maintnet import SYSTEM_TASK
+from plantpulse.pipelines.train.tasks.maintnet import CLASSES, SYSTEM_TASK
 
 CASE = "system from problem text"
 C_GRID = (0.3, 1.0, 3.0, 10.0)
@@ -48,7 +47,7 @@ def tfidf_logistic(splits: TaskSplits, seed: int) -> tuple[np.ndarray, np.ndarra
     return _full(best, x[1], len(CLASSES)), _full(best, x[2], len(CLASSES))
 
 
-def _full(model: LogisticRegression, x, n: int) -> np.ndarray:  # noqa: ANN001
+def _full(model: LogisticRegression, x, n: int) -> np.ndarray:
     out = np.zeros((x.shape[0], n))
     out[:, model.classes_.astype(int)] = model.predict_proba(x)
     return out

@@ -19,15 +19,12 @@ import numpy as np
 import torch
 
 from plantpulse.data.core.errors import CheckpointError
-from plantpulse.model.moe.checkpoint import load_checkpoint
-from plantpulse.model.moe.checkpoint import read_metadata
+from plantpulse.model.moe.checkpoint import load_checkpoint, read_metadata
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.network import PlantPulseModel
-from plantpulse.model.moe.training import Batcher
-from plantpulse.model.moe.training import TaskData
+from plantpulse.model.moe.training import Batcher, TaskData
 from plantpulse.model.moe.training.metrics import predict
 from plantpulse.pipelines.evaluate.records import EvalContext
-
 
 PLAIN_VOCAB = 2048
 PLAIN_TEXT_LEN = 48
@@ -64,7 +61,7 @@ def checkpoint_paths(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
     return {k: ctx.checkpoint_dir / f"{spec.name}-{k}.safetensors" for k in kinds}
 
 
-def _request(ctx: EvalContext, spec: MoeSpec, stage: str):  # noqa: ANN202 - TrainRequest
+def _request(ctx: EvalContext, spec: MoeSpec, stage: str):
     from plantpulse.pipelines.train.job import TrainRequest
 
     b = ctx.budget

@@ -21,8 +21,7 @@ from torch import Tensor, nn
 from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.layers.heads import HEADS
-from plantpulse.model.moe.layers.heads import HeadOutput
+from plantpulse.model.moe.layers.heads import HEADS, HeadOutput
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from plantpulse.pipelines.evaluate.records import EvalContext  # noqa: E402
+from plantpulse.pipelines.evaluate.records import EvalContext
 
 Plot = tuple[str, Path]
 

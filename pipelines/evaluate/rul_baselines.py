@@ -78,8 +78,7 @@ def quantile_mlp_rul(raw_train: list[np.ndarray], raw_test_windows: np.ndarray, 
                      seed: int, epochs: int) -> RulPrediction:
     """The project's baseline (window features -> quantile MLP, split-conformal 80 % interval),
     trained on raw (unstandardised) run-to-failure histories of the training engines."""
-    from plantpulse.model.baseline.quantile_mlp import BaselineRulModel
-    from plantpulse.model.baseline.quantile_mlp import RunToFailure
+    from plantpulse.model.baseline.quantile_mlp import BaselineRulModel, RunToFailure
 
     runs = [RunToFailure(asset=str(i), values=v.astype(np.float64)) for i, v in enumerate(raw_train)]
     model = BaselineRulModel(channels, window=raw_test_windows.shape[1], cap=CAP).fit(runs, epochs=epochs, seed=seed)

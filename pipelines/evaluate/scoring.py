@@ -11,10 +11,7 @@ import time
 
 import numpy as np
 
-from plantpulse.model.moe.training import StageOptions
-from plantpulse.model.moe.training import TaskSplits
-from plantpulse.model.moe.training import run_finetune
-from plantpulse.model.moe.training import seed_everything
+from plantpulse.model.moe.training import StageOptions, TaskSplits, run_finetune, seed_everything
 from plantpulse.pipelines.evaluate import metrics as M
 from plantpulse.pipelines.evaluate.moe import PLAIN_VOCAB, plain_batcher
 from plantpulse.pipelines.evaluate.nets import PlainNet, load_plain_timed, save_plain

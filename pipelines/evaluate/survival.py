@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from plantpulse.model.moe.training import TaskData
-from plantpulse.model.moe.training import TaskSplits
+from plantpulse.model.moe.training import TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.metrics import concordance
 from plantpulse.pipelines.evaluate.records import EvalContext, RowBuilder
@@ -46,14 +45,14 @@ def _frame(x: np.ndarray, keep: np.ndarray, mean: np.ndarray, std: np.ndarray) -
     return pd.DataFrame((x[:, keep] - mean) / std, columns=[f"f{i}" for i in range(len(keep))])
 
 
-def _fit(kind: str, frame: pd.DataFrame, penalty: float):  # noqa: ANN202 - lifelines fitter
+def _fit(kind: str, frame: pd.DataFrame, penalty: float):
     from lifelines import CoxPHFitter, WeibullAFTFitter
 
     fitter = CoxPHFitter(penalizer=penalty) if kind == "cox" else WeibullAFTFitter(penalizer=penalty)
     return fitter.fit(frame, "duration", "observed")
 
 
-def _risk(kind: str, fitter, frame: pd.DataFrame) -> np.ndarray:  # noqa: ANN001
+def _risk(kind: str, fitter, frame: pd.DataFrame) -> np.ndarray:
     if kind == "cox":
         return np.asarray(fitter.predict_partial_hazard(frame), dtype=float).ravel()
     return -np.asarray(fitter.predict_median(frame), dtype=float).ravel()

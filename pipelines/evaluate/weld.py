@@ -26,13 +26,12 @@ from plantpulse.pipelines.evaluate.features import image_features
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
 from plantpulse.pipelines.evaluate.weld_verdict import verdict_table
-from plantpulse.pipelines.train.tasks.weld import CLASSES
-from plantpulse.pipelines.train.tasks.weld import WELD_TASK
+from plantpulse.pipelines.train.tasks.weld import CLASSES, WELD_TASK
 
 CASE = "weld class"
 
 
-def gbm(ctx: EvalContext):  # noqa: ANN201 - a classify.Baseline
+def gbm(ctx: EvalContext):
     def fit(splits: TaskSplits, seed: int) -> tuple[np.ndarray, np.ndarray]:
         x = [image_features(d.images) for d in (splits.train, splits.val, splits.test)]
         probs = class_probabilities(x[0], splits.train.targets, x[1], splits.val.targets,

@@ -15,18 +15,12 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.store.repository import asset_ids
-from plantpulse.data.store.repository import ensure_assets
+from plantpulse.data.core.records import AssetSpec, Rejection
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import asset_ids, ensure_assets
 from plantpulse.data.store.schema import Asset
-from plantpulse.pipelines.ingest.batch import IngestResult
-from plantpulse.pipelines.ingest.batch import OpenBatch
-from plantpulse.pipelines.ingest.batch import check_upload
-from plantpulse.pipelines.ingest.batch import file_sha256
-from plantpulse.pipelines.ingest.batch import run_once
+from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, check_upload, file_sha256, run_once
 
 UNKNOWN = -1
 REGISTRY_FIELDS = ("name", "asset_type", "site", "line", "model")

@@ -20,13 +20,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import PlantPulseError
-from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.core.errors import InputDataError, PlantPulseError, UploadRejectedError
 from plantpulse.data.core.records import Rejection
-from plantpulse.data.store.repository import find_committed_batch
-from plantpulse.data.store.repository import quarantine
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import find_committed_batch, quarantine
 from plantpulse.data.store.schema import IngestBatch
 from plantpulse.data.store.types import utcnow
 

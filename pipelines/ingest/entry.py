@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from plantpulse.data.store.db import Database
 from plantpulse.pipelines.ingest.assets import load_asset_registry
-from plantpulse.pipelines.ingest.batch import IngestFailedError
-from plantpulse.pipelines.ingest.batch import IngestResult
+from plantpulse.pipelines.ingest.batch import IngestFailedError, IngestResult
 from plantpulse.pipelines.ingest.images import ingest_image_upload
 from plantpulse.pipelines.ingest.logs import ingest_log_file
 from plantpulse.pipelines.ingest.sensors import ingest_sensor_file

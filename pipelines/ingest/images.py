@@ -15,20 +15,13 @@ from sqlalchemy import select
 from plantpulse.connectors.images.archive import open_upload
 from plantpulse.connectors.images.connector import ImageConnector, ImageOptions
 from plantpulse.connectors.registry import get_connector
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import Rejection, WeldImageFile
+from plantpulse.data.store.db import Database
 from plantpulse.data.store.image_store import store_image
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import WeldImageFile
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldLabel
-from plantpulse.pipelines.ingest.assets import LIST_CAP
-from plantpulse.pipelines.ingest.assets import AssetResolver
-from plantpulse.pipelines.ingest.assets import unknown_asset_reason
-from plantpulse.pipelines.ingest.batch import IngestResult
-from plantpulse.pipelines.ingest.batch import OpenBatch
-from plantpulse.pipelines.ingest.batch import Progress
-from plantpulse.pipelines.ingest.batch import run_once
+from plantpulse.data.store.schema import WeldImage, WeldLabel
+from plantpulse.pipelines.ingest.assets import LIST_CAP, AssetResolver, unknown_asset_reason
+from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, Progress, run_once
 
 
 def upload_sha256(path: Path, options: ImageOptions) -> str:

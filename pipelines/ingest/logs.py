@@ -15,18 +15,12 @@ from sqlalchemy import insert, select, tuple_
 
 from plantpulse.connectors.logs.connector import LogConnector, LogOptions
 from plantpulse.connectors.registry import get_connector
+from plantpulse.data.core.records import MaintenanceRecord, Rejection
 from plantpulse.data.store.db import Database
-from plantpulse.data.core.records import MaintenanceRecord
-from plantpulse.data.core.records import Rejection
 from plantpulse.data.store.schema import MaintenanceEvent
 from plantpulse.data.store.types import utcnow
-from plantpulse.pipelines.ingest.assets import AssetResolver
-from plantpulse.pipelines.ingest.assets import unknown_asset_reason
-from plantpulse.pipelines.ingest.batch import IngestResult
-from plantpulse.pipelines.ingest.batch import OpenBatch
-from plantpulse.pipelines.ingest.batch import check_upload
-from plantpulse.pipelines.ingest.batch import file_sha256
-from plantpulse.pipelines.ingest.batch import run_once
+from plantpulse.pipelines.ingest.assets import AssetResolver, unknown_asset_reason
+from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, check_upload, file_sha256, run_once
 
 CHUNK = 5_000
 _COMPARED = ("asset_id", "ts", "kind", "code", "component", "text", "action")

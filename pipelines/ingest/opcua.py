@@ -16,17 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from plantpulse.connectors.opcua.buffer import PendingBlock, Target
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import write_readings
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.store.repository import ensure_assets
-from plantpulse.data.store.repository import ensure_channels
-from plantpulse.data.store.repository import find_committed_batch
-from plantpulse.data.store.repository import quarantine
+from plantpulse.data.core.records import AssetSpec, ChannelSpec, Rejection
+from plantpulse.data.store.bulk import ReadingBlock, write_readings
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import ensure_assets, ensure_channels, find_committed_batch, quarantine
 from plantpulse.data.store.schema import IngestBatch
 from plantpulse.data.store.types import utcnow
 
@@ -78,7 +72,7 @@ class DatabaseSink:
         self._ids.update(fresh)  # only ids from a committed transaction are remembered
         return FlushResult(batch.id, block.last_seq, written.inserted, written.duplicates, quarantined)
 
-    def _resolve(self, session, wanted: set[int], targets: dict[int, Target],  # noqa: ANN001
+    def _resolve(self, session, wanted: set[int], targets: dict[int, Target],
                  ) -> dict[int, tuple[int, int] | str]:
         """Asset and channel ids per target; a channel the database refuses records why.
 

@@ -38,7 +38,7 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
                 if not put("item", item):
                     return
             put("done", None)
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which re-raises
+        except BaseException as err:
             put("error", err)
 
     worker = threading.Thread(target=produce, name="plantpulse-prefetch", daemon=True)

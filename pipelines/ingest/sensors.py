@@ -17,16 +17,12 @@ import numpy as np
 
 from plantpulse.connectors.registry import get_connector
 from plantpulse.connectors.sensors.options import SensorOptions
+from plantpulse.data.core.records import Rejection, SensorChunk, SensorSourceInfo
 from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk_checked import NO_BATCH
-from plantpulse.data.store.bulk_checked import write_readings_checked
+from plantpulse.data.store.bulk_checked import NO_BATCH, write_readings_checked
 from plantpulse.data.store.db import Database
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import SensorChunk
-from plantpulse.data.core.records import SensorSourceInfo
 from plantpulse.data.store.repository import ensure_channels
-from plantpulse.pipelines.ingest.assets import AssetResolver
-from plantpulse.pipelines.ingest.assets import unknown_asset_reason
+from plantpulse.pipelines.ingest.assets import AssetResolver, unknown_asset_reason
 from plantpulse.pipelines.ingest.batch import (
     IngestResult,
     OpenBatch,
@@ -69,7 +65,7 @@ class SensorWriter:
                           chunk.raw.text(int(line)) if chunk.raw else "", "unknown_asset")
                 for line, name in zip(lines.tolist(), names, strict=True)]
 
-    def _conflicts(self, chunk: SensorChunk, kept: np.ndarray, result) -> list[Rejection]:  # noqa: ANN001
+    def _conflicts(self, chunk: SensorChunk, kept: np.ndarray, result) -> list[Rejection]:
         rejections = []
         source = self.batch.batch.source
         for k, value, batch in zip(result.conflicts.index.tolist(), result.conflicts.stored_value.tolist(),

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import JobRun
 from plantpulse.data.store.types import utcnow
 

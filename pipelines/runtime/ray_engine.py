@@ -32,8 +32,7 @@ import numpy as np
 
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.records import PredictionRow
-from plantpulse.data.store.types import from_micros
-from plantpulse.data.store.types import to_micros
+from plantpulse.data.store.types import from_micros, to_micros
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +87,7 @@ class _PartitionScorer:
 
     def __init__(self, db_url: str, ref: dict[str, Any], batch_size: int) -> None:
         from plantpulse.data.store.db import Database
-        from plantpulse.pipelines.score.compute import ModelRef
-        from plantpulse.pipelines.score.compute import load_model
+        from plantpulse.pipelines.score.compute import ModelRef, load_model
 
         self.db = Database(db_url)
         self.ref = ModelRef(**ref)
@@ -97,8 +95,7 @@ class _PartitionScorer:
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from plantpulse.pipelines.score.compute import Candidate
-        from plantpulse.pipelines.score.compute import score_assets
+        from plantpulse.pipelines.score.compute import Candidate, score_assets
 
         assets = [Candidate(int(a), str(n), str(t))
                   for a, n, t in zip(batch["asset_id"], batch["name"], batch["asset_type"], strict=True)]
@@ -201,8 +198,7 @@ def _train_worker(config: dict[str, Any]) -> None:
     import torch
 
     from plantpulse.data.core.config.settings import Settings
-    from plantpulse.pipelines.train.job import TrainRequest
-    from plantpulse.pipelines.train.job import run
+    from plantpulse.pipelines.train.job import TrainRequest, run
 
     ctx = worker_context()
     if config["threads"]:

@@ -23,13 +23,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.registry import Registry
-from plantpulse.data.store.types import utcnow
 from plantpulse.data.core.config.settings import Settings
-from plantpulse.pipelines.runtime.leases import JobBusyError
-from plantpulse.pipelines.runtime.leases import RunOutcome
-from plantpulse.pipelines.runtime.leases import run_job
+from plantpulse.data.core.registry import Registry
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.types import utcnow
+from plantpulse.pipelines.runtime.leases import JobBusyError, RunOutcome, run_job
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +42,7 @@ class JobSpec:
 
 
 def _score(settings: Settings, db: Database) -> tuple[int, dict[str, Any]]:
-    from plantpulse.pipelines.score.job import request_from
-    from plantpulse.pipelines.score.job import run_scoring
+    from plantpulse.pipelines.score.job import request_from, run_scoring
 
     result = run_scoring(settings, db, request_from(settings))
     return result.predictions, {"model": result.model, "considered": result.considered,
@@ -54,11 +51,10 @@ def _score(settings: Settings, db: Database) -> tuple[int, dict[str, Any]]:
 
 def _ingest(settings: Settings, db: Database) -> tuple[int, dict[str, Any]]:
     """Ingest every sensor file in the drop folder; move it to done/ or failed/ afterwards."""
-    from plantpulse.pipelines.ingest.entry import IngestFailedError
-    from plantpulse.pipelines.ingest.entry import ingest_sensor_file
+    from plantpulse.pipelines.ingest.entry import IngestFailedError, ingest_sensor_file
 
     folder = settings.scheduler.ingest_dir
-    assert folder is not None  # noqa: S101 - only scheduled when set
+    assert folder is not None
     loaded, files, failed = 0, [], []
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in {".csv", ".parquet"}):
         connector = "parquet" if path.suffix.lower() == ".parquet" else "csv"

@@ -17,21 +17,13 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plantpulse.data.core.errors import ConfigError, InputDataError
+from plantpulse.data.core.records import PredictionRow, SensorWindow
 from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import PredictionRow
-from plantpulse.data.core.records import SensorWindow
-from plantpulse.data.store.repository import current_model_version
-from plantpulse.data.store.repository import last_reading_times
-from plantpulse.data.store.repository import latest_windows
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import ModelVersion
-from plantpulse.data.store.schema import Prediction
+from plantpulse.data.store.repository import current_model_version, last_reading_times, latest_windows
+from plantpulse.data.store.schema import Asset, ModelVersion, Prediction
 from plantpulse.data.store.types import from_micros
-from plantpulse.model.predictor import ModelPrediction
-from plantpulse.model.predictor import Predictor
-from plantpulse.model.predictor import load_predictor
+from plantpulse.model.predictor import ModelPrediction, Predictor, load_predictor
 
 log = logging.getLogger(__name__)
 

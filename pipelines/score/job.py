@@ -15,31 +15,25 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.records import PredictionRow
-from plantpulse.data.store.repository import raise_alert
-from plantpulse.data.store.repository import upsert_predictions
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import Prediction
-from plantpulse.data.store.types import utcnow
-from plantpulse.pipelines.alerts.rules import Finding
-from plantpulse.pipelines.alerts.rules import Scored
-from plantpulse.pipelines.alerts.rules import evaluate
 from plantpulse.data.core.config.settings import Settings
-from plantpulse.pipelines.alerts.pchart import weld_findings
+from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import raise_alert, upsert_predictions
+from plantpulse.data.store.schema import Alert, Asset, Prediction
+from plantpulse.data.store.types import utcnow
 from plantpulse.model.predictor import Predictor
-from plantpulse.pipelines.score.compute import Candidate
-from plantpulse.pipelines.score.compute import ModelRef
-from plantpulse.pipelines.score.compute import Scores
-from plantpulse.pipelines.score.compute import candidates
-from plantpulse.pipelines.score.compute import load_model
-from plantpulse.pipelines.score.compute import resolve_model
-from plantpulse.pipelines.score.compute import score_assets
-from plantpulse.pipelines.alerts.workorders import WorkOrder
-from plantpulse.pipelines.alerts.workorders import from_alert
-from plantpulse.pipelines.alerts.workorders import post_webhook
-from plantpulse.pipelines.alerts.workorders import write_csv
+from plantpulse.pipelines.alerts.pchart import weld_findings
+from plantpulse.pipelines.alerts.rules import Finding, Scored, evaluate
+from plantpulse.pipelines.alerts.workorders import WorkOrder, from_alert, post_webhook, write_csv
+from plantpulse.pipelines.score.compute import (
+    Candidate,
+    ModelRef,
+    Scores,
+    candidates,
+    load_model,
+    resolve_model,
+    score_assets,
+)
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import CheckpointError, ConfigError
 from plantpulse.data.datasets.manifest import sha256_file
-from plantpulse.data.core.errors import CheckpointError
-from plantpulse.data.core.errors import ConfigError
 from plantpulse.model.moe.checkpoint import (
     load_checkpoint,
     load_training_state,
@@ -32,8 +32,7 @@ from plantpulse.model.moe.checkpoint import (
     save_checkpoint,
     save_training_state,
 )
-from plantpulse.model.moe.config import ModelConfig
-from plantpulse.model.moe.config import preset
+from plantpulse.model.moe.config import ModelConfig, preset
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.training import (
@@ -52,10 +51,7 @@ from plantpulse.model.moe.training import (
 )
 from plantpulse.model.moe.training.finetune import validation_subset
 from plantpulse.model.moe.training.metrics import evaluate
-from plantpulse.data.core.config.settings import Settings
-from plantpulse.pipelines.train.tasks import BUNDLES
-from plantpulse.pipelines.train.tasks import TaskBundle
-from plantpulse.pipelines.train.tasks import build_bundle
+from plantpulse.pipelines.train.tasks import BUNDLES, TaskBundle, build_bundle
 
 STAGES: tuple[str, ...] = ("pretrain", "finetune", "distill")
 _HEADLINE = {"rmse", "macro_f1", "auroc", "sensor", "image", "text", "infonce"}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from plantpulse.connectors.images.validation import ValidatedImage
-from plantpulse.connectors.images.validation import validate_image
+from plantpulse.connectors.images.validation import ValidatedImage, validate_image
+from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model.weld.agreement import Agreement, compare_detections
 from plantpulse.model.weld.checkpoint import (
@@ -41,7 +41,6 @@ from plantpulse.model.weld.workflow import (
     prepare_data,
     train_and_evaluate,
 )
-from plantpulse.data.core.config.settings import Settings
 
 DATASET_NAME = "weld_surface_yolo"
 

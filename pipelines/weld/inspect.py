@@ -14,11 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from plantpulse.connectors.images.validation import RejectedImage
-from plantpulse.connectors.images.validation import ValidatedImage
-from plantpulse.connectors.images.validation import validate_image
-from plantpulse.data.core.errors import CheckpointError
-from plantpulse.data.core.errors import InputDataError
+from plantpulse.connectors.images.validation import RejectedImage, ValidatedImage, validate_image
+from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import CheckpointError, InputDataError
 from plantpulse.data.store.schema import ModelVersion
 from plantpulse.model.weld.checkpoint import load_weld_model, read_card
 from plantpulse.model.weld.inference import ImageDetections
@@ -31,9 +29,7 @@ from plantpulse.model.weld.predict import (
 )
 from plantpulse.model.weld.verdict import is_rejected, reject_score
 from plantpulse.pipelines.weld import service as weld_service
-from plantpulse.data.core.config.settings import Settings
-from plantpulse.pipelines.weld.detector import checkpoint_path
-from plantpulse.pipelines.weld.detector import weld_paths
+from plantpulse.pipelines.weld.detector import checkpoint_path, weld_paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +73,7 @@ def load_for_inspection(path: Path, settings: Settings, onnx: bool = False) -> L
                           tuple(classes or settings.weld.reject_classes), Path(path), kind)
 
 
-def _version_for(session, loaded: LoadedDetector) -> ModelVersion:  # noqa: ANN001 - Session
+def _version_for(session, loaded: LoadedDetector) -> ModelVersion:
     card = {} if loaded.kind == "yolo-onnx" else read_card(loaded.path)
     version = weld_service.ensure_version(
         session, loaded.path, kind=loaded.kind, metrics=card.get("metrics", {}),

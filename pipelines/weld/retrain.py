@@ -17,16 +17,15 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldLabel
+from plantpulse.data.store.schema import WeldImage, WeldLabel
 from plantpulse.model.weld.checkpoint import load_weld_model
 from plantpulse.model.weld.dataset import LabelledImage, YoloBox, source_key
 from plantpulse.model.weld.train import ProgressFn, TrainConfig
 from plantpulse.model.weld.workflow import EvaluationReport, evaluate
 from plantpulse.pipelines.weld import detector as weld_jobs
 from plantpulse.pipelines.weld import service as weld_service
-from plantpulse.data.core.config.settings import Settings
 from plantpulse.pipelines.weld.inspect import choose_detector
 
 
@@ -132,7 +131,7 @@ def retrain(settings: Settings, data: Path | None, config: TrainConfig, min_gain
                    candidate_report, min_gain)
 
 
-def _decide(settings: Settings, path: Path, candidate, reviewed: int,  # noqa: ANN001
+def _decide(settings: Settings, path: Path, candidate, reviewed: int,
             skipped: dict[str, int], current: EvaluationReport, new: EvaluationReport,
             min_gain: float) -> RetrainOutcome:
     gain = new.detection.map50_95 - current.detection.map50_95

@@ -21,18 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plantpulse.connectors.images.validation import ValidatedImage
+from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.store import image_store
 from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.store.repository import promote_model_version
-from plantpulse.data.store.repository import register_model_version
-from plantpulse.data.store.schema import ModelVersion
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldInspection
-from plantpulse.data.store.schema import WeldLabel
+from plantpulse.data.store.repository import promote_model_version, register_model_version
+from plantpulse.data.store.schema import ModelVersion, WeldImage, WeldInspection, WeldLabel
 from plantpulse.model.weld.inference import Detection, ImageDetections
 from plantpulse.model.weld.verdict import is_rejected, reject_score
-from plantpulse.data.core.config.settings import Settings
 
 MODEL_NAME = "weld-yolo"
 MODEL_KIND = "yolo"

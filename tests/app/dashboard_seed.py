@@ -18,13 +18,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import write_readings
+from plantpulse.data.core.records import AssetSpec, ChannelSpec, PredictionRow, Rejection
+from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.core.records import PredictionRow
-from plantpulse.data.core.records import Rejection
 from plantpulse.data.store.repository import (
     ensure_assets,
     ensure_channels,

@@ -13,7 +13,7 @@ from plantpulse.data.core.config.settings import load_settings
 MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
 
 
-def settings(**dashboard):  # noqa: ANN003, ANN201 - dashboard fields, Settings
+def settings(**dashboard):
     return load_settings(env={}, dashboard=dashboard)
 
 

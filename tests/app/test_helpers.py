@@ -8,13 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plantpulse.app.widgets import asset as asset_views
-from plantpulse.app.widgets import health
-from plantpulse.app.widgets import survival
-from plantpulse.app.widgets import timefmt
-from plantpulse.app.widgets import weld as weld_views
 from plantpulse.app.queries.asset import nice_width
 from plantpulse.app.queries.models import flatten, markdown_sections, rollback_target, split_images
+from plantpulse.app.widgets import asset as asset_views
+from plantpulse.app.widgets import health, survival, timefmt
+from plantpulse.app.widgets import weld as weld_views
 
 
 @pytest.mark.parametrize(("zone", "expected"), [

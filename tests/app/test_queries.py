@@ -14,7 +14,7 @@ from plantpulse.app.queries.sql import database as cached_database
 
 
 @pytest.fixture
-def seeded(database, tmp_path: Path):  # noqa: ANN001, ANN201 - a Database, the seed summary
+def seeded(database, tmp_path: Path):
     seeded = seed_sample(database, tmp_path / "images")
     yield database.url, seeded
     cached_database.cache_clear()
@@ -87,8 +87,7 @@ def test_ingest_models_jobs_queries(seeded) -> None:
 def test_opcua_last_values_only_from_opcua_batches(seeded) -> None:
     from datetime import UTC, datetime
 
-    from plantpulse.data.store.bulk import ReadingBlock
-    from plantpulse.data.store.bulk import write_readings
+    from plantpulse.data.store.bulk import ReadingBlock, write_readings
     from plantpulse.data.store.db import Database
     from plantpulse.data.store.schema import IngestBatch
 

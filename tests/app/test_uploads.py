@@ -8,8 +8,7 @@ from pages import run_page, texts
 from sqlalchemy import func, select
 
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import QuarantinedRow, SensorReading
 
 GOOD = (b"asset,timestamp,volt,vibration\n"
         b"azure-machine-001,2015-04-02T00:00:00Z,170.5,40.1\n"
@@ -21,7 +20,7 @@ BAD_ROWS = (b"asset,timestamp,volt,vibration\n"
             b"no-such-asset,2015-04-02T02:00:00Z,171.0,41.3\n")
 
 
-def upload(name: str, content: bytes, kind: str = "sensors"):  # noqa: ANN201 - an AppTest
+def upload(name: str, content: bytes, kind: str = "sensors"):
     at = run_page("data")
     if kind != "sensors":
         at.button_group(key="upload-kind").set_value(kind).run()
@@ -31,7 +30,7 @@ def upload(name: str, content: bytes, kind: str = "sensors"):  # noqa: ANN201 - 
     return at
 
 
-def _count(url: str, table) -> int:  # noqa: ANN001 - an ORM class
+def _count(url: str, table) -> int:
     with Database(url).session() as session:
         return int(session.scalar(select(func.count()).select_from(table)))
 
@@ -77,8 +76,8 @@ def test_upload_over_the_size_limit_is_refused(plant, monkeypatch: pytest.Monkey
 
 def test_extension_and_size_are_checked_before_ingest(plant) -> None:
     from plantpulse.app import uploads
-    from plantpulse.data.core.errors import UploadRejectedError
     from plantpulse.data.core.config.settings import load_settings
+    from plantpulse.data.core.errors import UploadRejectedError
 
     with pytest.raises(UploadRejectedError, match=r"readings.exe: a sensor readings upload must be a \.csv"):
         uploads.check_extension("readings.exe", "sensors")

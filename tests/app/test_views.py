@@ -7,8 +7,7 @@ from pages import buttons, run_page, texts
 from sqlalchemy import select
 
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import ModelVersion
+from plantpulse.data.store.schema import Alert, ModelVersion
 
 PAGES = ("overview", "asset", "weld", "data", "models", "jobs")
 
@@ -69,9 +68,8 @@ def test_viewer_cannot_acknowledge(plant) -> None:
 
 
 def test_asset_page_shows_prediction_and_history(plant) -> None:
-    from streamlit.testing.v1 import AppTest
-
     from pages import TIMEOUT_S, _page
+    from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_function(_page, args=("asset", "engineer"), default_timeout=TIMEOUT_S)
     at.query_params["asset"] = "azure-machine-001"

@@ -6,8 +6,7 @@ import pytest
 
 from plantpulse.connectors import registry
 from plantpulse.connectors.registry import ConnectorEntry, MissingDependencyError
-from plantpulse.data.core.errors import PlantPulseError
-from plantpulse.data.core.errors import UnknownNameError
+from plantpulse.data.core.errors import PlantPulseError, UnknownNameError
 from plantpulse.data.core.registry import Registry
 
 

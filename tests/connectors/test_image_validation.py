@@ -21,8 +21,7 @@ from plantpulse.connectors.images.validation import (
     validate_image,
     validate_images,
 )
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.core.errors import InputDataError, UploadRejectedError
 
 
 def encode(image: Image.Image, fmt: str, **kwargs: object) -> bytes:

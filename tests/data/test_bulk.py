@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from plantpulse.data.store.bulk import PG_EPOCH_US
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import encode_copy_binary
-from plantpulse.data.store.bulk import write_readings
+from plantpulse.data.store.bulk import PG_EPOCH_US, ReadingBlock, encode_copy_binary, write_readings
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import SensorReading
 

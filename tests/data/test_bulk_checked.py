@@ -6,17 +6,15 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import write_readings
-from plantpulse.data.store.bulk_checked import NO_BATCH
-from plantpulse.data.store.bulk_checked import write_readings_checked
+from plantpulse.data.store.bulk import ReadingBlock, write_readings
+from plantpulse.data.store.bulk_checked import NO_BATCH, write_readings_checked
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import SensorReading
 
 T0 = 1_700_000_000_000_000
 
 
-def _block(assets, times, channels, values, status=None) -> ReadingBlock:  # noqa: ANN001
+def _block(assets, times, channels, values, status=None) -> ReadingBlock:
     return ReadingBlock.build(np.array(assets), T0 + np.array(times), np.array(channels), np.array(values, float),
                               None if status is None else np.array(status))
 
@@ -70,7 +68,7 @@ def test_rows_written_earlier_in_the_same_transaction_count_as_stored(database: 
 
 
 @pytest.mark.parametrize("n", [1, 499, 500, 1234], ids=["one", "below", "exact", "remainder"])
-def test_sqlite_multirow_writer_stores_every_row(tmp_path, n: int) -> None:  # noqa: ANN001
+def test_sqlite_multirow_writer_stores_every_row(tmp_path, n: int) -> None:
     db = Database(f"sqlite:///{tmp_path / 'x.db'}")
     db.upgrade()
     status = np.arange(n) % 3

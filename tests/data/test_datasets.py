@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from plantpulse.data.core.errors import DatasetError, UnknownNameError
 from plantpulse.data.datasets import DATASETS, dataset_names, load_dataset, manifest
 from plantpulse.data.datasets.manifest import FileSpec, Manifest, check_file, verify_files
-from plantpulse.data.core.errors import DatasetError
-from plantpulse.data.core.errors import UnknownNameError
 
 ALL = ["ai4i2020", "azure_pdm", "cmapss", "cwru", "maintnet", "weld_surface_yolo"]
 

@@ -9,10 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.store.db import SchemaOutOfDateError
-from plantpulse.data.store.db import normalize_url
 from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.store.db import Database, SchemaOutOfDateError, normalize_url
 from plantpulse.data.store.schema import Base
 
 TABLES = {

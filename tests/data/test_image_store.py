@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.store.image_store import image_file
-from plantpulse.data.store.image_store import relative_path
-from plantpulse.data.store.image_store import store_image
+from plantpulse.data.store.image_store import image_file, relative_path, store_image
 
 
 def test_store_is_content_addressed_and_idempotent(tmp_path: Path) -> None:

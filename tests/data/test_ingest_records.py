@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import SensorChunk
-from plantpulse.data.core.records import YoloBox
+from plantpulse.data.core.records import ChannelSpec, Rejection, SensorChunk, YoloBox
 
 
 def _chunk(n: int, line_n: int) -> SensorChunk:

@@ -5,15 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import write_readings
+from plantpulse.data.core.records import AssetSpec, ChannelSpec
+from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.store.repository import ensure_assets
-from plantpulse.data.store.repository import ensure_channels
-from plantpulse.data.store.repository import latest_window
-from plantpulse.data.store.repository import latest_windows
+from plantpulse.data.store.repository import ensure_assets, ensure_channels, latest_window, latest_windows
 
 T0 = 1_767_225_600_000_000
 

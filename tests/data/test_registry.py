@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from plantpulse.data.core.errors import PlantPulseError
-from plantpulse.data.core.errors import UnknownNameError
+from plantpulse.data.core.errors import PlantPulseError, UnknownNameError
 from plantpulse.data.core.registry import Registry
 
 

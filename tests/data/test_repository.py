@@ -7,14 +7,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from plantpulse.data.store import repository as repo
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import write_readings
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.core.records import AssetSpec, ChannelSpec, PredictionRow
+from plantpulse.data.store import repository as repo
+from plantpulse.data.store.bulk import ReadingBlock, write_readings
+from plantpulse.data.store.db import Database
 from plantpulse.data.store.types import to_micros
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

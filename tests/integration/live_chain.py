@@ -17,13 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS
-from plantpulse.connectors.opcua.sim.replay import sample_dir
+from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS, sample_dir
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.repository import promote_model_version
-from plantpulse.data.store.repository import register_model_version
-from plantpulse.model.baseline.quantile_mlp import BaselineRulModel
-from plantpulse.model.baseline.quantile_mlp import RunToFailure
+from plantpulse.data.store.repository import promote_model_version, register_model_version
+from plantpulse.model.baseline.quantile_mlp import BaselineRulModel, RunToFailure
 
 MODEL = "turbofan-baseline"
 
@@ -70,7 +67,7 @@ class LiveChain:
     def _spawn(self, name: str, args: list[str]) -> None:
         log = (self.home / f"{name}.log").open("a")
         cmd = [sys.executable, "-m", "plantpulse.pipelines.cli.main", *args]
-        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def start(self, timeout: float = 60) -> LiveChain:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> N
         if process.poll() is not None:
             pytest.fail(f"the dashboard exited with {process.returncode}: {process.stdout.read()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:  # noqa: S310
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:
@@ -152,7 +152,7 @@ def _shot(driver: WebDriver, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"dashboard-{name}.png"))
 
 
-def label_of(element) -> str:  # noqa: ANN001 - a WebElement
+def label_of(element) -> str:
     """The visible label; Material icons render their name as a first text line."""
     return element.text.strip().split("\n")[-1]
 
@@ -161,7 +161,7 @@ def buttons(driver: WebDriver, label: str) -> list:
     return [b for b in driver.find_elements(By.TAG_NAME, "button") if label_of(b) == label]
 
 
-def button(driver: WebDriver, label: str):  # noqa: ANN201 - a WebElement
+def button(driver: WebDriver, label: str):
     found = buttons(driver, label)
     assert found, f"no button labelled {label!r}"
     return found[0]

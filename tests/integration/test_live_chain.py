@@ -6,16 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
+from live_chain import MODEL, LiveChain, train_baseline
 from sqlalchemy import func, select
 
-from live_chain import MODEL, LiveChain, train_baseline
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import JobRun
-from plantpulse.data.store.schema import Prediction
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import Alert, Asset, JobRun, Prediction, QuarantinedRow, SensorReading
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

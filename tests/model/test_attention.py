@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from plantpulse.model import preset
-from plantpulse.model.moe.layers.attention import SparseGatedAttention
-from plantpulse.model.moe.layers.attention import dense_mask
+from plantpulse.model.moe.layers.attention import SparseGatedAttention, dense_mask
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

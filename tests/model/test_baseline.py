@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plantpulse.data.core.errors import CheckpointError
-from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.errors import CheckpointError, InputDataError
 from plantpulse.data.core.records import SensorWindow
-from plantpulse.model.baseline.quantile_mlp import BaselineRulModel
-from plantpulse.model.baseline.quantile_mlp import RunToFailure
-from plantpulse.model.baseline.quantile_mlp import load
-from plantpulse.model.baseline.quantile_mlp import sliding_windows
-from plantpulse.model.baseline.quantile_mlp import window_features
+from plantpulse.model.baseline.quantile_mlp import (
+    BaselineRulModel,
+    RunToFailure,
+    load,
+    sliding_windows,
+    window_features,
+)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
@@ -35,7 +36,7 @@ def sample_runs() -> tuple[list[RunToFailure], list[RunToFailure], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def fitted(sample_runs) -> BaselineRulModel:  # noqa: ANN001
+def fitted(sample_runs) -> BaselineRulModel:
     train, _, channels = sample_runs
     return BaselineRulModel(channels).fit(train, epochs=25, seed=0)
 
@@ -55,7 +56,7 @@ def test_sliding_windows_cap_and_pad() -> None:
     assert short.shape == (1, 4, 1) and rul.tolist() == [0.0]
 
 
-def test_beats_predicting_the_mean(fitted: BaselineRulModel, sample_runs) -> None:  # noqa: ANN001
+def test_beats_predicting_the_mean(fitted: BaselineRulModel, sample_runs) -> None:
     _, test, _ = sample_runs
     windows = np.stack([np.concatenate([np.repeat(r.values[:1], 30, 0), r.values])[-30:] for r in test])
     quantiles, anomaly = fitted.predict_arrays(windows)

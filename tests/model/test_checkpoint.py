@@ -85,7 +85,7 @@ def test_weights_of_another_architecture_are_refused(tmp_path, tiny_model, tiny_
     from safetensors import safe_open
     from safetensors.torch import save_file
     with safe_open(str(forged), "pt") as fh:
-        state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+        state = {k: fh.get_tensor(k) for k in fh.keys()}
     with safe_open(str(path), "pt") as fh:
         meta = dict(fh.metadata())
     meta["tensors_sha256"] = ""

@@ -10,10 +10,8 @@ import torch
 
 from plantpulse.model import TaskSpec, preset
 from plantpulse.model.moe.layers.adapters import ADAPTERS
-from plantpulse.model.moe.layers.embeddings import EMBEDDINGS
-from plantpulse.model.moe.layers.embeddings import DynamicEmbedding
-from plantpulse.model.moe.layers.heads import HEADS
-from plantpulse.model.moe.layers.heads import TaskAdaptiveDecoder
+from plantpulse.model.moe.layers.embeddings import EMBEDDINGS, DynamicEmbedding
+from plantpulse.model.moe.layers.heads import HEADS, TaskAdaptiveDecoder
 from plantpulse.model.moe.losses import task_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from plantpulse.model import MODALITIES, PlantPulseModel, preset
-from plantpulse.model.moe.layers.fusion import SparseAttentionFusion
-from plantpulse.model.moe.layers.fusion import topk_attention
+from plantpulse.model.moe.layers.fusion import SparseAttentionFusion, topk_attention
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

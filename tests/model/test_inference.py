@@ -7,11 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import UnknownNameError
+from plantpulse.data.core.errors import InputDataError, UnknownNameError
 from plantpulse.model.moe.checkpoint import save_checkpoint
-from plantpulse.model.moe.inference import PredictionRecord
-from plantpulse.model.moe.inference import load_predictor
+from plantpulse.model.moe.inference import PredictionRecord, load_predictor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CHANNELS = ["s_2", "s_3", "s_4"]

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from plantpulse.model import preset
-from plantpulse.model.moe.layers.experts import HierarchicalMoELayer
-from plantpulse.model.moe.layers.experts import capacity_for
+from plantpulse.model.moe.layers.experts import HierarchicalMoELayer, capacity_for
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

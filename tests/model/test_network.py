@@ -7,12 +7,10 @@ import time
 import pytest
 import torch
 
-from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import UnknownNameError
+from plantpulse.data.core.errors import ConfigError, InputDataError, UnknownNameError
 from plantpulse.model import ModelInput, PlantPulseModel, TaskSpec, preset
-from plantpulse.model.moe.losses import task_loss
 from plantpulse.model.moe.layers.experts import HierarchicalMoELayer
+from plantpulse.model.moe.losses import task_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from plantpulse.model.moe.pcgrad import pcgrad_backward
-from plantpulse.model.moe.pcgrad import project_conflicting
+from plantpulse.model.moe.pcgrad import pcgrad_backward, project_conflicting
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

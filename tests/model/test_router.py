@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from plantpulse.model import preset
-from plantpulse.model.moe.layers.router import LoRARouter
-from plantpulse.model.moe.layers.router import dense_router_parameter_count
+from plantpulse.model.moe.layers.router import LoRARouter, dense_router_parameter_count
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -23,9 +23,7 @@ from plantpulse.model.moe.training import (
     seed_everything,
     student_config,
 )
-from plantpulse.model.moe.training.distributed import data_seed
-from plantpulse.model.moe.training.distributed import rank_seed
-from plantpulse.model.moe.training.distributed import world
+from plantpulse.model.moe.training.distributed import data_seed, rank_seed, world
 from plantpulse.model.moe.training.pretrain import random_token_masks
 from plantpulse.model.moe.training.runtime import clip_and_step
 

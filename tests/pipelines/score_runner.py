@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import scoring_support  # noqa: E402,F401 - registers the 'test-fixed' predictor kind
+import scoring_support  # noqa: F401 - registers the 'test-fixed' predictor kind
 
-from plantpulse.pipelines.cli.main import main  # noqa: E402
+from plantpulse.pipelines.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -14,18 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from plantpulse.data.store.bulk import ReadingBlock
-from plantpulse.data.store.bulk import write_readings
+from plantpulse.data.core.records import AssetSpec, ChannelSpec, SensorWindow
+from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import ChannelSpec
-from plantpulse.data.core.records import SensorWindow
-from plantpulse.data.store.repository import ensure_assets
-from plantpulse.data.store.repository import ensure_channels
-from plantpulse.data.store.repository import promote_model_version
-from plantpulse.data.store.repository import register_model_version
-from plantpulse.model.predictor import PREDICTORS
-from plantpulse.model.predictor import ModelPrediction
+from plantpulse.data.store.repository import (
+    ensure_assets,
+    ensure_channels,
+    promote_model_version,
+    register_model_version,
+)
+from plantpulse.model.predictor import PREDICTORS, ModelPrediction
 
 CHANNELS = ("a", "b")
 MODEL = "plantpulse-student"  # the default of scoring.model

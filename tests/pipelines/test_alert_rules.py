@@ -8,21 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.core.records import PredictionRow
-from plantpulse.data.store.repository import ensure_assets
-from plantpulse.data.store.repository import register_model_version
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldInspection
-from plantpulse.pipelines.alerts.rules import PREDICTION_RULES
-from plantpulse.pipelines.alerts.rules import Scored
-from plantpulse.pipelines.alerts.rules import evaluate
 from plantpulse.data.core.config.jobs import AlertSettings
-from plantpulse.pipelines.alerts.pchart import Subgroup
-from plantpulse.pipelines.alerts.pchart import judge
-from plantpulse.pipelines.alerts.pchart import shift_label
-from plantpulse.pipelines.alerts.pchart import weld_findings
+from plantpulse.data.core.records import AssetSpec, PredictionRow
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import ensure_assets, register_model_version
+from plantpulse.data.store.schema import WeldImage, WeldInspection
+from plantpulse.pipelines.alerts.pchart import Subgroup, judge, shift_label, weld_findings
+from plantpulse.pipelines.alerts.rules import PREDICTION_RULES, Scored, evaluate
 
 END = datetime(2026, 3, 1, 12, tzinfo=UTC)
 CFG = AlertSettings()

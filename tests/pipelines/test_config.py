@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.config.settings import load_settings
+from plantpulse.data.core.errors import ConfigError
 
 
 def test_defaults_put_sqlite_in_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.config.settings import load_settings
-from plantpulse.pipelines.cli.dashboard import check_exposure
-from plantpulse.pipelines.cli.dashboard import is_loopback
-from plantpulse.pipelines.cli.dashboard import streamlit_command
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.pipelines.cli.dashboard import check_exposure, is_loopback, streamlit_command
 
 
 @pytest.mark.parametrize(("address", "loopback"), [

@@ -7,15 +7,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import (Alert, Asset, IngestBatch, MaintenanceEvent, ModelVersion, Prediction,
-                                    SensorReading, WeldImage)
-from plantpulse.model.moe.checkpoint import CheckpointError
 from plantpulse.data.core.config.settings import load_settings
-from plantpulse.pipelines.cli.demo import SAMPLE
-from plantpulse.pipelines.cli.demo import SHIPPED_STUDENT
-from plantpulse.pipelines.cli.demo import ensure_rul_model
-from plantpulse.pipelines.cli.demo import run_demo
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import (
+    Alert,
+    Asset,
+    IngestBatch,
+    MaintenanceEvent,
+    ModelVersion,
+    Prediction,
+    SensorReading,
+    WeldImage,
+)
+from plantpulse.model.moe.checkpoint import CheckpointError
+from plantpulse.pipelines.cli.demo import SAMPLE, SHIPPED_STUDENT, ensure_rul_model, run_demo
 from plantpulse.pipelines.ingest.entry import prepare_database
 
 

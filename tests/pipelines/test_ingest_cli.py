@@ -13,7 +13,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
 @pytest.fixture
-def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     for key in ("PLANTPULSE_CONFIG", "PLANTPULSE_DB_URL", "PLANTPULSE_DATABASE_URL", "PLANTPULSE_HOME"):
         monkeypatch.delenv(key, raising=False)
@@ -26,7 +26,7 @@ def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     return invoke
 
 
-def test_every_subcommand_has_help(run) -> None:  # noqa: ANN001
+def test_every_subcommand_has_help(run) -> None:
     for args in (("ingest",), ("ingest", "sensors"), ("ingest", "logs"), ("ingest", "images"),
                  ("ingest", "assets"), ("db",), ("db", "upgrade"), ("db", "current"), ("db", "batches"),
                  ("db", "quarantine")):
@@ -34,7 +34,7 @@ def test_every_subcommand_has_help(run) -> None:  # noqa: ANN001
         assert code == 0 and "Usage:" in out
 
 
-def test_sample_round_trip(run, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sample_round_trip(run, tmp_path: Path) -> None:
     assert run("db", "upgrade")[0] == 0
     code, out, _ = run("ingest", "assets", str(SAMPLE / "assets.csv"))
     assert code == 0 and "stored 24 rows" in out
@@ -51,7 +51,7 @@ def test_sample_round_trip(run, tmp_path: Path) -> None:  # noqa: ANN001
     assert code == 0 and "azure_telemetry.csv" in out
 
 
-def test_bad_rows_are_listed_and_exported(run, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_rows_are_listed_and_exported(run, tmp_path: Path) -> None:
     data = tmp_path / "cell.csv"
     data.write_text("asset,timestamp,temp\nm1,2024-01-01T00:00:00Z,x\nm9,2024-01-01T00:00:00Z,1\n", encoding="utf-8")
     code, out, _ = run("ingest", "sensors", str(data), "--asset-type", "press")
@@ -65,7 +65,7 @@ def test_bad_rows_are_listed_and_exported(run, tmp_path: Path) -> None:  # noqa:
     assert rows[1]["raw"] == "m9,2024-01-01T00:00:00Z,1"
 
 
-def test_failures_exit_non_zero_with_a_clear_message(run, tmp_path: Path) -> None:  # noqa: ANN001
+def test_failures_exit_non_zero_with_a_clear_message(run, tmp_path: Path) -> None:
     data = tmp_path / "nohead.csv"
     data.write_text("a,b\n1,2\n", encoding="utf-8")
     code, _, err = run("ingest", "sensors", str(data))

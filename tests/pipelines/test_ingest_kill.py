@@ -20,10 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import Asset, IngestBatch, QuarantinedRow, SensorReading
 
 ASSETS, HOURS, CHANNELS = 40, 2_500, 4
 CHUNK_ROWS = 1_000
@@ -51,7 +48,7 @@ def _env() -> dict[str, str]:
     return env | {"PLANTPULSE_INGEST__CHUNK_ROWS": str(CHUNK_ROWS)}
 
 
-def _lines(stream, out: queue.Queue) -> None:  # noqa: ANN001 - text pipe
+def _lines(stream, out: queue.Queue) -> None:
     for line in stream:
         out.put(line)
     out.put(None)

@@ -13,15 +13,16 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from plantpulse.connectors.logs.connector import LogOptions
+from plantpulse.data.core.errors import InputDataError, UploadRejectedError
 from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import UploadRejectedError
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.schema import MaintenanceEvent
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldLabel
+from plantpulse.data.store.schema import (
+    Asset,
+    IngestBatch,
+    MaintenanceEvent,
+    QuarantinedRow,
+    WeldImage,
+    WeldLabel,
+)
 from plantpulse.pipelines.ingest.entry import (
     IngestFailedError,
     ingest_image_upload,
@@ -32,7 +33,7 @@ from plantpulse.pipelines.ingest.entry import (
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
-def _count(db: Database, table) -> int:  # noqa: ANN001
+def _count(db: Database, table) -> int:
     with db.session() as s:
         return s.scalar(select(func.count()).select_from(table))
 

@@ -9,21 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from plantpulse.connectors.sensors.options import ChannelLimit, SensorOptions
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import PlantPulseError
-from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.core.errors import PlantPulseError, UploadRejectedError
 from plantpulse.data.core.records import AssetSpec
-from plantpulse.data.store.repository import ensure_assets
-from plantpulse.data.store.repository import readings_between
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import Channel
-from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import ensure_assets, readings_between
+from plantpulse.data.store.schema import Asset, Channel, IngestBatch, QuarantinedRow, SensorReading
 from plantpulse.pipelines.ingest import sensors as ingest_sensors
-from plantpulse.pipelines.ingest.entry import IngestFailedError
-from plantpulse.pipelines.ingest.entry import describe
-from plantpulse.pipelines.ingest.entry import ingest_sensor_file
+from plantpulse.pipelines.ingest.entry import IngestFailedError, describe, ingest_sensor_file
 
 GOOD = ("asset,timestamp,temp [degC],speed\n"
         "m1,2024-01-01T00:00:00Z,20.5,1500\n"
@@ -45,7 +37,7 @@ def _assets(db: Database, *names: str) -> None:
         ensure_assets(s, [AssetSpec(n, "press") for n in names])
 
 
-def _count(db: Database, table) -> int:  # noqa: ANN001
+def _count(db: Database, table) -> int:
     with db.session() as s:
         return s.scalar(select(func.count()).select_from(table))
 
@@ -112,7 +104,7 @@ def test_failure_mid_file_leaves_nothing_but_a_failed_batch(database: Database, 
     real_write = ingest_sensors.SensorWriter.write
     calls = []
 
-    def failing(self, chunk):  # noqa: ANN001, ANN202
+    def failing(self, chunk):
         calls.append(1)
         if len(calls) == 3:
             raise OSError("disk full")

@@ -6,20 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scoring_support import CHANNELS, add_readings
 from sqlalchemy import select
 
-from plantpulse.data.store.db import Database
+from plantpulse.data.core.config.settings import load_settings
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import SensorWindow
-from plantpulse.data.store.repository import promote_model_version
-from plantpulse.data.store.repository import register_model_version
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import promote_model_version, register_model_version
 from plantpulse.data.store.schema import Prediction
-from plantpulse.data.core.config.settings import load_settings
 from plantpulse.model.moe.predictor import fill_gaps
 from plantpulse.model.predictor import load_predictor
-from plantpulse.pipelines.score.job import ScoreRequest
-from plantpulse.pipelines.score.job import run_scoring
-from scoring_support import CHANNELS, add_readings
+from plantpulse.pipelines.score.job import ScoreRequest, run_scoring
 
 pytest.importorskip("plantpulse.model.moe.inference")
 

@@ -14,28 +14,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scoring_support import CHANNELS, add_readings
 from sqlalchemy import select
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.store.repository import promote_model_version
-from plantpulse.data.store.repository import register_model_version
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import ModelVersion
-from plantpulse.data.store.schema import Prediction
-from plantpulse.model.baseline.quantile_mlp import BaselineRulModel
-from plantpulse.model.baseline.quantile_mlp import RunToFailure
-from plantpulse.pipelines.cli.main import main
 from plantpulse.data.core.config.settings import load_settings
-from plantpulse.pipelines.score.job import ScoreRequest
-from plantpulse.pipelines.score.job import run_scoring
-from scoring_support import CHANNELS, add_readings
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import promote_model_version, register_model_version
+from plantpulse.data.store.schema import Alert, ModelVersion, Prediction
+from plantpulse.model.baseline.quantile_mlp import BaselineRulModel, RunToFailure
+from plantpulse.pipelines.cli.main import main
+from plantpulse.pipelines.score.job import ScoreRequest, run_scoring
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def local_ray():  # noqa: ANN201
+def local_ray():
     """One private Ray for the module (both tests), shut down afterwards."""
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this file
     ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -87,7 +82,7 @@ def _regression_data() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _fit(x, y, steps: int, lr: float, model):  # noqa: ANN001, ANN202
+def _fit(x, y, steps: int, lr: float, model):
     import torch
 
     opt = torch.optim.SGD(model.parameters(), lr=lr)
@@ -103,10 +98,7 @@ def _worker_loop(config: dict) -> None:
     """Per-worker DDP loop: each rank fits on its half; DDP averages the gradients."""
     import torch
 
-    from plantpulse.pipelines.runtime.ray_engine import prepare_model
-    from plantpulse.pipelines.runtime.ray_engine import report
-    from plantpulse.pipelines.runtime.ray_engine import shard
-    from plantpulse.pipelines.runtime.ray_engine import worker_context
+    from plantpulse.pipelines.runtime.ray_engine import prepare_model, report, shard, worker_context
 
     ctx = worker_context()
     x, y = _regression_data()

@@ -7,20 +7,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from scoring_support import make_fleet, register_fixed
 from sqlalchemy import select
 
+from plantpulse.data.core.config.settings import load_settings
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import JobRun
 from plantpulse.data.store.types import utcnow
-from plantpulse.data.core.config.settings import load_settings
-from plantpulse.pipelines.runtime.leases import JobBusyError
-from plantpulse.pipelines.runtime.leases import finish_run
-from plantpulse.pipelines.runtime.leases import run_job
-from plantpulse.pipelines.runtime.leases import start_run
-from plantpulse.pipelines.runtime.scheduler import SCHEDULED_JOBS
-from plantpulse.pipelines.runtime.scheduler import JobSpec
-from plantpulse.pipelines.runtime.scheduler import Scheduler
-from scoring_support import make_fleet, register_fixed
+from plantpulse.pipelines.runtime.leases import JobBusyError, finish_run, run_job, start_run
+from plantpulse.pipelines.runtime.scheduler import SCHEDULED_JOBS, JobSpec, Scheduler
 
 
 def test_a_live_lease_blocks_a_second_run(database: Database) -> None:
@@ -68,7 +63,7 @@ def test_heartbeat_keeps_the_lease_alive(database: Database) -> None:
 def flaky(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
 
-    def work(settings, db) -> tuple[int, dict]:  # noqa: ANN001
+    def work(settings, db) -> tuple[int, dict]:
         calls.append(1)
         if len(calls) < 3:
             raise ConnectionError("database restarting")

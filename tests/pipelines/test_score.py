@@ -10,33 +10,31 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from scoring_support import MODEL, add_readings, make_fleet, register_fixed
 from sqlalchemy import func, select
 
 import plantpulse.pipelines.score.job as score_job
-from plantpulse.data.store.db import Database
-from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.store.repository import acknowledge_alert
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import Prediction
 from plantpulse.data.core.config.settings import load_settings
-from plantpulse.pipelines.score.job import ScoreRequest
-from plantpulse.pipelines.score.job import run_scoring
-from scoring_support import MODEL, add_readings, make_fleet, register_fixed
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import acknowledge_alert
+from plantpulse.data.store.schema import Alert, Prediction
+from plantpulse.pipelines.score.job import ScoreRequest, run_scoring
 
 
 @pytest.fixture
-def db(tmp_path: Path):  # noqa: ANN201
+def db(tmp_path: Path):
     database = Database(f"sqlite:///{tmp_path / 'plant.db'}")
     database.upgrade()
     yield database
     database.dispose()
 
 
-def settings_for(tmp_path: Path, **alerts: object):  # noqa: ANN201
+def settings_for(tmp_path: Path, **alerts: object):
     return load_settings(env={}, home=str(tmp_path / "home"), alerts=alerts or None)
 
 
-def count(db: Database, model) -> int:  # noqa: ANN001
+def count(db: Database, model) -> int:
     with db.session() as s:
         return s.scalar(select(func.count()).select_from(model))
 
@@ -115,7 +113,7 @@ def test_unknown_model_says_what_is_registered(db: Database, tmp_path: Path) -> 
 class _Receiver(BaseHTTPRequestHandler):
     received: list[tuple[str, dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Receiver.received.append((self.headers.get("Authorization", ""), body))
         self.send_response(201)

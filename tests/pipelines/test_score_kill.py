@@ -10,18 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+from scoring_support import MODEL, make_fleet, register_fixed
 from sqlalchemy import func, select
 
-from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import Alert
-from plantpulse.data.store.schema import JobRun
-from plantpulse.data.store.schema import Prediction
 from plantpulse.data.core.config.settings import load_settings
-from plantpulse.pipelines.runtime.leases import JobBusyError
-from plantpulse.pipelines.runtime.leases import run_job
-from plantpulse.pipelines.score.job import ScoreRequest
-from plantpulse.pipelines.score.job import run_scoring
-from scoring_support import MODEL, make_fleet, register_fixed
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import Alert, JobRun, Prediction
+from plantpulse.pipelines.runtime.leases import JobBusyError, run_job
+from plantpulse.pipelines.score.job import ScoreRequest, run_scoring
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,7 +28,7 @@ def start_scoring(tmp_path: Path, db_url: str, lease_s: float) -> subprocess.Pop
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTPULSE_")} | {
         "PLANTPULSE_SCHEDULER__LEASE_S": str(lease_s), "PLANTPULSE_SCHEDULER__HEARTBEAT_S": "0.5"}
     cmd = [sys.executable, str(RUNNER), "--db", db_url, "--home", str(tmp_path / "home"), "score", "--batch-size", "1"]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def counts(db: Database) -> tuple[int, int]:

@@ -5,25 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.datasets.azure_pdm import EventLog
 from plantpulse.data.datasets.cmapss import RunSet
-from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.moe.training import TaskData
-from plantpulse.pipelines.train.tasks import BUNDLES
-from plantpulse.pipelines.train.tasks import ai4i
-from plantpulse.pipelines.train.tasks import azure
-from plantpulse.pipelines.train.tasks import cmapss
-from plantpulse.pipelines.train.tasks import cwru
-from plantpulse.pipelines.train.tasks import maintnet
-from plantpulse.pipelines.train.tasks import weld
+from plantpulse.pipelines.train.tasks import BUNDLES, ai4i, azure, cmapss, cwru, maintnet, weld
 from plantpulse.pipelines.train.tasks.splits import (
     Standardizer,
     assert_disjoint,
     split_groups,
     time_split,
 )
-from plantpulse.pipelines.train.tasks.windows import WindowView
-from plantpulse.pipelines.train.tasks.windows import window_starts
+from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
 
 
 def test_every_group_lands_in_exactly_one_split(rng):

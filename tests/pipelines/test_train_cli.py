@@ -10,8 +10,7 @@ from click.testing import CliRunner
 
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import ModelVersion
-from plantpulse.pipelines.cli.main import main
-from plantpulse.pipelines.cli.main import cli
+from plantpulse.pipelines.cli.main import cli, main
 
 
 def test_help_lists_the_stages_and_presets():

@@ -11,9 +11,7 @@ import pytest
 import torch
 
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import ModelVersion
-from plantpulse.data.store.schema import WeldInspection
-from plantpulse.data.store.schema import WeldLabel
+from plantpulse.data.store.schema import ModelVersion, WeldInspection, WeldLabel
 from plantpulse.model.weld.checkpoint import make_weld_model, save_weld_model, untrained_weld_model
 from plantpulse.model.weld.synthetic import NAMES, synthetic_weld, write_synthetic_dataset
 from plantpulse.pipelines.cli.main import main

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import ModelVersion
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldInspection
+from plantpulse.data.store.schema import ModelVersion, WeldImage, WeldInspection
 from plantpulse.pipelines.cli.main import main
 
 PER_SPLIT = {"train": 64, "valid": 16, "test": 16}

@@ -6,15 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldLabel
+from plantpulse.data.store.schema import WeldImage, WeldLabel
 from plantpulse.pipelines.weld.retrain import reviewed_images
 
 NAMES = ("Bad Weld", "Good Weld", "Defect")
 REJECT = ("Bad Weld", "Defect")
 
 
-def add_image(session, store: Path, n: int, name: str | None = None) -> WeldImage:  # noqa: ANN001
+def add_image(session, store: Path, n: int, name: str | None = None) -> WeldImage:
     sha = f"{n:064x}"
     relative = f"{sha[:2]}/{sha}.jpg"
     (store / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -26,7 +25,7 @@ def add_image(session, store: Path, n: int, name: str | None = None) -> WeldImag
     return row
 
 
-def label(session, image: WeldImage, source: str, boxes: list, verdict: str | None = None) -> None:  # noqa: ANN001
+def label(session, image: WeldImage, source: str, boxes: list, verdict: str | None = None) -> None:
     session.add(WeldLabel(image_id=image.id, source=source, boxes=boxes, verdict=verdict))
     session.flush()
 
@@ -35,7 +34,7 @@ DEFECT_PX = {"class_id": 2, "class_name": "Defect", "score": None, "box": [20, 1
 DEFECT_YOLO = {"class_id": 0, "class_name": "Defect", "cx": 0.5, "cy": 0.5, "w": 0.2, "h": 0.4}
 
 
-def test_labels_become_training_images(database, tmp_path: Path) -> None:  # noqa: ANN001
+def test_labels_become_training_images(database, tmp_path: Path) -> None:
     with database.session() as session:
         reviewed = add_image(session, tmp_path, 1)
         label(session, reviewed, "import", [DEFECT_YOLO])

@@ -11,8 +11,7 @@ from PIL import Image
 
 from plantpulse.connectors.images.validation import validate_image
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.store.schema import WeldImage
-from plantpulse.data.store.schema import WeldInspection
+from plantpulse.data.store.schema import WeldImage, WeldInspection
 from plantpulse.model.weld.inference import Detection, ImageDetections
 from plantpulse.pipelines.weld import service as weld_service
 

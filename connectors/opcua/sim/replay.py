@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from plantpulse.data.core.errors import DatasetError
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SENSOR_NAMES, SETTING_NAMES
-from plantpulse.data.core.errors import DatasetError
 
 CMAPSS_CHANNELS: tuple[str, ...] = ("cycle", *SETTING_NAMES, *SENSOR_NAMES)
 CWRU_RATE_HZ = 12_000.0

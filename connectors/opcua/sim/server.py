@@ -29,19 +29,11 @@ import numpy as np
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 
-from plantpulse.connectors.opcua.sim.replay import ReplayAsset
 from plantpulse.connectors.opcua.security import Pki, TrustList
-from plantpulse.connectors.opcua.sim.store import HistoryRow
-from plantpulse.connectors.opcua.sim.store import SimStore
-from plantpulse.connectors.opcua.sim.store import pack_array
-from plantpulse.connectors.opcua.sim.store import variant
-from plantpulse.connectors.opcua.sim.values import datavalue
-from plantpulse.connectors.opcua.sim.values import fleet_ranges
-from plantpulse.connectors.opcua.sim.values import inject
-from plantpulse.connectors.opcua.sim.values import publish
-from plantpulse.connectors.opcua.sim.values import shared_datavalues
-from plantpulse.data.store.types import to_micros
-from plantpulse.data.store.types import utcnow
+from plantpulse.connectors.opcua.sim.replay import ReplayAsset
+from plantpulse.connectors.opcua.sim.store import HistoryRow, SimStore, pack_array, variant
+from plantpulse.connectors.opcua.sim.values import datavalue, fleet_ranges, inject, publish, shared_datavalues
+from plantpulse.data.store.types import to_micros, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +72,7 @@ class _Users:
     def __init__(self, username: str | None, password: str | None) -> None:
         self.username, self.password = username or "", password
 
-    def get_user(self, iserver, username=None, password=None, certificate=None) -> User | None:  # noqa: ANN001
+    def get_user(self, iserver, username=None, password=None, certificate=None) -> User | None:
         if self.password is None:
             return User(role=UserRole.User)
         ok_user = hmac.compare_digest((username or "").encode(), self.username.encode())
@@ -139,7 +131,7 @@ class OpcUaSimulator:
                                                               ua.QualifiedName(asset.folder, idx))
             self.channels.append(await self._add_asset(folders[asset.folder], asset, idx))
 
-    async def _add_asset(self, folder, asset: ReplayAsset, idx: int) -> list[_Channel]:  # noqa: ANN001
+    async def _add_asset(self, folder, asset: ReplayAsset, idx: int) -> list[_Channel]:
         obj = await folder.add_object(ua.NodeId(asset.name, idx), ua.QualifiedName(asset.name, idx))
         await obj.add_property(ua.NodeId(f"{asset.name}/AssetType", idx), ua.QualifiedName("AssetType", idx),
                                asset.asset_type)

@@ -18,9 +18,7 @@ from typing import Any
 from asyncua import ua
 from asyncua.server.history import HistoryStorageInterface
 
-from plantpulse.data.store.types import from_micros
-from plantpulse.data.store.types import to_micros
-from plantpulse.data.store.types import utcnow
+from plantpulse.data.store.types import from_micros, to_micros, utcnow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (id INTEGER PRIMARY KEY, node TEXT NOT NULL UNIQUE);
@@ -69,20 +67,20 @@ class SimStore(HistoryStorageInterface):
         return self
 
     def register(self, key: str, node_id: ua.NodeId) -> int:
-        assert self.conn is not None  # noqa: S101 - open() runs first
+        assert self.conn is not None
         self.conn.execute("INSERT OR IGNORE INTO nodes (node) VALUES (?)", (key,))
         nid = self.conn.execute("SELECT id FROM nodes WHERE node = ?", (key,)).fetchone()[0]
         self.node_ids[key], self.by_nodeid[node_id] = nid, nid
         return nid
 
     def get_state(self, key: str, default: str | None = None) -> str | None:
-        assert self.conn is not None  # noqa: S101
+        assert self.conn is not None
         row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
     def record(self, rows: Sequence[HistoryRow], state: dict[str, str]) -> None:
         """Commit one step's values and the replay position together."""
-        assert self.conn is not None  # noqa: S101
+        assert self.conn is not None
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.conn.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -94,14 +92,14 @@ class SimStore(HistoryStorageInterface):
 
     def last_values(self) -> dict[int, tuple[int, str, Any, int]]:
         """node id -> (ts_us, kind, value, status) of its newest recorded value."""
-        assert self.conn is not None  # noqa: S101
+        assert self.conn is not None
         rows = self.conn.execute(
             "SELECT h.node, h.ts_us, h.kind, h.value, h.status FROM history h JOIN "
             "(SELECT node, max(ts_us) AS ts FROM history GROUP BY node) m ON m.node = h.node AND m.ts = h.ts_us")
         return {node: (ts, kind, value, status) for node, ts, kind, value, status in rows}
 
     def prune(self, keep: timedelta) -> int:
-        assert self.conn is not None  # noqa: S101
+        assert self.conn is not None
         return self.conn.execute("DELETE FROM history WHERE ts_us < ?", (to_micros(utcnow() - keep),)).rowcount
 
     # ---------------------------------------------------------------- HistoryStorageInterface
@@ -126,7 +124,7 @@ class SimStore(HistoryStorageInterface):
         lo, hi = min(lo, hi), max(lo, hi)
         limit = min(nb_values or self.max_history_data_response_size, self.max_history_data_response_size)
         rows = self.conn.execute(
-            f"SELECT ts_us, kind, value, status FROM history WHERE node = ? AND ts_us BETWEEN ? AND ? "  # noqa: S608
+            f"SELECT ts_us, kind, value, status FROM history WHERE node = ? AND ts_us BETWEEN ? AND ? "
             f"ORDER BY ts_us {order} LIMIT ?", (nid, lo, hi, limit + 1)).fetchall()
         values = [ua.DataValue(variant(kind, value), StatusCode=ua.StatusCode(status),
                                SourceTimestamp=from_micros(ts), ServerTimestamp=from_micros(ts))

@@ -10,8 +10,7 @@ import numpy as np
 from asyncua import Server, ua
 
 from plantpulse.connectors.opcua.sim.replay import ReplayAsset
-from plantpulse.data.store.types import from_micros
-from plantpulse.data.store.types import utcnow
+from plantpulse.data.store.types import from_micros, utcnow
 
 CLOCK_JUMP_US = 86_400_000_000  # a clock-jump fault stamps its value one day ahead
 
@@ -44,7 +43,7 @@ async def publish(server: Server, node_id: ua.NodeId, dv: ua.DataValue) -> None:
     past such checks, and the fault injection must be able to publish it. The simulator only
     writes its own values, so it sets them directly and fires the data-change callbacks.
     """
-    attribute = server.iserver.aspace._nodes[node_id].attributes[ua.AttributeIds.Value]  # noqa: SLF001
+    attribute = server.iserver.aspace._nodes[node_id].attributes[ua.AttributeIds.Value]
     attribute.value = dv
     for handle, callback in list(attribute.datachange_callbacks.items()):
         await callback(handle, dv)

@@ -18,11 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from plantpulse.data.core.config.jobs import AlertSettings, SchedulerSettings, ScoringSettings
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.config.jobs import AlertSettings
-from plantpulse.data.core.config.jobs import SchedulerSettings
-from plantpulse.data.core.config.jobs import ScoringSettings
 
 ENV_PREFIX = "PLANTPULSE_"
 DEFAULT_CONFIG_FILE = "plantpulse.toml"

@@ -25,8 +25,7 @@ from torch import Tensor, nn
 
 from plantpulse.data.core.registry import Registry
 from plantpulse.model.moe.batch import ModelInput
-from plantpulse.model.moe.config import MODALITIES
-from plantpulse.model.moe.config import ModelConfig
+from plantpulse.model.moe.config import MODALITIES, ModelConfig
 
 PAD_ID, MASK_ID, UNK_ID = 0, 1, 2
 N_SPECIAL = 3

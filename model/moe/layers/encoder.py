@@ -14,12 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from plantpulse.model.moe.config import MODALITIES, ModelConfig
 from plantpulse.model.moe.layers.attention import SparseGatedAttention
-from plantpulse.model.moe.config import MODALITIES
-from plantpulse.model.moe.config import ModelConfig
-from plantpulse.model.moe.layers.experts import Expert
-from plantpulse.model.moe.layers.experts import HierarchicalMoELayer
-from plantpulse.model.moe.layers.experts import RouterStats
+from plantpulse.model.moe.layers.experts import Expert, HierarchicalMoELayer, RouterStats
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from plantpulse.model.moe.config import MODALITIES
-from plantpulse.model.moe.config import ModelConfig
+from plantpulse.model.moe.config import MODALITIES, ModelConfig
 from plantpulse.model.moe.layers.router import GroupRouter
 
 

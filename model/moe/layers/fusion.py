@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from plantpulse.model.moe.config import MODALITIES
-from plantpulse.model.moe.config import ModelConfig
+from plantpulse.model.moe.config import MODALITIES, ModelConfig
 
 
 @dataclass(frozen=True, slots=True)

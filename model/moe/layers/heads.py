@@ -16,9 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from plantpulse.data.core.registry import Registry
+from plantpulse.model.moe.config import ModelConfig, TaskSpec
 from plantpulse.model.moe.layers.adapters import ADAPTERS
-from plantpulse.model.moe.config import ModelConfig
-from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.layers.embeddings import stable_hash
 
 _SQRT2 = math.sqrt(2.0)

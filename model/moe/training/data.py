@@ -20,8 +20,7 @@ import torch
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.layers.embeddings import HashingTokenizer
-from plantpulse.model.moe.layers.embeddings import channel_ids
+from plantpulse.model.moe.layers.embeddings import HashingTokenizer, channel_ids
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,11 @@ from tqdm.auto import tqdm
 
 from plantpulse.model.moe.config import ModelConfig
 from plantpulse.model.moe.layers.heads import HeadOutput
-from plantpulse.model.moe.losses import distillation_loss
-from plantpulse.model.moe.losses import task_loss
+from plantpulse.model.moe.losses import distillation_loss, task_loss
 from plantpulse.model.moe.network import PlantPulseModel
-from plantpulse.model.moe.training.data import Batcher
-from plantpulse.model.moe.training.data import TaskSplits
-from plantpulse.model.moe.training.data import cycle_batches
-from plantpulse.model.moe.training.distributed import data_seed
-from plantpulse.model.moe.training.distributed import from_main
-from plantpulse.model.moe.training.distributed import is_main_process
-from plantpulse.model.moe.training.distributed import sync_parameters
-from plantpulse.model.moe.training.finetune import fit_anomaly_radii
-from plantpulse.model.moe.training.finetune import validate
-from plantpulse.model.moe.training.finetune import validation_subset
+from plantpulse.model.moe.training.data import Batcher, TaskSplits, cycle_batches
+from plantpulse.model.moe.training.distributed import data_seed, from_main, is_main_process, sync_parameters
+from plantpulse.model.moe.training.finetune import fit_anomaly_radii, validate, validation_subset
 from plantpulse.model.moe.training.runtime import (
     EpochCallback,
     StageOptions,

@@ -17,20 +17,11 @@ import torch
 from tqdm.auto import tqdm
 
 from plantpulse.model.moe.layers.heads import AnomalyHead
-from plantpulse.model.moe.losses import UncertaintyWeighting
-from plantpulse.model.moe.losses import task_loss
+from plantpulse.model.moe.losses import UncertaintyWeighting, task_loss
 from plantpulse.model.moe.network import PlantPulseModel
-from plantpulse.model.moe.pcgrad import assign_flat_grad
-from plantpulse.model.moe.pcgrad import flat_grad
-from plantpulse.model.moe.pcgrad import pcgrad_step_gradients
-from plantpulse.model.moe.training.data import Batcher
-from plantpulse.model.moe.training.data import TaskData
-from plantpulse.model.moe.training.data import TaskSplits
-from plantpulse.model.moe.training.data import cycle_batches
-from plantpulse.model.moe.training.distributed import data_seed
-from plantpulse.model.moe.training.distributed import from_main
-from plantpulse.model.moe.training.distributed import is_main_process
-from plantpulse.model.moe.training.distributed import sync_parameters
+from plantpulse.model.moe.pcgrad import assign_flat_grad, flat_grad, pcgrad_step_gradients
+from plantpulse.model.moe.training.data import Batcher, TaskData, TaskSplits, cycle_batches
+from plantpulse.model.moe.training.distributed import data_seed, from_main, is_main_process, sync_parameters
 from plantpulse.model.moe.training.metrics import evaluate
 from plantpulse.model.moe.training.runtime import (
     EpochCallback,

@@ -9,13 +9,10 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
-from plantpulse.model.moe.layers.heads import AnomalyOutput
-from plantpulse.model.moe.layers.heads import ClassOutput
-from plantpulse.model.moe.layers.heads import RULDistribution
+from plantpulse.model.moe.layers.heads import AnomalyOutput, ClassOutput, RULDistribution
 from plantpulse.model.moe.losses import task_loss
 from plantpulse.model.moe.network import PlantPulseModel
-from plantpulse.model.moe.training.data import Batcher
-from plantpulse.model.moe.training.data import TaskData
+from plantpulse.model.moe.training.data import Batcher, TaskData
 from plantpulse.model.moe.training.runtime import autocast
 
 

@@ -19,14 +19,9 @@ from tqdm.auto import tqdm
 
 from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.config import ModelConfig
-from plantpulse.model.moe.losses import info_nce
-from plantpulse.model.moe.losses import masked_mse
-from plantpulse.model.moe.losses import masked_token_ce
-from plantpulse.model.moe.network import ModelOutput
-from plantpulse.model.moe.network import PlantPulseModel
-from plantpulse.model.moe.training.data import Batcher
-from plantpulse.model.moe.training.data import TaskData
-from plantpulse.model.moe.training.data import cycle_batches
+from plantpulse.model.moe.losses import info_nce, masked_mse, masked_token_ce
+from plantpulse.model.moe.network import ModelOutput, PlantPulseModel
+from plantpulse.model.moe.training.data import Batcher, TaskData, cycle_batches
 from plantpulse.model.moe.training.distributed import (
     data_seed,
     is_main_process,

@@ -12,8 +12,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from plantpulse.model.moe.training.distributed import average_gradients
-from plantpulse.model.moe.training.distributed import sum_router_loads
+from plantpulse.model.moe.training.distributed import average_gradients, sum_router_loads
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

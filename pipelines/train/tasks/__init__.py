@@ -22,12 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from plantpulse.data.core.registry import Registry
-from plantpulse.pipelines.train.tasks import ai4i
-from plantpulse.pipelines.train.tasks import azure
-from plantpulse.pipelines.train.tasks import cmapss
-from plantpulse.pipelines.train.tasks import cwru
-from plantpulse.pipelines.train.tasks import maintnet
-from plantpulse.pipelines.train.tasks import weld
+from plantpulse.pipelines.train.tasks import ai4i, azure, cmapss, cwru, maintnet, weld
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 
 BUNDLES: Registry[Callable[..., TaskBundle]] = Registry("task dataset")

@@ -17,11 +17,9 @@ import numpy as np
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.ai4i import FEATURES, MODES
 from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.training.data import TaskData
-from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.model.moe.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.train.tasks.base import TaskBundle
-from plantpulse.pipelines.train.tasks.splits import Standardizer
-from plantpulse.pipelines.train.tasks.splits import split_groups
+from plantpulse.pipelines.train.tasks.splits import Standardizer, split_groups
 
 ASSET = "milling"
 TYPES: tuple[str, ...] = ("L", "M", "H")

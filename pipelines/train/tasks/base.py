@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plantpulse.model.moe.training.data import TaskData
-from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.model.moe.training.data import TaskData, TaskSplits
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,11 @@ import numpy as np
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SETTING_NAMES, SUBSETS, RunSet
 from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.normalize import fit_conditions
-from plantpulse.model.moe.normalize import standardise
-from plantpulse.model.moe.training.data import TaskData
-from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.model.moe.normalize import fit_conditions, standardise
+from plantpulse.model.moe.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.train.tasks.base import TaskBundle
-from plantpulse.pipelines.train.tasks.splits import Standardizer
-from plantpulse.pipelines.train.tasks.splits import split_groups
-from plantpulse.pipelines.train.tasks.windows import WindowView
-from plantpulse.pipelines.train.tasks.windows import window_starts
+from plantpulse.pipelines.train.tasks.splits import Standardizer, split_groups
+from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
 
 ASSET = "turbofan"
 RUL_TASK = TaskSpec(name=f"rul:{ASSET}", kind="rul", rul_cap=125.0)

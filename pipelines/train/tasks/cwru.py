@@ -20,17 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cwru import CwruRecording
-from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.training.data import TaskData
-from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.model.moe.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.train.tasks.base import TaskBundle
-from plantpulse.pipelines.train.tasks.splits import SPLITS
-from plantpulse.pipelines.train.tasks.splits import Standardizer
-from plantpulse.pipelines.train.tasks.windows import WindowView
-from plantpulse.pipelines.train.tasks.windows import window_starts
+from plantpulse.pipelines.train.tasks.splits import SPLITS, Standardizer
+from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
 
 ASSET = "bearing"
 CHANNELS: tuple[str, ...] = ("drive_end_accel", "fan_end_accel")

@@ -18,8 +18,7 @@ from PIL import Image
 
 from plantpulse.data.datasets import load_dataset
 from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.training.data import TaskData
-from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.model.moe.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import split_groups
 

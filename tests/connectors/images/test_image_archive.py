@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from plantpulse.connectors.images.archive import ArchiveLimits, open_upload
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.core.errors import InputDataError, UploadRejectedError
 
 
 def _zip(path: Path, members: list[tuple[str | zipfile.ZipInfo, bytes]]) -> Path:

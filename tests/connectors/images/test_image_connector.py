@@ -12,8 +12,7 @@ from PIL import Image
 
 from plantpulse.connectors.images.connector import ImageConnector
 from plantpulse.connectors.images.labels import label_candidates
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import WeldImageFile
+from plantpulse.data.core.records import Rejection, WeldImageFile
 
 
 def png(seed: int, size: tuple[int, int] = (32, 24)) -> bytes:

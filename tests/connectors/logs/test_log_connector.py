@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from plantpulse.connectors.logs.connector import LogConnector, LogOptions
-from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import MaintenanceRecord
-from plantpulse.data.core.records import Rejection
+from plantpulse.data.core.errors import ConfigError, InputDataError
+from plantpulse.data.core.records import MaintenanceRecord, Rejection
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample" / "logs"
 

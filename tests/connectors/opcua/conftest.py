@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from opcua_support import SimProcess
+
 from plantpulse.data.store.db import Database
 
 

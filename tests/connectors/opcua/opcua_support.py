@@ -21,13 +21,10 @@ from sqlalchemy import select
 
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.connectors.opcua.security import Pki
-from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.connectors.opcua.sim.server import APPLICATION_URI
+from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import Channel
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import Asset, Channel, QuarantinedRow, SensorReading
 from plantpulse.data.store.types import to_micros
 
 
@@ -37,7 +34,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate, timeout: float, what: str, every: float = 0.1) -> None:  # noqa: ANN001
+def wait_for(predicate, timeout: float, what: str, every: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -68,7 +65,7 @@ class SimProcess:
                "--port", str(self.port), "--sample", *self.args]
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log.open("a") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_for(self._listening, timeout, f"the simulator on port {self.port} (log: {self.log})")
         return self
 
@@ -145,7 +142,7 @@ class ConnectorThread:
 
         try:
             asyncio.run(body())
-        except BaseException as err:  # noqa: BLE001 - reported to the test
+        except BaseException as err:
             self.error = err
 
     def start(self) -> ConnectorThread:

@@ -17,15 +17,13 @@ from plantpulse.connectors.opcua.intake import Intake
 from plantpulse.connectors.opcua.nodes import NodeBinding, NodeMap, load_node_map
 from plantpulse.connectors.opcua.quality import ClockLimits
 from plantpulse.data.core.config.opcua import OpcUaSettings
-from plantpulse.pipelines.ingest.opcua import DatabaseSink
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.records import ChannelSpec
+from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_channels
-from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import IngestBatch, QuarantinedRow, SensorReading
 from plantpulse.data.store.types import to_micros
+from plantpulse.pipelines.ingest.opcua import DatabaseSink
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LIMITS = ClockLimits(300_000_000, 60_000_000)
@@ -39,7 +37,7 @@ def dv(value: object, seconds: float, status: int = 0) -> ua.DataValue:
 
 
 @pytest.fixture
-def buffer(tmp_path: Path):  # noqa: ANN201
+def buffer(tmp_path: Path):
     buf = SampleBuffer(tmp_path / "buffer.db").open()
     yield buf
     buf.close()

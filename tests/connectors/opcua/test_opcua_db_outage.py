@@ -6,9 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
-
 from opcua_support import (
     ConnectorThread,
     SimProcess,
@@ -19,6 +16,9 @@ from opcua_support import (
     settings_for,
     wait_for,
 )
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import SensorReading

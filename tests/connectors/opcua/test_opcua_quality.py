@@ -17,7 +17,7 @@ LIMITS = ClockLimits(max_future_us=300_000_000, max_backward_us=60_000_000)
 NODE = NodeBinding("ns=2;s=p", "press-07", "pressure", "press", "bar", low=0.0, high=400.0)
 
 
-def check(value, status=0, ts=NOW, previous=None, live=True, binding=NODE):  # noqa: ANN001, ANN201
+def check(value, status=0, ts=NOW, previous=None, live=True, binding=NODE):
     return check_sample(binding, value, status, ts, NOW, NOW_US, previous, live, LIMITS)
 
 

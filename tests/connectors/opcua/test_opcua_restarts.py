@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
 from opcua_support import (
     ConnectorThread,
     SimProcess,
@@ -22,6 +20,8 @@ from opcua_support import (
     settings_for,
     wait_for,
 )
+from sqlalchemy import select
+
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import IngestBatch

@@ -8,13 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from opcua_support import SimProcess, cross_trust, make_sim, settings_for, wait_for
 from pydantic import SecretStr
 
-from opcua_support import SimProcess, cross_trust, make_sim, settings_for, wait_for
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.connectors.opcua.security import OpcUaSecurityError
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.store.db import Database
 
 pytestmark = [pytest.mark.integration]
 
@@ -22,7 +22,7 @@ USER, PASSWORD = "operator", "s3cret-for-tests"
 
 
 @pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - yields (sim, pki, tmp)
+def secured(tmp_path_factory: pytest.TempPathFactory):
     """One password-protected simulator (also offering the insecure endpoint) for the module."""
     tmp = tmp_path_factory.mktemp("secured")
     pki = tmp / "client-pki"

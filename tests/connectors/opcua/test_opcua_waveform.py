@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from opcua_support import ConnectorThread, SimProcess, make_sim, settings_for, wait_for
 from sqlalchemy import select
 
-from opcua_support import ConnectorThread, SimProcess, make_sim, settings_for, wait_for
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.connectors.opcua.sim.replay import sample_dir
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import Asset, SensorReading
 from plantpulse.data.store.types import to_micros
 
 pytestmark = [pytest.mark.integration]

@@ -11,8 +11,7 @@ import pytest
 
 from plantpulse.connectors.sensors.csv_connector import CsvConnector
 from plantpulse.connectors.sensors.options import SensorOptions
-from plantpulse.data.core.records import Rejection
-from plantpulse.data.core.records import SensorChunk
+from plantpulse.data.core.records import Rejection, SensorChunk
 
 T0 = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z in µs
 

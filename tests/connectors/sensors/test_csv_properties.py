@@ -20,14 +20,10 @@ from sqlalchemy import delete, select
 
 from plantpulse.connectors.sensors.csv_connector import CsvConnector
 from plantpulse.connectors.sensors.options import SensorOptions
-from plantpulse.data.store.db import Database
 from plantpulse.data.core.records import AssetSpec
+from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_assets
-from plantpulse.data.store.schema import Asset
-from plantpulse.data.store.schema import Channel
-from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.schema import QuarantinedRow
-from plantpulse.data.store.schema import SensorReading
+from plantpulse.data.store.schema import Asset, Channel, IngestBatch, QuarantinedRow, SensorReading
 from plantpulse.data.store.types import to_micros
 from plantpulse.pipelines.ingest.entry import ingest_sensor_file
 
@@ -115,7 +111,7 @@ def render(specs: list[tuple], crlf: bool) -> tuple[bytes, Oracle]:
     return newline.join(lines) + newline, oracle
 
 
-def _read(path: Path, chunk_rows: int):  # noqa: ANN202
+def _read(path: Path, chunk_rows: int):
     chunks = list(CsvConnector(SensorOptions(chunk_rows=chunk_rows)).open(path))
     values = {(line, c.channels[ch].name): v for c in chunks
               for line, ch, v in zip(c.line.tolist(), c.channel.tolist(), c.value.tolist(), strict=True)}
@@ -157,7 +153,7 @@ def test_random_bytes_never_crash_and_every_line_is_accounted_for(lines: list[by
 
 
 @pytest.fixture(scope="module")
-def sqlite_db():  # noqa: ANN201
+def sqlite_db():
     folder = tempfile.mkdtemp()
     db = Database(f"sqlite:///{folder}/prop.db")
     db.upgrade()

@@ -15,7 +15,7 @@ from plantpulse.data.core.errors import InputDataError
 T0 = 1_704_067_200_000_000
 
 
-def _read(path: Path, **options: object):  # noqa: ANN202
+def _read(path: Path, **options: object):
     chunks = list(ParquetConnector(SensorOptions(**options)).open(path))
     return chunks, [r for c in chunks for r in c.rejections]
 

@@ -104,7 +104,7 @@ def test_torch_predictor_matches_ultralytics_predict(shipped: tuple[WeldModel, P
     assert agreement.max_corner_px < 1.0
 
 
-def _from_ultralytics(result, model: WeldModel) -> ImageDetections:  # noqa: ANN001
+def _from_ultralytics(result, model: WeldModel) -> ImageDetections:
     boxes = result.boxes
     detections = tuple(
         Detection(int(c), model.card.names[int(c)], float(s), tuple(float(v) for v in b))

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.data.core.errors import DatasetError
-from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.errors import DatasetError, InputDataError
 from plantpulse.model.weld.dataset import LabelledImage, YoloBox
 from plantpulse.model.weld.splits import (
     grouped_split,

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from plantpulse.pipelines.cli.main import main
-from plantpulse.pipelines.cli.main import cli
+from plantpulse.pipelines.cli.main import cli, main
 
 
 def test_help_lists_protocols_and_tasks():
@@ -49,8 +48,7 @@ def test_from_checkpoint_takes_the_checkpoints_budget_and_refuses_another(tmp_pa
     import click
 
     from plantpulse.data.core.errors import ConfigError
-    from plantpulse.pipelines.cli.evaluate import ROOT
-    from plantpulse.pipelines.cli.evaluate import resolve_budget
+    from plantpulse.pipelines.cli.evaluate import ROOT, resolve_budget
 
     assert resolve_budget(None, False, tmp_path) == "full"
     assert resolve_budget("quick", False, tmp_path) == "quick"

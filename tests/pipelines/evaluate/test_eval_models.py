@@ -12,9 +12,7 @@ import torch
 from plantpulse.data.core.errors import UnknownNameError
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
-from plantpulse.model.moe.training import Batcher
-from plantpulse.model.moe.training import TaskData
-from plantpulse.model.moe.training import TaskSplits
+from plantpulse.model.moe.training import Batcher, TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import gbm
 from plantpulse.pipelines.evaluate.cwru import TYPE_OF, type_probs
 from plantpulse.pipelines.evaluate.features import chunked, rul_features, vibration_features

@@ -31,7 +31,7 @@ def ctx(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> EvalCon
 
 
 @pytest.fixture(scope="module")
-def results(ctx: EvalContext):  # noqa: ANN201 - name -> ProtocolResult
+def results(ctx: EvalContext):
     found, meta = run_protocols(ctx, list(PROTOCOLS), "test")
     assert meta["failed"] == []
     return {r.name: r for r in found}
