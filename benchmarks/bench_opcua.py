@@ -30,6 +30,7 @@ from pathlib import Path
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.store.db import Database
+from plantpulse.pipelines.ingest.opcua import database_sinks
 
 SAMPLE_NODES, FULL_NODES = 20 * 25, 100 * 25
 
@@ -120,7 +121,7 @@ def main() -> None:
                                  trusted_dir=tmp / "sim" / "opcua-sim" / "pki" / "own",
                                  publishing_interval_ms=args.publishing_ms, backfill_first_s=3600,
                                  reconnect_max_s=1.0)
-        connector = OpcUaConnector(settings, db, client_home)
+        connector = OpcUaConnector(settings, database_sinks(db, settings.endpoint), client_home)
         asyncio.run(_make_identity(connector))
         (tmp / "sim").mkdir()
         sim = start_sim(tmp / "sim", port, period, steps, args.full, client_home / "pki")

@@ -36,15 +36,21 @@ from plantpulse.connectors.images.validation import validate_image
 from plantpulse.model.weld.agreement import compare_detections
 from plantpulse.model.weld.checkpoint import SHIPPED_CHECKPOINT, load_weld_model
 from plantpulse.model.weld.dataset import drop_exact_duplicates, scan_yolo_dataset
-from plantpulse.model.weld.evaluate import defective_labels, evaluate_detection, reject_scores
+from plantpulse.model.weld.evaluate import defective_labels, evaluate_detection
 from plantpulse.model.weld.export import export_onnx
 from plantpulse.model.weld.materialize import write_dataset
 from plantpulse.model.weld.predict import OnnxWeldDetector, TorchWeldDetector, detect
 from plantpulse.model.weld.runtime import ultralytics
 from plantpulse.model.weld.train import TrainConfig
-from plantpulse.model.weld.transfer import TransferSetup, run_transfer
 from plantpulse.model.weld.verdict import choose_threshold, reject_auc, verdict_metrics
-from plantpulse.model.weld.workflow import json_safe, make_split, prepare_data, train_and_evaluate
+from plantpulse.pipelines.weld.transfer import TransferSetup, run_transfer
+from plantpulse.pipelines.weld.workflow import (
+    json_safe,
+    make_split,
+    prepare_data,
+    reject_scores,
+    train_and_evaluate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "weld"

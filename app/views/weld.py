@@ -30,9 +30,9 @@ def class_names(ctx: AppContext, version_id: int, boxes: list[dict[str, Any]]) -
     if config.get("names"):
         return [str(n) for n in config["names"]]
     try:
-        from plantpulse.model.weld.checkpoint import read_card
+        from plantpulse.pipelines.weld.service import detector_class_names
 
-        return [str(n) for n in read_card(path)["names"]]
+        return detector_class_names(path)
     except Exception:
         return sorted({str(b.get("class_name")) for b in boxes if b.get("class_name")})
 

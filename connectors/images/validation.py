@@ -18,13 +18,13 @@ import struct
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from plantpulse.data.core.errors import InputDataError, UploadRejectedError
+from plantpulse.data.core.records import ImageBatch, RejectedImage, ValidatedImage
 
 #: Formats accepted as Pillow names them. MPO is the multi-picture JPEG many cameras write.
 ALLOWED_FORMATS: frozenset[str] = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP"})
@@ -46,57 +46,6 @@ def _pillow_open() -> object:
     """
     patches = sys.modules.get("ultralytics.utils.patches")
     return getattr(patches, "_image_open", None) or Image.open
-
-
-@dataclass(frozen=True, slots=True)
-class ValidatedImage:
-    """One decoded, checked image.
-
-    Attributes:
-        rgb: pixels, shape (H, W, 3), ``uint8``, RGB order, EXIF orientation applied; read-only.
-        sha256: hex digest of the original file bytes (the content address of the image).
-        format: Pillow's format name of the file, e.g. ``"JPEG"``.
-        original_size: ``(width, height)`` as stored in the file, before EXIF rotation.
-        exif_rotated: True when an EXIF orientation tag other than "normal" was applied.
-        source_mode: Pillow mode of the file, e.g. ``"RGB"``, ``"L"``, ``"I;16"``.
-        grayscale: True when the file had one channel (it is replicated into R, G and B).
-        name: file name, or the name given for bytes input.
-        n_bytes: size of the file in bytes.
-    """
-
-    rgb: np.ndarray
-    sha256: str
-    format: str
-    original_size: tuple[int, int]
-    exif_rotated: bool
-    source_mode: str
-    grayscale: bool
-    name: str
-    n_bytes: int
-
-    @property
-    def height(self) -> int:
-        return int(self.rgb.shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.rgb.shape[1])
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedImage:
-    """An input that failed validation, with the reason to show the user."""
-
-    name: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ImageBatch:
-    """Result of :func:`validate_images`: good images in input order, and the rejected ones."""
-
-    images: tuple[ValidatedImage, ...]
-    rejected: tuple[RejectedImage, ...]
 
 
 def _read_bytes(source: ImageSource, name: str | None, max_bytes: int) -> tuple[bytes, str]:

@@ -1,9 +1,11 @@
 """The long-running OPC-UA ingest service: reconnect loop, durable buffer and database flusher.
 
-``OpcUaConnector(settings, db, home).run(stop)`` keeps a session to the server, reconnecting with
+``OpcUaConnector(settings, sinks, home).run(stop)`` keeps a session to the server, reconnecting with
 exponential backoff (fresh session and subscriptions each time) and backfilling every gap from
 the server's history. Values are committed to the local buffer as they arrive; a flusher moves
-them into the database, and simply waits (buffering on disk) while the database is away.
+them on through a sink (``sinks(buffer_id)``; the ingest pipeline's database sink in the product:
+connectors never write to the database themselves), and simply waits, buffering on disk, while
+the sink's store is away.
 Security refusals and configuration errors stop the service with a clear message: retrying would
 not fix them.
 """
@@ -14,12 +16,14 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from plantpulse.connectors.opcua.browse import discover
-from plantpulse.connectors.opcua.buffer import SampleBuffer
+from plantpulse.connectors.opcua.buffer import PendingBlock, SampleBuffer, Target
 from plantpulse.connectors.opcua.intake import Intake, IntakeStats
 from plantpulse.connectors.opcua.nodes import NodeMap, load_node_map
 from plantpulse.connectors.opcua.quality import ClockLimits
@@ -27,13 +31,29 @@ from plantpulse.connectors.opcua.security import OpcUaSecurityError, Pki
 from plantpulse.connectors.opcua.session import Session, open_client
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.store.db import Database
 from plantpulse.data.store.types import to_micros, utcnow
-from plantpulse.pipelines.ingest.opcua import DatabaseSink
 
 log = logging.getLogger(__name__)
 
 _FATAL = (OpcUaSecurityError, ConfigError)
+
+
+class FlushOutcome(Protocol):
+    """What one flush of a pending block reports back."""
+
+    through_seq: int
+    loaded: int
+    duplicates: int
+    quarantined: int
+
+
+class BlockSink(Protocol):
+    """Where buffered samples go: one pending block per call, exactly once (see ``pipelines.ingest``)."""
+
+    def flush(self, block: PendingBlock, targets: dict[int, Target]) -> FlushOutcome: ...
+
+
+SinkFactory = Callable[[str], BlockSink]  # buffer id -> its sink
 
 
 @dataclass
@@ -61,9 +81,10 @@ def check_security(settings: OpcUaSettings) -> None:
 class OpcUaConnector:
     """See the module docstring. Construct, then ``await run(stop)``."""
 
-    def __init__(self, settings: OpcUaSettings, db: Database, home: Path, node_map: NodeMap | None = None) -> None:
+    def __init__(self, settings: OpcUaSettings, sinks: SinkFactory, home: Path,
+                 node_map: NodeMap | None = None) -> None:
         self.settings = settings
-        self.db = db
+        self.sinks = sinks
         self.home = home
         self.node_map = node_map
         self.intake: Intake | None = None
@@ -90,7 +111,7 @@ class OpcUaConnector:
         if self.node_map is None and self.settings.nodes_file is not None:
             self.node_map = load_node_map(self.settings.nodes_file, self.settings.default_asset_type)
         buffer = SampleBuffer(self.buffer_path).open()
-        sink = DatabaseSink(self.db, self.settings.endpoint, buffer.buffer_id)
+        sink = self.sinks(buffer.buffer_id)
         flusher = asyncio.create_task(self._flush_loop(buffer, sink, stop))
         try:
             await self._connect_loop(buffer, stop)
@@ -146,7 +167,7 @@ class OpcUaConnector:
         self.intake = Intake(node_map.bindings, buffer, limits)
 
     # ---------------------------------------------------------------- database
-    async def _flush_loop(self, buffer: SampleBuffer, sink: DatabaseSink, stop: asyncio.Event) -> None:
+    async def _flush_loop(self, buffer: SampleBuffer, sink: BlockSink, stop: asyncio.Event) -> None:
         interval = self.settings.flush_interval_s
         delay, down_since = interval, None
         last_prune = time.monotonic()
@@ -172,7 +193,7 @@ class OpcUaConnector:
                 last_prune = time.monotonic()
             await _sleep_or_stop(stop, delay)
 
-    async def flush_pending(self, buffer: SampleBuffer, sink: DatabaseSink) -> int:
+    async def flush_pending(self, buffer: SampleBuffer, sink: BlockSink) -> int:
         """Write every unflushed sample to the database; returns how many were flushed."""
         done = 0
         targets = buffer.targets()

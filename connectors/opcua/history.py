@@ -35,10 +35,6 @@ class HistoryPage:
     values: list[ua.DataValue]
 
 
-class HistoryUnavailable(Exception):
-    """The server keeps no history for a node."""
-
-
 def _details(start: datetime, end: datetime) -> ua.ReadRawModifiedDetails:
     details = ua.ReadRawModifiedDetails()
     details.IsReadModified = False

@@ -62,34 +62,6 @@ class ChannelSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class SensorFrame:
-    """Readings of several channels of several assets, columnar.
-
-    asset (N,) object (asset names), ts_us (N,) int64 µs since epoch UTC,
-    values (N, C) float64 with one column per ``channels`` entry (NaN = no value for that row).
-    ``lines`` (N,) int64 are the source line numbers, for error messages.
-    """
-
-    asset: np.ndarray
-    ts_us: np.ndarray
-    channels: tuple[ChannelSpec, ...]
-    values: np.ndarray
-    lines: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = self.asset.shape[0]
-        if self.values.shape != (n, len(self.channels)) or self.ts_us.shape != (n,):
-            msg = (
-                f"SensorFrame shapes disagree: asset {self.asset.shape}, ts {self.ts_us.shape}, "
-                f"values {self.values.shape} for {len(self.channels)} channels."
-            )
-            raise InputDataError(msg)
-
-    def __len__(self) -> int:
-        return int(self.asset.shape[0])
-
-
-@dataclass(frozen=True, slots=True)
 class SensorWindow:
     """The readings of one asset over a time span, aligned on timestamps.
 
@@ -259,3 +231,56 @@ class WeldImageFile:
     height: int
     labels: tuple[YoloBox, ...] | None = None
     label_name: str | None = None
+
+
+# --- weld images: the one result of image validation (connectors.images.validation) ---
+
+@dataclass(frozen=True, slots=True)
+class ValidatedImage:
+    """One decoded, checked image.
+
+    Attributes:
+        rgb: pixels, shape (H, W, 3), ``uint8``, RGB order, EXIF orientation applied; read-only.
+        sha256: hex digest of the original file bytes (the content address of the image).
+        format: Pillow's format name of the file, e.g. ``"JPEG"``.
+        original_size: ``(width, height)`` as stored in the file, before EXIF rotation.
+        exif_rotated: True when an EXIF orientation tag other than "normal" was applied.
+        source_mode: Pillow mode of the file, e.g. ``"RGB"``, ``"L"``, ``"I;16"``.
+        grayscale: True when the file had one channel (it is replicated into R, G and B).
+        name: file name, or the name given for bytes input.
+        n_bytes: size of the file in bytes.
+    """
+
+    rgb: np.ndarray
+    sha256: str
+    format: str
+    original_size: tuple[int, int]
+    exif_rotated: bool
+    source_mode: str
+    grayscale: bool
+    name: str
+    n_bytes: int
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedImage:
+    """An input that failed validation, with the reason to show the user."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageBatch:
+    """Result of :func:`validate_images`: good images in input order, and the rejected ones."""
+
+    images: tuple[ValidatedImage, ...]
+    rejected: tuple[RejectedImage, ...]

@@ -15,17 +15,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from plantpulse.connectors.images.validation import validate_image
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.checkpoint import WeldModel, as_yolo
 from plantpulse.model.weld.dataset import IMAGE_SUFFIXES, LabelledImage
-from plantpulse.model.weld.predict import PredictOptions, WeldDetector, detect
 from plantpulse.model.weld.splits import has_reject_box
 from plantpulse.model.weld.verdict import (
     DEFAULT_REJECT_CLASSES,
     VerdictMetrics,
     choose_threshold,
-    reject_score,
     verdict_metrics,
 )
 
@@ -109,15 +106,6 @@ def defective_labels(items: Sequence[LabelledImage], names: Sequence[str],
     return np.asarray([has_reject_box(item, indices) for item in items], dtype=bool)
 
 
-def reject_scores(detector: WeldDetector, items: Sequence[LabelledImage],
-                  reject_classes: Collection[str],
-                  options: PredictOptions | None = None) -> np.ndarray:
-    """The detector's reject score for every image of ``items``."""
-    images = (validate_image(item.image) for item in items)
-    return np.asarray([reject_score(result, reject_classes)
-                       for result in detect(detector, images, options)], dtype=np.float64)
-
-
 def verdict_report(val_scores: Sequence[float], val_defective: Sequence[bool],
                    test_scores: Sequence[float], test_defective: Sequence[bool],
                    target_false_reject: float,
@@ -127,7 +115,7 @@ def verdict_report(val_scores: Sequence[float], val_defective: Sequence[bool],
     The threshold is chosen on the validation scores for ``target_false_reject`` and applied
     unchanged to the test scores. Use it to compare another model (e.g. an image classification
     head) with the detector on the same images: take ``val``/``test`` of the grouped split from
-    :func:`~plantpulse.model.weld.workflow.prepare_data` and the ground truth from
+    :func:`~plantpulse.pipelines.weld.workflow.prepare_data` and the ground truth from
     :func:`defective_labels`.
     """
     threshold = choose_threshold(val_scores, val_defective, target_false_reject)
@@ -136,14 +124,3 @@ def verdict_report(val_scores: Sequence[float], val_defective: Sequence[bool],
         val=verdict_metrics(val_scores, val_defective, threshold),
         test=verdict_metrics(test_scores, test_defective, threshold),
     )
-
-
-def evaluate_verdict(detector: WeldDetector, val: Sequence[LabelledImage],
-                     test: Sequence[LabelledImage], names: Sequence[str],
-                     reject_classes: Collection[str], target_false_reject: float,
-                     ) -> VerdictReport:
-    """The detector's reject scores on ``val`` and ``test``, through :func:`verdict_report`."""
-    return verdict_report(
-        reject_scores(detector, val, reject_classes), defective_labels(val, names, reject_classes),
-        reject_scores(detector, test, reject_classes), defective_labels(test, names, reject_classes),
-        target_false_reject, reject_classes)

@@ -17,7 +17,7 @@ import yaml
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.dataset import LabelledImage
-from plantpulse.model.weld.splits import PARTS, WeldSplit
+from plantpulse.model.weld.splits import PARTS
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -77,6 +77,3 @@ def write_dataset(parts: Mapping[str, Sequence[LabelledImage]], root: Path,
     return data_yaml
 
 
-def write_split(split: WeldSplit, root: Path, names: Sequence[str]) -> Path:
-    """Write all three parts of ``split``; returns ``data.yaml``."""
-    return write_dataset({part: split.part(part) for part in PARTS}, root, names)

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from plantpulse.connectors.images.validation import ValidatedImage
 from plantpulse.data.core.errors import CheckpointError
+from plantpulse.data.core.records import ValidatedImage
 from plantpulse.model.weld.inference import ImageDetections, letterbox, postprocess
 
 ONNX_META_KEY = "plantpulse"

@@ -80,11 +80,6 @@ def default_state_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"plantpulse-ultralytics-{os.getuid()}"
 
 
-def ultralytics_dir() -> Path | None:
-    """The folder holding Ultralytics settings and runs, once :func:`ultralytics` was called."""
-    return _state.get("dir")
-
-
 def ultralytics(state_dir: Path | None = None) -> ModuleType:
     """Import Ultralytics configured for offline use and return the package.
 

@@ -110,6 +110,7 @@ def opcua_ingest(settings: Settings, endpoint: str | None, nodes_file: Path | No
                  name: str | None, allow_insecure: bool | None, status_every: float) -> None:
     """Run the OPC-UA connector as a service: subscribe, buffer on disk, store in the database."""
     from plantpulse.connectors.opcua.connector import OpcUaConnector
+    from plantpulse.pipelines.ingest.opcua import database_sinks
 
     quiet_asyncua()
     update = {"endpoint": endpoint, "nodes_file": nodes_file, "browse_root": browse_root, "name": name}
@@ -118,7 +119,7 @@ def opcua_ingest(settings: Settings, endpoint: str | None, nodes_file: Path | No
     opcua = settings.opcua.model_validate(settings.opcua.model_dump() | {k: v for k, v in update.items() if v})
     db = Database(settings.db_url)
     _check_schema(db)
-    connector = OpcUaConnector(opcua, db, settings.home)
+    connector = OpcUaConnector(opcua, database_sinks(db, opcua.endpoint), settings.home)
 
     async def report(stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -10,6 +10,8 @@ The MoE is one multi-task model for all four subsets; the baselines are fitted p
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from plantpulse.data.datasets import load_dataset
@@ -71,13 +73,12 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
         part = _subset(splits, index)
         truth = part.test.targets
         runs = {
-            "Gradient boosting (window features)": lambda: B.gbm_rul(part.train, part.val, part.test,
-                                                                    b.gbm_iter, seed, b.max_rows),
-            "Weibull AFT (lifelines)": lambda: B.weibull_rul(part.train, part.test, seed,
-                                                             min(4000, b.max_rows or 4000)),
-            "Quantile MLP (model/baseline/quantile_mlp.py)": lambda: B.quantile_mlp_rul(
-                *_raw_inputs(ctx, splits, index, name), splits.train.channels, seed, b.qmlp_epochs),
-            "Plain CNN": lambda: _plain(ctx, part, seed, f"cmapss-{name}-s{seed}"),
+            "Gradient boosting (window features)": partial(B.gbm_rul, part.train, part.val, part.test,
+                                                           b.gbm_iter, seed, b.max_rows),
+            "Weibull AFT (lifelines)": partial(B.weibull_rul, part.train, part.test, seed,
+                                               min(4000, b.max_rows or 4000)),
+            "Quantile MLP (model/baseline/quantile_mlp.py)": partial(_quantile_mlp, ctx, splits, index, seed),
+            "Plain CNN": partial(_plain, ctx, part, seed, f"cmapss-{name}-s{seed}"),
         }
         for label, fit in runs.items():
             start = time.perf_counter()
@@ -85,6 +86,11 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
             builder = rows.setdefault(label, RowBuilder(label, "baseline"))
             builder.add(name, rul_scores(pred.mean, truth, B.CAP, pred.lower, pred.upper), seed,
                         time.perf_counter() - start)
+
+
+def _quantile_mlp(ctx: EvalContext, splits: TaskSplits, index: int, seed: int) -> B.RulPrediction:
+    runs, test = _raw_inputs(ctx, splits, index, SUBSETS[index])
+    return B.quantile_mlp_rul(runs, test, splits.train.channels, seed, ctx.budget.qmlp_epochs)
 
 
 def _plain(ctx: EvalContext, part: TaskSplits, seed: int, key: str) -> B.RulPrediction:

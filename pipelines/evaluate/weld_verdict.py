@@ -27,9 +27,8 @@ def yolo_scores(ctx: EvalContext) -> tuple[dict[str, float], dict[str, float], s
     (file name -> score) and the set of its test file names; None without the checkpoint."""
     from plantpulse.model.weld.checkpoint import SHIPPED_CHECKPOINT, load_weld_model
     from plantpulse.model.weld.dataset import drop_exact_duplicates, scan_yolo_dataset
-    from plantpulse.model.weld.evaluate import reject_scores
     from plantpulse.model.weld.predict import TorchWeldDetector
-    from plantpulse.model.weld.workflow import make_split
+    from plantpulse.pipelines.weld.workflow import make_split, reject_scores
 
     if not Path(SHIPPED_CHECKPOINT).is_file():
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,3 +119,8 @@ class DatabaseSink:
 def _int32_codes(codes: np.ndarray) -> np.ndarray:
     """OPC-UA status codes are UInt32; the readings table stores their bits as int32."""
     return codes.astype(np.uint32).view(np.int32)
+
+
+def database_sinks(db: Database, endpoint: str) -> Callable[[str], DatabaseSink]:
+    """The sink factory the OPC-UA connector is given: one :class:`DatabaseSink` per buffer."""
+    return lambda buffer_id: DatabaseSink(db, endpoint, buffer_id)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from plantpulse.connectors.images.validation import ValidatedImage, validate_image
+from plantpulse.connectors.images.validation import validate_image
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import CheckpointError
+from plantpulse.data.core.records import ValidatedImage
 from plantpulse.model.weld.agreement import Agreement, compare_detections
 from plantpulse.model.weld.checkpoint import (
     SHIPPED_CHECKPOINT,
@@ -28,13 +29,12 @@ from plantpulse.model.weld.export import export_onnx
 from plantpulse.model.weld.predict import (
     OnnxWeldDetector,
     TorchWeldDetector,
-    WeldDetector,
     detect,
 )
 from plantpulse.model.weld.runtime import ultralytics
 from plantpulse.model.weld.synthetic import encode_png, synthetic_weld
 from plantpulse.model.weld.train import ProgressFn, TrainConfig
-from plantpulse.model.weld.workflow import (
+from plantpulse.pipelines.weld.workflow import (
     EvaluationReport,
     PreparedData,
     evaluate,
@@ -94,16 +94,6 @@ def checkpoint_path(settings: Settings, checkpoint: Path | None) -> Path:
                "or pass --checkpoint.")
         raise CheckpointError(msg)
     return Path(chosen)
-
-
-def load_detector(settings: Settings, checkpoint: Path | None = None,
-                  onnx: Path | None = None) -> tuple[WeldDetector, WeldModel | None]:
-    """A detector from an ONNX file, or from a checkpoint (returned too, for its card)."""
-    weld_paths(settings)
-    if onnx is not None:
-        return OnnxWeldDetector.load(onnx), None
-    model = load_weld_model(checkpoint_path(settings, checkpoint))
-    return TorchWeldDetector.from_model(model), model
 
 
 def prepare(settings: Settings, data: Path | None, strategy: str,

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from plantpulse.connectors.images.validation import RejectedImage, ValidatedImage, validate_image
+from plantpulse.connectors.images.validation import validate_image
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import CheckpointError, InputDataError
+from plantpulse.data.core.records import RejectedImage, ValidatedImage
 from plantpulse.data.store.schema import ModelVersion
 from plantpulse.model.weld.checkpoint import load_weld_model, read_card
 from plantpulse.model.weld.inference import ImageDetections

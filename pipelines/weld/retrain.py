@@ -23,10 +23,10 @@ from plantpulse.data.store.schema import WeldImage, WeldLabel
 from plantpulse.model.weld.checkpoint import load_weld_model
 from plantpulse.model.weld.dataset import LabelledImage, YoloBox, source_key
 from plantpulse.model.weld.train import ProgressFn, TrainConfig
-from plantpulse.model.weld.workflow import EvaluationReport, evaluate
 from plantpulse.pipelines.weld import detector as weld_jobs
 from plantpulse.pipelines.weld import service as weld_service
 from plantpulse.pipelines.weld.inspect import choose_detector
+from plantpulse.pipelines.weld.workflow import EvaluationReport, evaluate
 
 
 @dataclass(frozen=True, slots=True)

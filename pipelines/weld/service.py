@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plantpulse.connectors.images.validation import ValidatedImage
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import ValidatedImage
 from plantpulse.data.store import image_store
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import promote_model_version, register_model_version
@@ -122,9 +122,13 @@ def promote(session: Session, version_id: int) -> ModelVersion:
     return promote_model_version(session, version_id)
 
 
-def list_versions(session: Session) -> list[ModelVersion]:
-    query = select(ModelVersion).where(ModelVersion.name == MODEL_NAME)
-    return list(session.scalars(query.order_by(ModelVersion.version.desc())))
+def detector_class_names(path: str | Path | None) -> list[str]:
+    """The class names in a detector checkpoint's model card (read without loading weights)."""
+    from plantpulse.model.weld.checkpoint import read_card
+
+    if path is None:
+        raise InputDataError("The model version has no checkpoint path; register it again.")
+    return [str(n) for n in read_card(Path(path))["names"]]
 
 
 # ---------------------------------------------------------------- images and inspections

@@ -15,13 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from plantpulse.connectors.images.validation import (
-    ImageBatch,
-    ValidatedImage,
-    validate_image,
-    validate_images,
-)
+from plantpulse.connectors.images.validation import validate_image, validate_images
 from plantpulse.data.core.errors import InputDataError, UploadRejectedError
+from plantpulse.data.core.records import ImageBatch, ValidatedImage
 
 
 def encode(image: Image.Image, fmt: str, **kwargs: object) -> bytes:

@@ -136,7 +136,7 @@ class OpcUaSimulator:
         await obj.add_property(ua.NodeId(f"{asset.name}/AssetType", idx), ua.QualifiedName("AssetType", idx),
                                asset.asset_type)
         out = []
-        for c, name in enumerate(asset.channels):
+        for name in asset.channels:
             key = f"{asset.name}/{name}"
             lo, hi, span = self._ranges[(asset.asset_type, name)]
             initial = ua.Variant([0.0] * asset.block if asset.block else 0.0, ua.VariantType.Double,

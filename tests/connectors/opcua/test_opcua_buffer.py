@@ -23,7 +23,7 @@ from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_channels
 from plantpulse.data.store.schema import IngestBatch, QuarantinedRow, SensorReading
 from plantpulse.data.store.types import to_micros
-from plantpulse.pipelines.ingest.opcua import DatabaseSink
+from plantpulse.pipelines.ingest.opcua import DatabaseSink, database_sinks
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LIMITS = ClockLimits(300_000_000, 60_000_000)
@@ -131,7 +131,8 @@ def test_database_outage_keeps_everything_in_the_buffer(tmp_path: Path, sqlite_d
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     buffer = SampleBuffer(tmp_path / "b.db").open()
     Intake(BINDINGS, buffer, LIMITS).add([(0, dv(1.0, s)) for s in range(50)], live=True)
-    connector = OpcUaConnector(OpcUaSettings(), sqlite_db, tmp_path)
+    settings = OpcUaSettings()
+    connector = OpcUaConnector(settings, database_sinks(sqlite_db, settings.endpoint), tmp_path)
     sink = DatabaseSink(sqlite_db, "opc", buffer.buffer_id)
     real = sink.flush
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import SensorReading
+from plantpulse.pipelines.ingest.opcua import database_sinks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.postgres]
 
@@ -40,7 +41,8 @@ def test_database_outage_is_buffered_then_flushed(sims: list[SimProcess], pg_dat
     sim_home, pki = tmp_path / "sim", tmp_path / "client-pki"
     cross_trust(sim_home, pki)
     sim = make_sim(sims, sim_home, ["--engines", "4", "--period", "0.1", "--faults", "0.02"]).start()
-    connector = OpcUaConnector(settings_for(sim.endpoint, pki), proxied, tmp_path / "client")
+    settings = settings_for(sim.endpoint, pki)
+    connector = OpcUaConnector(settings, database_sinks(proxied, settings.endpoint), tmp_path / "client")
     runner = ConnectorThread(connector).start()
     try:
         wait_for(lambda: connector.flush_stats.loaded > 300, 30, "the first rows in the database")

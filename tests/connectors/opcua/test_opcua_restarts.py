@@ -25,6 +25,7 @@ from sqlalchemy import select
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import IngestBatch
+from plantpulse.pipelines.ingest.opcua import database_sinks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,13 +35,14 @@ def test_kill_and_restart_the_server_loses_and_duplicates_nothing(
     sim_home, pki = tmp_path / "sim", tmp_path / "client-pki"
     cross_trust(sim_home, pki)
     sim = make_sim(sims, sim_home, ["--engines", "4", "--period", "0.1", "--faults", "0.02", "--seed", "7"])
-    connector = OpcUaConnector(settings_for(sim.endpoint, pki), sqlite_db, tmp_path / "client")
+    settings = settings_for(sim.endpoint, pki)
+    connector = OpcUaConnector(settings, database_sinks(sqlite_db, settings.endpoint), tmp_path / "client")
     runner = ConnectorThread(connector).start()  # before the server: it must wait and retry
     try:
         time.sleep(1.0)
         sim.start()
         for restart in range(3):
-            wait_for(lambda: connector.sessions > restart and connector.stats.live > 0, 30, "a live session")
+            wait_for(lambda restart=restart: connector.sessions > restart and connector.stats.live > 0, 30, "a live session")
             time.sleep(0.6 + 0.3 * restart)  # kill at a different point of the stream each time
             sim.kill()
             time.sleep(1.0)  # the connector keeps retrying while the server is down

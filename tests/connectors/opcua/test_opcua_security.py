@@ -15,6 +15,7 @@ from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.connectors.opcua.security import OpcUaSecurityError
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.store.db import Database
+from plantpulse.pipelines.ingest.opcua import database_sinks
 
 pytestmark = [pytest.mark.integration]
 
@@ -51,7 +52,8 @@ def run_briefly(connector: OpcUaConnector, seconds: float = 20) -> None:
 def connector_for(sim: SimProcess, pki: Path, tmp: Path, **extra: object) -> OpcUaConnector:
     db = Database(f"sqlite:///{tmp / 'client.db'}")
     db.upgrade()
-    return OpcUaConnector(settings_for(sim.endpoint, pki, **extra), db, tmp / "home")
+    settings = settings_for(sim.endpoint, pki, **extra)
+    return OpcUaConnector(settings, database_sinks(db, settings.endpoint), tmp / "home")
 
 
 @pytest.mark.parametrize("mode", ["SignAndEncrypt", "Sign"], ids=["sign-and-encrypt", "sign"])

@@ -15,6 +15,7 @@ from plantpulse.connectors.opcua.sim.replay import sample_dir
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Asset, SensorReading
 from plantpulse.data.store.types import to_micros
+from plantpulse.pipelines.ingest.opcua import database_sinks
 
 pytestmark = [pytest.mark.integration]
 
@@ -26,7 +27,7 @@ def test_vibration_blocks_are_stored_sample_by_sample(sims: list[SimProcess], sq
     sim = make_sim(sims, tmp_path / "sim", ["--engines", "1", "--cwru-block", str(BLOCK), "--period", "0.2",
                                             "--max-steps", str(STEPS), "--allow-insecure"]).start()
     settings = settings_for(sim.endpoint, tmp_path / "pki", security_policy="None", allow_insecure=True)
-    connector = OpcUaConnector(settings, sqlite_db, tmp_path / "client")
+    connector = OpcUaConnector(settings, database_sinks(sqlite_db, settings.endpoint), tmp_path / "client")
     runner = ConnectorThread(connector).start()
     try:
         wait_for(lambda: connector.flush_stats.loaded >= 10 * STEPS * BLOCK + STEPS * 25, 60, "all blocks stored")

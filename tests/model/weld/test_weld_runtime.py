@@ -41,7 +41,7 @@ from plantpulse.model.weld.export import export_onnx
 from plantpulse.model.weld.predict import OnnxWeldDetector, TorchWeldDetector, detect
 from plantpulse.model.weld.synthetic import write_synthetic_dataset
 from plantpulse.model.weld.train import TrainConfig, train_detector
-from plantpulse.model.weld.workflow import prepare_data
+from plantpulse.pipelines.weld.workflow import prepare_data
 
 root = write_synthetic_dataset(state / "data", {"train": 4, "valid": 2, "test": 2}, size=64)
 data = prepare_data(root, state / "work", "original")

@@ -12,8 +12,8 @@ from plantpulse.model.weld.dataset import LabelledImage
 from plantpulse.model.weld.evaluate import evaluate_detection
 from plantpulse.model.weld.synthetic import NAMES, write_synthetic_dataset
 from plantpulse.model.weld.train import TrainConfig, train_detector
-from plantpulse.model.weld.transfer import TransferSetup, labelled_subsets, transfer_data
-from plantpulse.model.weld.workflow import prepare_data
+from plantpulse.pipelines.weld.transfer import TransferSetup, labelled_subsets, transfer_data
+from plantpulse.pipelines.weld.workflow import prepare_data
 
 
 @pytest.mark.parametrize(

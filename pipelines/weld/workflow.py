@@ -8,25 +8,29 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from plantpulse.connectors.images.validation import validate_image
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.weld.checkpoint import WeldModel, quantize_int8
 from plantpulse.model.weld.dataset import LabelledImage, drop_exact_duplicates, scan_yolo_dataset
 from plantpulse.model.weld.evaluate import (
     DetectionMetrics,
     VerdictReport,
+    defective_labels,
     evaluate_detection,
-    evaluate_verdict,
+    verdict_report,
 )
 from plantpulse.model.weld.materialize import write_dataset
-from plantpulse.model.weld.predict import TorchWeldDetector, WeldDetector
+from plantpulse.model.weld.predict import PredictOptions, TorchWeldDetector, WeldDetector, detect
 from plantpulse.model.weld.splits import PARTS, WeldSplit, grouped_split, original_split
 from plantpulse.model.weld.train import ProgressFn, TrainConfig, train_detector
-from plantpulse.model.weld.verdict import DEFAULT_REJECT_CLASSES
+from plantpulse.model.weld.verdict import DEFAULT_REJECT_CLASSES, reject_score
 
 SPLIT_STRATEGIES: dict[str, Callable[..., WeldSplit]] = {
     "grouped": grouped_split,
@@ -131,3 +135,23 @@ def train_and_evaluate(data: PreparedData, config: TrainConfig, run_dir: Path,
                                    reject_threshold=report.verdict.val.threshold,
                                    metrics=report.to_dict())
     return model, report
+
+
+def reject_scores(detector: WeldDetector, items: Sequence[LabelledImage],
+                  reject_classes: Collection[str],
+                  options: PredictOptions | None = None) -> np.ndarray:
+    """The detector's reject score for every image of ``items``."""
+    images = (validate_image(item.image) for item in items)
+    return np.asarray([reject_score(result, reject_classes)
+                       for result in detect(detector, images, options)], dtype=np.float64)
+
+
+def evaluate_verdict(detector: WeldDetector, val: Sequence[LabelledImage],
+                     test: Sequence[LabelledImage], names: Sequence[str],
+                     reject_classes: Collection[str], target_false_reject: float,
+                     ) -> VerdictReport:
+    """The detector's reject scores on ``val`` and ``test``, through :func:`verdict_report`."""
+    return verdict_report(
+        reject_scores(detector, val, reject_classes), defective_labels(val, names, reject_classes),
+        reject_scores(detector, test, reject_classes), defective_labels(test, names, reject_classes),
+        target_false_reject, reject_classes)
