@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS, sample_dir
+from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS
 from plantpulse.data.core.config.settings import load_settings
 from plantpulse.data.core.records import AssetSpec, ChannelSpec
+from plantpulse.data.core.resources import sample_dir
 from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_assets, ensure_channels

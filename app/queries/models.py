@@ -12,9 +12,10 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import database
+from plantpulse.data.core.resources import docs_dir
 from plantpulse.data.store.schema import ModelVersion, Prediction
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = docs_dir()
 RESULT_JSON_NAMES = ("results.json", "RESULTS.json", "evaluation.json")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 

@@ -9,13 +9,13 @@ expected and the seen value, and what to do.
 from __future__ import annotations
 
 import gzip
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.hashing import sha256_file, sha256_stream
 
 Verify = Literal["full", "sizes", "none"]
 VERIFY_LEVELS: tuple[str, ...] = ("full", "sizes", "none")
@@ -56,14 +56,6 @@ class Manifest:
         return root / self.folder / name
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def dataset_folder(root: Path | str, manifest: Manifest) -> Path:
     """The dataset's folder under ``root``, or a clear error when it is absent."""
     root = Path(root)
@@ -101,12 +93,10 @@ def _raw_matches(path: Path, spec: FileSpec, level: Verify) -> bool:
     """True when ``path`` is a gzip whose decompressed bytes are the published original."""
     if spec.raw_sha256 is None:
         return False
-    digest, size = hashlib.sha256(), 0
     try:
         with gzip.open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-                size += len(block)
+            digest = sha256_stream(fh)
+            size = fh.tell()
     except (OSError, EOFError):
         return False
     return size == spec.raw_size and (level != "full" or digest.hexdigest() == spec.raw_sha256)

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.datasets.manifest import (
     FileSpec,
     Manifest,
     Verify,
     check_counts,
     dataset_folder,
-    sha256_file,
     verify_files,
 )
 

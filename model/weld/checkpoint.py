@@ -24,12 +24,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from plantpulse.data.core.errors import CheckpointError
+from plantpulse.data.core.resources import package_path
 from plantpulse.model.weld.quantize import pack_state, quantize_state, unpack_state
 from plantpulse.model.weld.runtime import ultralytics
 
 FORMAT = "plantpulse-weld-yolo/1"
 #: The detector shipped with PlantPulse (see checkpoints/README.md for the command that made it).
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "weld-yolo11n-320.safetensors"
+SHIPPED_CHECKPOINT = package_path("plantpulse.model.weld", "checkpoints", "weld-yolo11n-320.safetensors")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ copies of a photo together.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.hashing import sha256_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SPLIT_FOLDERS = ("train", "valid", "test")
@@ -107,10 +107,6 @@ def read_class_names(root: Path) -> tuple[str, ...]:
     raise DatasetError(msg)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def scan_folder(images_dir: Path, labels_dir: Path, origin: str,
                 n_classes: int) -> list[LabelledImage]:
     """Every image of one ``images`` folder with its labels from the sibling ``labels`` folder."""
@@ -118,7 +114,7 @@ def scan_folder(images_dir: Path, labels_dir: Path, origin: str,
     for image in sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         boxes = read_labels(labels_dir / f"{image.stem}.txt", n_classes)
         items.append(LabelledImage(image=image, boxes=boxes, origin=origin,
-                                   source=source_key(image.name), sha256=_sha256(image)))
+                                   source=source_key(image.name), sha256=sha256_file(image)))
     return items
 
 

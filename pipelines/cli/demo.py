@@ -22,6 +22,7 @@ import pandas as pd
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.core.resources import sample_dir, shipped_dir
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import (
     current_model_version,
@@ -31,10 +32,10 @@ from plantpulse.data.store.repository import (
 
 log = logging.getLogger(__name__)
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE = sample_dir()
 BASELINE_NAME = "rul-baseline"
 STUDENT_NAME = "plantpulse-student"  # what `plantpulse score` uses by default
-SHIPPED_STUDENT = Path(__file__).resolve().parents[1] / "model" / "shipped" / "plantpulse-student-cmapss.safetensors"
+SHIPPED_STUDENT = shipped_dir() / "plantpulse-student-cmapss.safetensors"
 AZURE_TEMPLATE = "azure-machine-{:03d}"
 WELD_CELL = "weld-cell-01"
 
@@ -116,7 +117,7 @@ def ensure_rul_model(settings: Settings, db: Database, sample: Path, shipped: Pa
             if current_model_version(session, name) is not None:
                 return name
     if shipped.is_file():
-        from plantpulse.data.datasets.manifest import sha256_file
+        from plantpulse.data.core.hashing import sha256_file
         from plantpulse.model.moe.checkpoint import read_metadata
 
         meta = read_metadata(shipped)

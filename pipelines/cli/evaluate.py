@@ -10,10 +10,9 @@ import click
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.resources import checkpoints_dir, docs_dir
 from plantpulse.pipelines.evaluate.protocols import PROTOCOLS
 from plantpulse.pipelines.evaluate.records import BUDGETS, EvalContext
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _listing() -> str:
@@ -94,17 +93,17 @@ def check_datasets(root: Path, names: list[str]) -> None:
               help="Load the MoE and plain-network checkpoints instead of training them.")
 @click.option("--no-ablations", is_flag=True, help="Skip the MoE ablation models.")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=ROOT / "model" / "checkpoints", show_default=True)
+              default=checkpoints_dir(), show_default=True)
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Training run folders; an interrupted run resumes there (default: <home>/evaluate/<budget>).")
 @click.option("--out", "md_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=ROOT / "docs" / "RESULTS.md", show_default=True)
+              default=docs_dir() / "RESULTS.md", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=ROOT / "docs" / "results.json", show_default=True)
+              default=docs_dir() / "results.json", show_default=True)
 @click.option("--image-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=ROOT / "docs" / "img" / "results", show_default=True)
+              default=docs_dir() / "img" / "results", show_default=True)
 @click.option("--notes", "notes_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=ROOT / "docs" / "results-notes.md", show_default=True,
+              default=docs_dir() / "results-notes.md", show_default=True,
               help="Hand-written notes on the targets, included in the report when the file exists.")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads.")
 @click.pass_obj

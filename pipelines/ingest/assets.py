@@ -16,11 +16,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.core.records import AssetSpec, Rejection
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import asset_ids, ensure_assets
 from plantpulse.data.store.schema import Asset
-from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, check_upload, file_sha256, run_once
+from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, check_upload, run_once
 
 UNKNOWN = -1
 REGISTRY_FIELDS = ("name", "asset_type", "site", "line", "model")
@@ -154,4 +155,4 @@ def load_asset_registry(db: Database, path: str | Path, *, max_upload_mb: float 
         batch.quarantine(rejected)
         _upsert(batch, specs, source)
 
-    return run_once(db, "assets", source, file_sha256(path), work)
+    return run_once(db, "assets", source, sha256_file(path), work)

@@ -7,7 +7,6 @@ that fails is rolled back, then recorded as a 'failed' batch in a transaction of
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import Counter
@@ -33,14 +32,6 @@ Progress = Callable[[int], None]
 
 class IngestFailedError(PlantPulseError):
     """An ingest run failed; nothing of it was stored and a 'failed' batch records why."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while piece := handle.read(1 << 22):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def check_upload(path: Path, max_mb: float, what: str = "file") -> int:

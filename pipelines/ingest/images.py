@@ -16,6 +16,7 @@ from plantpulse.connectors.images.archive import open_upload
 from plantpulse.connectors.images.connector import ImageConnector, ImageOptions
 from plantpulse.connectors.registry import get_connector
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.core.records import Rejection, WeldImageFile
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.image_store import store_image
@@ -27,11 +28,7 @@ from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, Progress,
 def upload_sha256(path: Path, options: ImageOptions) -> str:
     """Content hash of an upload: the zip's bytes, or a folder's file names and bytes."""
     if path.is_file():
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while piece := handle.read(1 << 22):
-                digest.update(piece)
-        return digest.hexdigest()
+        return sha256_file(path)
     digest = hashlib.sha256()
     with open_upload(path, path.name, options.limits) as entries:
         for entry in entries:

@@ -15,12 +15,13 @@ from sqlalchemy import insert, select, tuple_
 
 from plantpulse.connectors.logs.connector import LogConnector, LogOptions
 from plantpulse.connectors.registry import get_connector
+from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.core.records import MaintenanceRecord, Rejection
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import MaintenanceEvent
 from plantpulse.data.store.types import utcnow
 from plantpulse.pipelines.ingest.assets import AssetResolver, unknown_asset_reason
-from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, check_upload, file_sha256, run_once
+from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, check_upload, run_once
 
 CHUNK = 5_000
 _COMPARED = ("asset_id", "ts", "kind", "code", "component", "text", "action")
@@ -111,5 +112,5 @@ def ingest_log_file(db: Database, path: str | Path, *, options: LogOptions | Non
         batch.stats.details |= {"kind": "logs", "format": preset.name, "event_kinds": kinds,
                                 **assets.summary()}
 
-    return run_once(db, "logs", label, file_sha256(path), work)
+    return run_once(db, "logs", label, sha256_file(path), work)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from plantpulse.connectors.registry import get_connector
 from plantpulse.connectors.sensors.options import SensorOptions
+from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.core.records import Rejection, SensorChunk, SensorSourceInfo
 from plantpulse.data.store.bulk import ReadingBlock
 from plantpulse.data.store.bulk_checked import NO_BATCH, write_readings_checked
@@ -28,7 +29,6 @@ from plantpulse.pipelines.ingest.batch import (
     OpenBatch,
     Progress,
     check_upload,
-    file_sha256,
     run_once,
 )
 from plantpulse.pipelines.ingest.prefetch import prefetch
@@ -151,4 +151,4 @@ def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "csv"
             done = chunk.progress
         writer.finish(stream.info)
 
-    return run_once(db, connector, source, file_sha256(path), work)
+    return run_once(db, connector, source, sha256_file(path), work)

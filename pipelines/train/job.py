@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import CheckpointError, ConfigError
-from plantpulse.data.datasets.manifest import sha256_file
+from plantpulse.data.core.hashing import sha256_file
 from plantpulse.model.moe.checkpoint import (
     load_checkpoint,
     load_training_state,

@@ -10,7 +10,6 @@ label an engineer drew).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.core.records import ValidatedImage
 from plantpulse.data.store import image_store
 from plantpulse.data.store.db import Database
@@ -67,14 +67,6 @@ def database(settings: Settings) -> Database:
     return db
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------- model versions
 def find_version(session: Session, sha256: str) -> ModelVersion | None:
     query = select(ModelVersion).where(ModelVersion.name == MODEL_NAME,
@@ -86,7 +78,7 @@ def ensure_version(session: Session, path: Path, metrics: dict[str, Any],
                    config: dict[str, Any], data_fingerprint: str = "",
                    kind: str = MODEL_KIND) -> ModelVersion:
     """The version row of the checkpoint file at ``path``, added as a candidate if new."""
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     existing = find_version(session, sha)
     if existing is not None:
         return existing

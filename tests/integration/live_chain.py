@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS, sample_dir
+from plantpulse.connectors.opcua.sim.replay import CMAPSS_CHANNELS
+from plantpulse.data.core.resources import sample_dir
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import promote_model_version, register_model_version
 from plantpulse.model.baseline.quantile_mlp import BaselineRulModel, RunToFailure

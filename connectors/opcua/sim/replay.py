@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.resources import sample_dir
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SENSOR_NAMES, SETTING_NAMES
 
@@ -48,9 +48,6 @@ class ReplayAsset:
             return self.values[t * self.block : (t + 1) * self.block, 0]
         return self.values[t]
 
-
-def sample_dir() -> Path:
-    return Path(str(resources.files("plantpulse.data"))) / "sample"
 
 
 def cmapss_name(subset: str, unit: int) -> str:

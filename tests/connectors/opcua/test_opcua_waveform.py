@@ -11,7 +11,7 @@ from opcua_support import ConnectorThread, SimProcess, make_sim, settings_for, w
 from sqlalchemy import select
 
 from plantpulse.connectors.opcua.connector import OpcUaConnector
-from plantpulse.connectors.opcua.sim.replay import sample_dir
+from plantpulse.data.core.resources import sample_dir
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Asset, SensorReading
 from plantpulse.data.store.types import to_micros

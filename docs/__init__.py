@@ -1,0 +1,1 @@
+"""The project's reports (evaluation, benchmarks), shipped as package data: the dashboard shows them."""
