@@ -86,14 +86,14 @@ def _dispatch(settings: Settings, kind: str, path: Path, name: str, options: Upl
             return _sensors(settings, db, path, name, options, progress)
         if kind == "logs":
             from plantpulse.connectors.logs.connector import LogOptions
-            from plantpulse.pipelines.ingest.logs import ingest_log_file
+            from plantpulse.pipelines.ingest.entry import ingest_log_file
 
             return ingest_log_file(db, path, options=LogOptions(timezone=settings.timezone),
                                    create_assets=options.create_assets, asset_type=options.asset_type,
                                    max_upload_mb=settings.ingest.max_upload_mb, source=name)
         if kind == "images":
             return _images(settings, db, path, name, options, progress)
-        from plantpulse.pipelines.ingest.assets import load_asset_registry
+        from plantpulse.pipelines.ingest.entry import load_asset_registry
 
         return load_asset_registry(db, path, max_upload_mb=settings.ingest.max_upload_mb, source=name)
     finally:
@@ -103,7 +103,7 @@ def _dispatch(settings: Settings, kind: str, path: Path, name: str, options: Upl
 def _sensors(settings: Settings, db: Any, path: Path, name: str, options: UploadOptions,
              progress: Progress) -> Any:
     from plantpulse.connectors.sensors.options import SensorOptions
-    from plantpulse.pipelines.ingest.sensors import ingest_sensor_file
+    from plantpulse.pipelines.ingest.entry import ingest_sensor_file
 
     total = {"size": max(path.stat().st_size, 1), "done": 0}
 
@@ -114,8 +114,7 @@ def _sensors(settings: Settings, db: Any, path: Path, name: str, options: Upload
     def opened(info: Any) -> None:
         total["size"] = max(int(info.progress_total), 1)
 
-    connector = "parquet" if path.suffix.lower() == ".parquet" else "csv"
-    return ingest_sensor_file(db, path, connector=connector,
+    return ingest_sensor_file(db, path,
                               options=SensorOptions(timezone=settings.timezone),
                               create_assets=options.create_assets, asset_type=options.asset_type,
                               max_upload_mb=settings.ingest.max_upload_mb, source=name,
@@ -126,7 +125,7 @@ def _images(settings: Settings, db: Any, path: Path, name: str, options: UploadO
             progress: Progress) -> Any:
     from plantpulse.connectors.images.archive import ArchiveLimits
     from plantpulse.connectors.images.connector import ImageOptions
-    from plantpulse.pipelines.ingest.images import ingest_image_upload
+    from plantpulse.pipelines.ingest.entry import ingest_image_upload
 
     ingest = settings.ingest
     limits = ArchiveLimits(max_upload_mb=ingest.max_upload_mb, max_zip_ratio=ingest.max_zip_ratio,

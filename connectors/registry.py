@@ -4,7 +4,8 @@ Entries name the module that implements them instead of importing it, so listing
 instant and a connector whose optional package is missing fails only when it is used, with the
 command that installs it. Module paths live in this file only; none is ever taken from config.
 
-``get_connector("csv")`` returns the class (construct it with its options);
+``connector_for_file(path, "sensors")`` picks the connector for a file by its name (the only place
+that does); ``get_connector("csv")`` returns the class (construct it with its options);
 ``get_connector("opcua2")`` raises "Unknown connector 'opcua2'. Available: csv, images, ...".
 Another package adds its connector with :func:`register_connector`.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from plantpulse.data.core.errors import PlantPulseError
@@ -36,6 +38,7 @@ class ConnectorEntry:
     description: str
     requires: tuple[str, ...] = ()  # importable module names that must be present
     install_hint: str = ""
+    suffixes: tuple[str, ...] = ()  # file-name endings it reads, lower case ("auto" picks by these)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -88,14 +91,34 @@ def connector_names(kind: str | None = None) -> list[str]:
     return [n for n in CONNECTORS if kind is None or CONNECTORS.get(n).kind == kind]
 
 
+def file_suffixes(kind: str) -> tuple[str, ...]:
+    """Every file-name ending some connector of ``kind`` reads."""
+    return tuple(s for n in connector_names(kind) for s in CONNECTORS.get(n).suffixes)
+
+
+def connector_for_file(path: str | Path, kind: str, name: str = "auto") -> str:
+    """The connector to read ``path`` with: ``name`` itself, or for "auto" the one whose suffixes match."""
+    if name != "auto":
+        get_connector(name, kind)  # unknown names and wrong kinds fail here, with the list
+        return name
+    file_name = Path(path).name.lower()
+    for candidate in connector_names(kind):
+        if any(file_name.endswith(suffix) for suffix in CONNECTORS.get(candidate).suffixes):
+            return candidate
+    known = ", ".join(f"{n} ({' '.join(CONNECTORS.get(n).suffixes)})" for n in connector_names(kind))
+    msg = (f"{Path(path).name}: no {kind} connector reads this kind of file. Known: {known}. "
+           f"Rename the file or choose a connector explicitly (--connector NAME).")
+    raise PlantPulseError(msg)
+
+
 for _entry in (
     ConnectorEntry("csv", "sensors", "plantpulse.connectors.sensors.csv_connector:CsvConnector",
                    "sensor CSV, wide (one column per channel) or long (asset, time, channel, value)",
-                   requires=("pyarrow",), install_hint="pip install 'pyarrow>=15'"),
+                   requires=("pyarrow",), install_hint="pip install 'pyarrow>=15'", suffixes=(".csv", ".txt")),
     ConnectorEntry("parquet", "sensors",
                    "plantpulse.connectors.sensors.parquet_connector:ParquetConnector",
                    "sensor Parquet, wide or long", requires=("pyarrow",),
-                   install_hint="pip install 'pyarrow>=15'"),
+                   install_hint="pip install 'pyarrow>=15'", suffixes=(".parquet", ".pq")),
     ConnectorEntry("logs", "logs", "plantpulse.connectors.logs.connector:LogConnector",
                    "maintenance-log exports (CSV/JSON): Azure PdM, MaintNet or a column mapping"),
     ConnectorEntry("images", "images", "plantpulse.connectors.images.connector:ImageConnector",

@@ -102,7 +102,10 @@ class LogConnector:
                 yield record
                 continue
             if preset.name == "generic" and not columns:
-                columns = generic_columns(record.header, self.options.mapping)
+                try:
+                    columns = generic_columns(record.header, self.options.mapping)
+                except ConfigError as err:
+                    raise ConfigError(f"{label}: {err}") from err
             yield self._record(record, columns, template, log_source, kind, label)
 
     def _record(self, record: RawRecord, columns: dict[str, str | int], template: str,

@@ -150,7 +150,6 @@ def sensors(settings: Settings, files: tuple[str, ...], connector: str, **opts: 
     db = _database(settings)
 
     def run(path: Path) -> IngestResult:
-        name = connector if connector != "auto" else ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
         bar = None
 
         def opened(info) -> None:
@@ -158,7 +157,7 @@ def sensors(settings: Settings, files: tuple[str, ...], connector: str, **opts: 
             bar = _bar(info.progress_total, info.progress_unit, path.name)
 
         try:
-            return ingest_sensor_file(db, path, connector=name, options=options, create_assets=create,
+            return ingest_sensor_file(db, path, connector=connector, options=options, create_assets=create,
                                       asset_type=asset_type, max_upload_mb=settings.ingest.max_upload_mb,
                                       on_open=opened, progress=lambda n: bar.update(n) if bar else None)
         finally:

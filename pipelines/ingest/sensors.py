@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plantpulse.connectors.registry import get_connector
+from plantpulse.connectors.registry import connector_for_file, get_connector
 from plantpulse.connectors.sensors.options import SensorOptions
 from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.core.records import Rejection, SensorChunk, SensorSourceInfo
@@ -125,15 +125,19 @@ class SensorWriter:
             details["time_span"] = [_iso(self.span[0]), _iso(self.span[1])]
 
 
-def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "csv",
+def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "auto",
                        options: SensorOptions | None = None, create_assets: bool = False,
                        asset_type: str = "generic", max_upload_mb: float = 512.0,
                        source: str | None = None, progress: Progress | None = None,
                        on_open: Callable[[SensorSourceInfo], None] | None = None) -> IngestResult:
-    """Ingest one sensor file in one transaction (see the module docstring)."""
+    """Ingest one sensor file in one transaction (see the module docstring).
+
+    ``connector`` "auto" picks it from the file name (:func:`connector_for_file`).
+    """
     path = Path(path)
     source = source or path.name
     check_upload(path, max_upload_mb)
+    connector = connector_for_file(source if connector == "auto" and source else path, "sensors", connector)
     reader = get_connector(connector, kind="sensors")(options or SensorOptions())
 
     def work(batch: OpenBatch) -> None:

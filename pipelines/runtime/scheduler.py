@@ -51,15 +51,16 @@ def _score(settings: Settings, db: Database) -> tuple[int, dict[str, Any]]:
 
 def _ingest(settings: Settings, db: Database) -> tuple[int, dict[str, Any]]:
     """Ingest every sensor file in the drop folder; move it to done/ or failed/ afterwards."""
+    from plantpulse.connectors.registry import file_suffixes
     from plantpulse.pipelines.ingest.entry import IngestFailedError, ingest_sensor_file
 
     folder = settings.scheduler.ingest_dir
     assert folder is not None
     loaded, files, failed = 0, [], []
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in {".csv", ".parquet"}):
-        connector = "parquet" if path.suffix.lower() == ".parquet" else "csv"
+    suffixes = file_suffixes("sensors")
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(suffixes)):
         try:
-            result = ingest_sensor_file(db, path, connector=connector, create_assets=True,
+            result = ingest_sensor_file(db, path, create_assets=True,
                                         asset_type=settings.scheduler.ingest_asset_type,
                                         max_upload_mb=settings.ingest.max_upload_mb)
         except (IngestFailedError, ValueError) as err:
