@@ -114,7 +114,7 @@ def connector_for_file(path: str | Path, kind: str, name: str = "auto") -> str:
 for _entry in (
     ConnectorEntry("csv", "sensors", "plantpulse.connectors.sensors.csv_connector:CsvConnector",
                    "sensor CSV, wide (one column per channel) or long (asset, time, channel, value)",
-                   requires=("pyarrow",), install_hint="pip install 'pyarrow>=15'", suffixes=(".csv", ".txt")),
+                   requires=("pyarrow",), install_hint="pip install 'pyarrow>=15'", suffixes=(".csv",)),
     ConnectorEntry("parquet", "sensors",
                    "plantpulse.connectors.sensors.parquet_connector:ParquetConnector",
                    "sensor Parquet, wide or long", requires=("pyarrow",),

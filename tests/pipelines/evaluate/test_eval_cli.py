@@ -48,7 +48,8 @@ def test_from_checkpoint_takes_the_checkpoints_budget_and_refuses_another(tmp_pa
     import click
 
     from plantpulse.data.core.errors import ConfigError
-    from plantpulse.pipelines.cli.evaluate import ROOT, resolve_budget
+    from plantpulse.data.core.resources import checkpoints_dir
+    from plantpulse.pipelines.cli.evaluate import resolve_budget
 
     assert resolve_budget(None, False, tmp_path) == "full"
     assert resolve_budget("quick", False, tmp_path) == "quick"
@@ -61,5 +62,5 @@ def test_from_checkpoint_takes_the_checkpoints_budget_and_refuses_another(tmp_pa
     (tmp_path / "b.json").write_text("{not json")
     with pytest.raises(ConfigError, match="b.json is unreadable"):
         resolve_budget(None, True, tmp_path)
-    committed = ROOT / "model" / "checkpoints"
+    committed = checkpoints_dir()
     assert resolve_budget(None, True, committed) in {"full", "reduced"}
