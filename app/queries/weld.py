@@ -6,8 +6,6 @@ kept here so the page does not import the detector (and torch) just to list insp
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
@@ -71,33 +69,6 @@ def counts(url: str) -> dict[str, int]:
     return out
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def p_chart_points(url: str, shift_starts: tuple[int, ...], zone_name: str, sigma: float,
-                   baseline: int) -> dict[str, list[dict]]:
-    """Per weld cell, every shift with the control limits the scoring rule would judge it by.
-
-    Subgroups come from ``pipelines.pchart`` (newest inspection per image, recorded shift or the
-    shift its capture time falls in); each shift is judged like the alert rule judges the newest
-    one: against the previous ``baseline`` shifts. Limits are None without 2 earlier shifts.
-    """
-    from plantpulse.pipelines.alerts.pchart import judge, subgroups
-
-    out: dict[str, list[dict]] = {}
-    with database(url).session() as session:
-        groups = subgroups(session, tuple(shift_starts), ZoneInfo(zone_name))
-    for cell_groups in groups.values():
-        rows = []
-        for i, group in enumerate(cell_groups):
-            point = judge(cell_groups[: i + 1], sigma, baseline)
-            rows.append({"cell": group.cell, "period": group.label, "start": group.start, "n": group.n,
-                         "rejects": group.rejects, "p": group.p,
-                         "center": point.centre if point else None, "ucl": point.ucl if point else None,
-                         "lcl": point.lcl if point else None})
-        out[cell_groups[0].cell] = rows
-    return out
-
-
 def clear() -> None:
     inspections.clear()
     counts.clear()
-    p_chart_points.clear()

@@ -16,6 +16,7 @@ from plantpulse.app import uploads
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import asset as asset_q
 from plantpulse.app.queries import fleet, ingest, weld
+from plantpulse.app.views import weld as weld_view
 from plantpulse.app.widgets import components
 from plantpulse.app.widgets.timefmt import format_age, format_ts
 from plantpulse.data.core.errors import PlantPulseError
@@ -82,6 +83,7 @@ def _run(ctx: AppContext, kind: str, file: Any, options: uploads.UploadOptions) 
     st.session_state[RESULT_KEY] = {"result": result, "name": file.name}
     fleet.clear()
     weld.clear()
+    weld_view.p_chart_points.clear()
     ingest.batches.clear()
     asset_q.asset_names.clear()
 

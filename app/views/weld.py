@@ -59,6 +59,7 @@ def save(ctx: AppContext, inspection_id: int, verdict: str, names: list[str],
         label = weld_service.save_review(session, inspection_id, verdict, names, boxes, ctx.user.name)
         kept = len(label.boxes)
     q.clear()
+    p_chart_points.clear()
     return f"Review of inspection {inspection_id} saved: {verdict}, {kept} boxes."
 
 
@@ -148,17 +149,29 @@ def gallery(ctx: AppContext, counts: dict[str, int]) -> None:
             _card(ctx, row)
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def p_chart_points(url: str, shift_starts: tuple[int, ...], zone_name: str, sigma: float, baseline: int,
+                   min_inspections: int) -> dict[str, list[dict[str, Any]]]:
+    """Every weld cell's shifts as the alert rule judges them (cached for a minute)."""
+    from zoneinfo import ZoneInfo
+
+    from plantpulse.pipelines.alerts.pchart import chart_points
+
+    with database(url).session() as session:
+        return chart_points(session, tuple(shift_starts), ZoneInfo(zone_name), sigma, baseline, min_inspections)
+
+
 def p_chart(ctx: AppContext) -> None:
     alerts = ctx.settings.alerts
-    cells = q.p_chart_points(ctx.url, alerts.shift_starts, ctx.zone, alerts.pchart_sigma,
-                             alerts.pchart_baseline_subgroups)
+    cells = p_chart_points(ctx.url, alerts.shift_starts, ctx.zone, alerts.pchart_sigma,
+                           alerts.pchart_baseline_subgroups, alerts.pchart_min_inspections)
     if not cells:
         components.empty("No inspections of a weld cell to chart yet (images need a cell: choose one "
                          "when uploading them on the Data page).")
         return
     names = sorted(cells)
     cell = st.selectbox("Weld cell", names, key="weld-cell") if len(names) > 1 else names[0]
-    frame = views.p_chart_frame(cells[cell], alerts.pchart_min_inspections)
+    frame = views.p_chart_frame(cells[cell])
     st.altair_chart(charts.p_chart(frame, "shift"), width="stretch")
     flagged = int(frame["out"].sum())
     st.caption(f"Each point is one shift of {cell}. Centre line: reject rate of the previous "

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
@@ -60,13 +59,9 @@ def image_file(store: Path, storage_path: str) -> str:
     return str(Path(store) / storage_path)
 
 
-def p_chart_frame(points: list[dict], min_n: int) -> pd.DataFrame:
-    """Chart rows: reject rate per shift, limits where judged, ``out`` above the upper limit.
-
-    Shifts with fewer than ``min_n`` inspections are drawn but never flagged (like the rule).
-    """
+def p_chart_frame(points: list[dict]) -> pd.DataFrame:
+    """Chart rows: reject rate per shift, limits, and the alert rule's ``judged``/``out`` verdicts
+    (from :func:`plantpulse.pipelines.alerts.pchart.chart_points`: the one place that judges)."""
     frame = pd.DataFrame(points)
-    frame["judged"] = frame["ucl"].notna() & (frame["n"] >= min_n)
-    frame["out"] = frame["judged"] & (frame["p"] > frame["ucl"].fillna(np.inf))
     frame["group"] = frame["cell"]
     return frame

@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -96,17 +97,48 @@ def judge(groups: list[Subgroup], sigma: float, baseline: int) -> ChartPoint | N
     return ChartPoint(current, centre, max(0.0, centre - half), min(1.0, centre + half), len(past))
 
 
+def judged(point: ChartPoint | None, min_inspections: int) -> bool:
+    """A shift is judged when it has 2 earlier shifts and at least ``min_inspections`` inspections."""
+    return point is not None and point.subgroup.n >= min_inspections
+
+
+def flagged(point: ChartPoint | None, min_inspections: int) -> bool:
+    """The rule alerts fire on: a judged shift whose reject rate is above the upper control limit."""
+    return point is not None and judged(point, min_inspections) and point.above
+
+
 def weld_findings(session: Session, cfg: AlertSettings, timezone: str) -> tuple[list[Finding], list[ChartPoint]]:
     """Findings for cells whose newest shift is out of control, and every judged point."""
     findings, points = [], []
     for groups in subgroups(session, cfg.shift_starts, ZoneInfo(timezone)).values():
         point = judge(groups, cfg.pchart_sigma, cfg.pchart_baseline_subgroups)
-        if point is None or point.subgroup.n < cfg.pchart_min_inspections:
+        if point is None or not judged(point, cfg.pchart_min_inspections):
             continue
         points.append(point)
-        if point.above:
+        if flagged(point, cfg.pchart_min_inspections):
             findings.append(_finding(point, cfg))
     return findings, points
+
+
+def chart_points(session: Session, shift_starts: tuple[int, ...], zone: ZoneInfo, sigma: float,
+                 baseline: int, min_inspections: int) -> dict[str, list[dict[str, Any]]]:
+    """Per weld cell, every shift with its limits and the rule's verdict, for the dashboard's chart.
+
+    Each shift is judged as :func:`weld_findings` judges the newest one (against the previous
+    ``baseline`` shifts); limits are None without 2 earlier shifts.
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for cell_groups in subgroups(session, tuple(shift_starts), zone).values():
+        rows = []
+        for i, group in enumerate(cell_groups):
+            point = judge(cell_groups[: i + 1], sigma, baseline)
+            rows.append({"cell": group.cell, "period": group.label, "start": group.start, "n": group.n,
+                         "rejects": group.rejects, "p": group.p,
+                         "center": point.centre if point else None, "ucl": point.ucl if point else None,
+                         "lcl": point.lcl if point else None, "judged": judged(point, min_inspections),
+                         "out": flagged(point, min_inspections)})
+        out[cell_groups[0].cell] = rows
+    return out
 
 
 def _finding(point: ChartPoint, cfg: AlertSettings) -> Finding:

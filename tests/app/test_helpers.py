@@ -116,12 +116,17 @@ def test_routing_shares_normalise_each_group() -> None:
 
 
 def test_p_chart_flags_only_judged_points_above_the_limit() -> None:
-    points = [{"cell": "c", "period": f"s{i}", "n": n, "rejects": r, "p": r / n, "center": c, "ucl": u, "lcl": 0.0}
-              for i, (n, r, c, u) in enumerate([(20, 2, None, None), (20, 2, None, None), (20, 9, 0.1, 0.3),
-                                                 (5, 4, 0.2, 0.7), (20, 1, 0.2, 0.45)])]
-    frame = weld_views.p_chart_frame(points, min_n=10)
-    assert frame["judged"].tolist() == [False, False, True, False, True]
-    assert frame["out"].tolist() == [False, False, True, False, False]
+    from plantpulse.pipelines.alerts.pchart import ChartPoint, Subgroup, flagged, judged
+
+    cases = [(20, 2, None, None), (20, 2, None, None), (20, 9, 0.1, 0.3), (5, 4, 0.2, 0.7), (20, 1, 0.2, 0.45)]
+    points = [None if c is None else ChartPoint(Subgroup(1, "c", f"s{i}", None, n, r), c, 0.0, u, 2)
+              for i, (n, r, c, u) in enumerate(cases)]
+    assert [judged(p, 10) for p in points] == [False, False, True, False, True]
+    assert [flagged(p, 10) for p in points] == [False, False, True, False, False]
+    rows = [{"cell": "c", "period": f"s{i}", "n": n, "rejects": r, "p": r / n, "center": c, "ucl": u, "lcl": 0.0,
+             "judged": judged(p, 10), "out": flagged(p, 10)} for i, ((n, r, c, u), p) in enumerate(zip(cases, points, strict=True))]
+    frame = weld_views.p_chart_frame(rows)
+    assert frame["out"].tolist() == [False, False, True, False, False] and (frame["group"] == "c").all()
 
 
 def test_model_helpers() -> None:

@@ -66,7 +66,13 @@ def test_sensor_buckets_equal_pandas(seeded) -> None:
 def test_weld_counts_and_hourly_rejects(seeded) -> None:
     url, _ = seeded
     assert weld.counts(url) == {"pass": 5, "reject": 10, "total": 15, "reviewed": 0}
-    cells = weld.p_chart_points(url, (6, 14, 22), "Europe/Berlin", 3.0, 20)
+    from zoneinfo import ZoneInfo
+
+    from plantpulse.app.queries.sql import database
+    from plantpulse.pipelines.alerts.pchart import chart_points
+
+    with database(url).session() as session:
+        cells = chart_points(session, (6, 14, 22), ZoneInfo("Europe/Berlin"), 3.0, 20, 10)
     shifts = cells["weld-cell-01"]
     assert sum(s["n"] for s in shifts) == 15 and sum(s["rejects"] for s in shifts) == 10
     assert shifts[0]["ucl"] is None and shifts[-1]["ucl"] is not None
