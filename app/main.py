@@ -17,20 +17,11 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from plantpulse.app import auth
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries.sql import database
+from plantpulse.app.views import PAGES
 from plantpulse.app.widgets.components import PAGES_KEY
 from plantpulse.app.widgets.timefmt import zone_label
 from plantpulse.data.core.config.settings import load_settings
 from plantpulse.data.core.errors import PlantPulseError
-
-# key (module in plantpulse.app.views and URL path), title, icon
-PAGES = (
-    ("overview", "Plant overview", ":material/factory:"),
-    ("asset", "Asset detail", ":material/monitoring:"),
-    ("weld", "Weld QC", ":material/center_focus_strong:"),
-    ("data", "Data", ":material/upload_file:"),
-    ("models", "Models & results", ":material/model_training:"),
-    ("jobs", "Jobs", ":material/schedule:"),
-)
 
 
 @st.cache_data(ttl=30, show_spinner=False)

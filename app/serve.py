@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent / "main.py"
-VIEWS = ("overview", "asset", "weld", "data", "models", "jobs")
 log = logging.getLogger("plantpulse.dashboard")
 
 
@@ -25,10 +24,11 @@ def preload() -> float:
     started = time.perf_counter()
     import pandas as pd
 
+    from plantpulse.app.views import PAGES
     from plantpulse.app.widgets import charts
     from plantpulse.data.core.config.settings import load_settings
 
-    for view in VIEWS:
+    for view, _, _ in PAGES:
         importlib.import_module(f"plantpulse.app.views.{view}")
     charts.survival(pd.DataFrame({"time": [0.0, 1.0], "survival": [1.0, 0.5]}), "t", None).to_dict()
     _tables()

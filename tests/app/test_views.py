@@ -6,10 +6,11 @@ import pytest
 from pages import buttons, run_page, texts
 from sqlalchemy import select
 
+from plantpulse.app.views import PAGES as VIEW_PAGES
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Alert, ModelVersion
 
-PAGES = ("overview", "asset", "weld", "data", "models", "jobs")
+PAGES = tuple(key for key, _, _ in VIEW_PAGES)
 
 
 @pytest.mark.parametrize("page", PAGES)
