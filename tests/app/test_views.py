@@ -155,7 +155,7 @@ def test_engineer_reviews_a_weld_inspection(plant) -> None:
 def test_server_preload_imports_every_view(plant) -> None:
     import sys
 
-    from plantpulse.app.serve import VIEWS, preload
+    from plantpulse.app.serve import preload
 
     assert preload() > 0
-    assert all(f"plantpulse.app.views.{view}" in sys.modules for view in VIEWS)
+    assert all(f"plantpulse.app.views.{view}" in sys.modules for view in PAGES)
