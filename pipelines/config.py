@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from plantpulse.connectors.csv_records import DEFAULT_MAX_FIELD_CHARS
 from plantpulse.connectors.opcua.settings import OpcUaSettings
 from plantpulse.data.errors import ConfigError
 from plantpulse.pipelines.job_settings import AlertSettings, SchedulerSettings, ScoringSettings
@@ -38,6 +39,8 @@ class IngestSettings(_Section):
     max_zip_members: int = Field(20_000, ge=1)
     max_image_pixels: int = Field(40_000_000, ge=1, description="decompression bomb guard")
     chunk_rows: int = Field(250_000, ge=1_000, description="rows parsed per chunk of a large CSV")
+    max_field_chars: int = Field(DEFAULT_MAX_FIELD_CHARS, ge=1,
+                                 description="longest CSV/log field kept, in characters; a longer one is quarantined")
 
 
 class DashboardSettings(_Section):

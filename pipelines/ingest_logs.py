@@ -20,6 +20,7 @@ from plantpulse.data.records import MaintenanceRecord, Rejection
 from plantpulse.data.schema import MaintenanceEvent
 from plantpulse.data.types import utcnow
 from plantpulse.pipelines.ingest_assets import AssetResolver, unknown_asset_reason
+from plantpulse.pipelines.ingest_accounting import require_something
 from plantpulse.pipelines.ingest_batch import IngestResult, OpenBatch, check_upload, file_sha256, run_once
 
 CHUNK = 5_000
@@ -89,7 +90,7 @@ def ingest_log_file(db: Database, path: str | Path, *, options: LogOptions | Non
     """Ingest one maintenance-log export in one transaction."""
     path = Path(path)
     label = source or path.name
-    check_upload(path, max_upload_mb)
+    size = check_upload(path, max_upload_mb)
     reader: LogConnector = get_connector("logs", kind="logs")(options or LogOptions())
     preset = reader.preset(path)
 
@@ -108,6 +109,7 @@ def ingest_log_file(db: Database, path: str | Path, *, options: LogOptions | Non
                 _write(batch, pending, assets, label)
                 pending = []
         _write(batch, pending, assets, label)
+        require_something(batch, label, size, "records")
         batch.stats.details |= {"kind": "logs", "format": preset.name, "event_kinds": kinds,
                                 **assets.summary()}
 

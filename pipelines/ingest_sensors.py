@@ -31,6 +31,7 @@ from plantpulse.pipelines.ingest_batch import (
     file_sha256,
     run_once,
 )
+from plantpulse.pipelines.ingest_accounting import require_something
 from plantpulse.pipelines.prefetch import prefetch
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "csv"
     """Ingest one sensor file in one transaction (see the module docstring)."""
     path = Path(path)
     source = source or path.name
-    check_upload(path, max_upload_mb)
+    size = check_upload(path, max_upload_mb)
     reader = get_connector(connector, kind="sensors")(options or SensorOptions())
 
     def work(batch: OpenBatch) -> None:
@@ -150,5 +151,6 @@ def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "csv"
                 progress(chunk.progress - done)
             done = chunk.progress
         writer.finish(stream.info)
+        require_something(batch, source, size, "data rows", accounted=writer.counts["empty_cells"])
 
     return run_once(db, connector, source, file_sha256(path), work)
