@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from plantpulse.connectors.csv_records import DEFAULT_MAX_FIELD_CHARS
 from plantpulse.connectors.opcua.settings import OpcUaSettings
 from plantpulse.data.errors import ConfigError
+from plantpulse.pipelines.config_secrets import refuse_file_secrets
 from plantpulse.pipelines.job_settings import AlertSettings, SchedulerSettings, ScoringSettings
 
 ENV_PREFIX = "PLANTPULSE_"
@@ -174,6 +175,7 @@ def load_settings(
         path = DEFAULT_CONFIG_FILE
     if path is not None:
         values = _read_toml(Path(path))
+        refuse_file_secrets(values, Path(path))
     values = _merge(values, _env_overrides(env))
     values = _merge(values, {k: v for k, v in overrides.items() if v is not None})
     try:
