@@ -64,6 +64,51 @@ def _strip_break(line: str) -> str:
     return line.rstrip("\r\n")
 
 
+class _Feed:
+    """The lines one csv reader sees. Asked for a line while a record is under way (a quoted
+    field open at the end of the last line), it applies the rule above and, to cut the record,
+    reports the end of input for that record only (the csv module asks again for the next one)."""
+
+    def __init__(self, owner: RecordReader) -> None:
+        self.owner = owner
+        self.taken: list[str] = []
+        self.why: list[tuple[str, str]] = []
+        self.grown = 0
+
+    def start(self) -> None:
+        self.taken, self.why, self.grown = [], [], 0
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        owner = self.owner
+        if self.taken:
+            self._continue(owner)
+        line = owner.take()
+        self.taken.append(line)
+        return line
+
+    def _continue(self, owner: RecordReader) -> None:
+        first = owner.next_line - len(self.taken)
+        line = owner.peek()
+        if line is None:
+            self.why.append((f"a quoted field opened on line {first} is not closed before the end of the "
+                             "file; close the quote (\") or remove it", "unclosed_quote"))
+            raise StopIteration
+        if owner.starts_record(line):
+            self.why.append((f"a quoted field opened on line {first} is not closed on that line, and line "
+                             f"{owner.next_line} reads as a row of its own; close the quote (\") or double "
+                             "it (\"\") inside the field", "unclosed_quote"))
+            raise StopIteration
+        self.grown += len(line)
+        if self.grown > owner.max_field_chars:
+            self.why.append((f"a quoted field opened on line {first} runs past {owner.max_field_chars:,} "
+                             "characters (ingest.max_field_chars); close the quote or raise the limit",
+                             "too_long"))
+            raise StopIteration
+
+
 class RecordReader:
     """Iterates :class:`CsvRecord` s from text ``lines`` (each with its line break, as a text file
     yields them); ``first_line`` is the number of the first one. Set ``n_fields`` once the header
@@ -79,17 +124,19 @@ class RecordReader:
         self.max_field_chars = max_field_chars
         self.read_chars = 0
         _lift_csv_module_limit()
+        self._feed = _Feed(self)
+        self._reader = csv.reader(self._feed, delimiter=delimiter, strict=False)
 
     def __iter__(self) -> RecordReader:
         return self
 
-    def _peek(self) -> str | None:
+    def peek(self) -> str | None:
         if self._ahead is None:
             self._ahead = next(self._lines, None)
         return self._ahead
 
-    def _take(self) -> str:
-        line = self._peek()
+    def take(self) -> str:
+        line = self.peek()
         if line is None:
             raise StopIteration
         self._ahead = None
@@ -106,44 +153,28 @@ class RecordReader:
         return width == self.n_fields if self.n_fields is not None else width > 1
 
     def __next__(self) -> CsvRecord:
+        feed = self._feed
+        feed.start()
         start = self.next_line
-        taken = [self._take()]
-        why: list[tuple[str, str]] = []
-
-        def source() -> Iterator[str]:
-            yield taken[0]
-            grown = 0
-            while True:  # asked for more: a quoted field is open at the end of the last line
-                line = self._peek()
-                if line is None:
-                    why.append((f"a quoted field opened on line {start} is not closed before the end "
-                                "of the file; close the quote (\") or remove it", "unclosed_quote"))
-                    return
-                if self.starts_record(line):
-                    why.append((f"a quoted field opened on line {start} is not closed on that line, "
-                                f"and line {self.next_line} reads as a row of its own; close the quote "
-                                "(\") or double it (\"\") inside the field", "unclosed_quote"))
-                    return
-                grown += len(line)
-                if grown > self.max_field_chars:
-                    why.append((f"a quoted field opened on line {start} runs past {self.max_field_chars:,} "
-                                "characters (ingest.max_field_chars); close the quote or raise the limit",
-                                "too_long"))
-                    return
-                taken.append(self._take())
-                yield taken[-1]
-
         try:
-            fields = next(csv.reader(source(), delimiter=self.delimiter, strict=False), [])
+            fields = next(self._reader)
+        except StopIteration:
+            if not feed.taken:
+                raise
+            fields = []
         except csv.Error as err:
-            fields, why[:0] = [], [(f"not a valid CSV record ({err})", "csv_syntax")]
-        text = _strip_break("".join(taken))
+            if not feed.taken:
+                raise
+            fields = []
+            feed.why.insert(0, (f"not a valid CSV record ({err})", "csv_syntax"))
+        why, taken = feed.why, feed.taken
+        text = _strip_break(taken[0] if len(taken) == 1 else "".join(taken))
         if not why and len(taken) > 1 and not _record_pattern(self.delimiter).fullmatch(text):
             # the quote that closed the field was another line's opening quote: "a\n"b,...
             why.append((f"the quoted field opened on line {start} is closed on line {self.next_line - 1} "
                         f"by a quote not followed by {self.delimiter!r} or the line end; check the quotes "
                         "of these lines", "unclosed_quote"))
-        if not why and max(map(len, fields), default=0) > self.max_field_chars:
+        if not why and len(text) > self.max_field_chars and max(map(len, fields), default=0) > self.max_field_chars:
             longest = max(range(len(fields)), key=lambda i: len(fields[i]))
             why.append((f"field {longest + 1} holds {len(fields[longest]):,} characters, more than "
                         f"the limit of {self.max_field_chars:,} (ingest.max_field_chars); shorten "
