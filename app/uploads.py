@@ -88,7 +88,8 @@ def _dispatch(settings: Settings, kind: str, path: Path, name: str, options: Upl
             from plantpulse.connectors.logs.connector import LogOptions
             from plantpulse.pipelines.ingest.entry import ingest_log_file
 
-            return ingest_log_file(db, path, options=LogOptions(timezone=settings.timezone),
+            return ingest_log_file(db, path, options=LogOptions(timezone=settings.timezone,
+                                                                 max_field_chars=settings.ingest.max_field_chars),
                                    create_assets=options.create_assets, asset_type=options.asset_type,
                                    max_upload_mb=settings.ingest.max_upload_mb, source=name)
         if kind == "images":
@@ -115,7 +116,8 @@ def _sensors(settings: Settings, db: Any, path: Path, name: str, options: Upload
         total["size"] = max(int(info.progress_total), 1)
 
     return ingest_sensor_file(db, path,
-                              options=SensorOptions(timezone=settings.timezone),
+                              options=SensorOptions(timezone=settings.timezone,
+                                                    max_field_chars=settings.ingest.max_field_chars),
                               create_assets=options.create_assets, asset_type=options.asset_type,
                               max_upload_mb=settings.ingest.max_upload_mb, source=name,
                               progress=step, on_open=opened)

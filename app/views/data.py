@@ -185,7 +185,7 @@ def opcua(ctx: AppContext) -> None:
         st.markdown("**Last values received**")
         values = ingest.opcua_last_values(ctx.url)
         if values.empty:
-            components.empty("No values have come in through OPC-UA yet.", "plantpulse opcua connect")
+            components.empty("No values have come in through OPC-UA yet.", "plantpulse opcua-ingest")
         else:
             values = values.assign(ts=[format_ts(t, ctx.zone, seconds=True) for t in values["ts"]],
                                    status=["Good" if s == 0 else f"0x{s & 0xFFFFFFFF:08X}"

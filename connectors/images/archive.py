@@ -2,8 +2,10 @@
 
 A zip is checked as a whole before any member is read: size, member count, unpacked size, each
 member's compression ratio (zip bombs), names that climb out of the archive (path traversal),
-symbolic links, encrypted members and archives inside the archive. Any of these refuses the whole
-upload with :class:`UploadRejectedError`; nothing is ever extracted to disk.
+symbolic links, encrypted members, archives inside the archive and two members with one name.
+Any of these refuses the whole upload with :class:`UploadRejectedError`; nothing is ever
+extracted to disk. In a folder only regular files are read: symbolic links, FIFOs and devices
+are skipped and reported (a FIFO would block the reader forever).
 """
 
 from __future__ import annotations
@@ -95,23 +97,67 @@ def check_zip(archive: zipfile.ZipFile, label: str, limits: ArchiveLimits) -> li
     return [m for m in members if not m.is_dir()]
 
 
-def _zip_entries(archive: zipfile.ZipFile, label: str, limits: ArchiveLimits) -> list[Entry]:
-    return [Entry(m.filename.replace("\\", "/"), m.file_size, _zip=archive, _info=m)
-            for m in check_zip(archive, label, limits)]
+def _zip_entries(archive: zipfile.ZipFile, label: str, limits: ArchiveLimits) -> Listing:
+    entries = [Entry(m.filename.replace("\\", "/"), m.file_size, _zip=archive, _info=m)
+               for m in check_zip(archive, label, limits)]
+    seen: set[str] = set()
+    for entry in entries:  # one name, two members: which one is meant cannot be known
+        if entry.name in seen:
+            msg = (f"{label}: member {entry.name!r} appears twice in the archive; the upload is refused. "
+                   "Remove or rename one of them and zip again.")
+            raise UploadRejectedError(msg)
+        seen.add(entry.name)
+    return Listing(entries)
 
 
-def _folder_entries(root: Path) -> list[Entry]:
-    """Files under ``root`` in name order; symbolic links are not followed."""
-    found: list[Path] = []
+class Listing(list[Entry]):
+    """The files of an upload, plus ``skipped``: (name, why) of what a folder held that is not a
+    regular file (symbolic links, FIFOs, sockets, devices), which is never opened."""
+
+    def __init__(self, entries: list[Entry], skipped: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(entries)
+        self.skipped = skipped or []
+
+
+def _not_regular(mode: int) -> str | None:
+    """Why a file of this ``lstat`` mode is skipped, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link (not followed)"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO); reading it would wait for a writer"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device or other special file"
+
+
+def _folder_entries(root: Path) -> Listing:
+    """Regular files under ``root`` in name order. Symbolic links are not followed and, like
+    FIFOs and devices, are never opened: they are listed in ``skipped`` with the reason."""
+    found: list[tuple[Path, int]] = []
+    skipped: list[tuple[str, str]] = []
     for folder, dirs, files in os.walk(root, followlinks=False):
         dirs.sort()
-        found.extend(Path(folder) / f for f in files if not (Path(folder) / f).is_symlink())
-    return [Entry(p.relative_to(root).as_posix(), p.stat().st_size, _path=p) for p in sorted(found)]
+        for name in sorted(dirs):
+            if (Path(folder) / name).is_symlink():
+                skipped.append(((Path(folder) / name).relative_to(root).as_posix(), "a symbolic link (not followed)"))
+        for name in files:
+            path = Path(folder) / name
+            info = path.lstat()
+            why = _not_regular(info.st_mode)
+            if why is None:
+                found.append((path, info.st_size))
+            else:
+                skipped.append((path.relative_to(root).as_posix(), why))
+    entries = [Entry(p.relative_to(root).as_posix(), size, _path=p) for p, size in sorted(found)]
+    return Listing(entries, sorted(skipped))
 
 
 @contextmanager
-def open_upload(path: Path, label: str, limits: ArchiveLimits) -> Iterator[list[Entry]]:
-    """The files of a folder or zip upload (a zip stays open while the block runs)."""
+def open_upload(path: Path, label: str, limits: ArchiveLimits) -> Iterator[Listing]:
+    """The files of a folder or zip upload (a zip stays open while the block runs); what a
+    folder holds besides regular files is in the listing's ``skipped``."""
     if path.is_dir():
         yield _folder_entries(path)
         return

@@ -57,6 +57,8 @@ class ImageConnector:
         path = Path(path)
         label = source or path.name
         with open_upload(path, label, self.options.limits) as listing:
+            for name, why in listing.skipped:
+                yield Rejection(name, None, None, f"skipped: {why}; only regular files are read", "", "skipped_file")
             yield from self._read(label, {e.name: e for e in listing})
 
     def _read(self, label: str, entries: dict[str, Entry]) -> Iterator[WeldImageFile | Rejection]:

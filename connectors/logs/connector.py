@@ -15,18 +15,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from plantpulse.connectors.csv_records import DEFAULT_MAX_FIELD_CHARS
+from plantpulse.connectors.logs.encoding import file_encoding
 from plantpulse.connectors.logs.presets import FORMATS, PRESETS, Preset, detect, generic_columns
 from plantpulse.connectors.logs.reader import RawRecord, first_line, read_records
 from plantpulse.data.core.errors import ConfigError, InputDataError
 from plantpulse.data.core.records import MaintenanceRecord, Rejection
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 LIMITS = {"kind": 32, "code": 64, "component": 128, "external_id": 128, "asset": 128}
 
 
 @dataclass(frozen=True, slots=True)
 class LogOptions:
     """How to read a log export. ``format``: auto, a preset name, or generic (with ``mapping``
-    field -> column). ``source`` names the system the log comes from (the dedupe namespace)."""
+    field -> column). ``source`` names the system the log comes from (the dedupe namespace).
+    ``encoding`` applies when the file has no byte-order mark (a UTF-8/16/32 mark decides);
+    ``max_field_chars`` bounds one field (setting ``ingest.max_field_chars``)."""
 
     format: str = "auto"
     mapping: dict[str, str] = field(default_factory=dict)
@@ -36,6 +41,7 @@ class LogOptions:
     timezone: str = "UTC"
     time_format: str | None = None
     encoding: str = "utf-8-sig"
+    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -46,6 +52,8 @@ class LogOptions:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ConfigError(f"timezone must be an IANA zone name. Got {self.timezone!r}.") from err
+        if self.max_field_chars < 1:
+            raise ConfigError(f"max_field_chars must be >= 1. Got {self.max_field_chars}.")
 
 
 def _parse_time(text: str, options: LogOptions) -> datetime:
@@ -70,6 +78,26 @@ def _content_id(values: dict[str, str]) -> str:
     return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
+def _unstorable(raw: str, values: dict[str, str], columns: dict[str, str | int], max_chars: int
+                ) -> tuple[str, str | None, str] | None:
+    """(reason, column, code) when a row holds text no database stores faithfully: NUL bytes,
+    lone surrogates (undecodable bytes, or an unpaired \\udXXX escape in JSON), or a field
+    longer than ``max_chars``."""
+    if "\x00" in raw:
+        return "row contains a NUL byte (binary data in a text file?)", None, "nul_byte"
+    for name, value in values.items():
+        column = str(columns[name])
+        if "\x00" in value:
+            return f"field {column!r} contains a NUL byte (binary data in a text file?)", column, "nul_byte"
+        if _SURROGATE.search(value):
+            return (f"field {column!r} holds text that is not valid Unicode (undecodable bytes, or an "
+                    "unpaired \\udXXX escape in JSON); fix the export or pass --encoding"), column, "encoding"
+        if len(value) > max_chars:
+            return (f"field {column!r} holds {len(value):,} characters, more than the limit of "
+                    f"{max_chars:,} (ingest.max_field_chars)"), column, "too_long"
+    return None
+
+
 class LogConnector:
     """Reads maintenance-log exports; construct with :class:`LogOptions`, then :meth:`read`."""
 
@@ -82,7 +110,8 @@ class LogConnector:
         """The layout used for ``path`` (given, detected, or generic from its header)."""
         name = self.options.format
         if name == "auto":
-            name = "generic" if path.suffix.lower() in (".json", ".jsonl") else detect(path, first_line(path, self.options.encoding))
+            name = "generic" if path.suffix.lower() in (".json", ".jsonl") else detect(
+                path, first_line(path, file_encoding(path, self.options.encoding, path.name)))
         if name != "generic":
             return PRESETS[name]
         return Preset("generic", self.options.source or "cmms", self.options.kind or "event", {}, header=True)
@@ -97,7 +126,8 @@ class LogConnector:
         template = self.options.asset_template or preset.asset_template
         log_source = self.options.source or preset.source
         kind = self.options.kind or preset.kind
-        for record in read_records(path, label, preset.header, self.options.encoding):
+        encoding = file_encoding(path, self.options.encoding, label)
+        for record in read_records(path, label, preset.header, encoding, self.options.max_field_chars):
             if isinstance(record, Rejection):
                 yield record
                 continue
@@ -117,8 +147,9 @@ class LogConnector:
         if any(v is None for v in values.values()):
             missing = [str(columns[f]) for f, v in values.items() if v is None]
             return reject(f"row lacks column(s) {', '.join(missing)}", None, "field_count")
-        if "\x00" in record.raw:
-            return reject("row contains a NUL byte", None, "nul_byte")
+        unstorable = _unstorable(record.raw, values, columns, self.options.max_field_chars)
+        if unstorable is not None:
+            return reject(*unstorable)
         ts = None
         if values.get("ts", "").strip():
             try:

@@ -3,7 +3,6 @@ JSON (a list of objects, or an object holding one) and JSON Lines."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator
@@ -11,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plantpulse.connectors.csv_records import DEFAULT_MAX_FIELD_CHARS, RecordReader
+from plantpulse.connectors.line_breaks import scan_file
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import Rejection
 
@@ -46,32 +47,18 @@ def first_line(path: Path, encoding: str) -> str:
     return ""
 
 
-def _csv_records(path: Path, label: str, header: bool, encoding: str) -> Iterator[RawRecord | Rejection]:
-    with path.open(encoding=encoding, errors="surrogateescape", newline="\n") as handle:
-        captured: list[str] = []
-
-        def lines() -> Iterator[str]:
-            for line in handle:
-                captured.append(line)
-                yield line
-
-        reader = csv.reader(lines())
+def _csv_records(path: Path, label: str, header: bool, encoding: str, max_field_chars: int
+                 ) -> Iterator[RawRecord | Rejection]:
+    newline = "\r" if scan_file(path).cr_only else "\n"
+    with path.open(encoding=encoding, errors="surrogateescape", newline=newline) as handle:
+        reader = RecordReader(handle, 1, max_field_chars=max_field_chars)
         names: list[str] | None = None if header else []
-        previous = 0
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:
-                raw, previous = "".join(captured), reader.line_num
-                captured.clear()
-                yield Rejection(label, previous, None, f"not a valid CSV record ({err})", raw, "csv_syntax")
+        for record in reader:
+            raw, start, fields = record.text, record.line, record.fields
+            if record.problem is not None:
+                yield Rejection(label, start, None, record.problem[0], raw, record.problem[1])
                 continue
-            start, previous = previous + 1, reader.line_num
-            raw = "".join(captured).rstrip("\r\n")
-            captured.clear()
-            if not any(f.strip() for f in fields):
+            if record.blank:
                 continue
             if _UNDECODABLE.search(raw):
                 text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -79,7 +66,10 @@ def _csv_records(path: Path, label: str, header: bool, encoding: str) -> Iterato
                 continue
             if names is None:
                 names = [f.strip().lstrip("\ufeff") for f in fields]
+                reader.n_fields = len(names)
                 continue
+            if reader.n_fields is None:  # no header: the first row sets the width
+                reader.n_fields = len(fields)
             if names and len(fields) != len(names):
                 reason = f"expected {len(names)} fields, found {len(fields)}"
                 yield Rejection(label, start, None, reason, raw, "field_count")
@@ -96,7 +86,8 @@ def _scalar(value: Any) -> str:
 
 
 def _json_records(path: Path, label: str, encoding: str) -> Iterator[RawRecord | Rejection]:
-    text = path.read_text(encoding=encoding, errors="replace")
+    # Undecodable bytes become lone surrogates, so the record holding them is refused, not altered.
+    text = path.read_text(encoding=encoding, errors="surrogateescape")
     if path.suffix.lower() == ".jsonl":
         items = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
         decoded: list[tuple[int, Any]] = []
@@ -127,10 +118,12 @@ def _json_records(path: Path, label: str, encoding: str) -> Iterator[RawRecord |
         yield RawRecord(line, list(fields), fields, raw)
 
 
-def read_records(path: Path, label: str, header: bool, encoding: str) -> Iterator[RawRecord | Rejection]:
-    """Records of a CSV or JSON export; unreadable ones come out as Rejections."""
+def read_records(path: Path, label: str, header: bool, encoding: str,
+                 max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> Iterator[RawRecord | Rejection]:
+    """Records of a CSV or JSON export; unreadable ones come out as Rejections. CSV records are
+    split by :class:`RecordReader` (an unclosed quote costs only its own record)."""
     if not path.is_file():
         raise InputDataError(f"{label}: no such file ({path}).")
     if path.suffix.lower() in (".json", ".jsonl"):
         return _json_records(path, label, encoding)
-    return _csv_records(path, label, header, encoding)
+    return _csv_records(path, label, header, encoding, max_field_chars)

@@ -44,31 +44,62 @@ class ChunkMeta:
     progress: int = 0
 
 
+def shown(text: str, limit: int = 80) -> str:
+    """``text`` quoted for a message; a long one cut, with its length (a cell may hold megabytes)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[: limit // 2]!r}... ({len(text):,} characters)"
+
+
 def _reason(code: int, text: str, ctx: ChunkContext, channel: str | None = None) -> str:
     how = ctx.time
+    quoted = shown(text)
     if code == cv.NOT_NUMERIC:
-        return (f"value {text!r} is not a number; if it means 'no value', pass --na-value {text!r}")
+        return (f"value {quoted} is not a number; if it means 'no value', pass --na-value {quoted}")
     if code == cv.NOT_FINITE:
-        return f"value {text!r} is not a finite number; NaN and infinity are not stored"
+        return f"value {quoted} is not a finite number; NaN and infinity are not stored"
     if code == cv.BAD_TIME:
         if not text.strip():
             return "timestamp is empty"
         if how.epoch_unit:
-            return f"timestamp {text!r} is not a number of {how.epoch_unit} since 1970-01-01"
+            return f"timestamp {quoted} is not a number of {how.epoch_unit} since 1970-01-01"
         if how.time_format:
-            return f"timestamp {text!r} does not match --time-format {how.time_format!r}"
-        return f"timestamp {text!r} is not ISO 8601 (e.g. 2024-05-01T12:00:00Z); or pass --time-format"
+            return f"timestamp {quoted} does not match --time-format {how.time_format!r}"
+        return f"timestamp {quoted} is not ISO 8601 (e.g. 2024-05-01T12:00:00Z); or pass --time-format"
     if code == cv.LOCAL_TIME:
-        return (f"local time {text!r} does not exist or is ambiguous in {how.timezone} "
+        return (f"local time {quoted} does not exist or is ambiguous in {how.timezone} "
                 "(daylight-saving change); write it with a UTC offset")
     if code == cv.TIME_RANGE:
-        return (f"timestamp {text!r} is outside the accepted range; fix the clock or widen "
+        return (f"timestamp {quoted} is outside the accepted range; fix the clock or widen "
                 "--not-before/--not-after")
     if code == cv.OUT_OF_RANGE:
         limit = ctx.options.limits.get(channel or "")
         bounds = f"[{limit.low:g}, {limit.high:g}]" if limit else "its limits"
         return f"value {text} is outside {bounds} set for channel {channel!r}"
     return text
+
+
+def _source_cell(ctx: ChunkContext, meta: ChunkMeta, i: int, column: str) -> str | None:
+    """The cell as written in the file, for a column Arrow already typed (the unquoted fast
+    path, where a line splits exactly at the delimiter)."""
+    line = meta.raw.text(int(meta.lines[i])) if meta.raw is not None else ""
+    fields = line.split(ctx.options.delimiter)
+    index = ctx.plan.names.index(column)
+    return fields[index] if len(fields) == len(ctx.plan.names) else None
+
+
+def _value_rejection(ctx: ChunkContext, meta: ChunkMeta, cells: cv.Cells, i: int, code: int, column: str,
+                     channel: str) -> Rejection:
+    if code == cv.OUT_OF_RANGE:
+        return _reject(ctx, meta, i, column, _reason(code, f"{cells.values[i]:g}", ctx, channel), cv.CODES[code])
+    text = cells.text(i)
+    if code == cv.NOT_FINITE and np.isinf(cells.values[i]):
+        written = text if cells.texts is not None else _source_cell(ctx, meta, i, column)
+        if written is not None and cv.is_numeral(written):  # overflow, not a written 'inf'
+            reason = (f"value {shown(written.strip())} is a number too large for a 64-bit float "
+                      "(beyond about 1.8e308); number too large, not stored")
+            return _reject(ctx, meta, i, column, reason, "number_too_large")
+    return _reject(ctx, meta, i, column, _reason(code, text, ctx, channel), cv.CODES[code])
 
 
 def _reject(ctx: ChunkContext, meta: ChunkMeta, i: int, column: str | None, reason: str,
@@ -136,9 +167,7 @@ def build_wide(table: pa.Table, ctx: ChunkContext, meta: ChunkMeta) -> SensorChu
         if limit is not None:
             problem[(problem == cv.OK) & ~cells.missing & _limit_problem(cells.values, limit.low, limit.high)] = cv.OUT_OF_RANGE
         for i in np.flatnonzero(row_ok & (problem != cv.OK)).tolist():
-            code = int(problem[i])
-            text = cells.text(i) if code != cv.OUT_OF_RANGE else f"{cells.values[i]:g}"
-            rejections.append(_reject(ctx, meta, i, column, _reason(code, text, ctx, spec.name), cv.CODES[code]))
+            rejections.append(_value_rejection(ctx, meta, cells, i, int(problem[i]), column, spec.name))
         values[:, j] = cells.values
         valid[:, j] = row_ok & ~cells.missing & (problem == cv.OK)
         empty += int((row_ok & cells.missing).sum())
@@ -224,9 +253,7 @@ def build_long(table: pa.Table, ctx: ChunkContext, meta: ChunkMeta) -> SensorChu
     safe = np.where(codes >= 0, codes, 0)
     problem[(problem == cv.OK) & ~cells.missing & _limit_problem(cells.values, lows[safe], highs[safe])] = cv.OUT_OF_RANGE
     for i in np.flatnonzero(ok & (problem != cv.OK)).tolist():
-        code = int(problem[i])
-        text = cells.text(i) if code != cv.OUT_OF_RANGE else f"{cells.values[i]:g}"
-        rejections.append(_reject(ctx, meta, i, value_column, _reason(code, text, ctx, names[codes[i]]), cv.CODES[code]))
+        rejections.append(_value_rejection(ctx, meta, cells, i, int(problem[i]), value_column, names[codes[i]]))
     valid = ok & ~cells.missing & (problem == cv.OK)
     rows = np.flatnonzero(valid)
     return _chunk(ctx, meta, checked, checked.codes[rows], specs, (value_column,) * len(specs),

@@ -66,6 +66,11 @@ def _bool(array: pa.Array) -> np.ndarray:
     return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def is_numeral(text: str) -> bool:
+    """Whether ``text`` is written as a decimal number (so an infinite value means overflow)."""
+    return re.match(_NUMBER, text.strip()) is not None
+
+
 def _cast_each(tokens: list[str]) -> dict[str, float | None]:
     """Arrow's float parse of single tokens; None where it refuses the token."""
     out: dict[str, float | None] = {}

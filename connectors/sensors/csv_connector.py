@@ -8,11 +8,13 @@ converters, so the same cell is judged the same way on either path.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from pathlib import Path
 
 from plantpulse.connectors.base import SensorStream
+from plantpulse.connectors.line_breaks import CrAsLf, FileShape, scan_file
 from plantpulse.connectors.sensors.build import ChunkContext, ChunkMeta, build_long, build_wide
 from plantpulse.connectors.sensors.convert import TimeParsing
 from plantpulse.connectors.sensors.header import ColumnPlan, plan_columns
@@ -27,14 +29,6 @@ from plantpulse.data.core.records import SensorChunk, SensorSourceInfo
 _HEADER_SEARCH = 1 << 20
 
 
-def _has_quotes(path: Path) -> bool:
-    with path.open("rb") as handle:
-        while piece := handle.read(1 << 24):
-            if b'"' in piece:
-                return True
-    return False
-
-
 def read_header(path: Path, options: SensorOptions, source: str) -> tuple[list[str], int, int]:
     """(header fields, header line number, byte offset after the header line)."""
     try:
@@ -44,6 +38,10 @@ def read_header(path: Path, options: SensorOptions, source: str) -> tuple[list[s
         raise InputDataError(f"{source}: cannot read the file ({err.strerror or err}).") from err
     if not head.strip():
         raise InputDataError(f"{source}: the file is empty; expected a header line and data rows.")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)):  # and UTF-32 LE
+        msg = (f"{source}: the file is UTF-16 or UTF-32 text (it starts with a byte-order mark); convert it "
+               "to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8 in.csv > out.csv.")
+        raise InputDataError(msg)
     offset, number = 0, 0
     for raw in head.splitlines(keepends=True):
         number += 1
@@ -52,7 +50,7 @@ def read_header(path: Path, options: SensorOptions, source: str) -> tuple[list[s
         offset += len(raw)
     else:
         raise InputDataError(f"{source}: no header line found in the first {_HEADER_SEARCH} bytes.")
-    if not raw.endswith(b"\n") and offset + len(raw) == len(head) == _HEADER_SEARCH:
+    if not raw.endswith((b"\n", b"\r")) and offset + len(raw) == len(head) == _HEADER_SEARCH:
         raise InputDataError(f"{source}: the header line is longer than {_HEADER_SEARCH} bytes.")
     encoding = "utf-8-sig" if options.encoding == "utf-8" and offset == 0 else options.encoding
     try:
@@ -62,6 +60,11 @@ def read_header(path: Path, options: SensorOptions, source: str) -> tuple[list[s
         raise InputDataError(msg) from err
     fields = next(csv.reader([text], delimiter=options.delimiter)) if '"' in text else text.split(options.delimiter)
     return fields, number, offset + len(raw)
+
+
+def _notes(shape: FileShape) -> tuple[str, ...]:
+    notes = ("quoted CSV: read with the exact (slower) csv-module path",) if shape.quoted else ()
+    return notes + (("lines end with a lone carriage return (\\r): read as line breaks",) if shape.cr_only else ())
 
 
 class CsvConnector:
@@ -83,28 +86,30 @@ class CsvConnector:
         ctx = ChunkContext(source, plan, self.options, TimeParsing(
             self.options.timezone, self.options.time_bounds_us(), self.options.time_format,
             self.options.epoch_unit), frozenset(self.options.na_values))
-        quoted = _has_quotes(path)
+        shape = scan_file(path)
         info = SensorSourceInfo(
             source=source, layout=plan.layout, columns=plan.names,
             time_column=plan.names[plan.time_index], asset_column=plan.column(plan.asset_index),
             channels=plan.channels, timezone=self.options.timezone,
             progress_total=path.stat().st_size, progress_unit="B",
-            notes=("quoted CSV: read with the exact (slower) csv-module path",) if quoted else (),
+            notes=_notes(shape),
         )
         rows = self.options.rows_per_chunk(max(1, len(plan.value_indices)))
-        chunks = self._quoted(path, ctx, header_line, rows) if quoted else self._fast(path, ctx, header_line, offset, rows)
+        chunks = (self._quoted(path, ctx, header_line, rows, shape) if shape.quoted
+                  else self._fast(path, ctx, header_line, offset, rows, shape))
         return SensorStream(info, chunks)
 
     @staticmethod
     def _build(table, ctx: ChunkContext, meta: ChunkMeta) -> SensorChunk:
         return (build_wide if ctx.plan.layout == "wide" else build_long)(table, ctx, meta)
 
-    def _fast(self, path: Path, ctx: ChunkContext, header_line: int, offset: int, rows: int
-              ) -> Iterator[SensorChunk]:
+    def _fast(self, path: Path, ctx: ChunkContext, header_line: int, offset: int, rows: int,
+              shape: FileShape) -> Iterator[SensorChunk]:
         plan: ColumnPlan = ctx.plan
         with path.open("rb") as handle:
             handle.seek(offset)
-            for block in iter_line_blocks(handle, header_line + 1, rows, offset):
+            stream = CrAsLf(handle) if shape.cr_only else handle
+            for block in iter_line_blocks(stream, header_line + 1, rows, offset):
                 check = check_lines(block, len(plan.names), self.options.delimiter,
                                     self.options.encoding, ctx.source)
                 good = check.good
@@ -113,6 +118,7 @@ class CsvConnector:
                                  rejections=check.rejections, progress=block.end_offset)
                 yield self._build(parse_block(good, ctx), ctx, meta)
 
-    def _quoted(self, path: Path, ctx: ChunkContext, header_line: int, rows: int) -> Iterator[SensorChunk]:
-        for table, meta in iter_quoted(path, ctx, header_line, rows):
+    def _quoted(self, path: Path, ctx: ChunkContext, header_line: int, rows: int, shape: FileShape
+                ) -> Iterator[SensorChunk]:
+        for table, meta in iter_quoted(path, ctx, header_line, rows, cr_only=shape.cr_only):
             yield self._build(table, ctx, meta)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from plantpulse.connectors.csv_records import DEFAULT_MAX_FIELD_CHARS
 from plantpulse.data.core.errors import ConfigError
 
 LAYOUTS = ("auto", "wide", "long")
@@ -77,7 +78,8 @@ class SensorOptions:
     ``asset_template`` formats each value, e.g. ``"azure-machine-{:03d}"`` turns ``7`` into
     ``azure-machine-007``. Timestamps are ISO 8601 unless ``time_format`` (strptime) or
     ``epoch_unit`` (s/ms/us since 1970) says otherwise; those without a zone are read in
-    ``timezone``. ``units`` and ``limits`` are keyed by channel name.
+    ``timezone``. ``units`` and ``limits`` are keyed by channel name. ``max_field_chars`` bounds
+    one field of a quoted file (setting ``ingest.max_field_chars``); a longer one costs its record.
     """
 
     layout: str = "auto"
@@ -102,6 +104,7 @@ class SensorOptions:
     encoding: str = "utf-8"
     chunk_rows: int = 250_000
     max_chunk_cells: int = 4_000_000
+    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
     channel_column: str | None = None
     value_column: str | None = None
     unit_column: str | None = None
@@ -129,6 +132,8 @@ class SensorOptions:
         object.__setattr__(self, "encoding", _check_encoding(self.encoding))
         if self.chunk_rows < 1 or self.max_chunk_cells < 1:
             raise ConfigError(f"chunk_rows must be >= 1. Got {self.chunk_rows}.")
+        if self.max_field_chars < 1:
+            raise ConfigError(f"max_field_chars must be >= 1. Got {self.max_field_chars}.")
 
     def _check_time(self) -> None:
         if self.time_format and self.epoch_unit:

@@ -13,6 +13,9 @@ import numpy as np
 
 from plantpulse.data.core.errors import InputDataError
 
+#: The longest text field (CSV cell, log text) read as one value; longer fields quarantine their record.
+DEFAULT_MAX_FIELD_CHARS = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import AssetSpec, ChannelSpec, PredictionRow, Rejection, SensorWindow
+from plantpulse.data.store.safe_text import storable, storable_or_none
 from plantpulse.data.store.schema import (
     Alert,
     Asset,
@@ -98,9 +99,10 @@ def quarantine(session: Session, batch_id: int, rejections: Sequence[Rejection])
     if not rejections:
         return 0
     now = utcnow()
-    rows = [
-        {"batch_id": batch_id, "source": r.source[:512], "line": r.line, "column": r.column,
-         "reason": r.reason, "raw": r.raw, "created_at": now}
+    rows = [  # input text may hold NUL or lone surrogates: stored escaped, never failing the batch
+        {"batch_id": batch_id, "source": storable(r.source)[:512], "line": r.line,
+         "column": storable_or_none(r.column), "reason": storable(r.reason), "raw": storable(r.raw),
+         "created_at": now}
         for r in rejections
     ]
     session.execute(insert(QuarantinedRow), rows)

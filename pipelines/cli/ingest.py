@@ -145,6 +145,7 @@ def sensors(settings: Settings, files: tuple[str, ...], connector: str, **opts: 
         channels=tuple(c.strip() for c in opts["channels"].split(",")) if opts["channels"] else None,
         ignore_columns=opts["ignore"], rename=_pairs(opts["rename"], "--rename"), na_values=opts["na_values"],
         delimiter=opts["delimiter"], encoding=opts["encoding"], chunk_rows=settings.ingest.chunk_rows,
+        max_field_chars=settings.ingest.max_field_chars,
         **{k: v for k, v in (("not_before", _time(opts["not_before"])), ("not_after", _time(opts["not_after"]))) if v},
     )
     db = _database(settings)
@@ -188,7 +189,7 @@ def logs(settings: Settings, files: tuple[str, ...], log_format: str, mapping: t
     options = LogOptions(format=log_format, mapping=_pairs(mapping, "--map"), source=opts["source"],
                          kind=opts["kind"], asset_template=opts["asset_template"],
                          timezone=opts["timezone"] or settings.timezone, time_format=opts["time_format"],
-                         encoding=opts["encoding"])
+                         encoding=opts["encoding"], max_field_chars=settings.ingest.max_field_chars)
     db = _database(settings)
     _each(files, lambda path: ingest_log_file(db, path, options=options, create_assets=create_assets,
                                               asset_type=asset_type, max_upload_mb=settings.ingest.max_upload_mb))

@@ -23,6 +23,7 @@ from plantpulse.data.core.errors import InputDataError, PlantPulseError, UploadR
 from plantpulse.data.core.records import Rejection
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import find_committed_batch, quarantine
+from plantpulse.data.store.safe_text import storable
 from plantpulse.data.store.schema import IngestBatch
 from plantpulse.data.store.types import utcnow
 
@@ -111,8 +112,9 @@ def _already(batch: IngestBatch, connector: str, source: str) -> IngestResult:
 def _record_failure(db: Database, connector: str, source: str, sha: str, err: BaseException) -> int:
     with db.session() as session:
         failed = IngestBatch(connector=connector, source=source[:512], content_sha256=sha,
-                             status="failed", finished_at=utcnow(), error=f"{type(err).__name__}: {err}",
-                             summary={"error": str(err)})
+                             status="failed", finished_at=utcnow(),
+                             error=storable(f"{type(err).__name__}: {err}"),  # messages may quote input
+                             summary={"error": storable(str(err))})
         session.add(failed)
         session.flush()
         return failed.id

@@ -20,6 +20,7 @@ from plantpulse.data.core.records import MaintenanceRecord, Rejection
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import MaintenanceEvent
 from plantpulse.data.store.types import utcnow
+from plantpulse.pipelines.ingest.accounting import require_something
 from plantpulse.pipelines.ingest.assets import AssetResolver, unknown_asset_reason
 from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, check_upload, run_once
 
@@ -90,7 +91,7 @@ def ingest_log_file(db: Database, path: str | Path, *, options: LogOptions | Non
     """Ingest one maintenance-log export in one transaction."""
     path = Path(path)
     label = source or path.name
-    check_upload(path, max_upload_mb)
+    size = check_upload(path, max_upload_mb)
     reader: LogConnector = get_connector("logs", kind="logs")(options or LogOptions())
     preset = reader.preset(path)
 
@@ -109,6 +110,7 @@ def ingest_log_file(db: Database, path: str | Path, *, options: LogOptions | Non
                 _write(batch, pending, assets, label)
                 pending = []
         _write(batch, pending, assets, label)
+        require_something(batch, label, size, "records")
         batch.stats.details |= {"kind": "logs", "format": preset.name, "event_kinds": kinds,
                                 **assets.summary()}
 

@@ -23,6 +23,7 @@ from plantpulse.data.store.bulk import ReadingBlock
 from plantpulse.data.store.bulk_checked import NO_BATCH, write_readings_checked
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_channels
+from plantpulse.pipelines.ingest.accounting import require_something
 from plantpulse.pipelines.ingest.assets import AssetResolver, unknown_asset_reason
 from plantpulse.pipelines.ingest.batch import (
     IngestResult,
@@ -136,7 +137,7 @@ def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "auto
     """
     path = Path(path)
     source = source or path.name
-    check_upload(path, max_upload_mb)
+    size = check_upload(path, max_upload_mb)
     connector = connector_for_file(source if connector == "auto" and source else path, "sensors", connector)
     reader = get_connector(connector, kind="sensors")(options or SensorOptions())
 
@@ -154,5 +155,6 @@ def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "auto
                 progress(chunk.progress - done)
             done = chunk.progress
         writer.finish(stream.info)
+        require_something(batch, source, size, "data rows", accounted=writer.counts["empty_cells"])
 
     return run_once(db, connector, source, sha256_file(path), work)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import SensorReading
 from plantpulse.pipelines.cli.main import main
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -74,3 +78,23 @@ def test_failures_exit_non_zero_with_a_clear_message(run, tmp_path: Path) -> Non
     assert code == 2 and "must look like 'LOW:HIGH'" in err
     code, out, _ = run("db", "current")
     assert code == 0 and "up to date" in out
+
+
+def test_cr_only_line_breaks_are_read(run: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+    path = tmp_path / "cr.csv"
+    path.write_bytes(b'asset,timestamp,temp\r"m-001",2024-01-01T00:00:00Z,1.5\rm-002,2024-01-01T00:00:00Z,2.5\r')
+    code, out, err = run("ingest", "sensors", str(path), "--create-assets")
+    assert code == 0, err
+    assert "stored 2 values" in out
+    db = Database(f"sqlite:///{tmp_path / 'home' / 'plantpulse.db'}")
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(SensorReading)) == 2
+    db.dispose()
+
+
+def test_a_file_that_yields_nothing_exits_non_zero(run: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text("asset,timestamp,temp\n", encoding="utf-8")
+    code, _, err = run("ingest", "sensors", str(path), "--create-assets")
+    assert code == 1
+    assert "no data rows were found" in err and "1 of 1 inputs failed" in err

@@ -1,7 +1,8 @@
 """Typed settings of the OPC-UA connector and simulator (the ``opcua`` section of Settings).
 
-Secrets come from the environment only: ``PLANTPULSE_OPCUA__USERNAME`` and
-``PLANTPULSE_OPCUA__PASSWORD``. The simulator accepts exactly that user when a password is set,
+The password comes from the environment only (``PLANTPULSE_OPCUA__PASSWORD``; a password in
+the settings file is refused by ``load_settings``); the user name may come from either
+(``PLANTPULSE_OPCUA__USERNAME``). The simulator accepts exactly that user when a password is set,
 so one pair of variables configures both ends of a demo.
 """
 

@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from plantpulse.data.core.config.jobs import AlertSettings, SchedulerSettings, ScoringSettings
 from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.data.core.config.secrets import refuse_file_secrets
 from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.records import DEFAULT_MAX_FIELD_CHARS
 
 ENV_PREFIX = "PLANTPULSE_"
 DEFAULT_CONFIG_FILE = "plantpulse.toml"
@@ -38,6 +40,8 @@ class IngestSettings(_Section):
     max_zip_members: int = Field(20_000, ge=1)
     max_image_pixels: int = Field(40_000_000, ge=1, description="decompression bomb guard")
     chunk_rows: int = Field(250_000, ge=1_000, description="rows parsed per chunk of a large CSV")
+    max_field_chars: int = Field(DEFAULT_MAX_FIELD_CHARS, ge=1,
+                                 description="longest CSV/log field kept, in characters; a longer one is quarantined")
 
 
 class DashboardSettings(_Section):
@@ -171,6 +175,7 @@ def load_settings(
         path = DEFAULT_CONFIG_FILE
     if path is not None:
         values = _read_toml(Path(path))
+        refuse_file_secrets(values, Path(path))
     values = _merge(values, _env_overrides(env))
     values = _merge(values, {k: v for k, v in overrides.items() if v is not None})
     try:

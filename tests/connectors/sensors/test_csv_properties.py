@@ -1,5 +1,9 @@
 """Property tests: random malformed CSVs never crash the csv connector and never lose a valid value.
 
+Hostile mutations (CR-only line breaks, unclosed quotes, NUL bytes, lone surrogates and invalid
+UTF-8, over-long cells, numbers too large for a float) must leave every valid value stored exactly
+once, or the file refused with a typed error: never a silent zero.
+
 Structured files have an exact oracle: every valid cell must come out (or be stored) with its
 exact value, every bad row or cell must be rejected (or quarantined) at its line and column, and
 nothing else. Files of random bytes must not raise, and every non-blank line must be accounted for.
@@ -25,7 +29,7 @@ from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_assets
 from plantpulse.data.store.schema import Asset, Channel, IngestBatch, QuarantinedRow, SensorReading
 from plantpulse.data.store.types import to_micros
-from plantpulse.pipelines.ingest.entry import ingest_sensor_file
+from plantpulse.pipelines.ingest.entry import IngestFailedError, ingest_sensor_file
 
 CHANNELS = ("a", "b")
 ASSETS = ("m1", "m2", "m3")
@@ -66,14 +70,29 @@ class Oracle:
     keys: dict[tuple[str, int, str], tuple[float, int]] = field(default_factory=dict)
     stored: dict[tuple[str, int, str], float] = field(default_factory=dict)
     conflicts: set[tuple[int, str]] = field(default_factory=set)
+    empty_cells: int = 0
 
 
-def render(specs: list[tuple], crlf: bool) -> tuple[bytes, Oracle]:
+def render(specs: list[tuple], crlf: bool = False, newline: bytes | None = None) -> tuple[bytes, Oracle]:
+    """The file's bytes and what a correct reader makes of them. ``newline`` overrides ``crlf``
+    (``b"\\r"``: CR-only line breaks). Hostile kinds: ``unclosed`` (a quote opened and never
+    closed), ``surrogate`` (UTF-8 bytes of a lone surrogate), ``longcell`` (a 140,000-character
+    cell, over the csv module's default limit) and ``bignum`` (a number too large for a float)."""
     oracle = Oracle()
     lines: list[bytes] = [b"asset,timestamp,a,b"]
     last_good: tuple[str, int] | None = None
+    absorbing = False  # after an unclosed quote: lines that are not records join its record
     for i, (kind, asset, (ca, cb), bad_time) in enumerate(specs):
         line = i + 2
+        absorbing = absorbing and kind in ("blank", "extra", "short", "unclosed")
+        if kind == "unclosed":  # opens a quote; while absorbing, its quote closes the open one
+            lines.append(f'"{asset},{_stamp(i)},{ca[1]},{cb[1]}'.encode())
+            if not absorbing:
+                oracle.rejected.add((line, None))
+            absorbing = not absorbing
+            continue
+        if kind in ("longcell", "bignum"):
+            ca = ("bad", "x" * 140_000 if kind == "longcell" else "9" * 400)
         ts_index = i if kind != "repeat" or last_good is None else last_good[1]
         asset = asset if kind != "repeat" or last_good is None else last_good[0]
         text = f"{asset},{_stamp(ts_index)},{ca[1]},{cb[1]}"
@@ -83,17 +102,20 @@ def render(specs: list[tuple], crlf: bool) -> tuple[bytes, Oracle]:
         elif kind == "noasset":
             text = f",{_stamp(i)},{ca[1]},{cb[1]}"
             oracle.rejected.add((line, "asset"))
-        elif kind in ("extra", "short", "nul", "latin"):
+        elif kind in ("extra", "short", "nul", "latin", "surrogate"):
             text = {"extra": text + ",9", "short": f"{asset},{_stamp(i)},1", "nul": text + "\x00",
-                    "latin": text}[kind]
-            oracle.rejected.add((line, None))
+                    "latin": text, "surrogate": text}[kind]
+            if not absorbing:  # else the line is part of the unclosed record, rejected with it
+                oracle.rejected.add((line, None))
         elif kind == "blank":
             text = ""
-        if kind in ("good", "repeat", "quoted"):
+        if kind in ("good", "repeat", "quoted", "longcell", "bignum"):
             last_good = (asset, ts_index)
             for name, (state, token) in zip(CHANNELS, (ca, cb), strict=True):
                 if state == "bad":
                     oracle.rejected.add((line, name))
+                elif state == "empty":
+                    oracle.empty_cells += 1
                 elif state == "ok":
                     key = (asset, ts_index, name)
                     oracle.values[(line, name)] = float(token)
@@ -104,10 +126,11 @@ def render(specs: list[tuple], crlf: bool) -> tuple[bytes, Oracle]:
             if kind == "quoted":
                 text = f'"{asset}",{_stamp(ts_index)},{ca[1]},{cb[1]}'
         raw = text.encode("utf-8")
-        if kind == "latin":
-            raw = raw.replace(b"m", b"\xe9", 1) if b"m" in raw else b"\xe9" + raw
+        if kind in ("latin", "surrogate"):
+            bad = b"\xe9" if kind == "latin" else "\udc80".encode("utf-8", "surrogatepass")
+            raw = raw.replace(b"m", bad, 1) if b"m" in raw else bad + raw
         lines.append(raw)
-    newline = b"\r\n" if crlf else b"\n"
+    newline = newline or (b"\r\n" if crlf else b"\n")
     return newline.join(lines) + newline, oracle
 
 
@@ -164,19 +187,23 @@ def sqlite_db():
     shutil.rmtree(folder)
 
 
-@settings(max_examples=max(10, EXAMPLES * 2 // 3), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(specs=st.lists(row_specs(), min_size=1, max_size=30), chunk_rows=st.integers(1, 7))
-def test_ingest_stores_every_valid_value_and_quarantines_the_rest(sqlite_db: Database, specs: list, chunk_rows: int) -> None:
-    data, oracle = render(specs, crlf=False)
-    with sqlite_db.session() as s:
+def _ingest_and_check(db: Database, data: bytes, oracle: Oracle, chunk_rows: int) -> None:
+    """Every valid value stored exactly once and every bad one quarantined, or the file refused
+    with a typed error, and then only when it holds nothing to store or quarantine."""
+    with db.session() as s:
         for table in (SensorReading, QuarantinedRow, IngestBatch):
             s.execute(delete(table))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "random.csv"
         path.write_bytes(data)
-        result = ingest_sensor_file(sqlite_db, path, options=SensorOptions(chunk_rows=chunk_rows))
+        try:
+            result = ingest_sensor_file(db, path, options=SensorOptions(chunk_rows=chunk_rows))
+        except IngestFailedError as err:
+            assert not (oracle.values or oracle.rejected or oracle.empty_cells), err
+            assert "nothing was ingested" in str(err)
+            return
     assert result.status == "committed"
-    with sqlite_db.session() as s:
+    with db.session() as s:
         names = dict(s.execute(select(Asset.id, Asset.name)).all())
         channels = dict(s.execute(select(Channel.id, Channel.name)).all())
         stored = {(names[a], (to_micros(t) - T0) // 1_000_000, channels[c]): v
@@ -184,4 +211,48 @@ def test_ingest_stores_every_valid_value_and_quarantines_the_rest(sqlite_db: Dat
                                                      SensorReading.channel_id, SensorReading.value))}
         quarantined = {(q.line, q.column) for q in s.scalars(select(QuarantinedRow))}
     assert stored == oracle.stored
+    assert result.loaded + result.duplicates + len(oracle.conflicts) == len(oracle.values)  # each exactly once
     assert quarantined == oracle.rejected | oracle.conflicts
+
+
+@settings(max_examples=max(10, EXAMPLES * 2 // 3), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=st.lists(row_specs(), min_size=1, max_size=30), chunk_rows=st.integers(1, 7))
+def test_ingest_stores_every_valid_value_and_quarantines_the_rest(sqlite_db: Database, specs: list, chunk_rows: int) -> None:
+    data, oracle = render(specs, crlf=False)
+    _ingest_and_check(sqlite_db, data, oracle, chunk_rows)
+
+
+# Hostile mutations (issue 14): CR-only line breaks, unclosed quotes, NUL bytes, lone surrogates
+# and invalid UTF-8, cells longer than the csv module's default limit, numbers too large.
+HOSTILE_KINDS = ["good"] * 4 + ["quoted", "unclosed", "nul", "latin", "surrogate", "longcell", "bignum",
+                                "blank", "extra", "short", "repeat", "badtime"]
+HOSTILE = settings(max_examples=max(5, EXAMPLES // 4), deadline=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                          HealthCheck.data_too_large])
+newlines = st.sampled_from([b"\n", b"\r\n", b"\r"])
+
+
+@st.composite
+def hostile_specs(draw: st.DrawFn) -> tuple:
+    kind = draw(st.sampled_from(HOSTILE_KINDS))
+    return kind, draw(st.sampled_from(ASSETS)), (draw(cells), draw(cells)), draw(st.sampled_from(BAD_TIMES))
+
+
+@HOSTILE
+@given(specs=st.lists(hostile_specs(), min_size=1, max_size=25), newline=newlines, chunk_rows=st.integers(1, 9))
+def test_hostile_files_keep_every_valid_cell(specs: list, newline: bytes, chunk_rows: int) -> None:
+    data, oracle = render(specs, newline=newline)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "hostile.csv"
+        path.write_bytes(data)
+        _, values, rejected = _read(path, chunk_rows)
+    assert values == oracle.values
+    assert rejected == oracle.rejected
+
+
+@HOSTILE
+@given(specs=st.lists(hostile_specs(), min_size=1, max_size=25), newline=newlines, chunk_rows=st.integers(1, 7))
+def test_hostile_ingest_stores_every_valid_value_once_or_refuses(sqlite_db: Database, specs: list, newline: bytes,
+                                                                 chunk_rows: int) -> None:
+    data, oracle = render(specs, newline=newline)
+    _ingest_and_check(sqlite_db, data, oracle, chunk_rows)
