@@ -78,9 +78,7 @@ def ingest_upload(settings: Settings, kind: str, name: str, data: BinaryIO, size
 
 def _dispatch(settings: Settings, kind: str, path: Path, name: str, options: UploadOptions,
               progress: Progress) -> Any:
-    from plantpulse.data.db import Database
-
-    db = Database(settings.db_url)
+    db = settings.make_database()
     try:
         if kind == "sensors":
             return _sensors(settings, db, path, name, options, progress)

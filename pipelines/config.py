@@ -13,14 +13,18 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from plantpulse.connectors.opcua.settings import OpcUaSettings
+from plantpulse.data.db_settings import DatabaseSettings
 from plantpulse.data.errors import ConfigError
 from plantpulse.pipelines.job_settings import AlertSettings, SchedulerSettings, ScoringSettings
+
+if TYPE_CHECKING:
+    from plantpulse.data.db import Database
 
 ENV_PREFIX = "PLANTPULSE_"
 DEFAULT_CONFIG_FILE = "plantpulse.toml"
@@ -72,6 +76,7 @@ class Settings(_Section):
     datasets_dir: Path | None = Field(None, description="folder with the full public datasets")
     timezone: str = Field("UTC", description="the plant's time zone, used for display")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     dashboard: DashboardSettings = DashboardSettings()
     weld: WeldSettings = WeldSettings()
@@ -96,6 +101,12 @@ class Settings(_Section):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'plantpulse.db').resolve()}"
+
+    def make_database(self) -> Database:
+        """The configured database with its timeouts (no connection is opened yet)."""
+        from plantpulse.data.db import Database
+
+        return Database(self.db_url, self.database)
 
     @property
     def image_store(self) -> Path:

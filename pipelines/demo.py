@@ -157,7 +157,7 @@ def run_demo(settings: Settings, sample: Path = SAMPLE, echo: Callable[[str], No
     """Everything but serving: database, ingest, model, scoring, weld inspections."""
     from plantpulse.pipelines.ingest import prepare_database
 
-    db = Database(settings.db_url)
+    db = settings.make_database()
     prepare_database(db)
     model_name: list[str] = []
     steps = [

@@ -77,7 +77,7 @@ def _time(value: str | None) -> datetime | None:
 def _database(settings: Settings) -> Database:
     if logging.getLogger().level > logging.DEBUG:  # schema checks are not news while ingesting
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    db = Database(settings.db_url)
+    db = settings.make_database()
     prepare_database(db)
     return db
 

@@ -116,7 +116,7 @@ def opcua_ingest(settings: Settings, endpoint: str | None, nodes_file: Path | No
     if allow_insecure:
         update |= {"allow_insecure": True, "security_policy": "None"}
     opcua = settings.opcua.model_validate(settings.opcua.model_dump() | {k: v for k, v in update.items() if v})
-    db = Database(settings.db_url)
+    db = settings.make_database()
     _check_schema(db)
     connector = OpcUaConnector(opcua, db, settings.home)
 

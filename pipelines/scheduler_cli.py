@@ -10,7 +10,6 @@ from datetime import datetime
 
 import click
 
-from plantpulse.data.db import Database
 from plantpulse.data.types import utcnow
 from plantpulse.pipelines.config import Settings
 
@@ -20,8 +19,8 @@ log = logging.getLogger("plantpulse.scheduler")
 def _check(settings: Settings) -> None:
     from plantpulse.pipelines.scheduler import Scheduler
 
-    Database(settings.db_url).require_current()
-    alive = Scheduler(settings, Database(settings.db_url)).alive_file
+    settings.make_database().require_current()
+    alive = Scheduler(settings, settings.make_database()).alive_file
     if not alive.exists():
         raise click.ClickException(f"No scheduler heartbeat at {alive}: the scheduler is not running here.")
     age = (utcnow() - datetime.fromisoformat(alive.read_text().strip())).total_seconds()
@@ -44,7 +43,7 @@ def scheduler(settings: Settings, check: bool, once: str | None) -> None:
         return
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job execution otherwise
-    db = Database(settings.db_url)
+    db = settings.make_database()
     db.require_current()
     service = Scheduler(settings, db)
     if once is not None:
@@ -74,7 +73,7 @@ def jobs(settings: Settings, job: str | None, limit: int) -> None:
     """The job history: newest runs first, with status, rows and error."""
     from plantpulse.pipelines.jobs import recent_runs
 
-    for run in recent_runs(Database(settings.db_url), job, limit):
+    for run in recent_runs(settings.make_database(), job, limit):
         took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s" if run.finished_at else "-"
         line = (f"#{run.id} {run.job:<8} {run.status:<10} {run.started_at:%Y-%m-%d %H:%M:%S} {took:>9} "
                 f"rows={run.rows}")

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from plantpulse.data.db import Database
 from plantpulse.data.errors import InputDataError
 from plantpulse.data.repository import acknowledge_alert
 from plantpulse.data.schema import ALERT_STATUSES, Alert, Asset
@@ -38,7 +37,7 @@ def score(settings: Settings, model: str | None, engine: str | None, ray_address
     from plantpulse.pipelines.jobs import run_job
     from plantpulse.pipelines.score_job import request_from, run_scoring
 
-    db = Database(settings.db_url)
+    db = settings.make_database()
     db.require_current()
     request = request_from(settings, model=model, engine=engine, ray_address=ray_address,
                            ray_workers=ray_workers, assets=assets or None, force=force or None,
@@ -81,7 +80,7 @@ def alerts() -> None:
 @click.pass_obj
 def list_alerts(settings: Settings, status: str | None, limit: int) -> None:
     """Newest alerts first."""
-    db = Database(settings.db_url)
+    db = settings.make_database()
     with db.session() as session:
         query = select(Alert, Asset.name).outerjoin(Asset, Asset.id == Alert.asset_id)
         query = query.where(Alert.status == status) if status else query.where(Alert.status != "closed")
@@ -96,7 +95,7 @@ def list_alerts(settings: Settings, status: str | None, limit: int) -> None:
 @click.pass_obj
 def ack(settings: Settings, alert_ids: tuple[int, ...], user: str) -> None:
     """Acknowledge alerts: they stay open for de-duplication but are marked as seen."""
-    db = Database(settings.db_url)
+    db = settings.make_database()
     with db.session() as session:
         for alert_id in alert_ids:
             alert = acknowledge_alert(session, alert_id, user)
@@ -117,7 +116,7 @@ def export_alerts(settings: Settings, since: datetime | None, status: str, out: 
 
     if webhook and not settings.alerts.webhook_url:
         raise InputDataError("--webhook needs alerts.webhook_url (PLANTPULSE_ALERTS__WEBHOOK_URL).")
-    db = Database(settings.db_url)
+    db = settings.make_database()
     with db.session() as session:
         query = select(Alert, Asset.name).outerjoin(Asset, Asset.id == Alert.asset_id).where(Alert.status == status)
         if since is not None:

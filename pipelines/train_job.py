@@ -271,10 +271,9 @@ def publish(ctx: _Context, model: PlantPulseModel, kind: str, metrics: dict[str,
 
 
 def register(ctx: _Context, path: Path, kind: str, model: PlantPulseModel, metrics: dict[str, Any]) -> str:
-    from plantpulse.data.db import Database
     from plantpulse.data.repository import register_model_version
 
-    db = Database(ctx.settings.db_url)
+    db = ctx.settings.make_database()
     with db.session() as session:
         row = register_model_version(
             session, name=f"{ctx.request.name}-{kind}", kind=kind, task="multitask", path=str(path.resolve()),
@@ -303,9 +302,7 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
     if not main:
         echo = _silent
     if request.register_versions and main:
-        from plantpulse.data.db import Database
-
-        Database(settings.db_url).require_current()  # fail before training, not after
+        settings.make_database().require_current()  # fail before training, not after
     seed_everything(request.seed)
     device = pick_device(request.device)
     probe = model_config(request)

@@ -62,7 +62,7 @@ class InspectionView:
 
 def database(settings: Settings) -> Database:
     """The configured database, checked to be at the current schema."""
-    db = Database(settings.db_url)
+    db = settings.make_database()
     db.require_current()
     return db
 

@@ -16,7 +16,9 @@ from plantpulse.app import components, uploads
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import asset as asset_q
 from plantpulse.app.queries import fleet, ingest, weld
+from plantpulse.app.queries.sql import problem
 from plantpulse.app.timefmt import format_age, format_ts
+from plantpulse.data.db_errors import DATABASE_ERRORS
 from plantpulse.data.errors import PlantPulseError
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,11 @@ def _run(ctx: AppContext, kind: str, file: Any, options: uploads.UploadOptions) 
     except PlantPulseError as err:
         bar.empty()
         st.session_state[RESULT_KEY] = {"error": str(err), "name": file.name}
+        return
+    except DATABASE_ERRORS as err:  # the database failed, not the file: say which and how to fix it
+        bar.empty()
+        st.session_state[RESULT_KEY] = {"error": f"{file.name}: nothing was stored: {problem(err, ctx.url)}",
+                                        "name": file.name}
         return
     except Exception as err:  # noqa: BLE001 - the session must survive any bad file
         log.exception("upload of %s failed", file.name)
