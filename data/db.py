@@ -99,13 +99,6 @@ class Database:
         return engine
 
     @property
-    def safe_url(self) -> str:
-        """The URL as it may be shown: the password replaced by ``***``."""
-        from plantpulse.data.db_errors import hide_password
-
-        return hide_password(self.url)
-
-    @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
