@@ -112,7 +112,8 @@ def ack(settings: Settings, alert_ids: tuple[int, ...], user: str) -> None:
 def export_alerts(settings: Settings, since: datetime | None, status: str, out: Path | None, webhook: bool) -> None:
     """Write (and optionally send) work orders for existing alerts."""
     from plantpulse.data.types import utcnow
-    from plantpulse.pipelines.workorders import from_alert, post_webhook, write_csv
+    from plantpulse.pipelines.workorder_delivery import deliver
+    from plantpulse.pipelines.workorders import from_alert, write_csv
 
     if webhook and not settings.alerts.webhook_url:
         raise InputDataError("--webhook needs alerts.webhook_url (PLANTPULSE_ALERTS__WEBHOOK_URL).")
@@ -124,5 +125,5 @@ def export_alerts(settings: Settings, since: datetime | None, status: str, out: 
         orders = [from_alert(alert, name or "") for alert, name in session.execute(query.order_by(Alert.id))]
     folder = settings.alerts.workorder_dir or settings.home / "workorders"
     path = write_csv(orders, out or folder / f"workorders-{utcnow():%Y-%m-%d}.csv")
-    sent = post_webhook(orders, settings.alerts) if webhook else 0
+    sent = deliver(db, orders, settings.alerts).delivered if webhook else 0  # state kept on each alert
     click.echo(f"{len(orders)} work orders written to {path}" + (f", {sent} sent to the webhook" if webhook else ""))
