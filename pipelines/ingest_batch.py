@@ -128,7 +128,7 @@ def _record_failure(db: Database, connector: str, source: str, sha: str, err: Ba
             session.add(failed)
             session.flush()
             return failed.id
-    except Exception as record_err:  # noqa: BLE001 - a failure handler must not replace the failure
+    except Exception as record_err:  # a failure handler must not replace the failure
         log.warning("Could not record the failed ingest of %s: %s", source, brief(record_err))
         return None
 

@@ -130,7 +130,7 @@ def heartbeat(db: Database, lease: Lease, lease_s: float, every_s: float) -> Ite
         while not stop.wait(every_s):
             try:
                 renew(db, lease, lease_s)
-            except Exception as err:  # noqa: BLE001 - the database may be briefly away; the next beat retries
+            except Exception as err:  # the database may be briefly away; the next beat retries
                 log.warning("Could not renew the lease of run %d: %s", lease.run_id, brief(err))
 
     thread = threading.Thread(target=beat, name=f"lease-{lease.run_id}", daemon=True)
@@ -146,7 +146,7 @@ def _record_failed(db: Database, lease: Lease, text: str) -> None:
     """Mark the run failed; never raises, so the job's own error is the one reported."""
     try:
         finish_run(db, lease, "failed", error=text)
-    except Exception as err:  # noqa: BLE001 - a failure handler must not replace the failure
+    except Exception as err:  # a failure handler must not replace the failure
         log.warning("Could not record run %d of job %s as failed (%s); its lease will expire.",
                     lease.run_id, lease.job, brief(err))
 

@@ -64,7 +64,7 @@ def exit_status(returncode: int) -> int:
 
 def run_child(command: Sequence[str], env: Mapping[str, str] | None = None, grace_s: float = 10.0) -> int:
     """Run ``command`` until it exits; returns its exit status. See the module docstring."""
-    process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
+    process = subprocess.Popen(  # a fixed argument list, no shell
         list(command), env=None if env is None else dict(env), stdin=subprocess.DEVNULL,
         process_group=0, preexec_fn=_pdeathsig_setter(os.getpid()))
     received: list[int] = []

@@ -27,7 +27,7 @@ from plantpulse.data.db_errors import DATABASE_ERRORS, describe
 from plantpulse.data.db_settings import DatabaseSettings
 from plantpulse.data.errors import InputDataError
 from plantpulse.data.schema import IngestBatch, JobRun
-from plantpulse.pipelines.ingest_batch import run_once
+from plantpulse.pipelines.ingest_batch import OpenBatch, run_once
 from plantpulse.pipelines.jobs import run_job
 
 PASSWORD = "s3cret-pw"
@@ -113,6 +113,21 @@ def test_stalled_server_fails_at_the_connect_timeout(tmp_path: Path) -> None:
     assert "no answer within the connect timeout of 2 s (database.connect_timeout_s)" in line
 
 
+def test_scheduler_logs_a_database_failure_in_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from plantpulse.pipelines.config import load_settings
+    from plantpulse.pipelines.scheduler import Scheduler
+
+    port = _free_port()
+    settings = load_settings(env={}, home=str(tmp_path / "home"), scheduler={"retries": 0},
+                             database_url=f"postgresql://plant:{PASSWORD}@127.0.0.1:{port}/plant")
+    with caplog.at_level("ERROR", logger="plantpulse.pipelines.scheduler"):
+        assert Scheduler(settings, settings.make_database()).run_once("score") is None
+    [record] = [r for r in caplog.records if r.name == "plantpulse.pipelines.scheduler"]
+    message = record.getMessage()
+    assert record.exc_info is None and "\n" not in message and PASSWORD not in message
+    assert f"cannot connect to postgresql://plant:***@127.0.0.1:{port}/plant: connection refused" in message
+
+
 def test_sqlite_busy_timeout_comes_from_the_settings(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'p.db'}", DatabaseSettings(busy_timeout_s=2.5))
     with db.engine.connect() as conn:
@@ -183,7 +198,7 @@ def _drop(postgres_url: str, name: str) -> None:
 def test_database_dropped_during_an_ingest(postgres_url: str, pg_database_url: str) -> None:
     db = Database(pg_database_url)
 
-    def work(batch) -> None:  # noqa: ANN001 - OpenBatch
+    def work(batch: OpenBatch) -> None:
         _drop(postgres_url, make_url(pg_database_url).database)
         batch.session.execute(select(IngestBatch.id)).all()
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from plantpulse.data.db import Database
 from plantpulse.data.schema import Alert
 from plantpulse.pipelines.cli import cli
-from plantpulse.pipelines.config import load_settings
+from plantpulse.pipelines.config import Settings, load_settings
 from plantpulse.pipelines.score_job import ScoreRequest, run_scoring
 from scoring_support import MODEL, make_fleet, register_fixed
 
@@ -38,7 +38,7 @@ def flaky_webhook(*answers: int) -> Iterator[tuple[str, Receiver]]:
     receiver = Receiver(list(answers))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server API
+        def do_POST(self) -> None:  # the name http.server calls
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             receiver.requests.append((self.headers.get("Idempotency-Key", ""), body))
             status = receiver.answers.pop(0) if receiver.answers else 201
@@ -69,7 +69,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def _settings(tmp_path: Path, url: str, retries: int):  # noqa: ANN202
+def _settings(tmp_path: Path, url: str, retries: int) -> Settings:
     return load_settings(env={}, home=str(tmp_path / "home"),
                          alerts={"webhook_url": url, "webhook_retries": retries, "webhook_backoff_s": 0,
                                  "webhook_timeout_s": 5, "workorder_dir": str(tmp_path / "wo")})
