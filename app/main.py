@@ -11,17 +11,16 @@ import importlib
 from collections.abc import Callable
 
 import streamlit as st
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from plantpulse.app import auth
 from plantpulse.app.context import AppContext
-from plantpulse.app.queries.sql import database
+from plantpulse.app.queries.sql import database, problem
 from plantpulse.app.views import PAGES
 from plantpulse.app.widgets.components import PAGES_KEY
 from plantpulse.app.widgets.timefmt import zone_label
 from plantpulse.data.core.config.settings import load_settings
 from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.store.db_errors import DATABASE_ERRORS, hide_password
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -31,13 +30,13 @@ def schema_problem(url: str) -> str | None:
         database(url).require_current()
     except PlantPulseError as err:
         return str(err)
-    except OperationalError as err:
-        return f"The database did not answer ({err.orig}). Check PLANTPULSE_DATABASE_URL."
+    except DATABASE_ERRORS as err:
+        return problem(err, url)
     return None
 
 
 def safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return hide_password(url)
 
 
 def _runner(key: str, ctx: AppContext) -> Callable[[], None]:
@@ -47,9 +46,8 @@ def _runner(key: str, ctx: AppContext) -> Callable[[], None]:
             module.render(ctx)
         except PlantPulseError as err:
             st.error(str(err))
-        except (OperationalError, ProgrammingError) as err:
-            st.error(f"The database refused a query ({type(err.orig).__name__}: {err.orig}). "
-                     "If the schema is old, run `plantpulse db upgrade`.")
+        except DATABASE_ERRORS as err:
+            st.error(problem(err, ctx.url))
 
     run.__name__ = key
     return run

@@ -33,10 +33,14 @@ def preload() -> float:
     charts.survival(pd.DataFrame({"time": [0.0, 1.0], "survival": [1.0, 0.5]}), "t", None).to_dict()
     _tables()
     try:
-        from plantpulse.app.queries.sql import database
+        from plantpulse.app.queries.sql import database, problem
+        from plantpulse.data.store.db_errors import DATABASE_ERRORS
 
         settings = load_settings()
-        database(settings.db_url).require_current()
+        try:
+            database(settings.db_url).require_current()
+        except DATABASE_ERRORS as err:
+            log.warning("dashboard preload: %s", problem(err, settings.db_url))
     except Exception as err:
         log.warning("dashboard preload could not check the database: %s", err)
     return time.perf_counter() - started

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import UploadRejectedError
+from plantpulse.data.store.db import open_database
 
 Progress = Callable[[float, str], None]
 
@@ -78,9 +79,7 @@ def ingest_upload(settings: Settings, kind: str, name: str, data: BinaryIO, size
 
 def _dispatch(settings: Settings, kind: str, path: Path, name: str, options: UploadOptions,
               progress: Progress) -> Any:
-    from plantpulse.data.store.db import Database
-
-    db = Database(settings.db_url)
+    db = open_database(settings)
     try:
         if kind == "sensors":
             return _sensors(settings, db, path, name, options, progress)

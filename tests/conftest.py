@@ -3,18 +3,45 @@
 Environment switches (all optional):
 - PLANTPULSE_DATASETS: folder with the full public datasets; `real_data` tests skip without it.
 - PLANTPULSE_TEST_POSTGRES_URL: a PostgreSQL URL; `postgres` tests skip without it.
+
+The session fails when a PlantPulse, Streamlit or OPC-UA simulator process it started is still
+running at its end (see ``process_guard``): every test stops what it starts.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
+from process_guard import SESSION_MARK, describe, leftovers
 
 DEFAULT_SEED = 20240607
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fail the session if a process the tests started outlives it (and stop that process)."""
+    token = uuid.uuid4().hex
+    os.environ[SESSION_MARK] = token  # inherited by every process the tests start
+    already = {p.pid for p in leftovers(token)}
+    yield
+    remaining = [p for p in leftovers(token) if p.pid not in already]
+    _, remaining = psutil.wait_procs(remaining, timeout=5)  # some may be on their way out
+    if remaining:
+        found = describe(remaining)
+        for process in remaining:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        pytest.fail(f"{len(remaining)} processes started by the tests were still running at the end "
+                    f"(now killed): {found}. Each test must stop the processes it starts.", pytrace=False)
 
 
 @pytest.fixture

@@ -15,12 +15,21 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from plantpulse.app.widgets.health import SEVERITY_RANK
 from plantpulse.data.store.db import Database
+from plantpulse.data.store.db_errors import describe
 
 
 @lru_cache(maxsize=8)
 def database(url: str) -> Database:
-    """One ``Database`` (engine and connection pool) per URL for the whole server process."""
-    return Database(url)
+    """One ``Database`` (engine and connection pool) per URL for the whole server process, with
+    the timeouts of the ``[database]`` settings (a page never waits minutes for a dead server)."""
+    from plantpulse.data.core.config.settings import load_settings
+
+    return Database(url, load_settings().database)
+
+
+def problem(err: BaseException, url: str) -> str:
+    """A database failure as the one line a page shows: what, which database (no password), the fix."""
+    return describe(err, url, database(url).timeouts)
 
 
 def epoch_us(column: Any, dialect: str) -> ColumnElement[int]:

@@ -16,10 +16,12 @@ from plantpulse.app import uploads
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import asset as asset_q
 from plantpulse.app.queries import fleet, ingest, weld
+from plantpulse.app.queries.sql import problem
 from plantpulse.app.views import weld as weld_view
 from plantpulse.app.widgets import components
 from plantpulse.app.widgets.timefmt import format_age, format_ts
 from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.store.db_errors import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 RESULT_KEY = "plantpulse_upload_result"
@@ -71,6 +73,11 @@ def _run(ctx: AppContext, kind: str, file: Any, options: uploads.UploadOptions) 
     except PlantPulseError as err:
         bar.empty()
         st.session_state[RESULT_KEY] = {"error": str(err), "name": file.name}
+        return
+    except DATABASE_ERRORS as err:  # the database failed, not the file: say which and how to fix it
+        bar.empty()
+        st.session_state[RESULT_KEY] = {"error": f"{file.name}: nothing was stored: {problem(err, ctx.url)}",
+                                        "name": file.name}
         return
     except Exception as err:
         log.exception("upload of %s failed", file.name)

@@ -1,5 +1,5 @@
-"""Jobs: the schedule, the history of every run, and run-now (which starts the job's own
-process; nothing long runs inside the dashboard)."""
+"""Jobs: the schedule, the history of every run, run-now (which starts the job's own
+process; nothing long runs inside the dashboard), and the work orders not yet delivered."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import streamlit as st
 from plantpulse.app import launch
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import jobs as q
+from plantpulse.app.queries import workorders as wo
 from plantpulse.app.widgets import charts, components
 from plantpulse.app.widgets.timefmt import format_age, format_ts, to_local_naive
 
@@ -88,6 +89,35 @@ def history(ctx: AppContext) -> None:
                  column_config={"error": st.column_config.TextColumn("error", width="large")})
 
 
+def workorders(ctx: AppContext) -> None:
+    """Delivery of work orders to the webhook: counts, and those still waiting or refused."""
+    counts = wo.counts(ctx.url)
+    if not counts:
+        where = "the webhook at alerts.webhook_url" if ctx.settings.alerts.webhook_url else (
+            "the CSV folder only: no webhook is configured (alerts.webhook_url)")
+        st.caption(f"No work order has gone to a webhook yet. New alerts' work orders go to {where}.")
+        return
+    cols = st.columns(3)
+    for col, (status, label) in zip(cols, (("delivered", "delivered"), ("pending", "waiting"),
+                                           ("refused", "refused")), strict=True):
+        col.metric(f"work orders {label}", counts.get(status, 0), border=True)
+    frame = wo.undelivered(ctx.url)
+    if frame.empty:
+        st.success("Every work order was delivered to the webhook.", icon=":material/check_circle:")
+        return
+    st.warning(f"{len(frame)} work orders are not delivered. Waiting ones are sent again by the next scoring "
+               "run; refused ones were rejected by the receiver: fix the cause, then run "
+               "`plantpulse alerts export --webhook`.", icon=":material/outgoing_mail:")
+    table = pd.DataFrame({
+        "alert": frame["alert_id"], "asset": frame["asset"].fillna(""), "rule": frame["rule"],
+        "severity": frame["severity"], "created": [format_ts(t, ctx.zone) for t in frame["created_at"]],
+        "state": frame["delivery_status"].map({"pending": "waiting", "refused": "refused"}),
+        "attempts": frame["delivery_attempts"], "last error": frame["delivery_error"].fillna(""),
+    })
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"last error": st.column_config.TextColumn("last error", width="large")})
+
+
 def render(ctx: AppContext) -> None:
     started = components.header("Jobs", "When scoring runs, how each run went, and a button to run it now.")
     components.show_flash()
@@ -104,4 +134,6 @@ def render(ctx: AppContext) -> None:
     run_now(ctx, jobs, latest)
     st.subheader("History")
     history(ctx)
+    st.subheader("Work orders")
+    workorders(ctx)
     components.footer(ctx, started)

@@ -12,10 +12,11 @@ import streamlit as st
 from plantpulse.app.auth import NotAllowedError, require_engineer
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import fleet
-from plantpulse.app.queries.sql import database
+from plantpulse.app.queries.sql import database, problem
 from plantpulse.app.widgets import health
 from plantpulse.app.widgets.timefmt import format_age, format_ts, zone_label
 from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.store.db_errors import DATABASE_ERRORS
 from plantpulse.data.store.repository import acknowledge_alert
 
 PAGES_KEY = "plantpulse_pages"
@@ -65,6 +66,8 @@ def guarded(action: str, ctx: AppContext, write: Callable[[], str]) -> None:
         flash(write())
     except (NotAllowedError, PlantPulseError) as err:
         flash(str(err), "error")
+    except DATABASE_ERRORS as err:
+        flash(problem(err, ctx.url), "error")
 
 
 def _acknowledge(ctx: AppContext, alert_id: int) -> str:

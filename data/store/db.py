@@ -1,32 +1,41 @@
 """Engines, sessions and migrations.
 
-``Database(url)`` stores the URL; the engine is created on first use. SQLite gets WAL journaling
-(readers never block the writer), foreign keys and a busy timeout; PostgreSQL URLs are routed to
-the psycopg 3 driver, which the bulk loader needs for COPY.
+``Database(url, timeouts)`` stores the URL; the engine is created on first use. SQLite gets WAL
+journaling (readers never block the writer), foreign keys and a busy timeout; PostgreSQL URLs are
+routed to the psycopg 3 driver, which the bulk loader needs for COPY, with a connect timeout and a
+server-side statement timeout (see :class:`~plantpulse.data.core.config.database.DatabaseSettings`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+# Alembic logs its plugin set-up at INFO while it is imported; our own lines say what ran.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from plantpulse.data.core.config.database import DatabaseSettings
 from plantpulse.data.core.errors import ConfigError, PlantPulseError
+
+if TYPE_CHECKING:
+    from plantpulse.data.core.config.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
-logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines (plugins, migrations) are noise; ours say what ran
 
 
 def normalize_url(url: str) -> str:
@@ -46,13 +55,32 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection, _record) -> None:  # DB-API objects
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
+
+
+def connect_args(url: URL, timeouts: DatabaseSettings) -> dict[str, object]:
+    """Driver arguments that bound how long a connection or a statement may take.
+
+    PostgreSQL: libpq's ``connect_timeout`` (a server that accepts the TCP connection but never
+    answers fails after it) and ``statement_timeout`` via the startup ``options``; a value the
+    URL sets itself wins. SQLite: the driver's lock wait (the PRAGMA sets the same).
+    """
+    if url.get_backend_name() == "sqlite":
+        return {"timeout": timeouts.busy_timeout_s}
+    args: dict[str, object] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = max(2, math.ceil(timeouts.connect_timeout_s))
+    if timeouts.statement_timeout_s > 0 and "statement_timeout" not in str(url.query.get("options", "")):
+        option = f"-c statement_timeout={math.ceil(timeouts.statement_timeout_s * 1000)}"
+        existing = url.query.get("options")
+        args["options"] = f"{existing} {option}" if isinstance(existing, str) and existing else option
+    return args
 
 
 class SchemaOutOfDateError(PlantPulseError):
@@ -62,15 +90,16 @@ class SchemaOutOfDateError(PlantPulseError):
 class Database:
     """A database reachable at ``url``: engine, sessions, migrations."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeouts: DatabaseSettings | None = None) -> None:
         self.url = url
+        self.timeouts = timeouts or DatabaseSettings()
 
     @cached_property
     def engine(self) -> Engine:
-        url = normalize_url(self.url)
-        engine = create_engine(url, pool_pre_ping=True)
+        url = make_url(normalize_url(self.url))
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args(url, self.timeouts))
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", partial(_sqlite_pragmas, self.timeouts.busy_timeout_s * 1000))
         return engine
 
     @property
@@ -132,3 +161,8 @@ class Database:
     def dispose(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database with its timeouts (no connection is opened yet)."""
+    return Database(settings.db_url, settings.database)

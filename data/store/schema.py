@@ -42,6 +42,9 @@ NAMING = {
 
 BATCH_STATUSES = ("committed", "failed")
 ALERT_STATUSES = ("open", "acknowledged", "closed")
+# Work-order delivery to the webhook: None (no webhook when the alert opened), pending (to be sent
+# by the next scoring run), delivered, refused (the receiver answered 4xx: re-send by hand).
+DELIVERY_STATUSES = ("pending", "delivered", "refused")
 MODEL_STAGES = ("candidate", "production", "archived")
 OPEN_ALERT = "status IN ('open', 'acknowledged')"
 
@@ -266,6 +269,10 @@ class Alert(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
     acknowledged_at: Mapped[datetime | None]
+    delivery_status: Mapped[str | None] = mapped_column(String(16))  # see DELIVERY_STATUSES
+    delivery_attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
 
 
 class JobRun(Base):

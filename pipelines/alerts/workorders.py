@@ -3,7 +3,10 @@
 Columns: alert id, created (UTC), asset, severity, rule, finding, evidence (JSON), recommended
 action. The webhook URL and its bearer token come from settings (the token from the environment
 only: ``PLANTPULSE_ALERTS__WEBHOOK_TOKEN``). A failed webhook never loses a work order: the CSV is
-written first and ``plantpulse alerts export`` can send it again.
+written first; a POST that fails (no answer, 5xx, 429) is retried with exponential back-off
+(``alerts.webhook_retries``, ``alerts.webhook_backoff_s``), and one still undelivered stays
+pending in the database for the next scoring run (:mod:`plantpulse.pipelines.alerts.delivery`).
+Each POST carries ``Idempotency-Key: plantpulse-alert-<id>`` so a receiver can drop a repeat.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from plantpulse.data.core.config.jobs import AlertSettings
 from plantpulse.data.store.schema import Alert
@@ -55,24 +60,62 @@ def write_csv(orders: Sequence[WorkOrder], path: Path) -> Path:
     return path
 
 
-def post_webhook(orders: Sequence[WorkOrder], cfg: AlertSettings) -> int:
-    """POST each order as JSON; returns how many the receiver accepted (2xx)."""
-    if not cfg.webhook_url or not orders:
-        return 0
+# Answers worth another try: the receiver is busy, restarting or rate-limiting us.
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What became of one work order's POST."""
+
+    alert_id: int
+    status: str  # delivered | pending (try again later) | refused (the receiver said no) | untried
+    error: str | None = None
+
+
+def _session(cfg: AlertSettings) -> requests.Session:
+    retry = Retry(total=cfg.webhook_retries, status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"POST"}),
+                  backoff_factor=cfg.webhook_backoff_s, backoff_max=60, raise_on_status=False,
+                  respect_retry_after_header=True)
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _post(session: requests.Session, order: WorkOrder, cfg: AlertSettings, headers: dict[str, str]) -> Delivery:
+    body = asdict(order) | {"evidence": json.loads(order.evidence)}
+    try:
+        response = session.post(cfg.webhook_url, json=body, timeout=cfg.webhook_timeout_s,
+                                headers=headers | {"Idempotency-Key": f"plantpulse-alert-{order.alert_id}"})
+    except requests.RequestException as err:
+        return Delivery(order.alert_id, "pending", f"no answer after {cfg.webhook_retries + 1} tries: {err}"[:1000])
+    if 200 <= response.status_code < 300:
+        return Delivery(order.alert_id, "delivered")
+    error = f"HTTP {response.status_code} {response.reason or ''}: {response.text[:200]}".strip()
+    return Delivery(order.alert_id, "pending" if response.status_code in RETRY_STATUSES else "refused", error)
+
+
+def send(orders: Sequence[WorkOrder], cfg: AlertSettings) -> list[Delivery]:
+    """POST each order as JSON (retried with back-off); one :class:`Delivery` per order.
+
+    Once an order stays undelivered after its retries (the receiver is down or overloaded), the
+    rest are not tried in this run: they are 'untried' and keep their place for the next one.
+    """
+    if not cfg.webhook_url:
+        return [Delivery(o.alert_id, "untried", "alerts.webhook_url is not set") for o in orders]
     headers = {"Content-Type": "application/json"}
     if cfg.webhook_token is not None:
         headers["Authorization"] = f"Bearer {cfg.webhook_token.get_secret_value()}"
-    sent = 0
-    for order in orders:
-        body = asdict(order) | {"evidence": json.loads(order.evidence)}
-        try:
-            response = requests.post(cfg.webhook_url, json=body, headers=headers, timeout=cfg.webhook_timeout_s)
-        except requests.RequestException as err:
-            log.error("Work order %d not delivered to the webhook: %s", order.alert_id, err)
-            continue
-        if 200 <= response.status_code < 300:
-            sent += 1
-        else:
-            log.error("Work order %d refused by the webhook: HTTP %d %s", order.alert_id, response.status_code,
-                      response.text[:200])
-    return sent
+    out: list[Delivery] = []
+    with _session(cfg) as session:
+        for order in orders:
+            if out and out[-1].status in ("pending", "untried"):
+                out.append(Delivery(order.alert_id, "untried", "not tried: the webhook failed for an earlier one"))
+                continue
+            out.append(_post(session, order, cfg, headers))
+            if out[-1].status != "delivered":
+                log.error("Work order %d not delivered to the webhook: %s", order.alert_id, out[-1].error)
+    return out
+

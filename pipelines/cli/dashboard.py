@@ -5,13 +5,13 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-import subprocess
 import sys
 
 import click
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import ConfigError
+from plantpulse.pipelines.runtime.supervise import run_child
 
 
 def is_loopback(address: str) -> bool:
@@ -70,4 +70,4 @@ def dashboard(settings: Settings, address: str, port: int) -> None:
         env.setdefault("PLANTPULSE_DATABASE_URL", settings.database_url)
     click.echo(f"PlantPulse dashboard on http://{address}:{port}")
     command = streamlit_command(address, port, settings.ingest.max_upload_mb)
-    raise SystemExit(subprocess.call(command, env=env))
+    raise SystemExit(run_child(command, env))  # the server stops with us, even on SIGKILL

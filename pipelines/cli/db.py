@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from plantpulse.data.core.config.settings import Settings
-from plantpulse.data.store.db import Database, normalize_url
+from plantpulse.data.store.db import normalize_url, open_database
 from plantpulse.data.store.schema import IngestBatch, QuarantinedRow
 
 QUARANTINE_COLUMNS = ("id", "batch_id", "source", "line", "column", "reason", "raw", "created_at")
@@ -31,7 +31,7 @@ def db() -> None:
 @click.pass_obj
 def upgrade(settings: Settings, revision: str) -> None:
     """Create the schema, or bring it up to the newest revision."""
-    database = Database(settings.db_url)
+    database = open_database(settings)
     database.upgrade(revision)
     click.echo(f"{_where(settings)}: schema at revision {database.current_revision()}")
 
@@ -40,7 +40,7 @@ def upgrade(settings: Settings, revision: str) -> None:
 @click.pass_obj
 def current(settings: Settings) -> None:
     """Show the schema revision of the database and the one this PlantPulse needs."""
-    database = Database(settings.db_url)
+    database = open_database(settings)
     now, head = database.current_revision(), database.head_revision()
     state = "up to date" if now == head else "out of date: run `plantpulse db upgrade`"
     click.echo(f"{_where(settings)}: revision {now or 'none'} (this PlantPulse needs {head}); {state}")
@@ -51,7 +51,7 @@ def current(settings: Settings) -> None:
 @click.pass_obj
 def batches(settings: Settings, limit: int) -> None:
     """List the newest ingest batches with their counts."""
-    database = Database(settings.db_url)
+    database = open_database(settings)
     database.require_current()
     with database.session() as session:
         rows = session.scalars(select(IngestBatch).order_by(IngestBatch.id.desc()).limit(limit)).all()
@@ -70,7 +70,7 @@ def batches(settings: Settings, limit: int) -> None:
 @click.pass_obj
 def quarantine(settings: Settings, batch_id: int | None, csv_path: str | None, limit: int) -> None:
     """List quarantined rows (file, line, column, reason), or export them with --csv."""
-    database = Database(settings.db_url)
+    database = open_database(settings)
     database.require_current()
     query = select(QuarantinedRow).order_by(QuarantinedRow.id)
     if batch_id is not None:

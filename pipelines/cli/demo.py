@@ -23,7 +23,7 @@ import pandas as pd
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import PlantPulseError
 from plantpulse.data.core.resources import sample_dir, shipped_dir
-from plantpulse.data.store.db import Database
+from plantpulse.data.store.db import Database, open_database
 from plantpulse.data.store.repository import (
     current_model_version,
     promote_model_version,
@@ -162,7 +162,7 @@ def run_demo(settings: Settings, sample: Path = SAMPLE, echo: Callable[[str], No
     """Everything but serving: database, ingest, model, scoring, weld inspections."""
     from plantpulse.pipelines.ingest.entry import prepare_database
 
-    db = Database(settings.db_url)
+    db = open_database(settings)
     prepare_database(db)
     model_name: list[str] = []
     steps = [

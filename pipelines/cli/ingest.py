@@ -24,7 +24,7 @@ from plantpulse.connectors.logs.presets import FORMATS
 from plantpulse.connectors.sensors.options import EPOCH_UNITS, LAYOUTS, ChannelLimit, SensorOptions
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import ConfigError, PlantPulseError
-from plantpulse.data.store.db import Database
+from plantpulse.data.store.db import Database, open_database
 from plantpulse.pipelines.ingest.entry import (
     IngestResult,
     describe,
@@ -77,7 +77,7 @@ def _time(value: str | None) -> datetime | None:
 def _database(settings: Settings) -> Database:
     if logging.getLogger().level > logging.DEBUG:  # schema checks are not news while ingesting
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    db = Database(settings.db_url)
+    db = open_database(settings)
     prepare_database(db)
     return db
 

@@ -2,6 +2,8 @@
 
 Subcommands live in their own modules and are imported only when used, so ``plantpulse --help``
 stays fast and a command whose optional dependency is missing fails only when it is run.
+A database that fails (unreachable, missing, dropped during the run) ends any command with one
+line naming the database (password hidden) and the fix, and exit status 2; ``-v`` adds the details.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import sys
 
 import click
 
-from plantpulse.data.core.config.settings import load_settings
+from plantpulse.data.core.config.settings import Settings, load_settings
 from plantpulse.data.core.errors import PlantPulseError
+
+log = logging.getLogger("plantpulse.cli")
 
 # name -> "module:attribute" of a click command. One line per subcommand.
 LAZY_COMMANDS: dict[str, str] = {
@@ -45,6 +49,19 @@ class LazyGroup(click.Group):
             module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
             return getattr(importlib.import_module(module_name), attr)
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the subcommand; a database failure becomes a DatabaseUnavailableError (one line)."""
+        from plantpulse.data.store.db_errors import DATABASE_ERRORS, DatabaseUnavailableError, describe
+
+        try:
+            return super().invoke(ctx)
+        except DATABASE_ERRORS as err:
+            settings = ctx.obj
+            if not isinstance(settings, Settings):
+                raise
+            log.debug("Database failure, in full:", exc_info=True)
+            raise DatabaseUnavailableError(describe(err, settings.db_url, settings.database)) from err
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,7 +15,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from plantpulse.data.core.config.settings import Settings
-from plantpulse.data.store.db import Database, SchemaOutOfDateError
+from plantpulse.data.store.db import Database, SchemaOutOfDateError, open_database
 
 log = logging.getLogger("plantpulse.opcua")
 
@@ -117,7 +117,7 @@ def opcua_ingest(settings: Settings, endpoint: str | None, nodes_file: Path | No
     if allow_insecure:
         update |= {"allow_insecure": True, "security_policy": "None"}
     opcua = settings.opcua.model_validate(settings.opcua.model_dump() | {k: v for k, v in update.items() if v})
-    db = Database(settings.db_url)
+    db = open_database(settings)
     _check_schema(db)
     connector = OpcUaConnector(opcua, database_sinks(db, opcua.endpoint), settings.home)
 

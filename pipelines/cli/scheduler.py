@@ -11,7 +11,7 @@ from datetime import datetime
 import click
 
 from plantpulse.data.core.config.settings import Settings
-from plantpulse.data.store.db import Database
+from plantpulse.data.store.db import open_database
 from plantpulse.data.store.types import utcnow
 
 log = logging.getLogger("plantpulse.scheduler")
@@ -20,8 +20,8 @@ log = logging.getLogger("plantpulse.scheduler")
 def _check(settings: Settings) -> None:
     from plantpulse.pipelines.runtime.scheduler import Scheduler
 
-    Database(settings.db_url).require_current()
-    alive = Scheduler(settings, Database(settings.db_url)).alive_file
+    open_database(settings).require_current()
+    alive = Scheduler(settings, open_database(settings)).alive_file
     if not alive.exists():
         raise click.ClickException(f"No scheduler heartbeat at {alive}: the scheduler is not running here.")
     age = (utcnow() - datetime.fromisoformat(alive.read_text().strip())).total_seconds()
@@ -44,7 +44,7 @@ def scheduler(settings: Settings, check: bool, once: str | None) -> None:
         return
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job execution otherwise
-    db = Database(settings.db_url)
+    db = open_database(settings)
     db.require_current()
     service = Scheduler(settings, db)
     if once is not None:
@@ -74,7 +74,7 @@ def jobs(settings: Settings, job: str | None, limit: int) -> None:
     """The job history: newest runs first, with status, rows and error."""
     from plantpulse.pipelines.runtime.leases import recent_runs
 
-    for run in recent_runs(Database(settings.db_url), job, limit):
+    for run in recent_runs(open_database(settings), job, limit):
         took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s" if run.finished_at else "-"
         line = (f"#{run.id} {run.job:<8} {run.status:<10} {run.started_at:%Y-%m-%d %H:%M:%S} {took:>9} "
                 f"rows={run.rows}")

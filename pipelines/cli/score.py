@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.store.db import Database
+from plantpulse.data.store.db import open_database
 from plantpulse.data.store.repository import acknowledge_alert
 from plantpulse.data.store.schema import ALERT_STATUSES, Alert, Asset
 
@@ -38,7 +38,7 @@ def score(settings: Settings, model: str | None, engine: str | None, ray_address
     from plantpulse.pipelines.runtime.leases import run_job
     from plantpulse.pipelines.score.job import request_from, run_scoring
 
-    db = Database(settings.db_url)
+    db = open_database(settings)
     db.require_current()
     request = request_from(settings, model=model, engine=engine, ray_address=ray_address,
                            ray_workers=ray_workers, assets=assets or None, force=force or None,
@@ -81,7 +81,7 @@ def alerts() -> None:
 @click.pass_obj
 def list_alerts(settings: Settings, status: str | None, limit: int) -> None:
     """Newest alerts first."""
-    db = Database(settings.db_url)
+    db = open_database(settings)
     with db.session() as session:
         query = select(Alert, Asset.name).outerjoin(Asset, Asset.id == Alert.asset_id)
         query = query.where(Alert.status == status) if status else query.where(Alert.status != "closed")
@@ -96,7 +96,7 @@ def list_alerts(settings: Settings, status: str | None, limit: int) -> None:
 @click.pass_obj
 def ack(settings: Settings, alert_ids: tuple[int, ...], user: str) -> None:
     """Acknowledge alerts: they stay open for de-duplication but are marked as seen."""
-    db = Database(settings.db_url)
+    db = open_database(settings)
     with db.session() as session:
         for alert_id in alert_ids:
             alert = acknowledge_alert(session, alert_id, user)
@@ -113,11 +113,12 @@ def ack(settings: Settings, alert_ids: tuple[int, ...], user: str) -> None:
 def export_alerts(settings: Settings, since: datetime | None, status: str, out: Path | None, webhook: bool) -> None:
     """Write (and optionally send) work orders for existing alerts."""
     from plantpulse.data.store.types import utcnow
-    from plantpulse.pipelines.alerts.workorders import from_alert, post_webhook, write_csv
+    from plantpulse.pipelines.alerts.delivery import deliver
+    from plantpulse.pipelines.alerts.workorders import from_alert, write_csv
 
     if webhook and not settings.alerts.webhook_url:
         raise InputDataError("--webhook needs alerts.webhook_url (PLANTPULSE_ALERTS__WEBHOOK_URL).")
-    db = Database(settings.db_url)
+    db = open_database(settings)
     with db.session() as session:
         query = select(Alert, Asset.name).outerjoin(Asset, Asset.id == Alert.asset_id).where(Alert.status == status)
         if since is not None:
@@ -125,5 +126,5 @@ def export_alerts(settings: Settings, since: datetime | None, status: str, out: 
         orders = [from_alert(alert, name or "") for alert, name in session.execute(query.order_by(Alert.id))]
     folder = settings.alerts.workorder_dir or settings.home / "workorders"
     path = write_csv(orders, out or folder / f"workorders-{utcnow():%Y-%m-%d}.csv")
-    sent = post_webhook(orders, settings.alerts) if webhook else 0
+    sent = deliver(db, orders, settings.alerts).delivered if webhook else 0  # state kept on each alert
     click.echo(f"{len(orders)} work orders written to {path}" + (f", {sent} sent to the webhook" if webhook else ""))

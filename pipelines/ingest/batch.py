@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from plantpulse.data.core.errors import InputDataError, PlantPulseError, UploadRejectedError
 from plantpulse.data.core.records import Rejection
 from plantpulse.data.store.db import Database
+from plantpulse.data.store.db_errors import brief
 from plantpulse.data.store.repository import find_committed_batch, quarantine
 from plantpulse.data.store.safe_text import storable
 from plantpulse.data.store.schema import IngestBatch
@@ -109,15 +110,19 @@ def _already(batch: IngestBatch, connector: str, source: str) -> IngestResult:
                         dict(batch.summary or {}), message)
 
 
-def _record_failure(db: Database, connector: str, source: str, sha: str, err: BaseException) -> int:
-    with db.session() as session:
-        failed = IngestBatch(connector=connector, source=source[:512], content_sha256=sha,
-                             status="failed", finished_at=utcnow(),
-                             error=storable(f"{type(err).__name__}: {err}"),  # messages may quote input
-                             summary={"error": storable(str(err))})
-        session.add(failed)
-        session.flush()
-        return failed.id
+def _record_failure(db: Database, connector: str, source: str, sha: str, err: BaseException) -> int | None:
+    """The id of a new 'failed' batch row; None (never an exception) when it cannot be written."""
+    try:
+        with db.session() as session:
+            failed = IngestBatch(connector=connector, source=source[:512], content_sha256=sha,
+                                 status="failed", finished_at=utcnow(), error=storable(f"{type(err).__name__}: {err}"),  # messages may quote input
+                                 summary={"error": storable(str(err))})
+            session.add(failed)
+            session.flush()
+            return failed.id
+    except Exception as record_err:  # a failure handler must not replace the failure
+        log.warning("Could not record the failed ingest of %s: %s", source, brief(record_err))
+        return None
 
 
 def _same_file_committed(err: IntegrityError) -> bool:
@@ -147,8 +152,10 @@ def open_batch(db: Database, connector: str, source: str, sha: str) -> Iterator[
         if isinstance(err, IntegrityError) and _same_file_committed(err):
             raise
         batch_id = _record_failure(db, connector, source, sha, err)
-        log.error("ingest of %s failed (batch %s): %s", source, batch_id, err)
-        msg = f"{source}: ingest failed and nothing was stored (failed batch {batch_id}): {err}"
+        if batch_id is None:
+            raise  # the database itself failed; the entry point says so in one line
+        log.error("ingest of %s failed (batch %s): %s", source, batch_id, brief(err))
+        msg = f"{source}: ingest failed and nothing was stored (failed batch {batch_id}): {brief(err)}"
         kind = UploadRejectedError if isinstance(err, UploadRejectedError) else IngestFailedError
         raise kind(msg) from err
 

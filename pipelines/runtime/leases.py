@@ -4,7 +4,8 @@
 (``BEGIN IMMEDIATE`` on SQLite, a self-conflicting table lock on PostgreSQL), after checking that
 no other run of the job holds an unexpired lease. A running job renews its lease (heartbeat);
 a run whose lease expired (its process was killed or hung) is marked ``abandoned`` by the next
-one. Statuses: running, succeeded, failed, abandoned, skipped.
+one. Statuses: running, succeeded, failed, abandoned, skipped. Recording a failure never raises:
+when the database is gone the run's lease simply expires, and the original error is what is raised.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import PlantPulseError
 from plantpulse.data.store.db import Database
+from plantpulse.data.store.db_errors import brief
 from plantpulse.data.store.schema import JobRun
 from plantpulse.data.store.types import utcnow
 
@@ -128,8 +130,8 @@ def heartbeat(db: Database, lease: Lease, lease_s: float, every_s: float) -> Ite
         while not stop.wait(every_s):
             try:
                 renew(db, lease, lease_s)
-            except Exception:  # the database may be briefly away; the next beat retries
-                log.warning("Could not renew the lease of run %d.", lease.run_id, exc_info=True)
+            except Exception as err:  # the database may be briefly away; the next beat retries
+                log.warning("Could not renew the lease of run %d: %s", lease.run_id, brief(err))
 
     thread = threading.Thread(target=beat, name=f"lease-{lease.run_id}", daemon=True)
     thread.start()
@@ -138,6 +140,15 @@ def heartbeat(db: Database, lease: Lease, lease_s: float, every_s: float) -> Ite
     finally:
         stop.set()
         thread.join(5)
+
+
+def _record_failed(db: Database, lease: Lease, text: str) -> None:
+    """Mark the run failed; never raises, so the job's own error is the one reported."""
+    try:
+        finish_run(db, lease, "failed", error=text)
+    except Exception as err:  # a failure handler must not replace the failure
+        log.warning("Could not record run %d of job %s as failed (%s); its lease will expire.",
+                    lease.run_id, lease.job, brief(err))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +169,8 @@ def run_job(db: Database, job: str, work: Callable[[], tuple[int, dict[str, Any]
             rows, extra = work()
     except Exception as err:
         text = f"{type(err).__name__}: {err}"
-        finish_run(db, lease, "failed", error=text)
-        log.error("Run %d of job %s failed: %s", lease.run_id, job, text)
+        log.error("Run %d of job %s failed: %s", lease.run_id, job, brief(err))
+        _record_failed(db, lease, text)
         raise
     finish_run(db, lease, "succeeded", rows, details=extra)
     return RunOutcome(lease.run_id, "succeeded", rows, None, extra)

@@ -32,6 +32,7 @@ import numpy as np
 
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.store.db import open_database
 from plantpulse.data.store.types import from_micros, to_micros
 
 log = logging.getLogger(__name__)
@@ -254,9 +255,7 @@ def train_job_on_ray(settings: Any, request: Any, *, workers: int = 2, address: 
 
     settings = _portable(settings)
     if request.register_versions:
-        from plantpulse.data.store.db import Database
-
-        Database(settings.db_url).require_current()  # fail before starting Ray, not after training
+        open_database(settings).require_current()  # fail before starting Ray, not after training
     config = {"settings": settings.model_dump(mode="json"), "request": request.model_dump(mode="json"),
               "device": None if use_gpu else "cpu", "threads": threads}
     outcome = train_on_ray(_train_worker, config, num_workers=workers, address=address, use_gpu=use_gpu,

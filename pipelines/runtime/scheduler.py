@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.registry import Registry
 from plantpulse.data.store.db import Database
+from plantpulse.data.store.db_errors import DATABASE_ERRORS, describe
 from plantpulse.data.store.types import utcnow
 from plantpulse.pipelines.runtime.leases import JobBusyError, RunOutcome, run_job
 
@@ -110,16 +111,24 @@ class Scheduler:
             except JobBusyError as err:
                 log.info("Skipping this run: %s", err)
                 return None
-            except Exception:  # recorded as a failed run by run_job; retry unless it was the last
+            except Exception as err:  # recorded as a failed run by run_job; retry unless it was the last
+                reason = self._reason(err)
                 if attempt == s.retries:
-                    log.error("Job %s failed %d times; next try at its next scheduled time.", name, attempt + 1)
+                    log.error("Job %s failed %d times (%s); next try at its next scheduled time.", name,
+                              attempt + 1, reason)
                     return None
                 delay = s.retry_backoff_s * 2**attempt
-                log.warning("Job %s failed (attempt %d of %d); retrying in %.0f s.", name, attempt + 1,
-                            s.retries + 1, delay)
+                log.warning("Job %s failed (attempt %d of %d: %s); retrying in %.0f s.", name, attempt + 1,
+                            s.retries + 1, reason, delay)
                 if self.stopping.wait(delay):
                     return None
         return None
+
+    def _reason(self, err: BaseException) -> str:
+        """Why a run failed, in one line (a database failure names the database and the fix)."""
+        if isinstance(err, DATABASE_ERRORS):
+            return describe(err, self.db.url, self.db.timeouts)
+        return f"{type(err).__name__}: {err}".splitlines()[0]
 
     def _alive(self) -> None:
         self.alive_file.parent.mkdir(parents=True, exist_ok=True)

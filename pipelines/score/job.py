@@ -1,5 +1,6 @@
 """``plantpulse score`` as a job: choose the model, score (locally or on Ray), then write
-predictions and alerts in one transaction, then export work orders for the new alerts.
+predictions and alerts in one transaction, then export work orders for the new alerts and send
+every work order still waiting for the webhook (this run's and earlier runs' undelivered ones).
 
 Killed at any point, a run leaves either nothing or everything in the database: predictions and
 alerts share one transaction, and the next run scores whatever is still unscored.
@@ -22,9 +23,10 @@ from plantpulse.data.store.repository import raise_alert, upsert_predictions
 from plantpulse.data.store.schema import Alert, Asset, Prediction
 from plantpulse.data.store.types import utcnow
 from plantpulse.model.predictor import Predictor
+from plantpulse.pipelines.alerts.delivery import deliver_pending, mark_pending
 from plantpulse.pipelines.alerts.pchart import weld_findings
 from plantpulse.pipelines.alerts.rules import Finding, Scored, evaluate
-from plantpulse.pipelines.alerts.workorders import WorkOrder, from_alert, post_webhook, write_csv
+from plantpulse.pipelines.alerts.workorders import WorkOrder, from_alert, write_csv
 from plantpulse.pipelines.score.compute import (
     Candidate,
     ModelRef,
@@ -120,6 +122,7 @@ def write(db: Database, ref: ModelRef, scores: Scores, settings: Settings) -> tu
                                 dedupe_key=finding.dedupe_key, asset_id=finding.asset_id, evidence=finding.evidence,
                                 recommended_action=finding.recommended_action, prediction_id=prediction_id)
             (new if alert.occurrences == 1 else refreshed).append(alert)
+        mark_pending(new, settings.alerts)  # with the alerts: a kill before the POST loses nothing
     return written, new, refreshed
 
 
@@ -129,18 +132,18 @@ def _findings(scored: list[tuple[Scored, int]], settings: Settings) -> list[tupl
 
 
 def export(db: Database, alerts: Sequence[Alert], settings: Settings) -> int:
-    """Work orders for ``alerts``: appended to today's CSV, then POSTed to the webhook if set."""
-    if not alerts:
-        return 0
-    with db.session() as session:
-        names = {i: n for i, n in session.execute(select(Asset.id, Asset.name))}
-    orders: list[WorkOrder] = [from_alert(a, names.get(a.asset_id, "")) for a in alerts]
-    folder = settings.alerts.workorder_dir or settings.home / "workorders"
-    path = write_csv(orders, folder / f"workorders-{utcnow():%Y-%m-%d}.csv")
-    sent = post_webhook(orders, settings.alerts)
-    log.info("%d work orders written to %s%s.", len(orders), path,
-             f", {sent} delivered to the webhook" if settings.alerts.webhook_url else "")
-    return len(orders)
+    """Work orders for ``alerts`` appended to today's CSV; then every pending one goes to the webhook."""
+    if alerts:
+        with db.session() as session:
+            names = {i: n for i, n in session.execute(select(Asset.id, Asset.name))}
+        orders: list[WorkOrder] = [from_alert(a, names.get(a.asset_id, "")) for a in alerts]
+        folder = settings.alerts.workorder_dir or settings.home / "workorders"
+        path = write_csv(orders, folder / f"workorders-{utcnow():%Y-%m-%d}.csv")
+        log.info("%d work orders written to %s.", len(orders), path)
+    report = deliver_pending(db, settings.alerts)
+    if report.delivered:
+        log.info("%d work orders delivered to the webhook.", report.delivered)
+    return len(alerts)
 
 
 def run_scoring(settings: Settings, db: Database, request: ScoreRequest) -> ScoreResult:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import CheckpointError, ConfigError
 from plantpulse.data.core.hashing import sha256_file
+from plantpulse.data.store.db import open_database
 from plantpulse.model.moe.checkpoint import (
     load_checkpoint,
     load_training_state,
@@ -271,10 +272,9 @@ def publish(ctx: _Context, model: PlantPulseModel, kind: str, metrics: dict[str,
 
 
 def register(ctx: _Context, path: Path, kind: str, model: PlantPulseModel, metrics: dict[str, Any]) -> str:
-    from plantpulse.data.store.db import Database
     from plantpulse.data.store.repository import register_model_version
 
-    db = Database(ctx.settings.db_url)
+    db = open_database(ctx.settings)
     with db.session() as session:
         row = register_model_version(
             session, name=f"{ctx.request.name}-{kind}", kind=kind, task="multitask", path=str(path.resolve()),
@@ -303,9 +303,7 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
     if not main:
         echo = _silent
     if request.register_versions and main:
-        from plantpulse.data.store.db import Database
-
-        Database(settings.db_url).require_current()  # fail before training, not after
+        open_database(settings).require_current()  # fail before training, not after
     seed_everything(request.seed)
     device = pick_device(request.device)
     probe = model_config(request)

@@ -24,7 +24,7 @@ from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.core.records import ValidatedImage
 from plantpulse.data.store import image_store
-from plantpulse.data.store.db import Database
+from plantpulse.data.store.db import Database, open_database
 from plantpulse.data.store.repository import promote_model_version, register_model_version
 from plantpulse.data.store.schema import ModelVersion, WeldImage, WeldInspection, WeldLabel
 from plantpulse.model.weld.inference import Detection, ImageDetections
@@ -62,7 +62,7 @@ class InspectionView:
 
 def database(settings: Settings) -> Database:
     """The configured database, checked to be at the current schema."""
-    db = Database(settings.db_url)
+    db = open_database(settings)
     db.require_current()
     return db
 

@@ -82,7 +82,7 @@ def test_imports_point_down() -> None:
 
 
 @pytest.mark.parametrize(("module", "source", "bad"), [
-    ("model.moe.network", "from plantpulse.pipelines.score import job\n", True),
+    ("model.moe.network", "from plantpulse.pipelines.score.job import run_scoring\n", True),
     ("model.moe.network", "from plantpulse.data.store.db import Database\n", True),
     ("model.moe.network", "from plantpulse.data.core.errors import InputDataError\n", False),
     ("connectors.sensors.csv_connector", "import plantpulse.pipelines.ingest.entry\n", True),

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -49,9 +50,24 @@ def test_demo_serves_the_dashboard(tmp_path: Path) -> None:
             pytest.fail("the dashboard did not answer within 10 minutes")
         status, page = _get(f"http://127.0.0.1:{port}/")
         assert status == 200 and "streamlit" in page.lower()
+        servers = psutil.Process(process.pid).children(recursive=True)
+        assert servers, "the dashboard server runs as a child of `plantpulse demo`"
+        process.terminate()  # what a service manager or CI does: the server must stop with the demo
+        _, alive = psutil.wait_procs(servers, timeout=60)
+        assert not alive, f"the dashboard server outlived `plantpulse demo`: {[p.pid for p in alive]}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the demo and anything it started, whatever state the test left them in."""
+    try:
+        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = []
+    process.terminate()
+    _, alive = psutil.wait_procs(family, timeout=20)
+    for leftover in alive:
+        leftover.kill()
+    psutil.wait_procs(alive, timeout=20)
+    process.wait(timeout=20)

@@ -49,6 +49,9 @@ class AlertSettings(_Section):
     webhook_url: str | None = Field(None, pattern=r"^https?://", description="POST each work order here")
     webhook_token: SecretStr | None = Field(None, description="bearer token; env PLANTPULSE_ALERTS__WEBHOOK_TOKEN")
     webhook_timeout_s: float = Field(10.0, gt=0)
+    webhook_retries: int = Field(3, ge=0, le=10, description="retries of a failed POST (5xx, 429, no answer)")
+    webhook_backoff_s: float = Field(2.0, ge=0, le=60,
+                                     description="retry back-off factor: retries wait 0, 2, 4, ... times this")
 
     @field_validator("shift_starts")
     @classmethod

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from plantpulse.data.core.config.database import DatabaseSettings
 from plantpulse.data.core.config.jobs import AlertSettings, SchedulerSettings, ScoringSettings
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.config.secrets import refuse_file_secrets
@@ -76,6 +77,7 @@ class Settings(_Section):
     datasets_dir: Path | None = Field(None, description="folder with the full public datasets")
     timezone: str = Field("UTC", description="the plant's time zone, used for display")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     dashboard: DashboardSettings = DashboardSettings()
     weld: WeldSettings = WeldSettings()
@@ -100,6 +102,7 @@ class Settings(_Section):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'plantpulse.db').resolve()}"
+
 
     @property
     def image_store(self) -> Path:

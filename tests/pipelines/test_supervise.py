@@ -1,0 +1,80 @@
+"""``run_child``: the child process never outlives its parent (SIGTERM, SIGINT, SIGKILL)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+WAIT_S = 30  # generous bound for a loaded machine; the fix ends the child in well under a second
+
+
+def _parent(child_code: str, grace_s: float = 10.0) -> subprocess.Popen:
+    """A Python process that runs ``child_code`` through ``run_child`` and exits with its status."""
+    code = textwrap.dedent(f"""
+        import sys
+        from plantpulse.pipelines.runtime.supervise import run_child
+        sys.exit(run_child([sys.executable, "-c", {child_code!r}], grace_s={grace_s}))
+    """)
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def _child_of(parent: subprocess.Popen) -> psutil.Process:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        children = psutil.Process(parent.pid).children()
+        if children and "sleep" in " ".join(children[0].cmdline()):
+            time.sleep(0.3)  # let the child install its own signal handlers
+            return children[0]
+        if parent.poll() is not None:
+            pytest.fail(f"the parent exited with {parent.returncode} before starting its child")
+        time.sleep(0.05)
+    pytest.fail("the child did not start")
+
+
+def _gone(process: psutil.Process) -> bool:
+    _, alive = psutil.wait_procs([process], timeout=WAIT_S)
+    for leftover in alive:  # do not leave it behind whatever the outcome
+        leftover.kill()
+    return not alive
+
+
+SLEEPER = "import time; time.sleep(600)"
+STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_signal_to_the_parent_stops_the_child(signum: int) -> None:
+    parent = _parent(SLEEPER)
+    child = _child_of(parent)
+    assert child.pid != parent.pid and psutil.Process(child.pid).ppid() == parent.pid
+    parent.send_signal(signum)
+    assert _gone(child)
+    assert parent.wait(WAIT_S) == 128 + signum  # the child was ended by the forwarded signal
+
+
+def test_sigkill_of_the_parent_takes_the_child_along() -> None:
+    parent = _parent(SLEEPER)
+    child = _child_of(parent)
+    parent.kill()
+    parent.wait(WAIT_S)
+    assert _gone(child)
+
+
+def test_child_ignoring_sigterm_is_killed_after_the_grace_period() -> None:
+    parent = _parent(STUBBORN, grace_s=0.5)
+    child = _child_of(parent)
+    parent.terminate()
+    assert _gone(child)
+    assert parent.wait(WAIT_S) == 128 + signal.SIGKILL
+
+
+def test_exit_status_of_the_child_is_passed_on() -> None:
+    from plantpulse.pipelines.runtime.supervise import run_child
+
+    assert run_child([sys.executable, "-c", "raise SystemExit(7)"]) == 7
