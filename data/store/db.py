@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,6 +54,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection (sqlite3 or psycopg) under ``connection``, for bulk I/O."""
+    raw = connection.connection.driver_connection
+    if raw is None:  # SQLAlchemy types it optional: a pool entry can lose its driver connection
+        msg = ("The database connection has no driver connection (it was closed or invalidated); "
+               "open a new session and run the operation again.")
+        raise PlantPulseError(msg)
+    return raw
 
 
 class SchemaOutOfDateError(PlantPulseError):
