@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -85,7 +86,7 @@ def opcua_last_values(url: str, max_assets: int = 50) -> pd.DataFrame:
     query = (select(heads.c.asset_id, heads.c.asset, heads.c.ts)
              .join(IngestBatch, IngestBatch.id == heads.c.batch)
              .where(IngestBatch.connector == OPCUA).order_by(heads.c.asset).limit(max_assets))
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     with database(url).session() as session:
         for asset_id, name, ts in session.execute(query).all():
             values = session.execute(

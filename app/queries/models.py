@@ -91,7 +91,9 @@ def read_json(path: str, mtime: float) -> Any:
 
 def markdown_sections(text: str) -> list[tuple[str, str]]:
     """A Markdown document split at its ``## `` headings: (heading, body) in order."""
-    sections, title, body = [], "", []
+    sections: list[tuple[str, str]] = []
+    title = ""
+    body: list[str] = []
     for line in text.splitlines():
         if line.startswith("## "):
             if title or any(b.strip() for b in body):

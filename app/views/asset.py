@@ -74,7 +74,7 @@ def _sensor_history(ctx: AppContext, info: dict[str, Any], preds: pd.DataFrame) 
     overview = q.sensor_buckets(ctx.url, info["id"], tuple(names), span[0], span[1], 60)
     default = views.most_changed(overview, DEFAULT_CHANNELS)
     left, right = st.columns([1, 1])
-    chosen = left.multiselect("Channels", list(names), default=default, format_func=names.get,
+    chosen = left.multiselect("Channels", list(names), default=default, format_func=lambda c: names[c],
                               key=f"channels-{info['id']}")
     window = right.segmented_control("Range", list(views.RANGES), default="Last week",
                                      key=f"range-{info['id']}") or "All data"
@@ -106,6 +106,7 @@ def _life(ctx: AppContext, preds: pd.DataFrame, latest: dict[str, Any] | None, u
     frame = scored.assign(time=to_local_naive(scored["window_end"], ctx.zone).to_numpy())
     left.markdown("**RUL trajectory**")
     left.altair_chart(charts.trajectory(frame, ctx.zone, unit), width="stretch")
+    assert latest is not None, "latest is None only when preds is empty, and scored rows exist here"
     curve = survival.rul_survival(latest.get("rul_quantiles"), *latest["rul"])
     right.markdown("**Survival curve of the latest prediction**")
     right.altair_chart(charts.rul_curve(curve).encode(x=alt.X("time:Q", title=f"{unit} from now")),

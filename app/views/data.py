@@ -32,7 +32,7 @@ FACTS = ("layout", "time_column", "asset_column", "timezone", "format", "assets"
 
 def _upload_form(ctx: AppContext) -> None:
     labels = {key: kind.label for key, kind in uploads.KINDS.items()}
-    kind = st.segmented_control("What are you uploading?", list(labels), format_func=labels.get,
+    kind = st.segmented_control("What are you uploading?", list(labels), format_func=lambda k: labels[k],
                                 default="sensors", key="upload-kind") or "sensors"
     spec = uploads.KINDS[kind]
     limit = ctx.settings.ingest.max_upload_mb
@@ -154,7 +154,7 @@ def history(ctx: AppContext) -> None:
         return
     labels = {int(r.id): f"#{r.id} {r.source} ({r.rows_quarantined:,} quarantined)"
               for r in bad.itertuples(index=False)}
-    chosen = st.selectbox("Quarantined rows of batch", list(labels), format_func=labels.get,
+    chosen = st.selectbox("Quarantined rows of batch", list(labels), format_func=lambda b: labels[b],
                           key="history-batch")
     summary(ctx, chosen, frame.set_index("id").at[chosen, "summary"] or {})
 

@@ -55,7 +55,7 @@ def _actions(ctx: AppContext, name: str, frame: pd.DataFrame) -> None:
     left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
     if len(others):
         labels = {int(r.id): f"v{r.version} ({r.stage})" for r in others.itertuples(index=False)}
-        chosen = left.selectbox("Version", list(labels), format_func=labels.get, key=f"pick-{name}")
+        chosen = left.selectbox("Version", list(labels), format_func=lambda v: labels[v], key=f"pick-{name}")
         middle.button("Promote", key=f"promote-{name}", type="primary", on_click=components.guarded,
                       args=("promote models", ctx, lambda: promote(ctx, chosen, "promoted")))
     target = q.rollback_target(frame)

@@ -136,10 +136,11 @@ def gallery(ctx: AppContext, counts: dict[str, int]) -> None:
     left, middle, right = st.columns([2, 1.2, 1], vertical_alignment="bottom")
     choice = left.segmented_control("Verdict", list(FILTERS), default="All", key="weld-filter") or "All"
     unreviewed = middle.toggle("Only not reviewed", key="weld-unreviewed")
-    total = counts.get(FILTERS[choice], counts["total"]) if FILTERS[choice] else counts["total"]
+    verdict = FILTERS[choice]
+    total = counts.get(verdict, counts["total"]) if verdict else counts["total"]
     pages = max(1, -(-total // PAGE_SIZE))
     page = right.number_input("Page", 1, pages, 1, key="weld-page") if pages > 1 else 1
-    rows = q.inspections(ctx.url, FILTERS[choice], unreviewed, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    rows = q.inspections(ctx.url, verdict, unreviewed, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     if rows.empty:
         st.caption("No inspections match.")
         return

@@ -1,6 +1,6 @@
 """Altair charts for the pages: pure functions from small DataFrames to charts.
 
-Layered charts get their data once, at the top (``alt.layer(..., data=frame)``): layers that each
+Layered charts get their data once, at the top (``_layer(..., data=frame)``): layers that each
 carry the frame make Altair hash it (through its text repr) to merge them, a tenth of a second
 per chart.
 
@@ -21,12 +21,21 @@ FAULT = "#d1242f"
 HEIGHT = 220
 
 
+def _layer(*charts: alt.Chart, data: pd.DataFrame) -> alt.LayerChart:
+    """``alt.layer(*charts, data=data)`` typed as what it returns here.
+
+    ``alt.layer`` turns the result into a ``FacetChart`` only when every layer carries the same
+    row/column/facet encoding; no layer in this module has one, so it is always a ``LayerChart``.
+    """
+    return alt.LayerChart(layer=list(charts), data=data)
+
+
 def _time_axis(zone_name: str) -> alt.X:
     return alt.X("time:T", title=f"time ({zone_name})", axis=alt.Axis(format="%d %b %H:%M",
                                                                         labelOverlap=True))
 
 
-def fleet_rul(frame: pd.DataFrame) -> alt.Chart:
+def fleet_rul(frame: pd.DataFrame) -> alt.LayerChart:
     """Horizontal RUL bars with their 80 % interval, coloured by health; one row per asset.
 
     ``frame``: asset, rul_mean, rul_lower, rul_upper, rul_unit, state.
@@ -44,7 +53,7 @@ def fleet_rul(frame: pd.DataFrame) -> alt.Chart:
         x2="rul_upper:Q", color=alt.Color("state:N", scale=scale, legend=None))
     point = base.mark_point(filled=True, size=70).encode(
         x="rul_mean:Q", color=alt.Color("state:N", scale=scale, title="health"))
-    return alt.layer(interval, point, data=frame).properties(height=max(120, 24 * len(frame)))
+    return _layer(interval, point, data=frame).properties(height=max(120, 24 * len(frame)))
 
 
 def survival(frame: pd.DataFrame, x_title: str, color: str | None = "group") -> alt.Chart:
@@ -93,7 +102,7 @@ def sensor_panel(frame: pd.DataFrame, label: str, zone_name: str,
         layers.insert(0, alt.Chart(anomalies).mark_rect(color=FAULT, opacity=0.12).encode(
             x="start:T", x2="end:T"))
     zoom = alt.selection_interval(bind="scales", encodings=["x"])
-    return alt.layer(*layers, data=frame).add_params(zoom).properties(height=170)
+    return _layer(*layers, data=frame).add_params(zoom).properties(height=170)
 
 
 def trajectory(frame: pd.DataFrame, zone_name: str, unit: str) -> alt.LayerChart:
@@ -106,7 +115,7 @@ def trajectory(frame: pd.DataFrame, zone_name: str, unit: str) -> alt.LayerChart
                                  alt.Tooltip("rul_mean:Q", format=",.0f", title=f"RUL ({unit})"),
                                  alt.Tooltip("rul_lower:Q", format=",.0f", title="lower"),
                                  alt.Tooltip("rul_upper:Q", format=",.0f", title="upper")])
-    return alt.layer(band, line, data=frame).properties(height=HEIGHT)
+    return _layer(band, line, data=frame).properties(height=HEIGHT)
 
 
 def fault_probs(frame: pd.DataFrame, zone_name: str) -> alt.Chart:
@@ -157,7 +166,7 @@ def p_chart(frame: pd.DataFrame, period_title: str) -> alt.LayerChart:
                  alt.Tooltip("lcl:Q", format=".1%")])
     out = base.transform_filter("datum.out").mark_point(size=160, color=FAULT, shape="diamond",
                                                          filled=True).encode(y="p:Q")
-    return alt.layer(limits, lower, center, points, out, data=frame).properties(height=HEIGHT)
+    return _layer(limits, lower, center, points, out, data=frame).properties(height=HEIGHT)
 
 
 def metric_bars(frame: pd.DataFrame) -> alt.Chart:

@@ -101,9 +101,9 @@ def rul_survival(quantiles: Mapping[str, float] | None, mean: float | None = Non
         if 0.0 < q < 1.0 and np.isfinite(v):
             points[q] = v
     if not points:
-        for q, v in ((0.1, lower), (0.5, mean), (0.9, upper)):
-            if v is not None and np.isfinite(v):
-                points[q] = float(v)
+        for q, bound in ((0.1, lower), (0.5, mean), (0.9, upper)):
+            if bound is not None and np.isfinite(bound):
+                points[q] = float(bound)
     if not points:
         return pd.DataFrame(columns=["time", "survival"])
     qs = np.array(sorted(points))

@@ -17,8 +17,9 @@ import io
 import struct
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -38,7 +39,7 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, struct.error, EOFError, Inde
 ImageSource = str | Path | bytes
 
 
-def _pillow_open() -> object:
+def _pillow_open() -> Callable[[IO[bytes]], Image.Image]:
     """Pillow's own ``Image.open``.
 
     Ultralytics replaces ``PIL.Image.open`` with a wrapper that, on an unidentified file, tries

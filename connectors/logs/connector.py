@@ -171,7 +171,8 @@ class LogConnector:
         fields = {"kind": (values.get("kind") or kind).strip(), "code": (values.get("code") or "").strip() or None,
                   "component": (values.get("component") or "").strip() or None, "external_id": external, "asset": asset}
         for name, limit in LIMITS.items():
-            if fields[name] is not None and len(fields[name]) > limit:
+            value = fields[name]
+            if value is not None and len(str(value)) > limit:
                 return reject(f"{name} is longer than {limit} characters", str(columns.get(name, name)), "too_long")
         return MaintenanceRecord(
             source=log_source, external_id=external, kind=fields["kind"] or kind,

@@ -21,8 +21,8 @@ from plantpulse.data.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-_PROPERTY = ua.NodeId(ua.ObjectIds.HasProperty)
-_HIERARCHICAL = ua.NodeId(ua.ObjectIds.HierarchicalReferences)
+_PROPERTY = ua.NodeId(ua.Int32(ua.ObjectIds.HasProperty))
+_HIERARCHICAL = ua.NodeId(ua.Int32(ua.ObjectIds.HierarchicalReferences))
 _CHUNK = 200
 
 
@@ -48,7 +48,7 @@ def resolve(text: str, namespaces: Sequence[str]) -> ua.NodeId:
     if uri not in namespaces:
         msg = f"Node {text}: the server has no namespace {uri!r}. Its namespaces: {list(namespaces)}."
         raise ConfigError(msg)
-    return ua.NodeId(parsed.Identifier, namespaces.index(uri), parsed.NodeIdType)
+    return ua.NodeId(parsed.Identifier, ua.Int16(namespaces.index(uri)), parsed.NodeIdType)
 
 
 async def _browse(uaclient: UaClient, nodes: Sequence[ua.NodeId], reference: ua.NodeId,
@@ -75,12 +75,17 @@ async def _browse(uaclient: UaClient, nodes: Sequence[ua.NodeId], reference: ua.
     return out
 
 
+def _is_good(status: ua.StatusCode | None) -> bool:
+    """A DataValue without a status code is Good (OPC 10000-6, DataValue encoding), as in the intake."""
+    return status is None or status.is_good()
+
+
 async def _read_values(uaclient: UaClient, nodes: Sequence[ua.NodeId]) -> list[Any]:
     values: list[Any] = []
     for i in range(0, len(nodes), _CHUNK):
         params = ua.ReadParameters()
         params.NodesToRead = [ua.ReadValueId(NodeId=n, AttributeId=ua.AttributeIds.Value) for n in nodes[i : i + _CHUNK]]
-        values.extend(dv.Value.Value if dv.Value is not None and dv.StatusCode.is_good() else None
+        values.extend(dv.Value.Value if dv.Value is not None and _is_good(dv.StatusCode) else None
                       for dv in await uaclient.read(params))
     return values
 
@@ -101,7 +106,7 @@ async def _properties(uaclient: UaClient, nodes: Sequence[ua.NodeId], names: set
 async def _find_root(uaclient: UaClient, root: str, namespaces: Sequence[str]) -> ua.NodeId:
     if "=" in root:
         return resolve(root, namespaces)
-    node = ua.NodeId(ua.ObjectIds.ObjectsFolder)
+    node = ua.NodeId(ua.Int32(ua.ObjectIds.ObjectsFolder))
     for part in [p for p in root.split("/") if p]:
         refs = (await _browse(uaclient, [node], _HIERARCHICAL))[0]
         match = [r for r in refs if r.BrowseName.Name == part]

@@ -71,8 +71,8 @@ class Intake:
         moved = {}
         for h in handles:
             self.complete.add(h)
-            newest = self.newest[h]
-            if newest is not None and (self.watermarks[h] is None or newest > self.watermarks[h]):
+            newest, mark = self.newest[h], self.watermarks[h]
+            if newest is not None and (mark is None or newest > mark):
                 moved[h] = newest
         if moved:
             self.buffer.append([], {self.bindings[h].node: ts for h, ts in moved.items()})

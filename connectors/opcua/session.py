@@ -90,7 +90,7 @@ class Session:
     def on_publish(self, result: ua.PublishResult) -> None:
         """Commit a publish's values to the buffer before asyncua acknowledges it."""
         self.last_publish = time.monotonic()
-        items = []
+        items: list[tuple[int, ua.DataValue]] = []
         for notif in result.NotificationMessage.NotificationData or []:
             if isinstance(notif, ua.DataChangeNotification):
                 items.extend((item.ClientHandle, item.Value) for item in notif.MonitoredItems)

@@ -10,6 +10,7 @@ import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 import scipy.io
@@ -173,6 +174,10 @@ def parse_name(name: str) -> tuple[str, float | None, int, int]:
     return _FAULT_CODES[code], int(diameter) / 1000.0, int(load), int(number)
 
 
+@overload
+def _channel(mat: dict, number: int, suffix: str, path: Path, required: Literal[True] = True) -> np.ndarray: ...
+@overload
+def _channel(mat: dict, number: int, suffix: str, path: Path, required: bool) -> np.ndarray | None: ...
 def _channel(mat: dict, number: int, suffix: str, path: Path, required: bool = True) -> np.ndarray | None:
     key = f"X{number:03d}_{suffix}_time"
     if key not in mat:

@@ -20,6 +20,8 @@ import numpy as np
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection
 
+from plantpulse.data.store.db import driver_connection
+
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in µs since the Unix epoch
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
@@ -69,7 +71,7 @@ class ReadingBlock:
     def __len__(self) -> int:
         return int(self.asset_id.shape[0])
 
-    def take(self, index: np.ndarray) -> ReadingBlock:
+    def take(self, index: np.ndarray | slice) -> ReadingBlock:
         return ReadingBlock(self.asset_id[index], self.ts_us[index], self.channel_id[index],
                             self.value[index], self.status[index])
 
@@ -124,7 +126,7 @@ def write_readings(connection: Connection, block: ReadingBlock, batch_id: int | 
 
 
 def _write_sqlite(connection: Connection, block: ReadingBlock, batch_id: int | None) -> int:
-    raw = connection.connection.driver_connection
+    raw = driver_connection(connection)
     before = raw.total_changes
     batch = "NULL" if batch_id is None else str(int(batch_id))
     columns = [block.asset_id.tolist(), block.ts_us.tolist(), block.channel_id.tolist(),
@@ -175,9 +177,11 @@ def encode_copy_binary(block: ReadingBlock, batch_id: int | None) -> bytes:
 
 
 def _drop_null_payload(rows: np.ndarray) -> bytes:
-    without = np.dtype([(name, rows.dtype.fields[name][0]) for name in rows.dtype.names if name != "batch"])
-    packed = np.empty(rows.shape, dtype=without)
-    for name in without.names:
+    names, fields = rows.dtype.names, rows.dtype.fields
+    assert names is not None and fields is not None, "rows have the structured _PG_ROW dtype"
+    kept = [name for name in names if name != "batch"]
+    packed = np.empty(rows.shape, dtype=np.dtype([(name, fields[name][0]) for name in kept]))
+    for name in kept:
         packed[name] = rows[name]
     return packed.tobytes()
 
@@ -190,7 +194,8 @@ def _copy(cursor, table: str, block: ReadingBlock, batch_id: int | None) -> None
         copy.write(_COPY_HEADER)
         for start in range(0, len(block), rows_per_slice):
             part = slice(start, start + rows_per_slice)
-            copy.write(memoryview(_encode_rows(block.take(part), batch_id)))
+            payload = memoryview(_encode_rows(block.take(part), batch_id))  # type: ignore[arg-type]  # numpy stubs: ndarray.__buffer__ only on Python >= 3.12
+            copy.write(payload)
         copy.write(_COPY_TRAILER)
 
 
@@ -212,7 +217,7 @@ def _may_collide(cursor, block: ReadingBlock) -> bool:
 
 def _write_postgres(connection: Connection, block: ReadingBlock, batch_id: int | None,
                     known_new: bool = False) -> int:
-    raw = connection.connection.driver_connection
+    raw = driver_connection(connection)
     with raw.cursor() as cursor:
         if known_new or not _may_collide(cursor, block):
             _copy(cursor, "sensor_readings", block, batch_id)

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from plantpulse.data.store.bulk import PG_EPOCH_US, ReadingBlock, write_readings
+from plantpulse.data.store.db import driver_connection
 
 _PG_OUT_ROW = np.dtype([
     ("n", ">i2"),
@@ -83,7 +84,7 @@ def _spans(block: ReadingBlock) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _stored_sqlite(connection: Connection, block: ReadingBlock) -> StoredRows:
-    raw = connection.connection.driver_connection
+    raw = driver_connection(connection)
     parts: list[tuple[int, int, int, float, int]] = []
     query = ("SELECT asset_id, ts, channel_id, value, coalesce(batch_id, -1) FROM sensor_readings "
              "WHERE asset_id = ? AND ts BETWEEN ? AND ? ORDER BY ts, channel_id")
@@ -105,7 +106,7 @@ _PG_IN_SPAN = (
 
 
 def _stored_postgres(connection: Connection, block: ReadingBlock) -> StoredRows:
-    raw = connection.connection.driver_connection
+    raw = driver_connection(connection)
     assets, lo, hi = _spans(block)
     params = (assets.tolist(), (lo - PG_EPOCH_US).tolist(), (hi - PG_EPOCH_US).tolist())
     with raw.cursor() as cursor:

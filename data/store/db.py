@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Alembic logs its plugin set-up at INFO while it is imported; our own lines say what ran.
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -23,7 +23,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,6 +81,16 @@ def connect_args(url: URL, timeouts: DatabaseSettings) -> dict[str, object]:
         existing = url.query.get("options")
         args["options"] = f"{existing} {option}" if isinstance(existing, str) and existing else option
     return args
+
+
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection (sqlite3 or psycopg) under ``connection``, for bulk I/O."""
+    raw = connection.connection.driver_connection
+    if raw is None:  # SQLAlchemy types it optional: a pool entry can lose its driver connection
+        msg = ("The database connection has no driver connection (it was closed or invalidated); "
+               "open a new session and run the operation again.")
+        raise PlantPulseError(msg)
+    return raw
 
 
 class SchemaOutOfDateError(PlantPulseError):

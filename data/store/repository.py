@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import AssetSpec, ChannelSpec, PredictionRow, Rejection, SensorWindow
+from plantpulse.data.store.db import driver_connection
 from plantpulse.data.store.safe_text import storable, storable_or_none
 from plantpulse.data.store.schema import (
     Alert,
@@ -119,7 +120,8 @@ def last_reading_times(session: Session) -> dict[int, datetime]:
     return {asset_id: ts for asset_id, ts in rows if ts is not None}
 
 
-def _pivot(asset: Asset, rows: Sequence[tuple[int, int, float]], names: dict[int, str]) -> SensorWindow:
+def _pivot(asset: Asset, rows: Sequence[tuple[int, int, float]] | np.ndarray,
+           names: dict[int, str]) -> SensorWindow:
     """(ts_us, channel_id, value) rows (or an (N, 3) array) -> a SensorWindow, one column per channel."""
     if len(rows) == 0:
         return SensorWindow(asset.id, asset.name, (), np.empty(0, "datetime64[us]"), np.empty((0, 0)))
@@ -152,7 +154,7 @@ def readings_between(
     if asset is None:
         msg = f"No asset with id {asset_id}."
         raise InputDataError(msg)
-    names = dict(session.execute(select(Channel.id, Channel.name)).all())
+    names: dict[int, str] = dict(session.execute(select(Channel.id, Channel.name)).all())
     query = select(_ts_us(session, SensorReading.ts), SensorReading.channel_id, SensorReading.value).where(
         SensorReading.asset_id == asset_id
     )
@@ -194,7 +196,7 @@ def _raw_rows(session: Session, statement: Any) -> list[tuple[Any, ...]]:
     """Rows of an all-integer-parameter statement straight from the driver (no Row objects)."""
     connection = session.connection()
     sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = connection.connection.driver_connection.cursor()
+    cursor = driver_connection(connection).cursor()
     try:
         cursor.execute(sql)
         return cursor.fetchall()
@@ -210,7 +212,7 @@ def latest_windows(session: Session, asset_ids: Sequence[int], length: int,
     and read straight from the driver: scoring reads a few hundred thousand values per batch.
     Assets without readings get an empty window.
     """
-    names = dict(session.execute(select(Channel.id, Channel.name)).all())
+    names: dict[int, str] = dict(session.execute(select(Channel.id, Channel.name)).all())
     wanted = None if channels is None else [cid for cid, name in names.items() if name in set(channels)]
     out: dict[int, SensorWindow] = {}
     for start in range(0, len(asset_ids), 200):
@@ -219,13 +221,15 @@ def latest_windows(session: Session, asset_ids: Sequence[int], length: int,
         earlier = aliased(SensorReading)
         cutoff = (select(earlier.ts).where(earlier.asset_id == Asset.id).distinct().order_by(earlier.ts.desc())
                   .offset(length - 1).limit(1).correlate(Asset).scalar_subquery())
-        starts = dict(session.execute(select(Asset.id, _ts_us(session, cutoff)).where(Asset.id.in_(chunk))).all())
+        starts: dict[int, int | None] = dict(
+            session.execute(select(Asset.id, _ts_us(session, cutoff)).where(Asset.id.in_(chunk))).all())
         parts = []
         for asset_id in chunk:
             part = select(SensorReading.asset_id, _ts_us(session, SensorReading.ts), SensorReading.channel_id,
                           SensorReading.value).where(SensorReading.asset_id == asset_id)
-            if starts.get(asset_id) is not None:
-                part = part.where(_since_us(session, int(starts[asset_id])))
+            since = starts.get(asset_id)
+            if since is not None:
+                part = part.where(_since_us(session, int(since)))
             if wanted is not None:
                 part = part.where(SensorReading.channel_id.in_(wanted))
             parts.append(part)

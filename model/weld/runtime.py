@@ -63,7 +63,7 @@ def _force_offline_flags() -> None:
                         "ultralytics.hub.utils"):
         module = sys.modules.get(module_name)
         if module is not None and getattr(module, "ONLINE", False):
-            module.ONLINE = False
+            vars(module)["ONLINE"] = False  # a module's attributes live in its __dict__
 
 
 def _restore_pillow_open() -> None:

@@ -123,7 +123,7 @@ class _History:
         self._in_epoch = True
 
     def on_fit_epoch_end(self, trainer: Any) -> None:
-        row = {"epoch": int(trainer.epoch) + 1, "epochs": int(trainer.epochs)}
+        row: dict[str, float] = {"epoch": int(trainer.epoch) + 1, "epochs": int(trainer.epochs)}
         row.update({key: float(value) for key, value in (trainer.metrics or {}).items()})
         if not self._in_epoch:
             self.best = row

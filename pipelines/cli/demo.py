@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import click
@@ -71,7 +72,7 @@ def _ingest_steps(settings: Settings, db: Database, sample: Path) -> list[Step]:
         Step("asset registry", lambda: ingest.describe(ingest.load_asset_registry(db, sample / "assets.csv"))),
         Step("turbofan sensors", lambda: sensors("turbofan_fd001_test.csv", ignore_columns=("cycle",))),
         Step("machine telemetry", lambda: sensors("azure_telemetry.csv")),
-        *(Step(f"log {n}", lambda n=n: logs(n, asset_template=AZURE_TEMPLATE))
+        *(Step(f"log {n}", partial(logs, n, asset_template=AZURE_TEMPLATE))
           for n in ("PdM_errors.csv", "PdM_maint.csv", "PdM_failures.csv")),
         Step("aviation logbook", lambda: logs("maintnet_aviation_sample.csv")),
         Step("weld images", images),
@@ -165,9 +166,14 @@ def run_demo(settings: Settings, sample: Path = SAMPLE, echo: Callable[[str], No
     db = open_database(settings)
     prepare_database(db)
     model_name: list[str] = []
+
+    def train() -> str:
+        model_name.append(ensure_rul_model(settings, db, sample))
+        return model_name[0]
+
     steps = [
         *_ingest_steps(settings, db, sample),
-        Step("RUL model", lambda: model_name.append(ensure_rul_model(settings, db, sample)) or model_name[0]),
+        Step("RUL model", train),
         Step("scoring", lambda: _score(settings, db, model_name[0])),
         Step("weld inspection", lambda: _inspect_welds(settings, sample)),
     ]

@@ -113,7 +113,7 @@ def opcua_ingest(settings: Settings, endpoint: str | None, nodes_file: Path | No
     from plantpulse.pipelines.ingest.opcua import database_sinks
 
     quiet_asyncua()
-    update = {"endpoint": endpoint, "nodes_file": nodes_file, "browse_root": browse_root, "name": name}
+    update: dict[str, object] = {"endpoint": endpoint, "nodes_file": nodes_file, "browse_root": browse_root, "name": name}
     if allow_insecure:
         update |= {"allow_insecure": True, "security_policy": "None"}
     opcua = settings.opcua.model_validate(settings.opcua.model_dump() | {k: v for k, v in update.items() if v})

@@ -50,7 +50,7 @@ def load_of(ctx: EvalContext) -> dict[int, int]:
     if key not in ctx.cache:
         data = load_dataset("cwru", ctx.datasets_dir, verify="sizes")
         ctx.cache[key] = {r.file_number: r.load_hp for r in data.recordings}
-    return ctx.cache[key]  # type: ignore[return-value]
+    return ctx.cache[key]
 
 
 def type_probs(probs: np.ndarray) -> np.ndarray:
@@ -118,7 +118,8 @@ def _confusion(pred: np.ndarray, truth: np.ndarray, n: int) -> np.ndarray:
     return matrix
 
 
-def _cross_load(ctx: EvalContext, seed: int) -> dict[str, dict[tuple[int, int], dict[str, float]]]:
+def _cross_load(ctx: EvalContext, seed: int) -> tuple[dict[str, dict[tuple[int, int], dict[str, float]]], np.ndarray]:
+    """Scores per model and (train load, test load) pair; the MoE teacher's pooled confusion matrix."""
     loads = load_of(ctx)
     results: dict[str, dict[tuple[int, int], dict[str, float]]] = {}
     pooled: dict[str, list] = {"pred": [], "true": []}
@@ -135,11 +136,11 @@ def _cross_load(ctx: EvalContext, seed: int) -> dict[str, dict[tuple[int, int], 
                 results.setdefault(model, {})[(a, b)] = scores | {"wall_s": wall / len(test_loads)}
         pooled["pred"].append(preds["MoE teacher"][0].argmax(1))
         pooled["true"].append(truth)
-    results["_confusion"] = _confusion(np.concatenate(pooled["pred"]), np.concatenate(pooled["true"]), len(CLASSES))
-    return results
+    return results, _confusion(np.concatenate(pooled["pred"]), np.concatenate(pooled["true"]), len(CLASSES))
 
 
-def _unseen_size(ctx: EvalContext, seed: int) -> dict[str, dict[float, dict[str, float]]]:
+def _unseen_size(ctx: EvalContext, seed: int) -> tuple[dict[str, dict[float, dict[str, float]]], np.ndarray]:
+    """Fault-type scores per model and held-out size; the MoE teacher's pooled confusion matrix."""
     results: dict[str, dict[float, dict[str, float]]] = {}
     pooled: dict[str, list] = {"pred": [], "true": []}
     for size in X.CWRU_SIZES:
@@ -151,8 +152,7 @@ def _unseen_size(ctx: EvalContext, seed: int) -> dict[str, dict[float, dict[str,
             results.setdefault(model, {})[size] = class_scores(type_probs(probs), truth, len(TYPES)) | {"wall_s": wall}
         pooled["pred"].append(type_probs(preds["MoE teacher"][0]).argmax(1))
         pooled["true"].append(truth)
-    results["_confusion"] = _confusion(np.concatenate(pooled["pred"]), np.concatenate(pooled["true"]), len(TYPES))
-    return results
+    return results, _confusion(np.concatenate(pooled["pred"]), np.concatenate(pooled["true"]), len(TYPES))
 
 
 def run(ctx: EvalContext) -> ProtocolResult:
@@ -160,10 +160,10 @@ def run(ctx: EvalContext) -> ProtocolResult:
     details: dict[str, object] = {}
     plot_list = _same_load(ctx, rows, details)
     seed = ctx.seeds[0]
-    cross, sizes = _cross_load(ctx, seed), _unseen_size(ctx, seed)
-    plot_list.append(plots.confusion(ctx, cross.pop("_confusion"), CLASSES,
+    (cross, cross_confusion), (sizes, size_confusion) = _cross_load(ctx, seed), _unseen_size(ctx, seed)
+    plot_list.append(plots.confusion(ctx, cross_confusion, CLASSES,
                                      "CWRU cross-load, MoE teacher (all 12 pairs pooled)", "cwru_cross_load_confusion.png"))
-    plot_list.append(plots.confusion(ctx, sizes.pop("_confusion"), TYPES,
+    plot_list.append(plots.confusion(ctx, size_confusion, TYPES,
                                      "CWRU unseen fault size, MoE teacher (3 folds pooled)", "cwru_unseen_size_confusion.png"))
     for model, pairs in cross.items():
         for case, values in (("cross-load mean", list(pairs.values())), ("unseen size mean", list(sizes[model].values()))):

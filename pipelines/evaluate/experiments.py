@@ -40,7 +40,7 @@ def main_spec(seed: int) -> MoeSpec:
 
 def ablation_spec(name: str, seed: int = 0) -> MoeSpec:
     return MoeSpec(name=f"{name}-s{seed}", datasets=ALL_DATASETS, seed=seed, distill=False,
-                   **ABLATIONS[name])  # type: ignore[arg-type]
+                   **ABLATIONS[name])
 
 
 def cwru_load_spec(train_load: int, seed: int = 0) -> MoeSpec:
@@ -66,7 +66,7 @@ def get(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
     if key not in ctx.cache:
         ctx.echo(f"MoE experiment {spec.name}: {'loading checkpoints' if ctx.from_checkpoint else 'training'}")
         ctx.cache[key] = obtain(ctx, spec)
-    return ctx.cache[key]  # type: ignore[return-value]
+    return ctx.cache[key]
 
 
 def ablation_names(ctx: EvalContext) -> tuple[str, ...]:

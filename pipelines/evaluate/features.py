@@ -14,9 +14,10 @@ from scipy.signal import hilbert
 from scipy.stats import kurtosis, skew
 
 from plantpulse.model.baseline.quantile_mlp import window_features
+from plantpulse.pipelines.train.tasks.windows import WindowView
 
 
-def chunked(view: object, fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray | None = None,
+def chunked(view: np.ndarray | WindowView, fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray | None = None,
             chunk: int = 2048) -> np.ndarray:
     """``fn`` applied to (a subset of) a lazy window view, chunk by chunk, so overlapping
     windows are never all materialised at once; results are concatenated along rows."""

@@ -15,6 +15,7 @@ binning at the unweighted cost.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -83,12 +84,14 @@ class FittedGbm:
         return _at(self.model.staged_predict_proba(self._x(x)), self.rounds)
 
 
-def _at(stages, rounds: int) -> np.ndarray:
-    out = None
+def _at(stages: Iterable[np.ndarray], rounds: int) -> np.ndarray:
+    """The prediction after ``rounds`` boosting rounds (the last one if the model has fewer)."""
+    out: np.ndarray | None = None
     for index, value in enumerate(stages, start=1):
         out = value
         if index >= rounds:
             break
+    assert out is not None, "a fitted booster yields at least one stage"
     return out
 
 

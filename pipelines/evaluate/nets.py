@@ -44,7 +44,7 @@ class SensorBranch(nn.Module):
     def __init__(self, channels: int, length: int, width: int) -> None:
         super().__init__()
         stride = 4 if length >= 256 else 1
-        layers = [_block1d(channels, width, 15 if length >= 64 else 3, stride)]
+        layers: list[nn.Module] = [_block1d(channels, width, 15 if length >= 64 else 3, stride)]
         t = math.ceil(length / stride)
         while t > 16:
             layers += [_block1d(width, width, 3), nn.MaxPool1d(2)]

@@ -183,11 +183,11 @@ def to_json(results: list[ProtocolResult], meta: dict[str, Any], base: Path | No
 def from_json(item: dict[str, Any], base: Path = Path()) -> ProtocolResult:
     """A protocol's record read back from the JSON written by :func:`to_json` (plots relative to ``base``)."""
     rows = tuple(Row(r["model"], r["family"], {tuple(k.split("|", 1)): tuple(math.nan if v is None else v for v in vals)
-                                              for k, vals in r["cells"].items()},  # type: ignore[misc]
+                                              for k, vals in r["cells"].items()},
                      tuple(r["seeds"]), r["wall_s"], r["note"]) for r in item["rows"])
     plots = tuple(zip(item.get("plot_captions", item["plots"]), (base / p for p in item["plots"]), strict=True))
     return ProtocolResult(item["name"], item["title"], item["protocol"],
-                          tuple(tuple(c) for c in item.get("columns", ())), rows,  # type: ignore[misc]
+                          tuple(tuple(c) for c in item.get("columns", ())), rows,
                           tuple(TargetCheck(**t) for t in item["targets"]), plots, tuple(item["notes"]),
                           tuple(item.get("extra_tables", ())), item["wall_s"], item.get("details", {}))
 

@@ -37,7 +37,9 @@ def censored(data: TaskData, end: np.datetime64 | None) -> tuple[np.ndarray, np.
     observed = np.asarray(data.info["failure_observed"], dtype=bool)
     if end is None:
         return np.maximum(ttf, 1e-3), observed
-    left = (end - np.asarray(data.info["time"])) / HOUR
+    # (N,) timedelta64; annotated because numpy's stubs type datetime64 - array-of-Any as datetime64
+    remaining: np.ndarray = end - np.asarray(data.info["time"])
+    left = remaining / HOUR
     return np.maximum(np.minimum(ttf, left), 1e-3), observed & (ttf <= left)
 
 

@@ -61,9 +61,9 @@ class AssetResolver:
         """Insert new assets in one statement (one round trip, not one per asset)."""
         for name in names:
             AssetSpec(name, self.asset_type)  # validates the name
-        rows = [{"name": n, "asset_type": self.asset_type, "site": "", "line": "", "model": None,
+        rows: list[dict[str, Any]] = [{"name": n, "asset_type": self.asset_type, "site": "", "line": "", "model": None,
                  "attributes": {}} for n in names]
-        created = dict(self.session.execute(insert(Asset).returning(Asset.name, Asset.id), rows).all())
+        created: dict[str, int] = dict(self.session.execute(insert(Asset).returning(Asset.name, Asset.id), rows).all())
         self.created.extend(names)
         return created
 

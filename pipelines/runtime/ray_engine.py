@@ -124,7 +124,7 @@ def score_on_ray(db_url: str, ref: Any, assets: Sequence[Any], batch_size: int, 
         out = scored.take_all()
     rows = tuple(sorted((_decode(r["payload"]) for r in out if r["kind"] == "row"), key=lambda r: r.asset_id))
     skipped = tuple(tuple(json.loads(r["payload"])) for r in out if r["kind"] == "skip")
-    return Scores(rows, skipped)  # type: ignore[arg-type]
+    return Scores(rows, skipped)
 
 
 # ---------------------------------------------------------------------------------- training

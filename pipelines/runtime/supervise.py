@@ -96,7 +96,8 @@ def _wait(process: subprocess.Popen, received: list[int], grace_s: float) -> int
         if received and deadline is None:
             deadline = time.monotonic() + grace_s
         if deadline is not None and time.monotonic() > deadline:
-            log.warning("%s did not stop within %g s of %s; killing it.", process.args[0], grace_s,
+            name = process.args[0] if isinstance(process.args, list | tuple) else process.args
+            log.warning("%s did not stop within %g s of %s; killing it.", name, grace_s,
                         signal.Signals(received[0]).name)
             _signal_group(process, signal.SIGKILL)
             deadline = float("inf")

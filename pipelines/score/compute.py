@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,7 @@ def candidates(session: Session, ref: ModelRef, asset_types: Sequence[str] | Non
                only: Sequence[str] | None = None, force: bool = False) -> list[Candidate]:
     """Assets of the predictor's types whose newest reading is newer than their last scored window."""
     last = last_reading_times(session)
-    done = dict(session.execute(
+    done: dict[int, datetime] = dict(session.execute(
         select(Prediction.asset_id, func.max(Prediction.window_end))
         .where(Prediction.model_version_id == ref.version_id).group_by(Prediction.asset_id)).all())
     query = select(Asset.id, Asset.name, Asset.asset_type).order_by(Asset.id)

@@ -99,7 +99,7 @@ def _not_stored(session: Session, ref: ModelRef, rows: Sequence[PredictionRow]) 
     return [r for r in rows if (r.asset_id, r.window_end) not in stored]
 
 
-def _scored(session: Session, ref: ModelRef, rows: Sequence[PredictionRow]) -> list[tuple[Scored, int]]:
+def _scored(session: Session, ref: ModelRef, rows: Sequence[PredictionRow]) -> list[tuple[Scored, int | None]]:
     """Each row with its asset's name and type, and its stored prediction id."""
     assets = {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_({r.asset_id for r in rows})))}
     ids = _stored_ids(session, ref, rows)
@@ -113,10 +113,11 @@ def write(db: Database, ref: ModelRef, scores: Scores, settings: Settings) -> tu
         fresh = _not_stored(session, ref, scores.rows)  # a re-scored window must not re-fire its alerts
         written = upsert_predictions(session, fresh)
         scored = _scored(session, ref, fresh)
-        findings = [(f, pid) for f, pid in _findings(scored, settings)]
+        findings: list[tuple[Finding, int | None]] = [(f, pid) for f, pid in _findings(scored, settings)]
         weld, _ = weld_findings(session, settings.alerts, settings.timezone)
         findings += [(f, None) for f in weld]
-        new, refreshed = [], []
+        new: list[Alert] = []
+        refreshed: list[Alert] = []
         for finding, prediction_id in findings:
             alert = raise_alert(session, rule=finding.rule, severity=finding.severity, message=finding.message,
                                 dedupe_key=finding.dedupe_key, asset_id=finding.asset_id, evidence=finding.evidence,
@@ -126,7 +127,7 @@ def write(db: Database, ref: ModelRef, scores: Scores, settings: Settings) -> tu
     return written, new, refreshed
 
 
-def _findings(scored: list[tuple[Scored, int]], settings: Settings) -> list[tuple[Finding, int]]:
+def _findings(scored: list[tuple[Scored, int | None]], settings: Settings) -> list[tuple[Finding, int | None]]:
     by_asset = {s.row.asset_id: pid for s, pid in scored}
     return [(f, by_asset.get(f.asset_id)) for f in evaluate([s for s, _ in scored], settings.alerts)]
 

@@ -231,6 +231,10 @@ def save_review(session: Session, inspection_id: int, verdict: str, names: Seque
     if inspection is None:
         raise InputDataError(f"No weld inspection with id {inspection_id}.")
     image = session.get(WeldImage, inspection.image_id)
+    if image is None:
+        msg = (f"Weld inspection {inspection_id} refers to image {inspection.image_id}, which is not in "
+               "the database; re-ingest the image before reviewing.")
+        raise InputDataError(msg)
     if boxes is None:
         kept = [b for b in inspection.boxes if b["score"] >= inspection.threshold]
         checked = [{**b, "score": None} for b in kept]

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.user_managers import UserManager
 
 from plantpulse.connectors.opcua.security import Pki, TrustList
 from plantpulse.connectors.opcua.sim.replay import ReplayAsset
@@ -66,7 +67,7 @@ class SimConfig:
         return f"opc.tcp://{self.host}:{self.port}{self.path}"
 
 
-class _Users:
+class _Users(UserManager):
     """Accepts exactly the configured user (anonymous only when no password is configured)."""
 
     def __init__(self, username: str | None, password: str | None) -> None:
@@ -78,6 +79,11 @@ class _Users:
         ok_user = hmac.compare_digest((username or "").encode(), self.username.encode())
         ok_pass = hmac.compare_digest((password or "").encode(), self.password.encode())
         return User(role=UserRole.User, name=username) if ok_user and ok_pass else None
+
+
+def _node(identifier: str, idx: int) -> ua.NodeId:
+    """A string NodeId in namespace ``idx``; asyncua types NodeId fields as its wire-type classes."""
+    return ua.NodeId(ua.String(identifier), ua.Int16(idx))
 
 
 @dataclass(slots=True)
@@ -122,18 +128,18 @@ class OpcUaSimulator:
 
     async def _build(self, server: Server) -> None:
         idx = await server.register_namespace(NAMESPACE)
-        root = await server.nodes.objects.add_folder(ua.NodeId("PlantPulse", idx), ua.QualifiedName("PlantPulse", idx))
+        root = await server.nodes.objects.add_folder(_node("PlantPulse", idx), ua.QualifiedName("PlantPulse", idx))
         folders = {}
         self._ranges = fleet_ranges(self.assets)
         for asset in self.assets:
             if asset.folder not in folders:
-                folders[asset.folder] = await root.add_folder(ua.NodeId(f"PlantPulse/{asset.folder}", idx),
+                folders[asset.folder] = await root.add_folder(_node(f"PlantPulse/{asset.folder}", idx),
                                                               ua.QualifiedName(asset.folder, idx))
             self.channels.append(await self._add_asset(folders[asset.folder], asset, idx))
 
     async def _add_asset(self, folder, asset: ReplayAsset, idx: int) -> list[_Channel]:
-        obj = await folder.add_object(ua.NodeId(asset.name, idx), ua.QualifiedName(asset.name, idx))
-        await obj.add_property(ua.NodeId(f"{asset.name}/AssetType", idx), ua.QualifiedName("AssetType", idx),
+        obj = await folder.add_object(_node(asset.name, idx), ua.QualifiedName(asset.name, idx))
+        await obj.add_property(_node(f"{asset.name}/AssetType", idx), ua.QualifiedName("AssetType", idx),
                                asset.asset_type)
         out = []
         for name in asset.channels:
@@ -141,11 +147,11 @@ class OpcUaSimulator:
             lo, hi, span = self._ranges[(asset.asset_type, name)]
             initial = ua.Variant([0.0] * asset.block if asset.block else 0.0, ua.VariantType.Double,
                                  is_array=bool(asset.block))
-            var = await obj.add_variable(ua.NodeId(key, idx), ua.QualifiedName(name, idx), initial)
-            await var.add_property(ua.NodeId(f"{key}/EURange", idx), ua.QualifiedName("EURange", 0),
+            var = await obj.add_variable(_node(key, idx), ua.QualifiedName(name, idx), initial)
+            await var.add_property(_node(f"{key}/EURange", idx), ua.QualifiedName("EURange", 0),
                                    ua.Range(lo - span, hi + span))
             if asset.sample_rate_hz:
-                await var.add_property(ua.NodeId(f"{key}/SampleRateHz", idx), ua.QualifiedName("SampleRateHz", idx),
+                await var.add_property(_node(f"{key}/SampleRateHz", idx), ua.QualifiedName("SampleRateHz", idx),
                                        float(asset.sample_rate_hz))
             out.append(_Channel(key, var.nodeid, self.store.register(key, var.nodeid), hi + span, span))
         return out
@@ -158,7 +164,7 @@ class OpcUaSimulator:
                 row = last.get(ch.store_id)
                 if row is None:
                     dv = ua.DataValue(ua.Variant(None, ua.VariantType.Null),
-                                      StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData),
+                                      StatusCode=ua.StatusCode(ua.UInt32(ua.StatusCodes.BadWaitingForInitialData)),
                                       ServerTimestamp=utcnow())
                 else:
                     ts_us, kind, value, status = row

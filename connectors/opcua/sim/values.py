@@ -64,12 +64,13 @@ def fleet_ranges(assets: list[ReplayAsset]) -> dict[tuple[str, str], tuple[float
     return out
 
 
-GOOD = ua.StatusCode(0)
+GOOD = ua.StatusCode(ua.UInt32(0))
 
 
 def datavalue(value: ua.Variant, status: int, ts_us: int, now: datetime | None = None) -> ua.DataValue:
-    code = GOOD if status == 0 else ua.StatusCode(status)
-    return ua.DataValue(value, StatusCode=code, SourceTimestamp=from_micros(ts_us), ServerTimestamp=now or utcnow())
+    code = GOOD if status == 0 else ua.StatusCode(ua.UInt32(status))
+    return ua.DataValue(value, StatusCode=code, SourceTimestamp=from_micros(ts_us),
+                        ServerTimestamp=now or utcnow())  # type: ignore[arg-type]  # asyncua types timestamps as its ua.DateTime subclass, takes any datetime
 
 
 def inject(fault: str | None, value: float, high: float, span: float, ts_us: int) -> tuple[str, object, int, int]:

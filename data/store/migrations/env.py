@@ -5,10 +5,20 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.store.schema import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        msg = ("The Alembic configuration has no sqlalchemy.url. Run migrations through "
+               "`plantpulse db upgrade` (or Database(url).upgrade()), which sets it.")
+        raise ConfigError(msg)
+    return url
 
 
 def _run(connection) -> None:
@@ -27,7 +37,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(_url())
     with engine.begin() as conn:
         _run(conn)
 

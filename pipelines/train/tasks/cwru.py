@@ -75,7 +75,8 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
     ``gap`` samples (default: one window) between consecutive segments of a recording are unused."""
     gap = window if gap is None else gap
     data = load_dataset("cwru", root, verify=verify)
-    layout = {split: ([], [], []) for split in SPLITS}  # starts, labels, groups
+    layout: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {
+        split: ([], [], []) for split in SPLITS}  # starts, labels, groups
     pieces, offset, train_rows = [], 0, []
     for rec in data.recordings:
         signal = np.stack([rec.de, rec.fe], axis=1)

@@ -51,7 +51,7 @@ def build(root: Path | str, *, fractions: tuple[float, float, float] = (0.7, 0.1
     data = load_dataset("maintnet", root, verify=verify)
     labels = np.array([CLASSES.index(system_label(a)) for a in data.action])
     problems = [" ".join(p.lower().split()) for p in data.problem]
-    _, groups = np.unique(problems, return_inverse=True)
+    groups = np.unique(problems, return_inverse=True)[1]
     masks = split_groups(groups, fractions, seed, stratify=labels)
     splits = []
     for split, mask in zip(("train", "val", "test"), masks, strict=True):

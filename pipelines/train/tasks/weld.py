@@ -51,7 +51,7 @@ def build(root: Path | str, *, image_size: int = 64, fractions: tuple[float, flo
             seen.add(digest)
             items.append(item)
     labels = np.array([image_label(item.boxes) for item in items])
-    _, groups = np.unique([item.source_id for item in items], return_inverse=True)
+    groups = np.unique([item.source_id for item in items], return_inverse=True)[1]
     images = np.stack([load_image(item.image_path, image_size) for item in items])
     masks = split_groups(groups, fractions, seed, stratify=labels)
     splits = [TaskData(name=f"weld_{split}", task=WELD_TASK, groups=groups[m], images=images[m],
