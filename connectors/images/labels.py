@@ -10,6 +10,7 @@ import yaml
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import Rejection, YoloBox
+from plantpulse.data.core.yolo import parse_yolo_line
 
 CLASS_FILES = ("classes.yaml", "data.yaml", "dataset.yaml", "classes.txt")
 
@@ -29,22 +30,6 @@ def class_names(name: str, data: bytes) -> tuple[str, ...]:
     return tuple(str(n) for n in names)
 
 
-def _box(parts: list[str], classes: tuple[str, ...]) -> YoloBox:
-    class_id = int(parts[0])
-    numbers = [float(p) for p in parts[1:]]
-    if len(numbers) == 4:
-        cx, cy, w, h = numbers
-    elif len(numbers) >= 6 and len(numbers) % 2 == 0:
-        xs, ys = numbers[0::2], numbers[1::2]
-        cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-        w, h = max(xs) - min(xs), max(ys) - min(ys)
-    else:
-        raise ValueError(f"expected 'class cx cy w h' (5 numbers), found {len(parts)} fields")
-    if classes and class_id >= len(classes):
-        raise ValueError(f"class {class_id} is not among the {len(classes)} classes of the dataset file")
-    return YoloBox(class_id, cx, cy, w, h, classes[class_id] if classes else None)
-
-
 def parse_labels(name: str, data: bytes, classes: tuple[str, ...]) -> tuple[tuple[YoloBox, ...], list[Rejection]]:
     """Boxes of a label file; each unreadable line is a Rejection (the other lines still count)."""
     boxes: list[YoloBox] = []
@@ -54,12 +39,11 @@ def parse_labels(name: str, data: bytes, classes: tuple[str, ...]) -> tuple[tupl
     except UnicodeDecodeError as err:
         return (), [Rejection(name, None, None, f"label file is not UTF-8 text ({err.reason})", "", "bad_label")]
     for number, line in enumerate(text.splitlines(), start=1):
-        parts = line.split()
-        if not parts:
+        if not line.split():
             continue
         try:
-            boxes.append(_box(parts, classes))
-        except (ValueError, InputDataError) as err:
+            boxes.append(parse_yolo_line(line, f"{name}:{number}", polygons=True, names=classes))
+        except InputDataError as err:
             rejected.append(Rejection(name, number, None, f"not a YOLO label line: {err}", line, "bad_label"))
     return tuple(boxes), rejected
 

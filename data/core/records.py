@@ -214,6 +214,10 @@ class YoloBox:
             msg = f"YOLO box must be normalised to 0..1 with positive size. Got {coords}."
             raise InputDataError(msg)
 
+    def line(self) -> str:
+        """The box as a YOLO label line."""
+        return f"{self.class_id} {self.cx:.6f} {self.cy:.6f} {self.w:.6f} {self.h:.6f}"
+
     def as_dict(self) -> dict[str, Any]:
         return {"class_id": self.class_id, "class_name": self.class_name,
                 "cx": self.cx, "cy": self.cy, "w": self.w, "h": self.h}

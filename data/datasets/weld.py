@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError, InputDataError
 from plantpulse.data.core.hashing import sha256_file
+from plantpulse.data.core.yolo import parse_yolo_line
 from plantpulse.data.datasets.manifest import (
     FileSpec,
     Manifest,
@@ -75,15 +76,11 @@ def read_labels(path: Path) -> np.ndarray:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        parts = line.split()
         try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            values = []
-        if len(values) != 5 or not values[0].is_integer() or not all(0 <= v <= 1 for v in values[1:]):
-            msg = f"{path}:{number}: expected 'class cx cy w h' with coordinates in 0..1, got {line!r}."
-            raise DatasetError(msg)
-        rows.append(values)
+            box = parse_yolo_line(line, f"{path}:{number}")
+        except InputDataError as err:
+            raise DatasetError(str(err)) from err
+        rows.append((box.class_id, box.cx, box.cy, box.w, box.h))
     return np.asarray(rows, dtype=np.float32).reshape(-1, 5)
 
 

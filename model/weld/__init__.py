@@ -16,13 +16,14 @@ Modules, in the order data flows through them:
 - :mod:`.export` writes ONNX; :mod:`.transfer` runs the few-label learning curve.
 """
 
+from plantpulse.data.core.records import YoloBox
 from plantpulse.model.weld.checkpoint import (
     WeldModel,
     WeldModelCard,
     load_weld_model,
     save_weld_model,
 )
-from plantpulse.model.weld.dataset import LabelledImage, YoloBox, scan_yolo_dataset, source_key
+from plantpulse.model.weld.dataset import LabelledImage, scan_yolo_dataset, source_key
 from plantpulse.model.weld.inference import Detection, ImageDetections
 from plantpulse.model.weld.predict import (
     OnnxWeldDetector,

@@ -15,26 +15,14 @@ from pathlib import Path
 
 import yaml
 
-from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError, InputDataError
 from plantpulse.data.core.hashing import sha256_file
+from plantpulse.data.core.records import YoloBox
+from plantpulse.data.core.yolo import parse_yolo_line
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SPLIT_FOLDERS = ("train", "valid", "test")
 CLASS_FILES = ("classes.yaml", "data.yaml")
-
-
-@dataclass(frozen=True, slots=True)
-class YoloBox:
-    """One labelled box: class index and centre/size normalised to the image (0..1)."""
-
-    cls: int
-    cx: float
-    cy: float
-    w: float
-    h: float
-
-    def line(self) -> str:
-        return f"{self.cls} {self.cx:.6f} {self.cy:.6f} {self.w:.6f} {self.h:.6f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,36 +48,16 @@ def source_key(file_name: str) -> str:
     return Path(name).stem
 
 
-def _float(token: str, where: str) -> float:
-    try:
-        return float(token)
-    except ValueError:
-        raise DatasetError(f"{where}: {token!r} is not a number.") from None
-
-
-def parse_label_line(line: str, where: str, n_classes: int) -> YoloBox:
-    """Parse ``class cx cy w h``; ``where`` (``file:line``) goes into any error message."""
-    fields = line.split()
-    if len(fields) != 5:
-        msg = f"{where}: expected 5 fields 'class cx cy w h', got {len(fields)}: {line.strip()!r}."
-        raise DatasetError(msg)
-    if not fields[0].isdigit() or int(fields[0]) >= n_classes:
-        msg = f"{where}: class {fields[0]!r} is not an index below {n_classes} (the class list)."
-        raise DatasetError(msg)
-    cx, cy, w, h = (_float(token, where) for token in fields[1:])
-    if not all(0.0 <= v <= 1.0 for v in (cx, cy, w, h)):
-        msg = f"{where}: coordinates must be normalised to 0..1, got {cx}, {cy}, {w}, {h}."
-        raise DatasetError(msg)
-    return YoloBox(int(fields[0]), cx, cy, w, h)
-
-
 def read_labels(path: Path, n_classes: int) -> tuple[YoloBox, ...]:
     """All boxes of one label file; a missing file means no boxes (a background image)."""
     if not path.is_file():
         return ()
     lines = path.read_text(encoding="utf-8").splitlines()
-    return tuple(parse_label_line(line, f"{path}:{number}", n_classes)
-                 for number, line in enumerate(lines, start=1) if line.strip())
+    try:
+        return tuple(parse_yolo_line(line, f"{path}:{number}", n_classes)
+                     for number, line in enumerate(lines, start=1) if line.strip())
+    except InputDataError as err:
+        raise DatasetError(str(err)) from err
 
 
 def read_class_names(root: Path) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ class WeldSplit:
 
 def has_reject_box(item: LabelledImage, reject_classes: Collection[int]) -> bool:
     """True when the image carries at least one box of a defect class."""
-    return any(box.cls in reject_classes for box in item.boxes)
+    return any(box.class_id in reject_classes for box in item.boxes)
 
 
 def group_by_source(items: Iterable[LabelledImage]) -> dict[str, list[LabelledImage]]:

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw, ImageFilter
 
-from plantpulse.model.weld.dataset import YoloBox
+from plantpulse.data.core.records import YoloBox
 
 NAMES = ("Bad Weld", "Good Weld", "Defect")
 BAD, GOOD, DEFECT = 0, 1, 2
@@ -92,7 +92,7 @@ def _write(root: Path, split: str, name: str, weld: SyntheticWeld) -> None:
 
 def _flipped(weld: SyntheticWeld) -> SyntheticWeld:
     rgb = np.ascontiguousarray(weld.rgb[:, ::-1])
-    boxes = tuple(YoloBox(b.cls, 1.0 - b.cx, b.cy, b.w, b.h) for b in weld.boxes)
+    boxes = tuple(YoloBox(b.class_id, 1.0 - b.cx, b.cy, b.w, b.h) for b in weld.boxes)
     return SyntheticWeld(rgb, boxes)
 
 

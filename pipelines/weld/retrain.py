@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import YoloBox
 from plantpulse.data.store.schema import WeldImage, WeldLabel
 from plantpulse.model.weld.checkpoint import load_weld_model
-from plantpulse.model.weld.dataset import LabelledImage, YoloBox, source_key
+from plantpulse.model.weld.dataset import LabelledImage, source_key
 from plantpulse.model.weld.train import ProgressFn, TrainConfig
 from plantpulse.pipelines.weld import detector as weld_jobs
 from plantpulse.pipelines.weld import service as weld_service
@@ -91,7 +92,7 @@ def reviewed_images(session: Session, store_dir: Path, names: Sequence[str],
             continue
         if image.sha256 in held_out or source_key(image.original_name) in held_out:
             skipped["in the fixed validation/test images"] += 1
-        elif label.verdict == "reject" and not any(b.cls in reject_ids for b in boxes):
+        elif label.verdict == "reject" and not any(b.class_id in reject_ids for b in boxes):
             skipped["rejected without any defect box"] += 1
         elif not path.is_file():
             skipped["image file missing from the store"] += 1

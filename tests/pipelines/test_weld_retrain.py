@@ -53,8 +53,8 @@ def test_labels_become_training_images(database, tmp_path: Path) -> None:
                                          held_out={"SampleV1_1_mp4-7_jpg"})
     assert [(it.origin, it.sha256[-1]) for it in items] == [("review", "1"), ("import", "2")]
     first = items[0].boxes[0]
-    assert (first.cls, first.cx, first.cy, first.w, first.h) == pytest.approx((2, 0.2, 0.2, 0.2, 0.2))
-    assert items[1].boxes[0].cls == 2
+    assert (first.class_id, first.cx, first.cy, first.w, first.h) == pytest.approx((2, 0.2, 0.2, 0.2, 0.2))
+    assert items[1].boxes[0].class_id == 2
     assert skipped == {"in the fixed validation/test images": 1,
                        "rejected without any defect box": 1,
                        "a box class the detector does not know": 1,

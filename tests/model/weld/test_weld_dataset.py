@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from plantpulse.data.core.errors import DatasetError
+from plantpulse.data.core.errors import DatasetError, InputDataError
+from plantpulse.data.core.records import YoloBox
+from plantpulse.data.core.yolo import parse_yolo_line
 from plantpulse.model.weld.dataset import (
-    YoloBox,
     drop_exact_duplicates,
-    parse_label_line,
     read_class_names,
     read_labels,
     scan_yolo_dataset,
@@ -34,7 +34,9 @@ def test_source_key(name: str, source: str) -> None:
 
 
 def test_parse_label_line() -> None:
-    assert parse_label_line("2 0.5 0.25 0.1 0.2", "f:1", 3) == YoloBox(2, 0.5, 0.25, 0.1, 0.2)
+    assert parse_yolo_line("2 0.5 0.25 0.1 0.2", "f:1", 3) == YoloBox(2, 0.5, 0.25, 0.1, 0.2)
+    polygon = parse_yolo_line("1 0.1 0.2 0.3 0.2 0.3 0.6", "f:2", 3, polygons=True, names=("a", "b", "c"))
+    assert polygon.class_name == "b" and (polygon.cx, polygon.cy) == pytest.approx((0.2, 0.4))
 
 
 @pytest.mark.parametrize(
@@ -49,8 +51,14 @@ def test_parse_label_line() -> None:
     ids=["fields", "class-high", "class-negative", "not-number", "out-of-range"],
 )
 def test_parse_label_line_errors(line: str, match: str) -> None:
-    with pytest.raises(DatasetError, match=match):
-        parse_label_line(line, "f.txt:3", 3)
+    with pytest.raises(InputDataError, match=match):
+        parse_yolo_line(line, "f.txt:3", 3)
+
+
+def test_a_bad_label_file_fails_the_dataset_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n1 0.5 x 0.1 0.1\n")
+    with pytest.raises(DatasetError, match=r"a.txt:2: 'x' is not a number"):
+        read_labels(tmp_path / "a.txt", 3)
 
 
 def test_missing_label_file_is_background(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from plantpulse.data.core.errors import DatasetError, InputDataError
-from plantpulse.model.weld.dataset import LabelledImage, YoloBox
+from plantpulse.data.core.records import YoloBox
+from plantpulse.model.weld.dataset import LabelledImage
 from plantpulse.model.weld.splits import (
     grouped_split,
     has_reject_box,
