@@ -13,11 +13,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A settings section: frozen, and an unknown key is an error (typos never pass silently)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ScoringSettings(_Section):
+class ScoringSettings(Section):
     """Which model scores the fleet, and on which engine."""
 
     model: str = Field("plantpulse-student", min_length=1,
@@ -28,7 +30,7 @@ class ScoringSettings(_Section):
     batch_size: int = Field(256, ge=1, description="windows per predict call")
 
 
-class AlertSettings(_Section):
+class AlertSettings(Section):
     """Alert rules. RUL in the asset's own unit (cycles, hours)."""
 
     rul_threshold: float = Field(30.0, ge=0, description="alert when the RUL (see rul_basis) is below")
@@ -65,7 +67,7 @@ class AlertSettings(_Section):
         return self.anomaly_thresholds.get(predictor_kind, self.anomaly_threshold)
 
 
-class SchedulerSettings(_Section):
+class SchedulerSettings(Section):
     """When jobs run, and how hard they are retried."""
 
     score_cron: str = Field("*/5 * * * *", description="crontab of the scoring job (plant time zone)")

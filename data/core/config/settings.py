@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from plantpulse.data.core.config.database import DatabaseSettings
-from plantpulse.data.core.config.jobs import AlertSettings, SchedulerSettings, ScoringSettings
+from plantpulse.data.core.config.jobs import AlertSettings, SchedulerSettings, ScoringSettings, Section
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.config.secrets import refuse_file_secrets
 from plantpulse.data.core.errors import ConfigError
@@ -29,11 +29,7 @@ ENV_PREFIX = "PLANTPULSE_"
 DEFAULT_CONFIG_FILE = "plantpulse.toml"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class IngestSettings(_Section):
+class IngestSettings(Section):
     """Limits that protect the database and the host from bad uploads."""
 
     max_upload_mb: float = Field(512.0, gt=0, description="largest single upload accepted")
@@ -45,7 +41,7 @@ class IngestSettings(_Section):
                                  description="longest CSV/log field kept, in characters; a longer one is quarantined")
 
 
-class DashboardSettings(_Section):
+class DashboardSettings(Section):
     """Who may see the dashboard and how it looks."""
 
     password: SecretStr | None = Field(None, description="viewer password; env only in production")
@@ -55,7 +51,7 @@ class DashboardSettings(_Section):
     refresh_seconds: float = Field(30.0, gt=0)
 
 
-class WeldSettings(_Section):
+class WeldSettings(Section):
     """Weld inspection: the detector, its CPU training budget and the verdict operating point."""
 
     checkpoint: Path | None = Field(None, description="weld detector; default: the shipped one")
@@ -69,7 +65,7 @@ class WeldSettings(_Section):
     split_seed: int = Field(0, ge=0)
 
 
-class Settings(_Section):
+class Settings(Section):
     """Everything an entry point needs to know about where things live."""
 
     home: Path = Field(Path(".plantpulse"), description="state folder: database, images, models")
