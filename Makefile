@@ -9,7 +9,7 @@ CONSTRAINTS := constraints.txt
 PYTEST_ARGS ?=
 FAST := not slow and not real_data and not integration and not browser and not postgres
 
-.PHONY: demo test test-fast bench lock chromium clean help
+.PHONY: demo test test-fast lint bench lock chromium clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,6 +39,10 @@ chromium:  ## install headless Chromium + chromedriver for the browser tests (De
 test: $(VENV)/.installed-dev chromium  ## the whole test suite (PostgreSQL/real-data tests run when configured)
 	@rc=0; $(PY) -m pytest --durations=20 $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: $(VENV)/.installed-dev  ## ruff (pyflakes, isort, bugbear, pyupgrade) and mypy on the five packages
+	$(VENV)/bin/ruff check app model pipelines connectors data tests benchmarks
+	$(VENV)/bin/mypy
 
 test-fast: $(VENV)/.installed-dev  ## unit tests only (seconds)
 	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
