@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+import pandas as pd
+
 from plantpulse.data.core.records import SensorWindow
 from plantpulse.data.core.registry import Registry
 
@@ -49,6 +52,14 @@ class Predictor(Protocol):
                 ) -> list[ModelPrediction]:
         """One prediction per window, in order; ``texts`` are recent log lines per window."""
         ...
+
+
+def fill_gaps(values: np.ndarray) -> np.ndarray:
+    """(T, C) window with NaN gaps -> last seen value, then the first seen value for leading gaps.
+
+    A channel with no value at all stays NaN (the predictor refuses such a window).
+    """
+    return pd.DataFrame(values).ffill().bfill().to_numpy(dtype=values.dtype)
 
 
 PREDICTORS: Registry[Callable[[Path], Predictor]] = Registry("predictor kind")

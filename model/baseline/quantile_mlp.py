@@ -26,7 +26,7 @@ from torch import nn
 
 from plantpulse.data.core.errors import CheckpointError, InputDataError
 from plantpulse.data.core.records import SensorWindow
-from plantpulse.model.predictor import ModelPrediction
+from plantpulse.model.predictor import ModelPrediction, fill_gaps
 
 FORMAT = "plantpulse-baseline-rul/1"
 
@@ -159,7 +159,7 @@ class BaselineRulModel:
         cols = [window.channels.index(c) for c in self.channels]
         values = window.values[-self.window_length :, cols]
         if np.isnan(values).any():  # carry the last seen value forward, then backward
-            values = _fill_gaps(values)
+            values = fill_gaps(values)
         if len(values) < self.window_length:
             values = np.concatenate([np.repeat(values[:1], self.window_length - len(values), axis=0), values])
         return values
@@ -191,16 +191,6 @@ class BaselineRulModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata={"plantpulse": json.dumps(meta)})
         return path
-
-
-def _fill_gaps(values: np.ndarray) -> np.ndarray:
-    out = values.copy()
-    for c in range(out.shape[1]):
-        col = out[:, c]
-        good = np.flatnonzero(~np.isnan(col))
-        if good.size:
-            col[:] = col[good[np.clip(np.searchsorted(good, np.arange(len(col)), side="right") - 1, 0, None)]]
-    return out
 
 
 def load(path: Path) -> BaselineRulModel:

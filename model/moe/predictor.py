@@ -17,20 +17,9 @@ import numpy as np
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import SensorWindow
-from plantpulse.model.predictor import ModelPrediction
+from plantpulse.model.predictor import ModelPrediction, fill_gaps
 
 DEFAULT_WINDOW = 30
-
-
-def fill_gaps(values: np.ndarray) -> np.ndarray:
-    """(T, C) with NaN -> last seen value, then first seen value for leading gaps."""
-    out = values.copy()
-    for c in range(out.shape[1]):
-        col = out[:, c]
-        seen = np.flatnonzero(~np.isnan(col))
-        if seen.size:
-            col[:] = col[seen[np.clip(np.searchsorted(seen, np.arange(len(col)), side="right") - 1, 0, None)]]
-    return out
 
 
 class MoePredictor:

@@ -15,8 +15,7 @@ from plantpulse.data.core.records import SensorWindow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import promote_model_version, register_model_version
 from plantpulse.data.store.schema import Prediction
-from plantpulse.model.moe.predictor import fill_gaps
-from plantpulse.model.predictor import load_predictor
+from plantpulse.model.predictor import fill_gaps, load_predictor
 from plantpulse.pipelines.score.job import ScoreRequest, run_scoring
 
 pytest.importorskip("plantpulse.model.moe.inference")
