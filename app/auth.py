@@ -5,8 +5,9 @@ Three ways in, chosen from the settings:
 - **OIDC** (``dashboard.oidc = true``): ``st.login`` with the provider in ``.streamlit/secrets.toml``.
   Engineers are the users listed in ``dashboard.engineers`` (e-mail or subject) or whose
   ``roles``/``groups`` claim contains ``engineer``; everyone else who logs in is a viewer.
-- **Password** (``PLANTPULSE_DASHBOARD__PASSWORD`` and/or ``…__ENGINEER_PASSWORD``): the password
-  typed decides the role. Wrong passwords cost a second each.
+- **Password** (``PLANTPULSE_DASHBOARD__PASSWORD`` and/or ``…__ENGINEER_PASSWORD``, at least 12
+  characters, or their scrypt hashes ``…__PASSWORD_HASH`` / ``…__ENGINEER_PASSWORD_HASH``): the
+  password typed decides the role. Wrong passwords cost a second each.
 - **Local**: no authentication configured is allowed only while the server is bound to a
   loopback address; the local user is an engineer (they can reach the database anyway).
 
@@ -25,6 +26,7 @@ import streamlit as st
 
 from plantpulse.pipelines.config import Settings
 from plantpulse.pipelines.dashboard_cli import is_loopback
+from plantpulse.pipelines.passwords import verify_password
 
 VIEWER, ENGINEER = "viewer", "engineer"
 _SESSION_KEY = "plantpulse_user"
@@ -65,7 +67,7 @@ def auth_mode(settings: Settings, address: str | None) -> str:
     dash = settings.dashboard
     if dash.oidc:
         return "oidc"
-    if dash.password is not None or dash.engineer_password is not None:
+    if dash.has_passwords:
         return "password"
     if address and is_loopback(address):
         return "local"
@@ -73,11 +75,20 @@ def auth_mode(settings: Settings, address: str | None) -> str:
 
 
 def password_role(settings: Settings, typed: str) -> str | None:
-    """The role a typed password grants, compared in constant time; None when it matches none."""
+    """The role a typed password grants, compared in constant time; None when it matches none.
+
+    Settings refuse empty and short passwords, so an empty entry never matches; it is refused
+    here as well so that no configuration can turn an empty field into a role.
+    """
+    if not typed:
+        return None
     dash = settings.dashboard
     given = typed.encode()
-    for secret, role in ((dash.engineer_password, ENGINEER), (dash.password, VIEWER)):
-        if secret is not None and hmac.compare_digest(given, secret.get_secret_value().encode()):
+    for plain, hashed, role in ((dash.engineer_password, dash.engineer_password_hash, ENGINEER),
+                                (dash.password, dash.password_hash, VIEWER)):
+        if plain is not None and hmac.compare_digest(given, plain.get_secret_value().encode()):
+            return role
+        if hashed is not None and verify_password(typed, hashed):
             return role
     return None
 

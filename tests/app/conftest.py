@@ -36,6 +36,7 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]
 
 def _env(monkeypatch: pytest.MonkeyPatch, home: Path, url: str) -> None:
     for name in ("PLANTPULSE_DASHBOARD__PASSWORD", "PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD",
+                 "PLANTPULSE_DASHBOARD__PASSWORD_HASH", "PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD_HASH",
                  "PLANTPULSE_CONFIG", "PLANTPULSE_DASHBOARD__OIDC"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PLANTPULSE_HOME", str(home))
