@@ -7,7 +7,8 @@ Three ways in, chosen from the settings:
   ``roles``/``groups`` claim contains ``engineer``; everyone else who logs in is a viewer.
 - **Password** (``PLANTPULSE_DASHBOARD__PASSWORD`` and/or ``…__ENGINEER_PASSWORD``, at least 12
   characters, or their scrypt hashes ``…__PASSWORD_HASH`` / ``…__ENGINEER_PASSWORD_HASH``): the
-  password typed decides the role. Wrong passwords cost a second each.
+  password typed decides the role. Wrong passwords cost a second each, and repeated failures
+  lock the name and the client out for a while, across sessions (:mod:`.login_limits`).
 - **Local**: no authentication configured is allowed only while the server is bound to a
   loopback address; the local user is an engineer (they can reach the database anyway).
 
@@ -17,6 +18,7 @@ Viewers see everything; only engineers upload, acknowledge, review and promote.
 from __future__ import annotations
 
 import hmac
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from typing import Any
 
 import streamlit as st
 
+from plantpulse.app.login_limits import LoginLimiter, LoginLimits, shared_limiter
 from plantpulse.pipelines.config import Settings
 from plantpulse.pipelines.dashboard_cli import is_loopback
 from plantpulse.pipelines.passwords import verify_password
@@ -134,13 +137,32 @@ def _password_form(settings: Settings) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return
+    limiter, client, name = login_limiter(settings), client_address(), name.strip()[:64]
+    wait = limiter.locked_for(name, client)
+    if wait > 0:  # refused without looking at the password, so guessing gains nothing
+        st.error(f"Too many failed sign-ins for this name or from this computer. Try again in "
+                 f"{math.ceil(wait / 60)} min, or ask your PlantPulse administrator.")
+        return
     role = password_role(settings, typed)
     if role is None:
+        limiter.record_failure(name, client)
         time.sleep(FAILED_LOGIN_DELAY_S)  # slows down guessing
         st.error("Wrong password. Ask your PlantPulse administrator for the viewer or engineer password.")
         return
-    st.session_state[_SESSION_KEY] = User(name.strip()[:64] or role, role, "password")
+    st.session_state[_SESSION_KEY] = User(name or role, role, "password")
     st.rerun()
+
+
+def login_limiter(settings: Settings) -> LoginLimiter:
+    """The limiter shared by every session of this server (see :mod:`.login_limits`)."""
+    dash = settings.dashboard
+    return shared_limiter(LoginLimits(dash.max_failed_logins, dash.failed_login_window_s,
+                                      dash.lockout_s))
+
+
+def client_address() -> str:
+    """The client's address as the server sees it ("local" for this computer)."""
+    return getattr(st.context, "ip_address", None) or "local"
 
 
 def _oidc_user(settings: Settings) -> User:

@@ -22,6 +22,14 @@ class Plant:
     seeded: Seeded
 
 
+@pytest.fixture(autouse=True)
+def fresh_login_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed sign-ins are counted process-wide; each test starts with none."""
+    from plantpulse.app import login_limits
+
+    monkeypatch.setattr(login_limits, "_shared", {})
+
+
 @pytest.fixture(scope="session")
 def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
     home = tmp_path_factory.mktemp("seeded")
