@@ -26,6 +26,7 @@ from typing import Any
 
 import streamlit as st
 
+from plantpulse.app import upload_guard
 from plantpulse.app.login_limits import LoginLimiter, LoginLimits, shared_limiter
 from plantpulse.pipelines.config import Settings
 from plantpulse.pipelines.dashboard_cli import is_loopback
@@ -183,6 +184,7 @@ def _start_login() -> None:
 
 
 def _login_header() -> None:
+    upload_guard.admit_session(False)  # nobody uploads from the sign-in page
     st.title("PlantPulse")
     st.caption("Predictive maintenance and weld quality. Sign in to continue.")
     error = st.session_state.pop("plantpulse_login_error", None)
@@ -194,5 +196,6 @@ def _login_header() -> None:
 def sign_out(user: User) -> None:
     """End the session's sign-in (and the OIDC session cookie)."""
     st.session_state.pop(_SESSION_KEY, None)
+    upload_guard.admit_session(False)
     if user.method == "oidc":
         st.logout()

@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from plantpulse.app import auth
+from plantpulse.app import auth, upload_guard
 from plantpulse.app.components import PAGES_KEY
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries.sql import database
@@ -82,6 +82,7 @@ def main() -> None:
         st.error(str(err))
         st.stop()
     user = auth.current_user(settings)
+    upload_guard.admit_session(user.can_write)  # only signed-in engineers may upload
     ctx = AppContext(settings, user)
     problem = schema_problem(ctx.url)
     if problem:

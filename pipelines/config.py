@@ -48,6 +48,8 @@ class IngestSettings(_Section):
     max_zip_members: int = Field(20_000, ge=1)
     max_image_pixels: int = Field(40_000_000, ge=1, description="decompression bomb guard")
     chunk_rows: int = Field(250_000, ge=1_000, description="rows parsed per chunk of a large CSV")
+    max_uploads_per_session: int = Field(20, ge=1, description="dashboard files per session")
+    max_session_upload_mb: float = Field(2048.0, gt=0, description="dashboard MB per session, in all")
 
 
 class DashboardSettings(_Section):
