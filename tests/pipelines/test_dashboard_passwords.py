@@ -31,9 +31,14 @@ def test_empty_or_short_passwords_are_refused(variable: str, value: str, problem
 
 def test_dashboard_start_refuses_an_empty_password(monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from plantpulse.pipelines import dashboard_cli
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(dashboard_cli.subprocess, "call", lambda command, **_: started.append(command))
     monkeypatch.delenv("PLANTPULSE_CONFIG", raising=False)
     monkeypatch.setenv("PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD", "")
     assert main(["dashboard", "--address", "0.0.0.0"]) == 2
+    assert started == []  # no server was started
     assert "PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD) is empty" in capsys.readouterr().err
 
 
