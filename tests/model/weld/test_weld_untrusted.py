@@ -185,3 +185,12 @@ def test_trust_pickle_is_documented_in_help(capsys: pytest.CaptureFixture[str]) 
     assert main(["weld", "train", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "--trust-pickle" in out and "can run any code when loaded" in out
+
+
+def test_trust_pickle_prints_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "x.pt"
+    weights.write_bytes(b"\x80\x04 a pickle")
+    main(["--home", str(tmp_path / "home"), "weld", "train", "--no-register", "--data",
+          str(tmp_path / "no-data"), "--weights", str(weights), "--trust-pickle"])
+    err = capsys.readouterr().err  # the run itself stops at the missing data folder
+    assert f"WARNING: loading {weights}, a pickle that can run code, because --trust-pickle" in err
