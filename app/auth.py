@@ -5,8 +5,10 @@ Three ways in, chosen from the settings:
 - **OIDC** (``dashboard.oidc = true``): ``st.login`` with the provider in ``.streamlit/secrets.toml``.
   Engineers are the users listed in ``dashboard.engineers`` (e-mail or subject) or whose
   ``roles``/``groups`` claim contains ``engineer``; everyone else who logs in is a viewer.
-- **Password** (``PLANTPULSE_DASHBOARD__PASSWORD`` and/or ``…__ENGINEER_PASSWORD``): the password
-  typed decides the role. Wrong passwords cost a second each.
+- **Password** (``PLANTPULSE_DASHBOARD__PASSWORD`` and/or ``…__ENGINEER_PASSWORD``, at least 12
+  characters, or their scrypt hashes ``…__PASSWORD_HASH`` / ``…__ENGINEER_PASSWORD_HASH``): the
+  password typed decides the role. Wrong passwords cost a second each, and repeated failures
+  lock the name and the client out for a while, across sessions (:mod:`.login_limits`).
 - **Local**: no authentication configured is allowed only while the server is bound to a
   loopback address; the local user is an engineer (they can reach the database anyway).
 
@@ -16,6 +18,7 @@ Viewers see everything; only engineers upload, acknowledge, review and promote.
 from __future__ import annotations
 
 import hmac
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,8 +26,11 @@ from typing import Any
 
 import streamlit as st
 
+from plantpulse.app import upload_guard
+from plantpulse.app.login_limits import LoginLimiter, LoginLimits, shared_limiter
+from plantpulse.data.core.config.passwords import verify_password
 from plantpulse.data.core.config.settings import Settings
-from plantpulse.pipelines.cli.dashboard import is_loopback
+from plantpulse.data.core.net import is_loopback
 
 VIEWER, ENGINEER = "viewer", "engineer"
 _SESSION_KEY = "plantpulse_user"
@@ -65,7 +71,7 @@ def auth_mode(settings: Settings, address: str | None) -> str:
     dash = settings.dashboard
     if dash.oidc:
         return "oidc"
-    if dash.password is not None or dash.engineer_password is not None:
+    if dash.has_passwords:
         return "password"
     if address and is_loopback(address):
         return "local"
@@ -73,11 +79,20 @@ def auth_mode(settings: Settings, address: str | None) -> str:
 
 
 def password_role(settings: Settings, typed: str) -> str | None:
-    """The role a typed password grants, compared in constant time; None when it matches none."""
+    """The role a typed password grants, compared in constant time; None when it matches none.
+
+    Settings refuse empty and short passwords, so an empty entry never matches; it is refused
+    here as well so that no configuration can turn an empty field into a role.
+    """
+    if not typed:
+        return None
     dash = settings.dashboard
     given = typed.encode()
-    for secret, role in ((dash.engineer_password, ENGINEER), (dash.password, VIEWER)):
-        if secret is not None and hmac.compare_digest(given, secret.get_secret_value().encode()):
+    for plain, hashed, role in ((dash.engineer_password, dash.engineer_password_hash, ENGINEER),
+                                (dash.password, dash.password_hash, VIEWER)):
+        if plain is not None and hmac.compare_digest(given, plain.get_secret_value().encode()):
+            return role
+        if hashed is not None and verify_password(typed, hashed):
             return role
     return None
 
@@ -123,13 +138,32 @@ def _password_form(settings: Settings) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return
+    limiter, client, name = login_limiter(settings), client_address(), name.strip()[:64]
+    wait = limiter.locked_for(name, client)
+    if wait > 0:  # refused without looking at the password, so guessing gains nothing
+        st.error(f"Too many failed sign-ins for this name or from this computer. Try again in "
+                 f"{math.ceil(wait / 60)} min, or ask your PlantPulse administrator.")
+        return
     role = password_role(settings, typed)
     if role is None:
+        limiter.record_failure(name, client)
         time.sleep(FAILED_LOGIN_DELAY_S)  # slows down guessing
         st.error("Wrong password. Ask your PlantPulse administrator for the viewer or engineer password.")
         return
-    st.session_state[_SESSION_KEY] = User(name.strip()[:64] or role, role, "password")
+    st.session_state[_SESSION_KEY] = User(name or role, role, "password")
     st.rerun()
+
+
+def login_limiter(settings: Settings) -> LoginLimiter:
+    """The limiter shared by every session of this server (see :mod:`.login_limits`)."""
+    dash = settings.dashboard
+    return shared_limiter(LoginLimits(dash.max_failed_logins, dash.failed_login_window_s,
+                                      dash.lockout_s))
+
+
+def client_address() -> str:
+    """The client's address as the server sees it ("local" for this computer)."""
+    return getattr(st.context, "ip_address", None) or "local"
 
 
 def _oidc_user(settings: Settings) -> User:
@@ -150,6 +184,7 @@ def _start_login() -> None:
 
 
 def _login_header() -> None:
+    upload_guard.admit_session(False)  # nobody uploads from the sign-in page
     st.title("PlantPulse")
     st.caption("Predictive maintenance and weld quality. Sign in to continue.")
     error = st.session_state.pop("plantpulse_login_error", None)
@@ -161,5 +196,6 @@ def _login_header() -> None:
 def sign_out(user: User) -> None:
     """End the session's sign-in (and the OIDC session cookie)."""
     st.session_state.pop(_SESSION_KEY, None)
+    upload_guard.admit_session(False)
     if user.method == "oidc":
         st.logout()

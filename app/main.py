@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from plantpulse.app import auth
+from plantpulse.app import auth, upload_guard
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries.sql import database, problem
 from plantpulse.app.views import PAGES
@@ -71,6 +71,7 @@ def main() -> None:
         st.error(str(err))
         st.stop()
     user = auth.current_user(settings)
+    upload_guard.admit_session(user.can_write)  # only signed-in engineers may upload
     ctx = AppContext(settings, user)
     problem = schema_problem(ctx.url)
     if problem:

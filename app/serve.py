@@ -5,12 +5,17 @@ when the first visitor arrives, which makes the first page after a restart sever
 slower than every later one. Streamlit runs page scripts inside its own process, so importing
 those modules here first, opening the database pool and drawing one chart, moves that cost to
 start-up: ``python -m plantpulse.app.serve <streamlit run options>``.
+
+It also makes the server keep uploads in PlantPulse's guarded store (signed-in engineers only,
+bounded per session: :mod:`plantpulse.app.upload_guard`) and sets Streamlit's per-file upload
+limit (``server.maxUploadSize``) from ``ingest.max_upload_mb`` unless the options give one.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -56,12 +61,30 @@ def _tables() -> None:
     frame.style.map(lambda _: "color: #2da44e", subset=["state"]).to_html()
 
 
+def upload_options(args: list[str], max_upload_mb: float) -> list[str]:
+    """``args`` with Streamlit's per-file upload limit from the settings, unless already given."""
+    if any(arg.startswith("--server.maxUploadSize") for arg in args):
+        return args
+    return [*args, "--server.maxUploadSize", str(max(1, math.ceil(max_upload_mb)))]
+
+
 def main() -> None:
+    from plantpulse.app import upload_guard
+    from plantpulse.data.core.config.settings import load_settings
+    from plantpulse.data.core.errors import PlantPulseError
+
+    try:
+        settings = load_settings()
+    except PlantPulseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    upload_guard.install(upload_guard.limits_from(settings))  # before the server is created
     spent = preload()
     print(f"PlantPulse dashboard loaded in {spent:.1f} s", file=sys.stderr)
     from streamlit.web import cli
 
-    sys.argv = ["streamlit", "run", str(APP), *sys.argv[1:]]
+    args = upload_options(sys.argv[1:], settings.ingest.max_upload_mb)
+    sys.argv = ["streamlit", "run", str(APP), *args]
     sys.exit(cli.main())
 
 

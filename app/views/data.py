@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from plantpulse.app import uploads
+from plantpulse.app import upload_guard, uploads
 from plantpulse.app.context import AppContext
 from plantpulse.app.queries import asset as asset_q
 from plantpulse.app.queries import fleet, ingest, weld
@@ -35,14 +35,21 @@ def _upload_form(ctx: AppContext) -> None:
     kind = st.segmented_control("What are you uploading?", list(labels), format_func=lambda k: labels[k],
                                 default="sensors", key="upload-kind") or "sensors"
     spec = uploads.KINDS[kind]
-    limit = ctx.settings.ingest.max_upload_mb
+    ingest_settings = ctx.settings.ingest
+    limit = ingest_settings.max_upload_mb
     file = st.file_uploader(f"{spec.label} file", type=list(spec.extensions),
                             max_upload_size=max(1, math.ceil(limit)), key=f"upload-{kind}",
-                            help=f"{spec.help} Up to {limit:g} MB.")
+                            help=f"{spec.help} Up to {limit:g} MB per file; "
+                                 f"{ingest_settings.max_uploads_per_session} files and "
+                                 f"{ingest_settings.max_session_upload_mb:g} MB per session.")
     options = _options(ctx, kind)
     if st.button("Ingest", type="primary", disabled=file is None, icon=":material/upload:",
                  key="upload-go"):
-        _run(ctx, kind, file, options)
+        try:
+            _run(ctx, kind, file, options)
+        finally:  # the bytes stay in server memory until released
+            upload_guard.release(file)
+            st.session_state.pop(f"upload-{kind}", None)
     _show_result(ctx)
 
 

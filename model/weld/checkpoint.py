@@ -2,10 +2,12 @@
 
 Ultralytics ``.pt`` files are Python pickles, which can run arbitrary code when loaded. PlantPulse
 stores its own detectors as one ``.safetensors`` file: half-precision weights plus JSON metadata
-(the network's YAML definition, class names, image size and a model card). Loading rebuilds the
-network from the YAML and copies the tensors in, so a checkpoint can be inspected and loaded
-without trusting it. A ``.pt`` file is only read when the user explicitly supplies it
-(``allow_pickle=True``, the CLI's ``--weights``), e.g. pretrained weights to start training from.
+(the network's YAML definition, class names, image size and a model card). Loading checks the
+stored YAML against an allow-list of YOLO layers (:mod:`.architecture`: Ultralytics would
+otherwise resolve any name in it, including functions that unpickle files), rebuilds the network
+from it and copies the tensors in, so a checkpoint can be inspected and loaded without trusting
+it. A ``.pt`` file is only read when the user explicitly says they trust it (``allow_pickle=True``,
+the CLI's ``--weights FILE --trust-pickle``), e.g. pretrained weights to start training from.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from plantpulse.data.core.errors import CheckpointError
 from plantpulse.data.core.resources import package_path
+from plantpulse.model.weld.architecture import check_architecture
 from plantpulse.model.weld.quantize import pack_state, quantize_state, unpack_state
 from plantpulse.model.weld.runtime import ultralytics
 
@@ -145,8 +148,13 @@ def read_card(path: Path) -> dict[str, Any]:
     return {**json.loads(metadata["card"]), "version": metadata.get("version")}
 
 
-def build_network(yaml_dict: dict[str, Any], n_classes: int) -> torch.nn.Module:
-    """An untrained Ultralytics detection network from its YAML definition."""
+def build_network(yaml_dict: dict[str, Any], n_classes: int, source: str) -> torch.nn.Module:
+    """An untrained Ultralytics detection network from its YAML definition.
+
+    The definition is checked first (see :mod:`.architecture`); ``source`` names the file it
+    came from in the error.
+    """
+    check_architecture(yaml_dict, source)
     ultralytics()
     from ultralytics.nn.tasks import DetectionModel
 
@@ -159,7 +167,7 @@ def untrained_weld_model(names: tuple[str, ...], imgsz: int = 320,
     ultralytics()
     from ultralytics.nn.tasks import yaml_model_load
 
-    network = build_network(yaml_model_load(model_yaml), len(names))
+    network = build_network(yaml_model_load(model_yaml), len(names), model_yaml)
     network.names = dict(enumerate(names))
     card = WeldModelCard(names=tuple(names), imgsz=imgsz, architecture=Path(model_yaml).stem,
                          created_at=datetime.now(UTC).isoformat(timespec="seconds"))
@@ -178,7 +186,7 @@ def load_weld_model(path: Path) -> WeldModel:
         raise CheckpointError(msg)
     metadata = _read_metadata(path)
     card = WeldModelCard.from_json(metadata["card"])
-    network = build_network(json.loads(metadata["yaml"]), len(card.names))
+    network = build_network(json.loads(metadata["yaml"]), len(card.names), str(path))
     state, scales = unpack_state(load_file(str(path)))
     try:
         network.load_state_dict(state, strict=True)
@@ -204,7 +212,9 @@ def as_yolo(model: WeldModel, pt_path: Path | None = None) -> Any:
     # Ultralytics reads defaults from the network, as if it had come from one of its .pt files.
     network.args = {**DEFAULT_CFG_DICT, "imgsz": model.card.imgsz, "data": ""}
     network.task = "detect"
-    yolo = package.YOLO(network.yaml.get("yaml_file", "yolo11n.yaml"), task="detect")
+    # A fixed built-in YAML, never the stored ``yaml_file``: YOLO() loads a .pt path as a pickle.
+    # The network built from it is replaced at once.
+    yolo = package.YOLO("yolo11n.yaml", task="detect")
     yolo.model = network
     return yolo
 
@@ -215,8 +225,9 @@ def load_user_weights(path: Path, *, allow_pickle: bool) -> torch.nn.Module:
     if not path.is_file():
         raise CheckpointError(f"Weights file {path} does not exist.")
     if not allow_pickle:
-        msg = (f"{path}: .pt files are Python pickles that can run code when loaded. Load only "
-               "files you trust, and confirm it explicitly (allow_pickle=True / --weights).")
+        msg = (f"{path}: .pt files are Python pickles that can run code when loaded. Start from a "
+               "PlantPulse .safetensors checkpoint instead, or, if you trust this file, confirm it "
+               "explicitly (allow_pickle=True; on the command line --trust-pickle).")
         raise CheckpointError(msg)
     ultralytics()
     from ultralytics.nn.tasks import load_checkpoint

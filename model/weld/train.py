@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from plantpulse.data.core.errors import CheckpointError, InputDataError
+from plantpulse.model.weld.architecture import check_architecture
 from plantpulse.model.weld.checkpoint import (
     WeldModel,
     WeldModelCard,
@@ -35,13 +36,15 @@ ProgressFn = Callable[[dict[str, Any]], None]
 class TrainConfig:
     """How to train. Defaults are the CPU settings used for PlantPulse's shipped checkpoint.
 
-    ``model`` is an Ultralytics model YAML (a built-in name such as ``yolo11n.yaml`` or a path);
-    ``weights`` optionally starts from a PlantPulse ``.safetensors`` checkpoint or a user-supplied
-    Ultralytics ``.pt`` file (a pickle: pass only files you trust).
+    ``model`` is an Ultralytics model YAML (a built-in name such as ``yolo11n.yaml`` or a path),
+    checked against the allowed YOLO layers before it is built; ``weights`` optionally starts
+    from a PlantPulse ``.safetensors`` checkpoint or, only with ``trust_pickle=True``, from a
+    user-supplied Ultralytics ``.pt`` file (a pickle, which can run code: files you trust only).
     """
 
     model: str = "yolo11n.yaml"
     weights: Path | None = None
+    trust_pickle: bool = False
     imgsz: int = 320
     epochs: int = 30
     batch: int = 16
@@ -62,6 +65,16 @@ class TrainConfig:
             msg = (f"model must be a model YAML such as 'yolo11n.yaml' (got {self.model!r}); "
                    "pass pretrained weights with weights=<path> instead of a model name.")
             raise InputDataError(msg)
+        if "://" in self.model:
+            msg = (f"model must be a built-in model YAML name or a local file, not a URL "
+                   f"(got {self.model!r}); download and check the file first.")
+            raise InputDataError(msg)
+        if self.weights is not None and Path(self.weights).suffix == ".pt" and not self.trust_pickle:
+            msg = (f"{self.weights}: .pt weights are Python pickles, which can run code when loaded, "
+                   "so they are refused by default. Start from a PlantPulse .safetensors checkpoint "
+                   "instead, or, if you trust this file and where it came from, pass --trust-pickle "
+                   "(trust_pickle=True).")
+            raise CheckpointError(msg)
         limits = {"imgsz": (32, 2048), "epochs": (1, 10_000), "batch": (1, 1024)}
         for name, (low, high) in limits.items():
             value = getattr(self, name)
@@ -91,7 +104,11 @@ def _start_yolo(config: TrainConfig) -> tuple[Any, str | None]:
 
     Returns the object and the version of the PlantPulse checkpoint it starts from, if any.
     """
-    yolo = ultralytics().YOLO(config.model, task="detect")
+    package = ultralytics()
+    from ultralytics.nn.tasks import yaml_model_load
+
+    check_architecture(yaml_model_load(config.model), config.model)  # YOLO() would build anything
+    yolo = package.YOLO(config.model, task="detect")
     if config.weights is None:
         return yolo, None
     weights, parent = Path(config.weights), None
@@ -99,7 +116,7 @@ def _start_yolo(config: TrainConfig) -> tuple[Any, str | None]:
         start = load_weld_model(weights)
         donor, parent = start.network, start.version
     elif weights.suffix == ".pt":
-        donor = load_user_weights(weights, allow_pickle=True)
+        donor = load_user_weights(weights, allow_pickle=config.trust_pickle)
     else:
         raise CheckpointError(f"{weights}: starting weights must be .safetensors or .pt.")
     yolo.load(donor)  # copies every tensor whose name and shape match (heads may differ in nc)

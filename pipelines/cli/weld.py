@@ -45,7 +45,7 @@ def _train_config(settings: Settings, **options: Any) -> TrainConfig:
         model=options["model"] or weld_settings.model_yaml, weights=options["weights"],
         imgsz=options["imgsz"] or weld_settings.imgsz, epochs=options["epochs"] or weld_settings.epochs,
         batch=options["batch"] or weld_settings.batch, seed=options["seed"],
-        patience=options["patience"])
+        patience=options["patience"], trust_pickle=options["trust_pickle"])
 
 
 @weld.command()
@@ -54,7 +54,10 @@ def _train_config(settings: Settings, **options: Any) -> TrainConfig:
               show_default=True, help="grouped: no source photo crosses train/val/test.")
 @click.option("--model", help="Ultralytics model YAML (default: settings, yolo11n.yaml).")
 @click.option("--weights", type=_FILE, help="Start from these weights: a PlantPulse .safetensors, "
-              "or an Ultralytics .pt you trust (pickles can run code).")
+              "or an Ultralytics .pt together with --trust-pickle.")
+@click.option("--trust-pickle", is_flag=True, default=False,
+              help="Allow --weights to be an Ultralytics .pt file. .pt files are Python pickles "
+              "that can run any code when loaded: pass this only for files you trust.")
 @click.option("--epochs", type=int, help="Epochs (default 30; ~1.6 min each at 320 px on 2 cores).")
 @click.option("--imgsz", type=int, help="Input size in pixels, multiple of 32 (default 320).")
 @click.option("--batch", type=int, help="Batch size (default 16).")
@@ -75,6 +78,10 @@ def train(settings: Settings, data: Path | None, strategy: str, int8: bool, out:
     from plantpulse.pipelines.weld.report import detection_table, verdict_table
 
     config = _train_config(settings, **options)
+    config.check()  # refuse bad options (an untrusted .pt) before preparing the data
+    if config.trust_pickle and config.weights is not None and config.weights.suffix == ".pt":
+        click.echo(f"WARNING: loading {config.weights}, a pickle that can run code, because "
+                   "--trust-pickle was given.", err=True)
     prepared = weld_jobs.prepare(settings, data, strategy)
     click.echo(f"Data: {json.dumps(prepared.split.summary())}", err=True)
     model, report = weld_jobs.train_evaluate(settings, prepared, config, int8, _progress())

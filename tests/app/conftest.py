@@ -22,6 +22,14 @@ class Plant:
     seeded: Seeded
 
 
+@pytest.fixture(autouse=True)
+def fresh_login_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed sign-ins are counted process-wide; each test starts with none."""
+    from plantpulse.app import login_limits
+
+    monkeypatch.setattr(login_limits, "_shared", {})
+
+
 @pytest.fixture(scope="session")
 def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
     home = tmp_path_factory.mktemp("seeded")
@@ -36,6 +44,7 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]
 
 def _env(monkeypatch: pytest.MonkeyPatch, home: Path, url: str) -> None:
     for name in ("PLANTPULSE_DASHBOARD__PASSWORD", "PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD",
+                 "PLANTPULSE_DASHBOARD__PASSWORD_HASH", "PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD_HASH",
                  "PLANTPULSE_CONFIG", "PLANTPULSE_DASHBOARD__OIDC"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PLANTPULSE_HOME", str(home))

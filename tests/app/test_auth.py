@@ -11,6 +11,7 @@ from plantpulse.app import auth
 from plantpulse.data.core.config.settings import load_settings
 
 MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
+VIEWER_PW, ENGINEER_PW = "look-at-the-plant", "fix-the-machines"
 
 
 def settings(**dashboard):
@@ -19,18 +20,18 @@ def settings(**dashboard):
 
 @pytest.mark.parametrize(("dashboard", "address", "mode"), [
     ({}, "127.0.0.1", "local"), ({}, "localhost", "local"), ({}, "0.0.0.0", "refused"),
-    ({}, None, "refused"), ({"password": "v"}, "0.0.0.0", "password"),
-    ({"engineer_password": "e"}, None, "password"), ({"oidc": True, "password": "v"}, "0.0.0.0", "oidc"),
+    ({}, None, "refused"), ({"password": "v" * 12}, "0.0.0.0", "password"),
+    ({"engineer_password": "e" * 12}, None, "password"), ({"oidc": True, "password": "v" * 12}, "0.0.0.0", "oidc"),
 ], ids=["loopback", "localhost", "public", "all-interfaces", "viewer-pw", "engineer-pw", "oidc-wins"])
 def test_auth_mode(dashboard: dict, address: str | None, mode: str) -> None:
     assert auth.auth_mode(settings(**dashboard), address) == mode
 
 
 def test_password_decides_the_role() -> None:
-    s = settings(password="look", engineer_password="fix")
-    assert auth.password_role(s, "fix") == auth.ENGINEER
-    assert auth.password_role(s, "look") == auth.VIEWER
-    assert auth.password_role(s, "Look") is None and auth.password_role(s, "") is None
+    s = settings(password=VIEWER_PW, engineer_password=ENGINEER_PW)
+    assert auth.password_role(s, ENGINEER_PW) == auth.ENGINEER
+    assert auth.password_role(s, VIEWER_PW) == auth.VIEWER
+    assert auth.password_role(s, VIEWER_PW.upper()) is None and auth.password_role(s, "") is None
 
 
 @pytest.mark.parametrize(("claims", "role"), [
@@ -55,13 +56,14 @@ def _main(monkeypatch: pytest.MonkeyPatch, **env: str) -> AppTest:
 
 
 def test_password_login_as_engineer(plant, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _main(monkeypatch, PLANTPULSE_DASHBOARD__PASSWORD="look", PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD="fix")
+    at = _main(monkeypatch, PLANTPULSE_DASHBOARD__PASSWORD=VIEWER_PW,
+               PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD=ENGINEER_PW)
     assert [b.label for b in at.button] == ["Sign in"] and not at.get("metric")
     at.text_input[0].input("Ann")
     at.text_input[1].input("nope")
     at.button[0].click().run()
     assert "Wrong password" in at.error[0].value
-    at.text_input[1].input("fix")
+    at.text_input[1].input(ENGINEER_PW)
     at.button[0].click().run()
     assert not at.exception, at.exception
     assert "Plant overview" in [t.value for t in at.title]
@@ -70,8 +72,9 @@ def test_password_login_as_engineer(plant, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_password_login_as_viewer(plant, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _main(monkeypatch, PLANTPULSE_DASHBOARD__PASSWORD="look", PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD="fix")
-    at.text_input[1].input("look")
+    at = _main(monkeypatch, PLANTPULSE_DASHBOARD__PASSWORD=VIEWER_PW,
+               PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD=ENGINEER_PW)
+    at.text_input[1].input(VIEWER_PW)
     at.button[0].click().run()
     assert any("viewer" in m.value for m in at.sidebar.markdown)
     assert not [b for b in at.button if b.label == "Acknowledge"]

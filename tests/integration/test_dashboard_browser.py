@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-VIEWER_PW, ENGINEER_PW = "look-only", "fix-it"
+VIEWER_PW, ENGINEER_PW = "look-only-please", "fix-it-when-broken"
 CSV = ("asset,timestamp,volt,vibration\n"
        "azure-machine-003,2015-04-02T00:00:00Z,170.5,40.1\n"
        "azure-machine-003,2015-04-02T01:00:00Z,n/a,41.3\n")

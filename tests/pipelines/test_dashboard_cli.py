@@ -6,7 +6,8 @@ import pytest
 
 from plantpulse.data.core.config.settings import load_settings
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.pipelines.cli.dashboard import check_exposure, is_loopback, streamlit_command
+from plantpulse.data.core.net import is_loopback
+from plantpulse.pipelines.cli.dashboard import check_exposure, streamlit_command
 
 
 @pytest.mark.parametrize(("address", "loopback"), [
@@ -21,7 +22,7 @@ def test_public_address_needs_authentication() -> None:
     with pytest.raises(ConfigError, match="Refusing to serve the dashboard on 0.0.0.0 without authentication"):
         check_exposure(load_settings(env={}), "0.0.0.0")
     check_exposure(load_settings(env={}), "127.0.0.1")
-    check_exposure(load_settings(env={}, dashboard={"password": "x"}), "0.0.0.0")
+    check_exposure(load_settings(env={}, dashboard={"password": "x" * 12}), "0.0.0.0")
     check_exposure(load_settings(env={}, dashboard={"oidc": True}), "0.0.0.0")
 
 

@@ -16,11 +16,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from plantpulse.data.core.config.database import DatabaseSettings
 from plantpulse.data.core.config.jobs import AlertSettings, SchedulerSettings, ScoringSettings, Section
 from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.data.core.config.passwords import parse_hash, password_problem
 from plantpulse.data.core.config.secrets import refuse_file_secrets
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.records import DEFAULT_MAX_FIELD_CHARS
@@ -39,16 +47,69 @@ class IngestSettings(Section):
     chunk_rows: int = Field(250_000, ge=1_000, description="rows parsed per chunk of a large CSV")
     max_field_chars: int = Field(DEFAULT_MAX_FIELD_CHARS, ge=1,
                                  description="longest CSV/log field kept, in characters; a longer one is quarantined")
+    max_uploads_per_session: int = Field(20, ge=1, description="dashboard files per session")
+    max_session_upload_mb: float = Field(2048.0, gt=0, description="dashboard MB per session, in all")
 
 
 class DashboardSettings(Section):
-    """Who may see the dashboard and how it looks."""
+    """Who may see the dashboard and how it looks.
+
+    A role's password is given either in plain text (``password``, at least 12 characters) or,
+    better, as a scrypt hash (``password_hash``, from ``plantpulse dashboard hash-password``).
+    """
 
     password: SecretStr | None = Field(None, description="viewer password; env only in production")
     engineer_password: SecretStr | None = Field(None, description="engineer (write) password")
+    password_hash: str | None = Field(None, description="viewer password as a scrypt hash")
+    engineer_password_hash: str | None = Field(None, description="engineer password as a scrypt hash")
     oidc: bool = Field(False, description="use st.login with the OIDC provider in secrets.toml")
     engineers: tuple[str, ...] = Field((), description="OIDC e-mails/subjects with engineer rights")
     refresh_seconds: float = Field(30.0, gt=0)
+    max_failed_logins: int = Field(5, ge=1, description="failed sign-ins per name or client ...")
+    failed_login_window_s: float = Field(900.0, gt=0, description="... within this many seconds ...")
+    lockout_s: float = Field(900.0, gt=0, description="... lock that name or client out this long")
+
+    @field_validator("password", "engineer_password")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            return value
+        problem = password_problem(value.get_secret_value())
+        if problem:
+            env = f"PLANTPULSE_DASHBOARD__{info.field_name.upper()}"
+            msg = (f"the password ({env}) {problem}. Set a longer one, or store a hash "
+                   f"instead: run `plantpulse dashboard hash-password` and set {env}_HASH. Unset "
+                   f"{env} to turn this sign-in off.")
+            raise ValueError(msg)
+        return value
+
+    @field_validator("password_hash", "engineer_password_hash")
+    @classmethod
+    def _readable_hash(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        try:
+            parse_hash(value)
+        except ValueError as err:
+            env = f"PLANTPULSE_DASHBOARD__{info.field_name.upper()}"
+            raise ValueError(f"the value ({env}) {err}") from err
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_secret_per_role(self) -> DashboardSettings:
+        for plain, hashed in (("password", "password_hash"),
+                              ("engineer_password", "engineer_password_hash")):
+            if getattr(self, plain) is not None and getattr(self, hashed) is not None:
+                msg = (f"dashboard.{plain} and dashboard.{hashed} are both set; keep only the hash "
+                       f"(unset PLANTPULSE_DASHBOARD__{plain.upper()}).")
+                raise ValueError(msg)
+        return self
+
+    @property
+    def has_passwords(self) -> bool:
+        """True when at least one role can sign in with a password."""
+        return any(value is not None for value in (self.password, self.engineer_password,
+                                                   self.password_hash, self.engineer_password_hash))
 
 
 class WeldSettings(Section):
@@ -181,5 +242,23 @@ def load_settings(
         return Settings.model_validate(values)
     except ValidationError as err:
         source = f" (config file {path})" if path else ""
-        msg = f"Invalid PlantPulse settings{source}:\n{err}"
+        msg = f"Invalid PlantPulse settings{source}:\n{_describe(err)}"
         raise ConfigError(msg) from err
+
+
+_SECRET_WORDS = ("password", "secret", "token", "hash")
+
+
+def _describe(err: ValidationError) -> str:
+    """One line per problem: where, what, and the value seen unless it may be a secret."""
+    lines = []
+    for problem in err.errors(include_url=False):
+        where = ".".join(str(part) for part in problem["loc"]) or "settings"
+        text = problem["msg"].removeprefix("Value error, ")
+        value = problem.get("input")
+        secret = any(word in where.lower() for word in _SECRET_WORDS)
+        shown = not secret and not isinstance(value, Mapping) and problem["type"] != "missing"
+        if shown and repr(value) not in text:
+            text += f" (got {value!r})"
+        lines.append(f"  {where}: {text}")
+    return "\n".join(lines)
