@@ -21,6 +21,7 @@ from plantpulse.model.batch import ModelInput
 from plantpulse.model.config import ModelConfig
 from plantpulse.model.losses import info_nce, masked_mse, masked_token_ce
 from plantpulse.model.network import ModelOutput, PlantPulseModel
+from plantpulse.model.spectral import tokens_per_channel, uses_waveform
 from plantpulse.model.training.data import Batcher, TaskData, cycle_batches
 from plantpulse.model.training.distributed import (
     data_seed,
@@ -47,6 +48,7 @@ class PretrainHeads(nn.Module):
         super().__init__()
         d = cfg.d_model
         self.sensor = nn.Linear(d, cfg.patch_len)
+        self.waveform = nn.Linear(d, cfg.waveform_band_group) if cfg.waveform_bands else None
         self.image = nn.Linear(d, cfg.image_channels * cfg.image_patch**2)
         self.text = nn.Linear(d, cfg.vocab_size)
         self.project = nn.ModuleDict({m: nn.Linear(d, d) for m in ("sensor", "image", "text")})
@@ -57,7 +59,8 @@ def content_lengths(batch: ModelInput, cfg: ModelConfig) -> dict[str, tuple[int,
     out = {}
     if batch.sensor is not None:
         b, t, c = batch.sensor.shape
-        out["sensor"] = (b, c * -(-t // cfg.patch_len))
+        per_channel = tokens_per_channel(cfg) if uses_waveform(cfg, batch.sensor_rate_hz) else -(-t // cfg.patch_len)
+        out["sensor"] = (b, c * per_channel)
     if batch.image is not None:
         b, _, h, w = batch.image.shape
         out["image"] = (b, (h // cfg.image_patch) * (w // cfg.image_patch))
@@ -93,7 +96,7 @@ def pretrain_loss(model: PlantPulseModel, heads: PretrainHeads, batch: ModelInpu
         if modality == "text":
             losses["text"] = masked_token_ce(heads.text(hidden), tokens.targets[..., 0], hide)
         else:
-            pred = getattr(heads, modality)(hidden)
+            pred = getattr(heads, tokens.path or modality)(hidden)
             losses[modality] = masked_mse(pred, tokens.targets.to(pred.dtype), hide)
     pairs = [m for m in out.embedded]
     if contrastive_weight > 0 and len(pairs) >= 2:

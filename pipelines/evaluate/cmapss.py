@@ -21,7 +21,7 @@ from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.published import CMAPSS_PUBLISHED
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
 from plantpulse.pipelines.evaluate.scoring import plain_model, rul_scores
-from plantpulse.pipelines.tasks.cmapss import RUL_TASK, run_table, unit_windows
+from plantpulse.pipelines.tasks.cmapss import RUL_TASK, channel_names, run_table, unit_windows
 
 TARGET_RMSE: dict[str, float] = {"FD001": 11.0, "FD002": 13.5, "FD003": 11.0, "FD004": 15.0}
 METRICS = ("rmse", "phm08", "coverage80")
@@ -76,7 +76,7 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
             "Weibull AFT (lifelines)": lambda: B.weibull_rul(part.train, part.test, seed,
                                                              min(4000, b.max_rows or 4000)),
             "Quantile MLP (model/baseline.py)": lambda: B.quantile_mlp_rul(
-                *_raw_inputs(ctx, splits, index, name), splits.train.channels, seed, b.qmlp_epochs),
+                *_raw_inputs(ctx, splits, index, name), channel_names(), seed, b.qmlp_epochs),
             "Plain CNN": lambda: _plain(ctx, part, seed, f"cmapss-{name}-s{seed}"),
         }
         for label, fit in runs.items():

@@ -139,7 +139,7 @@ def _recorded_wall(paths: dict[str, Path]) -> float:
 
 def batcher_for(model: PlantPulseModel) -> Batcher:
     cfg = model.cfg
-    return Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), cfg.channel_buckets, "cpu")
+    return Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), model.channel_index, "cpu")
 
 
 def subset_rows(data: TaskData, limit: int | None, seed: int = 0) -> TaskData:
