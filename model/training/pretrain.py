@@ -36,7 +36,9 @@ from plantpulse.model.training.runtime import (
     StageState,
     autocast,
     clip_and_step,
+    epoch_steps,
     make_optimizer,
+    set_lr,
     update_router_biases,
 )
 
@@ -117,7 +119,8 @@ def run_pretrain(model: PlantPulseModel, datasets: list[TaskData], opts: StageOp
     state = state or StageState(stage="pretrain")
     heads = PretrainHeads(model.cfg).to(batcher.device)
     params = list(model.parameters()) + list(heads.parameters())
-    optimizer = make_optimizer(params, opts)
+    optimizer = make_optimizer([model, heads], opts)
+    steps = epoch_steps(opts, [len(d) for d in datasets], opts.batch_size)
     if state.optimizer:
         optimizer.load_state_dict(state.optimizer)
         heads.load_state_dict(state.extra["heads"])
@@ -128,9 +131,10 @@ def run_pretrain(model: PlantPulseModel, datasets: list[TaskData], opts: StageOp
         rng = np.random.default_rng(data_seed(opts.seed, state.epoch))
         streams = [cycle_batches(d, opts.batch_size, rng) for d in datasets]
         totals: dict[str, float] = {}
-        bar = tqdm(range(opts.steps_per_epoch), desc=f"pretrain {state.epoch + 1}/{opts.epochs}",
+        bar = tqdm(range(steps), desc=f"pretrain {state.epoch + 1}/{opts.epochs}",
                    disable=not (opts.show_progress and is_main_process()), leave=False)
         for step in bar:
+            set_lr(optimizer, state.epoch * steps + step, opts.epochs * steps, opts)
             index = step % len(datasets)
             batch = batcher.inputs(datasets[index], next(streams[index]))
             masks = random_token_masks(batch, model.cfg, opts.mask_ratio, generator)
@@ -141,7 +145,7 @@ def run_pretrain(model: PlantPulseModel, datasets: list[TaskData], opts: StageOp
             clip_and_step(optimizer, params, opts.grad_clip)
             update_router_biases(model)
             for key, value in {"loss": float(loss.detach()), **parts}.items():
-                totals[key] = totals.get(key, 0.0) + value / opts.steps_per_epoch
+                totals[key] = totals.get(key, 0.0) + value / steps
             bar.set_postfix(loss=f"{totals['loss']:.3f}")
         totals = mean_over_ranks(totals)  # the same early-stopping decision on every rank
         state.optimizer = optimizer.state_dict()

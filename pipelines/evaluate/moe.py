@@ -176,8 +176,8 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     args = ["--preset", b.preset, "--datasets", ",".join(spec.datasets)]
     args += ["--tasks", ",".join(spec.tasks)] if spec.tasks else []
     args += ["--pretrain-epochs", str(b.pretrain_epochs), "--finetune-epochs", str(b.finetune_epochs),
-             "--distill-epochs", str(b.distill_epochs), "--steps", str(b.moe_steps), "--batch-size",
-             str(b.batch_size), "--lr", str(b.lr), "--seed", str(spec.seed), "--device", "cpu", "--name",
+             "--distill-epochs", str(b.distill_epochs), *(["--steps", str(b.moe_steps)] if b.moe_steps else []),
+             "--batch-size", str(b.batch_size), "--lr", str(b.lr), "--seed", str(spec.seed), "--device", "cpu", "--name",
              spec.name, "--no-register", "--eval-rows", "64", "--quiet"]
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():

@@ -34,7 +34,8 @@ class Budget(BaseModel):
     preset: str = "tiny"
     moe_overrides: dict[str, object] = Field(
         default_factory=lambda: dict(MOE_OVERRIDES), description="changes to the preset, for every MoE")
-    moe_steps: int = Field(80, ge=1, description="optimiser steps per epoch, every stage")
+    moe_steps: int | None = Field(80, ge=1, description="optimiser steps per epoch, every stage "
+                                  "(None: one pass over the tasks' training data)")
     pretrain_epochs: int = Field(2, ge=0)
     finetune_epochs: int = Field(6, ge=1)
     distill_epochs: int = Field(3, ge=0)

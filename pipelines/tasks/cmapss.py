@@ -31,7 +31,7 @@ import numpy as np
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SETTING_NAMES, SUBSETS, RunSet
 from plantpulse.model.config import TaskSpec
-from plantpulse.model.normalize import output_channels, standardise
+from plantpulse.model.normalize import fit_conditions, output_channels, standardise
 from plantpulse.model.regimes import fit_normalizer
 from plantpulse.model.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.tasks.base import TaskBundle
@@ -42,6 +42,7 @@ ASSET = "turbofan"
 RUL_TASK = TaskSpec(name=f"rul:{ASSET}", kind="rul", rul_cap=125.0)
 ANOMALY_TASK = TaskSpec(name=f"anomaly:{ASSET}", kind="anomaly")
 MIN_VAL_WINDOWS = 500
+LEGACY_CONDITIONS = 6  # what checkpoints made before data-driven regimes were trained with
 
 
 def run_table(runs: RunSet) -> np.ndarray:
@@ -102,10 +103,13 @@ def truncated_last_windows(units: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int = 30, stride: int = 1,
           val_fraction: float = 0.2, val_windows: int = MIN_VAL_WINDOWS, seed: int = 0, verify: str = "sizes",
-          condition_norm: bool = True, **_: object) -> TaskBundle:
+          condition_norm: bool = True, legacy_layout: bool = False, **_: object) -> TaskBundle:
     """C-MAPSS as a :class:`TaskBundle`; groups are ``subset_index * 1000 + engine``.
     ``condition_norm``: standardise per operating regime, chosen from the data, and drop constant
-    channels; ``val_windows``: validation cuts per subset (see the module docstring)."""
+    channels; ``val_windows``: validation cuts per subset (see the module docstring).
+    ``legacy_layout``: the data of checkpoints made before this protocol (all 24 channels, six
+    fixed operating conditions in float32-era code, every window of the validation engines), so
+    those checkpoints are scored on the inputs they were trained for."""
     data = load_dataset("cmapss", root, verify=verify, subsets=subsets)
     channels = channel_names()
     parts: dict[str, list] = {"train": [], "val": [], "test": []}
@@ -118,16 +122,20 @@ def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int =
         series, starts, units, to_end = unit_windows(subset.train, window, stride)
         keep = ~np.isin(units, val_units)
         parts["train"].append((series, starts[keep], index * 1000 + units[keep], to_end[keep]))
-        v_series, v_starts, v_units, v_to_end = unit_windows(subset.train, window, 1)
+        v_series, v_starts, v_units, v_to_end = unit_windows(subset.train, window, 1 if not legacy_layout else stride)
         in_val = np.flatnonzero(np.isin(v_units, val_units))
-        cut = in_val[truncated_last_windows(v_units[in_val], max(val_windows, 1), seed * 7919 + index)]
+        cut = in_val if legacy_layout else in_val[truncated_last_windows(
+            v_units[in_val], max(val_windows, 1), seed * 7919 + index)]
         parts["val"].append((v_series, v_starts[cut], index * 1000 + v_units[cut], v_to_end[cut]))
         t_series, t_starts, t_units, t_to_end = unit_windows(subset.test, window, 1, last_only=True)
         true_rul = subset.test_rul[t_units - 1].astype(np.float32) + t_to_end
         parts["test"].append((t_series, t_starts, index * 1000 + t_units, true_rul))
     table = np.concatenate(train_rows)
-    stats = (fit_normalizer(table, channels, SETTING_NAMES, seed=seed) if condition_norm
-             else Standardizer.fit(table, channels).to_dict())
+    if legacy_layout:
+        stats = fit_conditions(table, channels, SETTING_NAMES, LEGACY_CONDITIONS)
+    else:
+        stats = (fit_normalizer(table, channels, SETTING_NAMES, seed=seed) if condition_norm
+                 else Standardizer.fit(table, channels).to_dict())
     splits = {split: _merge(f"cmapss_{split}", pieces, stats, window, channels, split != "test")
               for split, pieces in parts.items()}
     tasks = {RUL_TASK.name: TaskSplits(splits["train"][0], splits["val"][0], splits["test"][0]),
