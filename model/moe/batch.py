@@ -26,6 +26,8 @@ class ModelInput:
     image: (B, 3, H, W) float in 0..1. text_ids / text_mask: (B, L) int64 / bool from
     :class:`plantpulse.model.moe.layers.embeddings.HashingTokenizer`.
     ``*_present`` (B,) bool says which samples carry the modality (default: all of them).
+    ``sensor_rate_hz``: the sensors' sampling rate, one value for the batch (None: slow process
+    data); it chooses the sensor embedding (spectral tokens for waveforms).
     """
 
     sensor: Tensor | None = None
@@ -37,6 +39,7 @@ class ModelInput:
     text_ids: Tensor | None = None
     text_mask: Tensor | None = None
     text_present: Tensor | None = None
+    sensor_rate_hz: float | None = None
 
     @property
     def batch_size(self) -> int:
@@ -71,7 +74,8 @@ class ModelInput:
 
     def to(self, device: torch.device | str) -> ModelInput:
         moved = {
-            name: (getattr(self, name).to(device) if getattr(self, name) is not None else None)
+            name: (getattr(self, name).to(device) if isinstance(getattr(self, name), Tensor)
+                   else getattr(self, name))
             for name in self.__dataclass_fields__
         }
         return ModelInput(**moved)
@@ -93,6 +97,8 @@ class ModelInput:
                 seen = None if self.sensor_channels is None else tuple(self.sensor_channels.shape)
                 msg = f"sensor_channels must have shape (B, C) = ({b}, {c}); got {seen}."
                 raise InputDataError(msg)
+        if self.sensor_rate_hz is not None and not self.sensor_rate_hz > 0:
+            raise InputDataError(f"sensor_rate_hz must be a positive rate in Hz; got {self.sensor_rate_hz}.")
         if self.text_ids is not None and (
             self.text_mask is None or self.text_mask.shape != self.text_ids.shape
         ):

@@ -1,9 +1,10 @@
 """The model's one typed, frozen configuration and its presets.
 
 Every size of the network comes from :class:`ModelConfig`; nothing is typed twice. Unknown keys
-are rejected (a typo fails loudly) and constraints are declared as data. Presets: ``tiny`` (tests),
-``default`` (training on a laptop CPU) and ``large`` (the seed design: 1280 wide, 24 layers,
-16 experts top-4).
+are rejected (a typo fails loudly) and constraints are declared as data. Presets: ``tiny`` (tests
+and the CPU budget: 12 experts, 4 per modality group, top-2), ``default`` (a GPU: 256 wide,
+6 layers, 24 experts, 8 per modality group, top-2) and ``large`` (the seed design: 1280 wide,
+24 layers, 16 experts top-4 in learned groups).
 """
 
 from __future__ import annotations
@@ -84,7 +85,18 @@ class ModelConfig(BaseModel):
     head_gate_threshold: float = Field(0.05, ge=0.0, lt=1.0, description="skip heads below it")
     # modalities
     patch_len: int = Field(8, ge=1, description="sensor samples per patch token")
-    channel_buckets: int = Field(256, ge=1, description="hashed channel-name embeddings")
+    channel_buckets: int = Field(256, ge=1, description="hashed embeddings for channel names "
+                                 "outside channel_vocab (the fallback)")
+    channel_vocab: tuple[str, ...] = Field((), description="known channel names (canonical: lower "
+                                           "case, single spaces), one embedding each; set by the "
+                                           "training job from every asset type's channel list")
+    waveform_bands: int = Field(0, ge=0, description="log band-power spectral tokens for high-rate "
+                                "sensors (0 = off: every sensor uses time patches)")
+    envelope_bands: int = Field(0, ge=0, description="bands of the envelope spectrum (0 = none)")
+    waveform_band_group: int = Field(8, ge=1, description="bands per spectral token")
+    waveform_min_rate_hz: float = Field(1000.0, gt=0, description="sensors sampled at least this "
+                                        "fast are embedded as spectra, slower ones as time patches")
+    envelope_max_hz: float = Field(1000.0, gt=0, description="upper edge of the envelope bands")
     image_size: int = Field(64, ge=8)
     image_channels: int = Field(3, ge=1)
     image_patch: int = Field(8, ge=4, description="pixels per image token side (stem stride 4)")
@@ -117,6 +129,13 @@ class ModelConfig(BaseModel):
         if self.image_size % self.image_patch or self.image_patch % 4:
             problems.append(f"image_patch ({self.image_patch}) must be a multiple of 4 dividing "
                             f"image_size ({self.image_size})")
+        vocab = [" ".join(n.lower().split()) for n in self.channel_vocab]
+        if len(set(vocab)) != len(vocab) or vocab != list(self.channel_vocab):
+            problems.append("channel_vocab must hold distinct canonical names (lower case, single "
+                            "spaces); build it with plantpulse.model.moe.channels.vocabulary")
+        if self.envelope_bands and not self.waveform_bands:
+            problems.append("envelope_bands needs waveform_bands > 0 (the envelope tokens belong to "
+                            "the spectral sensor embedding)")
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             problems.append(f"task names must be unique; got {names}")
@@ -160,18 +179,23 @@ class ModelConfig(BaseModel):
         return self.model_dump(mode="json")
 
 
+# Every preset routes for real: a token chooses among more experts than it uses (4 of a modality
+# group's experts for tiny, 8 for default, 16 reachable for large), and waveforms are embedded as
+# spectra. The field defaults above describe checkpoints from before these choices, so those
+# still load; new models get the presets' values.
+_SPECTRAL: dict[str, Any] = dict(waveform_bands=64, envelope_bands=32, waveform_band_group=8)
 _PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
-        d_model=32, n_layers=2, n_heads=4, n_experts=6, n_shared_experts=1, expert_hidden=32,
+        d_model=32, n_layers=2, n_heads=4, n_experts=12, n_shared_experts=1, expert_hidden=32,
         top_k=2, n_groups=3, router_rank=2, window=8, patch_len=4, channel_buckets=64,
-        image_size=32, image_patch=8, vocab_size=512, max_text_len=24, adapter_dim=8,
+        image_size=32, image_patch=8, vocab_size=512, max_text_len=24, adapter_dim=8, **_SPECTRAL,
     ),
-    "default": {},
+    "default": dict(n_experts=24, expert_hidden=128, top_k=2, dropout=0.1, **_SPECTRAL),
     "large": dict(
         d_model=1280, n_layers=24, n_heads=20, n_experts=16, n_shared_experts=1,
         expert_hidden=640, top_k=4, n_groups=4, group_routing="learned", topk_groups=2,
         router_rank=8, window=64, n_global_tokens=2, patch_len=16, image_size=128,
-        image_patch=16, vocab_size=32768, max_text_len=64, adapter_dim=256,
+        image_patch=16, vocab_size=32768, max_text_len=64, adapter_dim=256, **_SPECTRAL,
     ),
 }
 PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)

@@ -24,7 +24,7 @@ from plantpulse.model.moe.config import MODALITIES
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.layers.heads import AnomalyOutput, ClassOutput, RULDistribution
 from plantpulse.model.moe.network import PlantPulseModel
-from plantpulse.model.moe.normalize import standardise
+from plantpulse.model.moe.normalize import output_channels, standardise
 from plantpulse.model.moe.quantize import quantize_for_cpu
 
 
@@ -80,17 +80,25 @@ class Predictor:
             raise UnknownNameError(f"Unknown asset type '{asset_type}'. Available: {known}.")
         return names
 
-    def _standardise(self, windows: np.ndarray, channels: Sequence[str], asset_type: str) -> np.ndarray:
+    def _standardise(self, windows: np.ndarray, channels: Sequence[str], asset_type: str
+                     ) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Standardised windows and their channels (those constant in training are left out)."""
         stats = self.normalizers.get(asset_type)
         if stats is None:
-            return windows
+            return windows, tuple(channels)
         index = {name: i for i, name in enumerate(stats["channels"])}
-        unknown = [c for c in channels if c not in index]
+        unknown = [c for c in output_channels(channels, stats) if c not in index]
         if unknown:
             msg = (f"channel(s) {unknown} were not seen in training for asset type '{asset_type}'. "
                    f"Known channels: {', '.join(stats['channels'])}. Rename or drop them.")
             raise InputDataError(msg)
-        return standardise(windows, channels, stats)  # per operating condition when trained so
+        # per operating regime when trained so
+        return standardise(windows, channels, stats), output_channels(channels, stats)
+
+    def sample_rate_hz(self, asset_type: str) -> float | None:
+        """The sensors' sampling rate ``asset_type`` was trained with (None: slow process data)."""
+        rate = self.normalizers.get(asset_type, {}).get("sample_rate_hz")
+        return None if rate is None else float(rate)
 
     def _inputs(self, windows: np.ndarray, channels: Sequence[str], asset_type: str,
                 texts: Sequence[str | None] | None) -> ModelInput:
@@ -102,8 +110,10 @@ class Predictor:
         if not np.isfinite(array).all():
             raise InputDataError("windows contain NaN or inf; impute or drop those windows first.")
         b = array.shape[0]
-        fields = {"sensor": torch.from_numpy(self._standardise(array, channels, asset_type)),
-                  "sensor_channels": self.model.channel_ids(list(channels)).expand(b, -1)}
+        values, kept = self._standardise(array, channels, asset_type)
+        fields = {"sensor": torch.from_numpy(values),
+                  "sensor_channels": self.model.channel_ids(list(kept)).expand(b, -1),
+                  "sensor_rate_hz": self.sample_rate_hz(asset_type)}
         if texts is not None:
             if len(texts) != b:
                 raise InputDataError(f"texts must have one entry per window ({b}); got {len(texts)}.")

@@ -39,15 +39,18 @@ def anomaly_loss(out: AnomalyOutput, is_normal: Tensor, margin: float = 1.0) -> 
     return pull + push
 
 
-def task_loss(out: HeadOutput, target: Tensor, rul_cap: float = 125.0) -> Tensor:
-    """The supervised loss for one head's output."""
+def task_loss(out: HeadOutput, target: Tensor, rul_cap: float = 125.0,
+              class_weights: Tensor | None = None) -> Tensor:
+    """The supervised loss for one head's output. ``class_weights``: (K,) per-class weights of a
+    classification head, or (K,) positive weights of a multilabel head (None: unweighted)."""
     if isinstance(out, RULDistribution):
         return gaussian_crps(out, target.float().clamp(0, rul_cap), rul_cap)
     if isinstance(out, AnomalyOutput):
         return anomaly_loss(out, target)
+    weights = None if class_weights is None else class_weights.to(out.logits.device)
     if isinstance(out, ClassOutput) and out.multilabel:
-        return F.binary_cross_entropy_with_logits(out.logits.float(), target.float())
-    return F.cross_entropy(out.logits.float(), target.long())
+        return F.binary_cross_entropy_with_logits(out.logits.float(), target.float(), pos_weight=weights)
+    return F.cross_entropy(out.logits.float(), target.long(), weight=weights)
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

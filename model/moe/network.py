@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from plantpulse.data.core.errors import UnknownNameError
 from plantpulse.model.moe.batch import ModelInput
+from plantpulse.model.moe.channels import ChannelIndex
 from plantpulse.model.moe.config import ModelConfig, TaskSpec
 from plantpulse.model.moe.layers.embeddings import DynamicEmbedding, ModalityTokens, channel_ids
 from plantpulse.model.moe.layers.encoder import EncoderBlock
@@ -161,9 +162,18 @@ class PlantPulseModel(nn.Module):
             if isinstance(module, HierarchicalMoELayer):
                 module.update_bias()
 
+    @property
+    def channel_index(self) -> ChannelIndex:
+        return ChannelIndex(self.cfg.channel_vocab, self.cfg.channel_buckets)
+
     def channel_ids(self, names: list[str] | tuple[str, ...]) -> Tensor:
-        """Hashed ids (C,) for sensor channel names."""
-        return channel_ids(names, self.cfg.channel_buckets)
+        """Ids (C,) for sensor channel names: the vocabulary index, the name hash as a fallback.
+
+        Models with a vocabulary refuse names that would share an embedding (ChannelCollisionError);
+        models from before it hash names as they were trained."""
+        if not self.cfg.channel_vocab:
+            return channel_ids(names, self.cfg.channel_buckets)
+        return self.channel_index.ids(names)
 
     def parameter_counts(self) -> dict[str, int]:
         """total, routed-expert and active-per-token parameter counts."""

@@ -10,6 +10,10 @@ mean/std per cluster:
 "mean": K x C, "std": K x C}}`` — a row is assigned to the nearest centre in settings divided by
 ``scale``, then standardised with that cluster's statistics. Training and inference both call
 :func:`standardise`, so they can never disagree.
+
+Statistics made by :func:`plantpulse.model.moe.regimes.fit_normalizer` also name the channels that
+were constant in training (``"dropped"``): :func:`standardise` leaves those out of its output
+(see :func:`output_channels`), so a caller may pass the full channel list it was trained from.
 """
 
 from __future__ import annotations
@@ -65,8 +69,20 @@ def condition_of(values: np.ndarray, channels: Sequence[str], stats: dict[str, A
     return np.argmin(((settings[..., None, :] - centers) ** 2).sum(-1), axis=-1)
 
 
+def output_channels(channels: Sequence[str], stats: dict[str, Any]) -> tuple[str, ...]:
+    """The channels :func:`standardise` returns for input ``channels``: the dropped ones left out."""
+    dropped = set(stats.get("dropped", ()))
+    return tuple(c for c in channels if c not in dropped)
+
+
 def standardise(values: np.ndarray, channels: Sequence[str], stats: dict[str, Any]) -> np.ndarray:
-    """(..., C) raw values of ``channels`` -> float32 standardised with ``stats`` (see module doc)."""
+    """(..., C) raw values of ``channels`` -> float32 (..., C') standardised with ``stats`` (see
+    module doc); C' = :func:`output_channels` (constant-in-training channels are left out)."""
+    kept = output_channels(channels, stats)
+    if len(kept) != len(channels):
+        values = np.asarray(values)[..., [i for i, c in enumerate(channels) if c in set(kept)]]
+        channels = kept
+    values = np.asarray(values, dtype=np.float64)
     pick = _index(stats["channels"], channels, "standardise")
     if "conditions" not in stats:
         mean = np.asarray(stats["mean"], dtype=np.float64)[pick]

@@ -87,7 +87,7 @@ def check_datasets(root: Path, names: list[str]) -> None:
 @click.option("--seeds", default="0,1,2", show_default=True, help="Seeds of the main model and baselines.")
 @click.option("--budget", type=click.Choice(sorted(BUDGETS)), default=None,
               help="Training budget: 'full' the designed run, 'reduced' what fitted 2 CPU cores, 'quick' a "
-                   "minutes-long smoke run. Default: 'full', or with --from-checkpoint the budget the "
+                   "minutes-long smoke run, 'gpu' the default preset on a CUDA device. Default: 'full', or with --from-checkpoint the budget the "
                    "checkpoints were trained with.")
 @click.option("--from-checkpoint", is_flag=True,
               help="Load the MoE and plain-network checkpoints instead of training them.")

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+
+# OpenMP threads that spin-wait for work burn the cores other processes (and other threads of
+# this one) need; passive waiting must be chosen before torch loads its OpenMP runtime.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
 

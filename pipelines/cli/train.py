@@ -59,12 +59,15 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
 @click.option("--pretrain-epochs", type=int, help="Override --epochs for stage 1.")
 @click.option("--finetune-epochs", type=int, help="Override --epochs for stage 2.")
 @click.option("--distill-epochs", type=int, help="Override --epochs for stage 3.")
-@click.option("--steps", type=int, default=50, show_default=True, help="Optimiser steps per epoch.")
+@click.option("--steps", type=int, default=None,
+              help="Optimiser steps per epoch (default: one pass over the tasks' training data).")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--threads", type=int, help="Torch CPU threads (default: torch's choice).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Torch CPU threads. More than the free cores makes OpenMP threads spin and "
+                   "slows training many times over; raise it only on an otherwise idle machine.")
 @click.option("--name", default="plantpulse", show_default=True, help="Model name (files and registry).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue an interrupted run from its run folder.")

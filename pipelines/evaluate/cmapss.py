@@ -23,7 +23,7 @@ from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.published import CMAPSS_PUBLISHED
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
 from plantpulse.pipelines.evaluate.scoring import plain_model, rul_scores
-from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK, run_table, unit_windows
+from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK, channel_names, run_table, unit_windows
 
 TARGET_RMSE: dict[str, float] = {"FD001": 11.0, "FD002": 13.5, "FD003": 11.0, "FD004": 15.0}
 METRICS = ("rmse", "phm08", "coverage80")
@@ -90,7 +90,7 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
 
 def _quantile_mlp(ctx: EvalContext, splits: TaskSplits, index: int, seed: int) -> B.RulPrediction:
     runs, test = _raw_inputs(ctx, splits, index, SUBSETS[index])
-    return B.quantile_mlp_rul(runs, test, splits.train.channels, seed, ctx.budget.qmlp_epochs)
+    return B.quantile_mlp_rul(runs, test, channel_names(), seed, ctx.budget.qmlp_epochs)
 
 
 def _plain(ctx: EvalContext, part: TaskSplits, seed: int, key: str) -> B.RulPrediction:

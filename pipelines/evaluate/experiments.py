@@ -78,8 +78,23 @@ def bundle(ctx: EvalContext, name: str, seed: int, **options: object):
     from plantpulse.model.moe.config import preset
     from plantpulse.pipelines.train.tasks import build_bundle
 
+    if name == "cmapss" and legacy_checkpoints(ctx):
+        options = {**options, "legacy_layout": True}
     key = f"bundle:{name}:{seed}:{sorted(options.items())}"
     if key not in ctx.cache:
         size = preset(ctx.budget.preset, **ctx.budget.moe_overrides).image_size
         ctx.cache[key] = build_bundle(name, ctx.datasets_dir, seed=seed, image_size=size, **options)
     return ctx.cache[key]
+
+
+def legacy_checkpoints(ctx: EvalContext) -> bool:
+    """True when scoring committed checkpoints made before channel vocabularies (and with them
+    data-driven regimes and constant channels dropped): their C-MAPSS data keep the old layout."""
+    from plantpulse.model.moe.checkpoint import read_metadata
+
+    key = "legacy-checkpoints"
+    if key not in ctx.cache:
+        path = ctx.checkpoint_dir / f"{main_spec(ctx.seeds[0]).name}-teacher.safetensors"
+        ctx.cache[key] = bool(ctx.from_checkpoint and path.is_file()
+                              and not read_metadata(path).config.channel_vocab)
+    return bool(ctx.cache[key])

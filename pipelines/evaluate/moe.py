@@ -68,7 +68,7 @@ def _request(ctx: EvalContext, spec: MoeSpec, stage: str):
     return TrainRequest(
         stage=stage, preset=b.preset, datasets=spec.datasets, tasks=spec.tasks,
         epochs={"pretrain": b.pretrain_epochs, "finetune": b.finetune_epochs, "distill": b.distill_epochs},
-        steps=b.moe_steps, batch_size=b.batch_size, lr=b.lr, seed=spec.seed, device="cpu",
+        steps=b.moe_steps, batch_size=b.batch_size, lr=b.lr, seed=spec.seed, device=b.device,
         name=spec.name, resume=True, pcgrad=spec.pcgrad,
         model_overrides={**b.moe_overrides, **spec.overrides}, register_versions=False,
         eval_rows=64, show_progress=False, bundle_options=spec.bundle_options)
@@ -138,7 +138,7 @@ def _recorded_wall(paths: dict[str, Path]) -> float:
 
 def batcher_for(model: PlantPulseModel) -> Batcher:
     cfg = model.cfg
-    return Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), cfg.channel_buckets, "cpu")
+    return Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), model.channel_index, "cpu")
 
 
 def subset_rows(data: TaskData, limit: int | None, seed: int = 0) -> TaskData:
@@ -175,8 +175,8 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     args = ["--preset", b.preset, "--datasets", ",".join(spec.datasets)]
     args += ["--tasks", ",".join(spec.tasks)] if spec.tasks else []
     args += ["--pretrain-epochs", str(b.pretrain_epochs), "--finetune-epochs", str(b.finetune_epochs),
-             "--distill-epochs", str(b.distill_epochs), "--steps", str(b.moe_steps), "--batch-size",
-             str(b.batch_size), "--lr", str(b.lr), "--seed", str(spec.seed), "--device", "cpu", "--name",
+             "--distill-epochs", str(b.distill_epochs), *(["--steps", str(b.moe_steps)] if b.moe_steps else []),
+             "--batch-size", str(b.batch_size), "--lr", str(b.lr), "--seed", str(spec.seed), "--device", b.device, "--name",
              spec.name, "--no-register", "--eval-rows", "64", "--quiet"]
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():

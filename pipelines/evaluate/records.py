@@ -34,7 +34,8 @@ class Budget(BaseModel):
     preset: str = "tiny"
     moe_overrides: dict[str, object] = Field(
         default_factory=lambda: dict(MOE_OVERRIDES), description="changes to the preset, for every MoE")
-    moe_steps: int = Field(80, ge=1, description="optimiser steps per epoch, every stage")
+    moe_steps: int | None = Field(80, ge=1, description="optimiser steps per epoch, every stage "
+                                  "(None: one pass over the tasks' training data)")
     pretrain_epochs: int = Field(2, ge=0)
     finetune_epochs: int = Field(6, ge=1)
     distill_epochs: int = Field(3, ge=0)
@@ -49,6 +50,7 @@ class Budget(BaseModel):
                                      "not depend on it (CWRU, Azure); C-MAPSS always uses every seed")
     eval_rows: int | None = Field(None, ge=1, description="cap on test rows (quick runs only)")
     qmlp_epochs: int = Field(10, ge=1, description="epochs of the quantile-MLP RUL baseline (its default is 40)")
+    device: str = Field("cpu", description="where the MoE experiments train (the baselines train on the CPU)")
     seeded_protocols: tuple[str, ...] | None = Field(
         None, description="protocols that run every seed given; the others run the first seed only "
                           "(None: every protocol runs every seed)")
@@ -66,6 +68,10 @@ BUDGETS: dict[str, Budget] = {
     # C-MAPSS (its protocol asks for at least 3), the first seed for the other protocols.
     "reduced": Budget(name="reduced", moe_steps=40, pretrain_epochs=1, finetune_epochs=5, distill_epochs=2,
                       net_steps=100, net_epochs=6, qmlp_epochs=5, seeded_protocols=("cmapss",)),
+    # The ``default`` preset (256 wide, 6 layers, 24 experts, 8 per modality group, top-2) on a GPU:
+    # epochs are passes over every task's training data. Not used for the shipped checkpoints or CI.
+    "gpu": Budget(name="gpu", preset="default", moe_steps=None, pretrain_epochs=2, finetune_epochs=20,
+                  distill_epochs=3, batch_size=128, lr=1e-3, device="cuda"),
     "quick": Budget(name="quick", moe_steps=2, pretrain_epochs=1, finetune_epochs=1, distill_epochs=1,
                     batch_size=8, net_steps=3, net_epochs=1, gbm_iter=10, max_rows=600, eval_rows=64,
                     qmlp_epochs=2),

@@ -13,6 +13,7 @@ ranks, and only rank 0 prints, writes the run folder and the versions, and regis
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import CheckpointError, ConfigError
 from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.store.db import open_database
+from plantpulse.model.moe.channels import ChannelCollisionError, ChannelIndex, vocabulary
 from plantpulse.model.moe.checkpoint import (
     load_checkpoint,
     load_training_state,
@@ -69,7 +71,8 @@ class TrainRequest(BaseModel):
     datasets: tuple[str, ...] = tuple(BUNDLES.names())
     tasks: tuple[str, ...] = ()
     epochs: dict[str, int] = Field(default_factory=lambda: {s: 1 for s in STAGES})
-    steps: int = Field(50, ge=1, description="optimiser steps per epoch")
+    steps: int | None = Field(None, ge=1, description="optimiser steps per epoch (None: one pass "
+                              "over the tasks' training data)")
     batch_size: int = Field(32, ge=2)
     lr: float = Field(1e-3, gt=0)
     seed: int = 0
@@ -84,6 +87,8 @@ class TrainRequest(BaseModel):
         "{'cwru': {'protocol': 'load', 'test_loads': [1, 2, 3]}}")
     register_versions: bool = True
     eval_rows: int = Field(2000, ge=1, description="rows per split scored for the metrics")
+    val_rows: int = Field(1024, ge=1, description="validation rows per task scored each epoch to "
+                          "select the best weights")
     show_progress: bool = True
 
     def stages(self) -> tuple[str, ...]:
@@ -93,7 +98,7 @@ class TrainRequest(BaseModel):
         return StageOptions(epochs=self.epochs.get(stage, 1), steps_per_epoch=self.steps,
                             batch_size=self.batch_size, lr=self.lr, seed=self.seed, device=self.device,
                             show_progress=self.show_progress, pcgrad=self.pcgrad,
-                            val_batches=max(1, min(20, self.eval_rows // self.batch_size)),
+                            val_batches=max(1, -(-self.val_rows // self.batch_size)),
                             uncertainty_weighting=self.uncertainty_weighting)
 
 
@@ -122,12 +127,15 @@ class _Context:
     def extra(self) -> dict[str, Any]:
         normalizers: dict[str, Any] = {}
         windows: dict[str, int] = {}
+        channel_lists: dict[str, list[str]] = {}
         for bundle in self.bundles:
             normalizers.update(bundle.normalizers)
         for splits in self.tasks:
             if splits.train.sensor is not None:
                 windows[splits.train.task.asset_type] = int(splits.train.sensor.shape[1])
-        return {"normalizers": normalizers, "window_lengths": windows, "preset": self.request.preset,
+                channel_lists[splits.train.task.asset_type] = list(splits.train.channels)
+        return {"normalizers": normalizers, "window_lengths": windows, "channel_lists": channel_lists,
+                "preset": self.request.preset,
                 "datasets": list(self.request.datasets), "seed": self.request.seed,
                 "bundle_options": self.request.bundle_options}
 
@@ -155,8 +163,25 @@ def build_data(settings: Settings, request: TrainRequest, config: ModelConfig, e
     return bundles, tasks
 
 
-def model_config(request: TrainRequest, specs: tuple = ()) -> ModelConfig:
-    return preset(request.preset, **{**request.model_overrides, "tasks": specs})
+def model_config(request: TrainRequest, specs: tuple = (), channel_vocab: tuple[str, ...] = ()) -> ModelConfig:
+    return preset(request.preset, **{**request.model_overrides, "tasks": specs, "channel_vocab": channel_vocab})
+
+
+def channel_vocabulary(tasks: list[TaskSplits], bundles: list[TaskBundle]) -> tuple[str, ...]:
+    """Every sensor channel the run trains on, one index each (asset types' lists, in order)."""
+    data = [s.train for s in tasks] + [d for b in bundles for d in b.pretrain]
+    return vocabulary(d.channels for d in data if d.sensor is not None)
+
+
+def check_channels(config: ModelConfig, tasks: list[TaskSplits], bundles: list[TaskBundle]) -> None:
+    """Fail before training when two channels of one input would share an embedding."""
+    index = ChannelIndex(config.channel_vocab, config.channel_buckets)
+    for data in [s.train for s in tasks] + [d for b in bundles for d in b.pretrain]:
+        if data.sensor is not None:
+            try:
+                index.ids(data.channels)
+            except ChannelCollisionError as err:
+                raise ChannelCollisionError(f"{data.name}: {err}") from err
 
 
 def _state_path(ctx: _Context, stage: str) -> Path:
@@ -220,6 +245,9 @@ def stage_finetune(ctx: _Context, model: PlantPulseModel | None) -> PlantPulseMo
     model.to(ctx.batcher.device)
     run_finetune(model, ctx.tasks, ctx.request.options("finetune"), ctx.batcher, state,
                  _saver(ctx, "finetune", {"": model}))
+    if is_main_process():  # the run folder's teacher is the best-on-validation one, not the last epoch's
+        save_checkpoint(model, ctx.run_dir / "finetune.safetensors", kind="finetune", name=ctx.request.name,
+                        extra=ctx.extra, data_fingerprint=ctx.fingerprint)
     return model
 
 
@@ -308,10 +336,12 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
     device = pick_device(request.device)
     probe = model_config(request)
     bundles, tasks = build_data(settings, request, probe, echo)
-    config = model_config(request, tuple(s.train.task for s in tasks))
+    config = model_config(request, tuple(s.train.task for s in tasks), channel_vocabulary(tasks, bundles))
+    check_channels(config, tasks, bundles)
     run_dir = settings.model_dir / "runs" / f"{request.name}-{request.preset}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    batcher = Batcher(HashingTokenizer(config.vocab_size, config.max_text_len), config.channel_buckets, device)
+    batcher = Batcher(HashingTokenizer(config.vocab_size, config.max_text_len),
+                      ChannelIndex(config.channel_vocab, config.channel_buckets), device)
     ctx = _Context(settings, request, config, bundles, tasks, batcher, run_dir, echo)
     ctx.fingerprint = combined_fingerprint([s.train for s in tasks] + [d for b in bundles for d in b.pretrain])
     result = TrainResult(run_dir)
@@ -324,9 +354,14 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
         if main:
             publish(ctx, model, "teacher", {"stage": "finetune", **score(ctx, model)}, result)
     if "distill" in request.stages():
-        teacher, student, report = stage_distill(ctx, model if "finetune" in request.stages() else None)
+        # the published teacher stays the best-on-validation fine-tuned one: distillation keeps
+        # training its own copy (without PCGrad or selection) only to guide the student
+        guide = copy.deepcopy(model) if model is not None and "finetune" in request.stages() else None
+        teacher, student, report = stage_distill(ctx, guide)
         if main:
-            publish(ctx, teacher, "teacher", {"stage": "distill", **score(ctx, teacher)}, result)
+            if "finetune" not in request.stages():
+                best = _load_model(ctx.run_dir / "finetune.safetensors", ctx.config)
+                publish(ctx, best, "teacher", {"stage": "finetune", **score(ctx, best)}, result)
             publish(ctx, student, "student", {"stage": "distill", "distill": report, **score(ctx, student)},
                     result)
     return result

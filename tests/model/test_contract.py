@@ -5,6 +5,8 @@ Right shapes, no NaNs, and every parameter receives a gradient.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -37,7 +39,7 @@ def _assert_all_grads(module: torch.nn.Module) -> None:
 
 def test_registries_are_complete():
     assert set(HEADS.names()) == set(SPECS)
-    assert set(EMBEDDINGS.names()) == {"sensor", "image", "text"}
+    assert set(EMBEDDINGS.names()) == {"sensor", "waveform", "image", "text"}
     assert set(ADAPTERS.names()) == {"bottleneck", "lora"}
 
 
@@ -76,16 +78,21 @@ def test_unknown_head_kind_lists_what_exists():
         HEADS.get("survival")
 
 
-@pytest.mark.parametrize("modality", EMBEDDINGS.names())
-def test_embedding_contract(modality, seed, batch_factory):
-    cfg = preset("tiny")
+@pytest.mark.parametrize("path", EMBEDDINGS.names())
+def test_embedding_contract(path, seed, batch_factory):
+    """Every registered embedding path; ``waveform`` is the sensor modality at a high rate."""
+    cfg = preset("tiny", waveform_bands=20, envelope_bands=12, waveform_band_group=8)
+    modality = "sensor" if path == "waveform" else path
     batch = batch_factory(cfg, b=3, t=21, c=2, modalities=(modality,))
+    if modality == "sensor":
+        batch = dataclasses.replace(batch, sensor_rate_hz=12_000.0 if path == "waveform" else 1.0)
     embedding = DynamicEmbedding(cfg)
+    assert embedding.path_of(batch, modality) == path
     content = embedding.content(batch, modality)
     b, n, d = content.values.shape
     assert (b, d) == (3, cfg.d_model)
     expected_n = {"sensor": 2 * -(-21 // cfg.patch_len), "image": (cfg.image_size // cfg.image_patch) ** 2,
-                  "text": cfg.max_text_len}[modality]
+                  "text": cfg.max_text_len, "waveform": 2 * (3 + 2)}[path]
     assert n == expected_n and content.valid.shape == (3, n) and content.targets.shape[:2] == (3, n)
     hide = torch.zeros(3, n, dtype=torch.bool)
     hide[:, 0] = True
@@ -93,7 +100,7 @@ def test_embedding_contract(modality, seed, batch_factory):
     assert tokens.tokens.shape == (3, cfg.n_global_tokens + n, cfg.d_model)
     assert torch.isfinite(tokens.tokens).all()
     tokens.tokens[tokens.valid].pow(2).sum().backward()
-    used = [f"paths.{modality}.", "tag", "summary", "mask_token", "norm"]
+    used = [f"paths.{path}.", "tag", "summary", "mask_token", "norm"]
     for name, param in embedding.named_parameters():
         if any(name.startswith(prefix) for prefix in used):
             assert param.grad is not None and param.grad.abs().sum() > 0, name

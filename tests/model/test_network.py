@@ -41,7 +41,9 @@ def test_named_stages_compose_to_forward(tiny_model, batch_factory):
 
 
 def test_every_parameter_gets_a_gradient(tiny_cfg, batch_factory, seed):
-    model = PlantPulseModel(tiny_cfg)  # top-2 of 2 experts per modality group: all experts used
+    # top-2 of 2 experts per modality group: all experts used; no waveform path (slow sensors
+    # only). The routed tiny preset and the spectral path: tests/model/test_routing_presets.py.
+    model = PlantPulseModel(tiny_cfg.replace(n_experts=6, waveform_bands=0, envelope_bands=0))
     batch = batch_factory(model.cfg, b=6, t=32)
     hide = {"sensor": torch.rand(6, 3 * 8) < 0.5}
     out, loss = _full_loss(model, batch, token_masks=hide)
@@ -50,7 +52,11 @@ def test_every_parameter_gets_a_gradient(tiny_cfg, batch_factory, seed):
     assert not missing
 
 
-def test_routed_experts_with_tokens_get_gradients(tiny_model, batch_factory):
+def test_routed_experts_with_tokens_get_gradients(tiny_cfg, batch_factory, seed):
+    # 2 experts per group, top-2: every expert also serves summary tokens in the last layer, so
+    # "has load" and "gets a gradient" coincide (with 4 per group an expert may serve only content
+    # tokens there, which no loss reads; see tests/model/test_routing_presets.py)
+    tiny_model = PlantPulseModel(tiny_cfg.replace(n_experts=6))
     out, loss = _full_loss(tiny_model, batch_factory(tiny_model.cfg, b=6))
     loss.backward()
     for layer_stats, block in zip(out.router, tiny_model.blocks, strict=True):

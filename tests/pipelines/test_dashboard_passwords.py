@@ -9,9 +9,8 @@ from plantpulse.app import auth
 from plantpulse.data.core.config.passwords import hash_password, parse_hash, verify_password
 from plantpulse.data.core.config.settings import load_settings
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.pipelines.cli.main import main
 from plantpulse.pipelines.cli.dashboard import check_exposure
-from plantpulse.pipelines.cli.main import cli
+from plantpulse.pipelines.cli.main import cli, main
 
 GOOD = "a long enough passphrase"
 

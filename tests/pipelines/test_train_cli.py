@@ -73,24 +73,33 @@ def test_train_all_stages_end_to_end_on_real_data(datasets_dir: Path, tmp_path: 
     for stage in ("pretrain", "finetune", "distill"):
         assert f"{stage} epoch 1" in err
     models = home / "models"
-    teacher, student = models / "plantpulse-teacher-v2.safetensors", models / "plantpulse-student-v1.safetensors"
+    teacher, student = models / "plantpulse-teacher-v1.safetensors", models / "plantpulse-student-v1.safetensors"
     assert teacher.is_file() and student.is_file()
+    # the published teacher is the best-on-validation fine-tuned one, not the post-distillation state
+    assert not (models / "plantpulse-teacher-v2.safetensors").is_file()
     with Database(url).session() as session:
         rows = {(r.name, r.kind): r for r in session.query(ModelVersion).all()}
     assert {("plantpulse-teacher", "teacher"), ("plantpulse-student", "student")} <= set(rows)
     row = rows[("plantpulse-student", "student")]
     assert row.data_fingerprint and row.config["n_layers"] == 1 and "rul:turbofan" in row.metrics["test"]
     assert row.metrics["distill"]["student_params"] < row.metrics["distill"]["teacher_params"]
+    assert rows[("plantpulse-teacher", "teacher")].metrics["stage"] == "finetune"
+    vocab = rows[("plantpulse-teacher", "teacher")].config["channel_vocab"]
+    assert "s_2" in vocab and "drive_end_accel" in vocab  # every trained channel has its own index
 
     # resuming skips finished stages and publishes the next version
     assert main([*args, "--stage", "finetune"]) == 0
-    assert (models / "plantpulse-teacher-v3.safetensors").is_file()
+    assert (models / "plantpulse-teacher-v2.safetensors").is_file()
 
     from plantpulse.data.datasets.cmapss import SENSOR_NAMES, SETTING_NAMES
     from plantpulse.model.moe.inference import load_predictor
     predictor = load_predictor(student, quantize=True)
-    windows = np.random.default_rng(0).normal(size=(2, 30, 24)).astype(np.float32)
+    names = [*SETTING_NAMES, *SENSOR_NAMES]
     stats = predictor.normalizers["turbofan"]
-    windows = windows * np.asarray(stats["std"], np.float32) + np.asarray(stats["mean"], np.float32)
-    records = predictor.predict_sensor_windows(windows, [*SETTING_NAMES, *SENSOR_NAMES], "turbofan")
+    assert "s_1" in stats["dropped"] and stats["regimes"] == 6  # constant in every regime; 6 regimes pooled
+    mean, std = np.zeros(24, np.float32), np.ones(24, np.float32)
+    for name, m, sd in zip(stats["channels"], stats["mean"], stats["std"], strict=True):
+        mean[names.index(name)], std[names.index(name)] = m, sd
+    windows = np.random.default_rng(0).normal(size=(2, 30, 24)).astype(np.float32) * std + mean
+    records = predictor.predict_sensor_windows(windows, names, "turbofan")  # dropped ones are left out
     assert len(records) == 2 and records[0].rul_mean is not None and records[0].anomaly_score is not None

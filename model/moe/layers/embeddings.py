@@ -1,8 +1,12 @@
 """DynamicEmbedding: one embedding path per modality into the shared width ``d_model``.
 
 - sensor windows (B, T, C) become channel-aware patch tokens: every channel is cut into patches of
-  ``patch_len`` samples, each patch is projected and gets its channel's (hashed-name) embedding and
-  a time position, so any channel set and any window length embed without retraining;
+  ``patch_len`` samples, each patch is projected and gets its channel's embedding (an index per
+  known channel name, see :mod:`plantpulse.model.moe.channels`) and a time position, so any channel
+  set and any window length embed without retraining;
+- waveforms — sensors sampled at ``waveform_min_rate_hz`` or faster, when the config enables it —
+  become spectral tokens instead (log band power and envelope spectrum, :mod:`.spectral`); the
+  choice is made from the batch's sampling rate, never from a dataset name;
 - images (B, 3, H, W) go through a small conv stem (stride 4) and a patch convolution;
 - text goes through an offline hashing tokenizer (no vocabulary file, no download).
 
@@ -25,7 +29,9 @@ from torch import Tensor, nn
 
 from plantpulse.data.core.registry import Registry
 from plantpulse.model.moe.batch import ModelInput
+from plantpulse.model.moe.channels import ChannelIndex
 from plantpulse.model.moe.config import MODALITIES, ModelConfig
+from plantpulse.model.moe.layers.spectral import WaveformSpectralEmbedding, uses_waveform
 
 PAD_ID, MASK_ID, UNK_ID = 0, 1, 2
 N_SPECIAL = 3
@@ -38,7 +44,10 @@ def stable_hash(text: str) -> int:
 
 
 def channel_ids(names: Sequence[str], buckets: int) -> Tensor:
-    """Hashed channel names -> (C,) int64 ids in ``[0, buckets)``; case and spacing ignored."""
+    """Hashed channel names -> (C,) int64 ids in ``[0, buckets)``; case and spacing ignored.
+
+    The identity of models without a channel vocabulary (checkpoints from before it); new models
+    use :class:`plantpulse.model.moe.channels.ChannelIndex`, which cannot collide on known names."""
     return torch.tensor([stable_hash(" ".join(n.lower().split())) % buckets for n in names],
                         dtype=torch.int64)
 
@@ -105,7 +114,7 @@ class SensorPatchEmbedding(nn.Module):
         super().__init__()
         self.patch_len = cfg.patch_len
         self.proj = nn.Linear(cfg.patch_len, cfg.d_model)
-        self.channel = nn.Embedding(cfg.channel_buckets, cfg.d_model)
+        self.channel = nn.Embedding(ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size, cfg.d_model)
 
     def forward(self, values: Tensor, channels: Tensor, channel_mask: Tensor | None) -> ContentTokens:
         b, t, c = values.shape
@@ -164,13 +173,17 @@ class TextEmbedding(nn.Module):
         return ContentTokens(self.embed(ids), pos.unsqueeze(0), mask.to(torch.bool), ids.unsqueeze(-1))
 
 
+EMBEDDINGS.add("waveform", WaveformSpectralEmbedding)
+
+
 @dataclass(frozen=True, slots=True)
 class ModalityTokens:
     """One modality's sequence: ``n_global`` summary tokens then content tokens.
 
     tokens (B, G+N, d); valid (B, G+N) bool (all False for samples without the modality);
     present (B,) bool; targets (B, N, P) reconstruction targets of the content tokens;
-    masked (B, N) bool: content tokens replaced by the mask embedding (pre-training), else None.
+    masked (B, N) bool: content tokens replaced by the mask embedding (pre-training), else None;
+    path: the registered embedding that made the content tokens ("sensor", "waveform", …).
     """
 
     modality: str
@@ -180,6 +193,7 @@ class ModalityTokens:
     n_global: int
     targets: Tensor
     masked: Tensor | None = None
+    path: str = ""
 
 
 class DynamicEmbedding(nn.Module):
@@ -187,20 +201,47 @@ class DynamicEmbedding(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        self.cfg = cfg
         self.n_global = cfg.n_global_tokens
-        self.paths = nn.ModuleDict({m: EMBEDDINGS.get(m)(cfg) for m in MODALITIES})
+        names = [*MODALITIES, *(["waveform"] if cfg.waveform_bands else [])]
+        self.paths = nn.ModuleDict({m: EMBEDDINGS.get(m)(cfg) for m in names})
         self.tag = nn.Embedding(len(MODALITIES), cfg.d_model)
         self.summary = nn.Parameter(torch.randn(len(MODALITIES), cfg.n_global_tokens, cfg.d_model) * 0.02)
         self.mask_token = nn.Parameter(torch.randn(cfg.d_model) * 0.02)
         self.norm = nn.LayerNorm(cfg.d_model)
 
+    def path_of(self, batch: ModelInput, modality: str) -> str:
+        """The registered embedding for ``modality`` of ``batch`` (chosen by the sampling rate)."""
+        if modality == "sensor" and uses_waveform(self.cfg, batch.sensor_rate_hz):
+            return "waveform"
+        return modality
+
     def content(self, batch: ModelInput, modality: str) -> ContentTokens:
-        path = self.paths[modality]
+        name = self.path_of(batch, modality)
+        path = self.paths[name]
         if modality == "sensor":
-            return path(batch.sensor, batch.sensor_channels, batch.sensor_channel_mask)
+            values, channels, mask = self.sensor_in_index_order(batch)
+            if name == "waveform":
+                return path(values, channels, mask, batch.sensor_rate_hz)
+            return path(values, channels, mask)
         if modality == "image":
             return path(batch.image)
         return path(batch.text_ids, batch.text_mask)
+
+    def sensor_in_index_order(self, batch: ModelInput) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Sensor values, channel ids and mask with channels sorted by id, per sample.
+
+        Local attention sees channel-major tokens, so the order of channels would change the
+        output; with a channel vocabulary the ids are the training order, so sorting by id makes
+        any given order score like the trained one. Models without a vocabulary keep the order
+        given (as they were trained)."""
+        values, channels, mask = batch.sensor, batch.sensor_channels, batch.sensor_channel_mask
+        if not self.cfg.channel_vocab:
+            return values, channels, mask
+        order = channels.argsort(dim=1, stable=True)  # (B, C)
+        values = values.gather(2, order[:, None, :].expand(-1, values.shape[1], -1))
+        mask = None if mask is None else mask.gather(1, order)
+        return values, channels.gather(1, order), mask
 
     def forward(self, batch: ModelInput, token_masks: dict[str, Tensor] | None = None
                 ) -> dict[str, ModalityTokens]:
@@ -224,4 +265,4 @@ class DynamicEmbedding(nn.Module):
         head = torch.ones(b, self.n_global, dtype=torch.bool, device=tokens.device)
         valid = torch.cat([head, content.valid], dim=1) & present[:, None]
         return ModalityTokens(modality, self.norm(tokens), valid, present, self.n_global,
-                              content.targets, hide)
+                              content.targets, hide, self.path_of(batch, modality))

@@ -19,6 +19,7 @@ import torch
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.model.moe.batch import ModelInput
+from plantpulse.model.moe.channels import ChannelIndex
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer, channel_ids
 
@@ -37,6 +38,7 @@ class TaskData:
     text_present: np.ndarray | None = None
     targets: np.ndarray | None = None
     info: dict[str, object] = field(default_factory=dict)
+    sample_rate_hz: float | None = None  # the sensors' rate; None for slow process data
 
     def __post_init__(self) -> None:
         n = len(self.groups)
@@ -112,20 +114,39 @@ class TaskSplits:
 
 
 class Batcher:
-    """Turns rows of :class:`TaskData` into :class:`ModelInput` and target tensors."""
+    """Turns rows of :class:`TaskData` into :class:`ModelInput` and target tensors.
 
-    def __init__(self, tokenizer: HashingTokenizer, channel_buckets: int,
+    ``channels``: the model's :class:`ChannelIndex` (``model.channel_index``), or a bucket count
+    for models without a channel vocabulary (names hashed, as those models were trained).
+    """
+
+    def __init__(self, tokenizer: HashingTokenizer, channels: int | ChannelIndex,
                  device: torch.device | str = "cpu") -> None:
         self.tokenizer = tokenizer
-        self.channel_buckets = channel_buckets
+        self.channels = channels
         self.device = torch.device(device)
+        self._ids: dict[tuple[str, ...], torch.Tensor] = {}
+
+    @property
+    def channel_buckets(self) -> int:
+        return self.channels if isinstance(self.channels, int) else self.channels.buckets
+
+    def channel_ids(self, names: tuple[str, ...]) -> torch.Tensor:
+        """(C,) ids of ``names`` (cached; a collision raises once, at the first batch)."""
+        if names not in self._ids:
+            if isinstance(self.channels, ChannelIndex) and self.channels.vocab:
+                self._ids[names] = self.channels.ids(names)
+            else:
+                self._ids[names] = channel_ids(names, self.channel_buckets)
+        return self._ids[names]
 
     def inputs(self, data: TaskData, rows: np.ndarray) -> ModelInput:
         fields: dict[str, torch.Tensor] = {}
         n = len(rows)
         if data.sensor is not None:
             fields["sensor"] = torch.from_numpy(np.ascontiguousarray(data.sensor[rows], dtype=np.float32))
-            fields["sensor_channels"] = channel_ids(data.channels, self.channel_buckets).expand(n, -1)
+            fields["sensor_channels"] = self.channel_ids(tuple(data.channels)).expand(n, -1)
+            fields["sensor_rate_hz"] = data.sample_rate_hz
         if data.images is not None:
             fields["image"] = torch.from_numpy(np.ascontiguousarray(data.images[rows])).float() / 255.0
         if data.texts is not None:

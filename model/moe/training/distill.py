@@ -21,9 +21,15 @@ from plantpulse.model.moe.config import ModelConfig
 from plantpulse.model.moe.layers.heads import HeadOutput
 from plantpulse.model.moe.losses import distillation_loss, task_loss
 from plantpulse.model.moe.network import PlantPulseModel
-from plantpulse.model.moe.training.data import Batcher, TaskSplits, cycle_batches
-from plantpulse.model.moe.training.distributed import data_seed, from_main, is_main_process, sync_parameters
-from plantpulse.model.moe.training.finetune import fit_anomaly_radii, validate, validation_subset
+from plantpulse.model.moe.training.data import Batcher, TaskSplits
+from plantpulse.model.moe.training.distributed import from_main, is_main_process, sync_parameters
+from plantpulse.model.moe.training.finetune import (
+    TaskStreams,
+    fit_anomaly_radii,
+    stage_steps,
+    validate,
+    validation_subset,
+)
 from plantpulse.model.moe.training.runtime import (
     EpochCallback,
     StageOptions,
@@ -31,6 +37,7 @@ from plantpulse.model.moe.training.runtime import (
     autocast,
     clip_and_step,
     make_optimizer,
+    set_lr,
     update_router_biases,
 )
 
@@ -66,12 +73,12 @@ def samples_per_second(model: PlantPulseModel, splits: TaskSplits, batcher: Batc
     return len(rows) / float(np.median(times))
 
 
-def _step(teacher, student, t_opt, s_opt, splits, rows, batcher, opts) -> float:
+def _step(teacher, student, t_opt, s_opt, splits, rows, batcher, opts, weights=None) -> float:
     data, spec = splits.train, splits.train.task
     batch, target = batcher.inputs(data, rows), batcher.targets(data, rows)
     with autocast(batcher.device):
         t_out = teacher(batch, tasks=(spec.name,))
-        t_loss = task_loss(t_out.tasks[spec.name], target, spec.rul_cap) + t_out.aux_loss
+        t_loss = task_loss(t_out.tasks[spec.name], target, spec.rul_cap, weights) + t_out.aux_loss
     t_loss.backward()
     clip_and_step(t_opt, list(teacher.parameters()), opts.grad_clip)
     update_router_biases(teacher)
@@ -79,7 +86,7 @@ def _step(teacher, student, t_opt, s_opt, splits, rows, batcher, opts) -> float:
     with autocast(batcher.device):
         s_out = student(batch, tasks=(spec.name,))
         own = s_out.tasks[spec.name]
-        s_loss = (opts.distill_alpha * task_loss(own, target, spec.rul_cap)
+        s_loss = (opts.distill_alpha * task_loss(own, target, spec.rul_cap, weights)
                   + (1 - opts.distill_alpha) * distillation_loss(own, guide, opts.temperature)
                   + s_out.aux_loss)
     s_loss.backward()
@@ -93,32 +100,32 @@ def run_distill(teacher: PlantPulseModel, student: PlantPulseModel, tasks: list[
                 on_epoch: EpochCallback | None = None) -> StageState:
     """Train ``student`` from ``teacher`` (which keeps training); resumable; best student kept."""
     state = state or StageState(stage="distill")
-    t_opt = make_optimizer(list(teacher.parameters()), opts)
-    s_opt = make_optimizer(list(student.parameters()), opts)
+    t_opt = make_optimizer(teacher, opts)
+    s_opt = make_optimizer(student, opts)
     if state.optimizer:
         t_opt.load_state_dict(state.optimizer["teacher"])
         s_opt.load_state_dict(state.optimizer["student"])
     sync_parameters(teacher, student)
-    baseline = state.extra.get("baseline")
     best = state.extra.get("best_student") or copy.deepcopy(student.state_dict())
+    steps = stage_steps(tasks, opts)
     while state.epoch < opts.epochs and not state.done:
         teacher.train()
         student.train()
-        rng = np.random.default_rng(data_seed(opts.seed, state.epoch, 3))
-        streams = [cycle_batches(t.train, opts.batch_size, rng) for t in tasks]
-        bar = tqdm(range(opts.steps_per_epoch), desc=f"distill {state.epoch + 1}/{opts.epochs}",
+        streams = TaskStreams(tasks, opts, state.epoch, 3)
+        bar = tqdm(range(steps), desc=f"distill {state.epoch + 1}/{opts.epochs}",
                    disable=not (opts.show_progress and is_main_process()), leave=False)
-        for _ in bar:
-            loss = sum(_step(teacher, student, t_opt, s_opt, splits, next(stream), batcher, opts)
-                       for splits, stream in zip(tasks, streams, strict=True))
+        for step in bar:
+            for optimizer in (t_opt, s_opt):
+                set_lr(optimizer, state.epoch * steps + step, opts.epochs * steps, opts)
+            loss = sum(_step(teacher, student, t_opt, s_opt, tasks[i], rows, batcher, opts, streams.weights[i])
+                       for i, rows in streams.draw())
             bar.set_postfix(loss=f"{loss:.3f}")
-        score, metrics, raw = from_main(validate(student, tasks, batcher, opts, baseline))
-        baseline = baseline or raw
+        score, metrics, _ = from_main(validate(student, tasks, batcher, opts))
         improved = state.record(score, opts.patience, metrics)
         if improved:
             best = copy.deepcopy(student.state_dict())
         state.optimizer = {"teacher": t_opt.state_dict(), "student": s_opt.state_dict()}
-        state.extra = {"baseline": baseline, "best_student": best}
+        state.extra = {"best_student": best}
         if on_epoch is not None:
             on_epoch(state, improved)
     student.load_state_dict(best)

@@ -1,15 +1,21 @@
 """Stage 2 — multi-task fine-tuning with PCGrad (and optional uncertainty weighting).
 
-Each step draws one batch per task, computes each task's loss (plus the MoE balance loss) on its
-own forward pass, and combines the task gradients with PCGrad (projection only on conflict).
+Each step holds one batch slot per task; slots go to tasks by temperature sampling (∝ n^(1/T),
+:mod:`.balance`), so a task may get two slots or none in a step. Each task drawn computes its
+loss (class-weighted, divided by its running mean so no task dominates the shared gradient; plus
+the MoE balance loss) on its own forward pass, and the task gradients are combined with PCGrad
+(projection only on conflict). The learning rate warms up linearly, then decays by a cosine over
+the stage's steps; an epoch is one pass over the tasks' training data unless a step count is given.
 After each epoch every task is scored on its validation split — split by unit/asset/recording,
-never by window — and training stops early when the mean normalised validation loss has not
-improved for ``patience`` epochs; the best weights are restored at the end.
+never by window, and for C-MAPSS made like the test (last windows of cut engines) — by its
+headline test metric (RUL RMSE / cap, 1 - macro-F1, 1 - AUROC); training stops early when their
+mean has not improved for ``patience`` epochs, and the best weights are restored at the end.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -20,6 +26,12 @@ from plantpulse.model.moe.layers.heads import AnomalyHead
 from plantpulse.model.moe.losses import UncertaintyWeighting, task_loss
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.pcgrad import assign_flat_grad, flat_grad, pcgrad_step_gradients
+from plantpulse.model.moe.training.balance import (
+    LossNormalizer,
+    class_weights,
+    draw_slots,
+    task_probabilities,
+)
 from plantpulse.model.moe.training.data import Batcher, TaskData, TaskSplits, cycle_batches
 from plantpulse.model.moe.training.distributed import data_seed, from_main, is_main_process, sync_parameters
 from plantpulse.model.moe.training.metrics import evaluate
@@ -29,7 +41,9 @@ from plantpulse.model.moe.training.runtime import (
     StageState,
     autocast,
     clip_and_step,
+    epoch_steps,
     make_optimizer,
+    set_lr,
     update_router_biases,
 )
 
@@ -42,33 +56,67 @@ def validation_subset(data: TaskData, rows: int, seed: int) -> TaskData:
     return data.subset(pick)
 
 
-def validate(model: PlantPulseModel, tasks: list[TaskSplits], batcher: Batcher,
-             opts: StageOptions, baseline: dict[str, float] | None = None
+def selection_score(kind: str, metrics: dict[str, float], rul_cap: float) -> float:
+    """Lower is better, in [0, 1]-ish units: the task's headline test metric on validation."""
+    if kind == "rul":
+        return metrics["rmse"] / rul_cap
+    if kind == "anomaly":
+        auc = metrics.get("auroc", math.nan)
+        return 1.0 - auc if math.isfinite(auc) else 0.5
+    return 1.0 - metrics["macro_f1"]
+
+
+def validate(model: PlantPulseModel, tasks: list[TaskSplits], batcher: Batcher, opts: StageOptions
              ) -> tuple[float, dict[str, float], dict[str, float]]:
-    """Mean validation loss normalised by the first epoch's (so tasks weigh alike)."""
-    metrics, losses = {}, {}
+    """(mean selection score over tasks, metrics per task, selection score per task)."""
+    metrics, scores = {}, {}
     for splits in tasks:
+        spec = splits.train.task
         sub = validation_subset(splits.val, opts.val_batches * opts.batch_size, opts.seed)
         result = evaluate(model, sub, batcher, opts.batch_size)
-        losses[splits.train.task.name] = result["loss"]
-        metrics.update({f"{splits.train.task.name}/{k}": v for k, v in result.items()})
-    base = baseline or losses
-    score = float(np.mean([losses[k] / max(abs(base[k]), 1e-8) for k in losses]))
-    return score, metrics, losses
+        scores[spec.name] = selection_score(spec.kind, result, spec.rul_cap)
+        metrics.update({f"{spec.name}/{k}": v for k, v in result.items()})
+        metrics[f"{spec.name}/selection"] = scores[spec.name]
+    return float(np.mean(list(scores.values()))), metrics, scores
 
 
-def task_losses(model: PlantPulseModel, tasks: list[TaskSplits], streams: list, batcher: Batcher,
-                weighting: UncertaintyWeighting | None) -> Iterator[torch.Tensor]:
-    """One loss per task, each on its own batch; yielded one at a time so that a caller can take
-    the gradient and free that task's graph before the next forward."""
-    for splits, stream in zip(tasks, streams, strict=True):
-        data, spec = splits.train, splits.train.task
-        rows = next(stream)
+class TaskStreams:
+    """Per-task batch streams plus the temperature sampler of a stage's epoch."""
+
+    def __init__(self, tasks: list[TaskSplits], opts: StageOptions, epoch: int, stage: int) -> None:
+        self.tasks = tasks
+        rng = np.random.default_rng(data_seed(opts.seed, epoch, stage))  # batches: per rank
+        self.rng = np.random.default_rng([opts.seed, epoch, stage, 7])  # tasks: the same on every rank
+        self.streams = [cycle_batches(t.train, opts.batch_size, rng) for t in tasks]
+        self.probs = task_probabilities([len(t.train) for t in tasks], opts.task_temperature)
+        self.weights = [class_weights(t.train.task, t.train.targets, opts.class_weight_power) for t in tasks]
+
+    def draw(self) -> list[tuple[int, np.ndarray]]:
+        """This step's (task index, rows): one slot per task, given out by temperature sampling."""
+        slots = draw_slots(self.probs, len(self.tasks), self.rng) if len(self.tasks) > 1 else np.ones(1, int)
+        return [(i, np.concatenate([next(self.streams[i]) for _ in range(n)]))
+                for i, n in enumerate(slots) if n]
+
+
+def stage_steps(tasks: list[TaskSplits], opts: StageOptions) -> int:
+    return epoch_steps(opts, [len(t.train) for t in tasks], opts.batch_size * len(tasks))
+
+
+def task_losses(model: PlantPulseModel, streams: TaskStreams, batcher: Batcher,
+                weighting: UncertaintyWeighting | None, normalizer: LossNormalizer | None
+                ) -> Iterator[torch.Tensor]:
+    """One loss per task drawn this step, each on its own batch; yielded one at a time so that a
+    caller can take the gradient and free that task's graph before the next forward."""
+    for index, rows in streams.draw():
+        data, spec = streams.tasks[index].train, streams.tasks[index].train.task
         with autocast(batcher.device):
             out = model(batcher.inputs(data, rows), tasks=(spec.name,))
-            loss = task_loss(out.tasks[spec.name], batcher.targets(data, rows), spec.rul_cap)
+            loss = task_loss(out.tasks[spec.name], batcher.targets(data, rows), spec.rul_cap,
+                             streams.weights[index])
         if weighting is not None:
             loss = weighting.weigh(spec.name, loss)
+        elif normalizer is not None:
+            loss = normalizer(spec.name, loss)
         yield loss + out.aux_loss
 
 
@@ -96,40 +144,42 @@ def run_finetune(model: PlantPulseModel, tasks: list[TaskSplits], opts: StageOpt
     state = state or StageState(stage="finetune")
     names = tuple(t.train.task.name for t in tasks)
     weighting = UncertaintyWeighting(names).to(batcher.device) if opts.uncertainty_weighting else None
+    normalizer = LossNormalizer() if opts.loss_norm and weighting is None else None
     params = [p for p in model.parameters() if p.requires_grad]
     extra = list(weighting.parameters()) if weighting is not None else []
-    optimizer = make_optimizer(params + extra, opts)
+    optimizer = make_optimizer([model, *([weighting] if weighting is not None else [])], opts)
     if state.optimizer:
         optimizer.load_state_dict(state.optimizer)
         if weighting is not None:
             weighting.load_state_dict(state.extra["weighting"])
+        if normalizer is not None:
+            normalizer.load_state_dict(state.extra.get("loss_norm", {}))
     sync_parameters(model, *([weighting] if weighting is not None else []))
-    baseline = state.extra.get("baseline")
     best = state.extra.get("best_model") or copy.deepcopy(model.state_dict())
     generator = torch.Generator().manual_seed(opts.seed)
+    steps = stage_steps(tasks, opts)
     while state.epoch < opts.epochs and not state.done:
         model.train()
-        rng = np.random.default_rng(data_seed(opts.seed, state.epoch, 2))
-        streams = [cycle_batches(t.train, opts.batch_size, rng) for t in tasks]
+        streams = TaskStreams(tasks, opts, state.epoch, 2)
         conflicts = 0
-        bar = tqdm(range(opts.steps_per_epoch), desc=f"finetune {state.epoch + 1}/{opts.epochs}",
+        bar = tqdm(range(steps), desc=f"finetune {state.epoch + 1}/{opts.epochs}",
                    disable=not (opts.show_progress and is_main_process()), leave=False)
-        for _ in bar:
-            losses = task_losses(model, tasks, streams, batcher, weighting)
+        for step in bar:
+            set_lr(optimizer, state.epoch * steps + step, opts.epochs * steps, opts)
+            losses = task_losses(model, streams, batcher, weighting, normalizer)
             total, found = backward_step(losses, params + extra, opts.pcgrad and len(tasks) > 1, generator)
             conflicts += found
             clip_and_step(optimizer, params + extra, opts.grad_clip)
             update_router_biases(model)
             bar.set_postfix(loss=f"{total:.3f}")
         # rank 0's validation decides early stopping and the best weights for every rank
-        score, metrics, raw = from_main(validate(model, tasks, batcher, opts, baseline))
-        baseline = baseline or raw
+        score, metrics, _ = from_main(validate(model, tasks, batcher, opts))
         metrics["pcgrad_conflicts"] = float(conflicts)
         improved = state.record(score, opts.patience, metrics)
         if improved:
             best = copy.deepcopy(model.state_dict())
         state.optimizer = optimizer.state_dict()
-        state.extra = {"baseline": baseline, "best_model": best,
+        state.extra = {"best_model": best, "loss_norm": normalizer.state_dict() if normalizer else {},
                        "weighting": weighting.state_dict() if weighting is not None else {}}
         if on_epoch is not None:
             on_epoch(state, improved)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.config import ModelConfig
+from plantpulse.model.moe.layers.spectral import tokens_per_channel, uses_waveform
 from plantpulse.model.moe.losses import info_nce, masked_mse, masked_token_ce
 from plantpulse.model.moe.network import ModelOutput, PlantPulseModel
 from plantpulse.model.moe.training.data import Batcher, TaskData, cycle_batches
@@ -35,7 +36,9 @@ from plantpulse.model.moe.training.runtime import (
     StageState,
     autocast,
     clip_and_step,
+    epoch_steps,
     make_optimizer,
+    set_lr,
     update_router_biases,
 )
 
@@ -47,6 +50,7 @@ class PretrainHeads(nn.Module):
         super().__init__()
         d = cfg.d_model
         self.sensor = nn.Linear(d, cfg.patch_len)
+        self.waveform = nn.Linear(d, cfg.waveform_band_group) if cfg.waveform_bands else None
         self.image = nn.Linear(d, cfg.image_channels * cfg.image_patch**2)
         self.text = nn.Linear(d, cfg.vocab_size)
         self.project = nn.ModuleDict({m: nn.Linear(d, d) for m in ("sensor", "image", "text")})
@@ -57,7 +61,8 @@ def content_lengths(batch: ModelInput, cfg: ModelConfig) -> dict[str, tuple[int,
     out = {}
     if batch.sensor is not None:
         b, t, c = batch.sensor.shape
-        out["sensor"] = (b, c * -(-t // cfg.patch_len))
+        per_channel = tokens_per_channel(cfg) if uses_waveform(cfg, batch.sensor_rate_hz) else -(-t // cfg.patch_len)
+        out["sensor"] = (b, c * per_channel)
     if batch.image is not None:
         b, _, h, w = batch.image.shape
         out["image"] = (b, (h // cfg.image_patch) * (w // cfg.image_patch))
@@ -93,7 +98,7 @@ def pretrain_loss(model: PlantPulseModel, heads: PretrainHeads, batch: ModelInpu
         if modality == "text":
             losses["text"] = masked_token_ce(heads.text(hidden), tokens.targets[..., 0], hide)
         else:
-            pred = getattr(heads, modality)(hidden)
+            pred = getattr(heads, tokens.path or modality)(hidden)
             losses[modality] = masked_mse(pred, tokens.targets.to(pred.dtype), hide)
     pairs = [m for m in out.embedded]
     if contrastive_weight > 0 and len(pairs) >= 2:
@@ -114,7 +119,8 @@ def run_pretrain(model: PlantPulseModel, datasets: list[TaskData], opts: StageOp
     state = state or StageState(stage="pretrain")
     heads = PretrainHeads(model.cfg).to(batcher.device)
     params = list(model.parameters()) + list(heads.parameters())
-    optimizer = make_optimizer(params, opts)
+    optimizer = make_optimizer([model, heads], opts)
+    steps = epoch_steps(opts, [len(d) for d in datasets], opts.batch_size)
     if state.optimizer:
         optimizer.load_state_dict(state.optimizer)
         heads.load_state_dict(state.extra["heads"])
@@ -125,9 +131,10 @@ def run_pretrain(model: PlantPulseModel, datasets: list[TaskData], opts: StageOp
         rng = np.random.default_rng(data_seed(opts.seed, state.epoch))
         streams = [cycle_batches(d, opts.batch_size, rng) for d in datasets]
         totals: dict[str, float] = {}
-        bar = tqdm(range(opts.steps_per_epoch), desc=f"pretrain {state.epoch + 1}/{opts.epochs}",
+        bar = tqdm(range(steps), desc=f"pretrain {state.epoch + 1}/{opts.epochs}",
                    disable=not (opts.show_progress and is_main_process()), leave=False)
         for step in bar:
+            set_lr(optimizer, state.epoch * steps + step, opts.epochs * steps, opts)
             index = step % len(datasets)
             batch = batcher.inputs(datasets[index], next(streams[index]))
             masks = random_token_masks(batch, model.cfg, opts.mask_ratio, generator)
@@ -138,7 +145,7 @@ def run_pretrain(model: PlantPulseModel, datasets: list[TaskData], opts: StageOp
             clip_and_step(optimizer, params, opts.grad_clip)
             update_router_biases(model)
             for key, value in {"loss": float(loss.detach()), **parts}.items():
-                totals[key] = totals.get(key, 0.0) + value / opts.steps_per_epoch
+                totals[key] = totals.get(key, 0.0) + value / steps
             bar.set_postfix(loss=f"{totals['loss']:.3f}")
         totals = mean_over_ranks(totals)  # the same early-stopping decision on every rank
         state.optimizer = optimizer.state_dict()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -48,10 +49,14 @@ class StageOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     epochs: int = Field(1, ge=0)
-    steps_per_epoch: int = Field(50, ge=1, description="optimiser steps per epoch")
+    steps_per_epoch: int | None = Field(None, ge=1, description="optimiser steps per epoch; None: "
+                                        "one pass over the tasks' training data (see epoch_steps)")
     batch_size: int = Field(32, ge=2)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
+    lr: float = Field(1e-3, gt=0, description="peak learning rate (after warm-up)")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW decay of weight matrices only")
+    warmup_fraction: float = Field(0.05, ge=0, lt=1, description="share of the stage's steps warming up")
+    schedule: Literal["cosine", "constant"] = "cosine"
+    min_lr_ratio: float = Field(0.05, ge=0, le=1, description="cosine floor as a share of lr")
     grad_clip: float = Field(1.0, gt=0)
     seed: int = 0
     patience: int = Field(3, ge=1, description="early stopping: epochs without improvement")
@@ -61,9 +66,13 @@ class StageOptions(BaseModel):
     # stage 1
     mask_ratio: float = Field(0.4, gt=0, lt=1)
     contrastive_weight: float = Field(0.5, ge=0)
-    # stage 2
+    # stage 2 (and 3)
     pcgrad: bool = True
     uncertainty_weighting: bool = False
+    task_temperature: float = Field(2.0, ge=1.0, description="task sampling ∝ n_train^(1/T): 1 = by "
+                                    "size, large = uniform")
+    loss_norm: bool = Field(True, description="divide each task's loss by its running mean")
+    class_weight_power: float = Field(0.5, ge=0, le=1, description="class weights (n / (K·n_c))^p; 0 = none")
     # stage 3
     distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the ground-truth loss")
     temperature: float = Field(2.0, gt=0)
@@ -108,9 +117,69 @@ EpochCallback = Callable[[StageState, bool], None]
 """Called after each epoch with the state and whether the model improved (to checkpoint it)."""
 
 
-def make_optimizer(params: list[torch.nn.Parameter], opts: StageOptions) -> torch.optim.Optimizer:
-    return torch.optim.AdamW([p for p in params if p.requires_grad], lr=opts.lr,
-                             weight_decay=opts.weight_decay)
+_NO_DECAY_MODULES = (torch.nn.Embedding, torch.nn.LayerNorm)
+
+
+def decay_groups(modules: torch.nn.Module | Sequence[torch.nn.Module] | Sequence[torch.nn.Parameter],
+                 weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups: weight matrices decay; biases, norms, embeddings, learned tokens
+    and tags (every parameter of an ``nn.Embedding`` / ``nn.LayerNorm``, or of fewer than 2 or
+    more than 2 dims that is not a conv kernel) do not — decaying them only pulls identities and
+    scales towards 0. A plain parameter list is split by dimension alone."""
+    items = [modules] if isinstance(modules, torch.nn.Module) else list(modules)
+    decay, keep, seen = [], [], set()
+    for item in items:
+        if isinstance(item, torch.nn.Parameter):
+            named = [(item, item.ndim < 2)]
+        else:
+            exempt = {id(p) for m in item.modules() if isinstance(m, _NO_DECAY_MODULES) for p in m.parameters()}
+            named = [(p, id(p) in exempt or p.ndim < 2 or (p.ndim > 2 and not _conv_kernel(item, p)))
+                     for p in item.parameters()]
+        for param, exempt_param in named:
+            if not param.requires_grad or id(param) in seen:
+                continue
+            seen.add(id(param))
+            (keep if exempt_param else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+
+def _conv_kernel(module: torch.nn.Module, param: torch.nn.Parameter) -> bool:
+    return any(param is m.weight for m in module.modules() if isinstance(m, torch.nn.modules.conv._ConvNd))
+
+
+def make_optimizer(params: torch.nn.Module | Sequence[torch.nn.Module] | Sequence[torch.nn.Parameter],
+                   opts: StageOptions) -> torch.optim.Optimizer:
+    """AdamW over :func:`decay_groups`; the learning rate is then set each step by :func:`set_lr`."""
+    return torch.optim.AdamW(decay_groups(params, opts.weight_decay), lr=opts.lr)
+
+
+def lr_factor(step: int, total: int, opts: StageOptions) -> float:
+    """Share of ``opts.lr`` at 0-based ``step`` of ``total``: linear warm-up over the first
+    ``warmup_fraction`` of the steps, then cosine decay to ``min_lr_ratio`` (or constant)."""
+    warmup = int(round(opts.warmup_fraction * total))
+    if step < warmup:
+        return (step + 1) / warmup
+    if opts.schedule == "constant" or total <= warmup + 1:
+        return 1.0
+    progress = min(1.0, (step - warmup) / (total - warmup - 1))
+    floor = opts.min_lr_ratio
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, step: int, total: int, opts: StageOptions) -> float:
+    """Set every group's learning rate for ``step``; returns it."""
+    lr = opts.lr * lr_factor(step, total, opts)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr
+
+
+def epoch_steps(opts: StageOptions, sizes: Sequence[int], samples_per_step: int) -> int:
+    """Optimiser steps in one epoch: ``opts.steps_per_epoch`` when given, else one pass over the
+    training data: ceil(Σ sizes / samples_per_step)."""
+    if opts.steps_per_epoch is not None:
+        return opts.steps_per_epoch
+    return max(1, math.ceil(sum(sizes) / max(samples_per_step, 1)))
 
 
 def clip_and_step(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter],

@@ -8,13 +8,18 @@ engine, scored against ``RUL_FD00x`` (uncapped there; metrics clip to the cap). 
 than the window are left-padded with their first cycle. ``anomaly:turbofan`` labels a window
 normal while its true RUL is at least the cap (early life).
 
-Standardisation (fitted on training engines only): the 21 sensors are standardised *per
-operating condition* — the training rows' three settings are clustered into the simulator's six
-operating points and each cluster gets its own mean/std — because in FD002/FD004 the condition
-moves sensor levels far more than degradation does; the settings themselves are standardised
-globally. FD001/FD003 run at one condition, so for them this is plain standardisation. The
-statistics travel in the checkpoint (``plantpulse.model.moe.normalize``), so scoring standardises
-the same way.
+Validation mimics the test protocol: NASA's test engines are histories cut at a random cycle and
+scored on their last window, so each validation engine is cut at random cycles too and only the
+last window of each cut is kept — ``val_windows`` (at least 500) per subset, drawn uniformly over
+the engine's possible cut points. Scoring every window of a validation engine instead weighs
+long, easy early-life stretches and let a model that loses on test win on validation.
+
+Standardisation (fitted on training engines only, :func:`plantpulse.model.moe.regimes.fit_normalizer`):
+the number of operating regimes is chosen from the three settings (one for FD001/FD003, six for
+FD002/FD004 or when subsets are pooled), sensors are standardised per regime with float64
+statistics, and channels constant in every regime (e.g. setting 3 and seven sensors of FD001) are
+dropped; their names are kept in the statistics, which travel in the checkpoint
+(``plantpulse.model.moe.normalize``), so scoring standardises — and drops — the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import numpy as np
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SETTING_NAMES, SUBSETS, RunSet
 from plantpulse.model.moe.config import TaskSpec
-from plantpulse.model.moe.normalize import fit_conditions, standardise
+from plantpulse.model.moe.normalize import fit_conditions, output_channels, standardise
+from plantpulse.model.moe.regimes import fit_normalizer
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import Standardizer, split_groups
@@ -35,7 +41,8 @@ from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
 ASSET = "turbofan"
 RUL_TASK = TaskSpec(name=f"rul:{ASSET}", kind="rul", rul_cap=125.0)
 ANOMALY_TASK = TaskSpec(name=f"anomaly:{ASSET}", kind="anomaly")
-N_CONDITIONS = 6  # the simulator's altitude / Mach / throttle operating points (FD002, FD004)
+MIN_VAL_WINDOWS = 500
+LEGACY_CONDITIONS = 6  # what checkpoints made before data-driven regimes were trained with
 
 
 def run_table(runs: RunSet) -> np.ndarray:
@@ -83,11 +90,26 @@ def _task_pair(name: str, sensor: WindowView, groups: np.ndarray, rul: np.ndarra
             TaskData(name=name, task=ANOMALY_TASK, targets=rul >= RUL_TASK.rul_cap, **base))
 
 
+def truncated_last_windows(units: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Rows (of stride-1 windows with unit ids ``units``) that are the last window of a random cut
+    of their engine: ``ceil(n / engines)`` distinct cut points per engine (all when it has fewer)."""
+    rng = np.random.default_rng(seed)
+    engines = np.unique(units)
+    per_engine = -(-n // max(len(engines), 1))
+    picked = [rng.choice(rows, min(per_engine, len(rows)), replace=False)
+              for rows in (np.flatnonzero(units == u) for u in engines)]
+    return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
+
+
 def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int = 30, stride: int = 1,
-          val_fraction: float = 0.2, seed: int = 0, verify: str = "sizes", condition_norm: bool = True,
-          **_: object) -> TaskBundle:
+          val_fraction: float = 0.2, val_windows: int = MIN_VAL_WINDOWS, seed: int = 0, verify: str = "sizes",
+          condition_norm: bool = True, legacy_layout: bool = False, **_: object) -> TaskBundle:
     """C-MAPSS as a :class:`TaskBundle`; groups are ``subset_index * 1000 + engine``.
-    ``condition_norm``: standardise sensors per operating condition (see the module docstring)."""
+    ``condition_norm``: standardise per operating regime, chosen from the data, and drop constant
+    channels; ``val_windows``: validation cuts per subset (see the module docstring).
+    ``legacy_layout``: the data of checkpoints made before this protocol (all 24 channels, six
+    fixed operating conditions in float32-era code, every window of the validation engines), so
+    those checkpoints are scored on the inputs they were trained for."""
     data = load_dataset("cmapss", root, verify=verify, subsets=subsets)
     channels = channel_names()
     parts: dict[str, list] = {"train": [], "val": [], "test": []}
@@ -98,23 +120,31 @@ def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int =
         val_units = subset.train.units[val_mask]
         train_rows.append(run_table(subset.train)[~np.isin(subset.train.unit, val_units)])
         series, starts, units, to_end = unit_windows(subset.train, window, stride)
+        keep = ~np.isin(units, val_units)
+        parts["train"].append((series, starts[keep], index * 1000 + units[keep], to_end[keep]))
+        v_series, v_starts, v_units, v_to_end = unit_windows(subset.train, window, 1 if not legacy_layout else stride)
+        in_val = np.flatnonzero(np.isin(v_units, val_units))
+        cut = in_val if legacy_layout else in_val[truncated_last_windows(
+            v_units[in_val], max(val_windows, 1), seed * 7919 + index)]
+        parts["val"].append((v_series, v_starts[cut], index * 1000 + v_units[cut], v_to_end[cut]))
         t_series, t_starts, t_units, t_to_end = unit_windows(subset.test, window, 1, last_only=True)
         true_rul = subset.test_rul[t_units - 1].astype(np.float32) + t_to_end
-        in_val = np.isin(units, val_units)
-        for split, keep in (("train", ~in_val), ("val", in_val)):
-            parts[split].append((series, starts[keep], index * 1000 + units[keep], to_end[keep]))
         parts["test"].append((t_series, t_starts, index * 1000 + t_units, true_rul))
     table = np.concatenate(train_rows)
-    stats = (fit_conditions(table, channels, SETTING_NAMES, N_CONDITIONS) if condition_norm
-             else Standardizer.fit(table, channels).to_dict())
+    if legacy_layout:
+        stats = fit_conditions(table, channels, SETTING_NAMES, LEGACY_CONDITIONS)
+    else:
+        stats = (fit_normalizer(table, channels, SETTING_NAMES, seed=seed) if condition_norm
+                 else Standardizer.fit(table, channels).to_dict())
     splits = {split: _merge(f"cmapss_{split}", pieces, stats, window, channels, split != "test")
               for split, pieces in parts.items()}
     tasks = {RUL_TASK.name: TaskSplits(splits["train"][0], splits["val"][0], splits["test"][0]),
              ANOMALY_TASK.name: TaskSplits(splits["train"][1], splits["val"][1], splits["test"][1])}
     pretrain = TaskData(name="cmapss_pretrain", task=None, groups=splits["train"][0].groups,
-                        sensor=splits["train"][0].sensor, channels=channels)
+                        sensor=splits["train"][0].sensor, channels=splits["train"][0].channels)
     notes = {"subsets": list(subsets), "window": window, "stride": stride, "rul_cap": RUL_TASK.rul_cap,
-             "condition_norm": condition_norm,
+             "condition_norm": condition_norm, "regimes": stats.get("regimes", 1),
+             "dropped_channels": list(stats.get("dropped", ())), "val_windows": val_windows,
              **{f"{k}_windows": len(v[0]) for k, v in splits.items()}}
     return TaskBundle("cmapss", tasks, (pretrain,), {ASSET: stats}, notes)
 
@@ -123,6 +153,7 @@ def _merge(name: str, pieces: list, stats: dict, window: int,
            channels: tuple[str, ...], cap: bool) -> tuple[TaskData, TaskData]:
     offsets = np.cumsum([0] + [len(p[0]) for p in pieces[:-1]])
     series = standardise(np.concatenate([p[0] for p in pieces]), channels, stats)
+    channels = output_channels(channels, stats)
     starts = np.concatenate([p[1] + off for p, off in zip(pieces, offsets, strict=True)])
     groups = np.concatenate([p[2] for p in pieces])
     rul = np.concatenate([p[3] for p in pieces]).astype(np.float32)

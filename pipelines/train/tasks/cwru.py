@@ -92,6 +92,7 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
                 train_rows.append(signal[begin:end])
         offset += len(signal)
     scaler = Standardizer.fit(np.concatenate(train_rows), CHANNELS)
+    rate = float(data.recordings[0].sample_rate_hz)
     series = scaler.apply(np.concatenate(pieces))
     made = {}
     for split, (starts, labels, groups) in layout.items():
@@ -100,7 +101,7 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
         labels_arr = np.concatenate(labels)
         view = WindowView(series, np.concatenate(starts), window)
         base = dict(name=f"cwru_{protocol}_{split}", groups=np.concatenate(groups), sensor=view,
-                    channels=CHANNELS)
+                    channels=CHANNELS, sample_rate_hz=rate)
         made[split] = (TaskData(task=FAULT_TASK, targets=labels_arr, **base),
                        TaskData(task=ANOMALY_TASK, targets=labels_arr == 0, **base))
     test = made.get("test", (None, None))
@@ -108,7 +109,7 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
              ANOMALY_TASK.name: TaskSplits(made["train"][1], made["val"][1], test[1])}
     train = made["train"][0]
     pretrain = TaskData(name=f"cwru_{protocol}_pretrain", task=None, groups=train.groups,
-                        sensor=train.sensor, channels=CHANNELS)
+                        sensor=train.sensor, channels=CHANNELS, sample_rate_hz=rate)
     notes = {"protocol": protocol, "window": window, "stride": stride,
              **{f"{k}_windows": len(v[0]) for k, v in made.items()}}
-    return TaskBundle("cwru", tasks, (pretrain,), {ASSET: scaler.to_dict()}, notes)
+    return TaskBundle("cwru", tasks, (pretrain,), {ASSET: {**scaler.to_dict(), "sample_rate_hz": rate}}, notes)

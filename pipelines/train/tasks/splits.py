@@ -74,7 +74,8 @@ def assert_disjoint(named_groups: dict[str, np.ndarray]) -> None:
 
 @dataclass(frozen=True)
 class Standardizer:
-    """Per-channel (x - mean) / std, fitted on training rows only; std 0 becomes 1."""
+    """Per-channel (x - mean) / std, fitted on training rows only; std 0 becomes 1. Statistics
+    are float64 (a float32 mean of a large constant level leaves noise that standardising blows up)."""
 
     channels: tuple[str, ...]
     mean: np.ndarray
@@ -83,12 +84,12 @@ class Standardizer:
     @classmethod
     def fit(cls, values: np.ndarray, channels: Sequence[str]) -> Standardizer:
         """values (N, C) training rows."""
-        mean = values.mean(0).astype(np.float32)
-        std = values.std(0).astype(np.float32)
-        return cls(tuple(channels), mean, np.where(std < 1e-6, 1.0, std).astype(np.float32))
+        values = np.asarray(values, dtype=np.float64)
+        mean, std = values.mean(0), values.std(0)
+        return cls(tuple(channels), mean, np.where(std < 1e-6, 1.0, std))
 
     def apply(self, values: np.ndarray) -> np.ndarray:
-        return ((values - self.mean) / self.std).astype(np.float32)
+        return ((np.asarray(values, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
 
     def to_dict(self) -> dict[str, list]:
         return {"channels": list(self.channels), "mean": self.mean.tolist(), "std": self.std.tolist()}

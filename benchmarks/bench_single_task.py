@@ -1,0 +1,148 @@
+"""Single-task MoE runs beside the gradient-boosting baseline of the same split, with the
+evaluation protocols' own code (``plantpulse.pipelines.evaluate``).
+
+    python benchmarks/bench_single_task.py cwru --epochs 3
+    python benchmarks/bench_single_task.py cmapss-fd001 --epochs 4 --json out.json
+
+``cwru``: CWRU same-load (time segments of every recording), 10-class fault; the MoE teacher and
+gradient boosting on spectral features, accuracy and macro-F1 on the test windows.
+``cmapss-fd001``: C-MAPSS FD001 only, split by engine, scored on the last window of every NASA
+test engine, RUL capped at 125; the MoE teacher and gradient boosting on window features, RMSE.
+
+The MoE is trained by the project's training job (what ``plantpulse train`` runs) for ``--epochs``
+fine-tuning epochs of one pass over the task's training data each (``--pretrain-epochs`` of
+pre-training first when given; no distillation), on the CPU with one thread unless ``--device``
+says otherwise. The equivalent ``plantpulse train`` command is printed.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its thread pool
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CASES = {
+    "cwru": dict(dataset="cwru", task="fault:bearing", options={}),
+    "cmapss-fd001": dict(dataset="cmapss", task="rul:turbofan", options={"subsets": ["FD001"]}),
+}
+
+
+def _context(args: argparse.Namespace, work: Path):
+    from plantpulse.pipelines.evaluate.records import MOE_OVERRIDES, Budget, EvalContext
+
+    overrides = dict(MOE_OVERRIDES) | json.loads(args.model_options)
+    budget = Budget(name="single", preset=args.preset, moe_overrides=overrides, moe_steps=args.steps,
+                    pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.epochs, distill_epochs=0,
+                    batch_size=args.batch_size, lr=args.lr, gbm_iter=300, max_rows=25_000, cwru_gbm_rows=3000)
+    return EvalContext(datasets_dir=Path(args.datasets), seeds=(args.seed,), budget=budget, work_dir=work / "runs",
+                       checkpoint_dir=work / "checkpoints", image_dir=work / "images", ablations=False)
+
+
+def _moe(ctx, case: dict, seed: int):
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.moe import MoeSpec, train_commands
+
+    spec = MoeSpec(name=f"single-{case['dataset']}-s{seed}", datasets=(case["dataset"],), tasks=(case["task"],),
+                   seed=seed, pretrain=ctx.budget.pretrain_epochs > 0, distill=False,
+                   bundle_options={case["dataset"]: case["options"]} if case["options"] else {})
+    print("\n".join(train_commands(ctx, spec)), flush=True)
+    return X.get(ctx, spec)
+
+
+def run_cwru(ctx, seed: int) -> dict[str, dict[str, float]]:
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.features import chunked, vibration_features
+    from plantpulse.pipelines.evaluate.gbm import class_probabilities
+    from plantpulse.pipelines.evaluate.moe import outputs
+    from plantpulse.pipelines.evaluate.scoring import class_scores
+    from plantpulse.pipelines.train.tasks.cwru import CLASSES
+
+    models = _moe(ctx, CASES["cwru"], seed)
+    splits = X.bundle(ctx, "cwru", seed).splits["fault:bearing"]
+    truth = splits.test.targets
+    out = {"MoE teacher": class_scores(outputs(models.teacher, splits.test)["probs"], truth, len(CLASSES))
+           | {"train_s": models.wall_s}}
+    start = time.perf_counter()
+    rows = np.sort(np.random.default_rng(seed).choice(len(splits.train), ctx.budget.cwru_gbm_rows, replace=False))
+    feats = [chunked(d.sensor, vibration_features, r) for d, r in
+             ((splits.train, rows), (splits.val, None), (splits.test, None))]
+    probs = class_probabilities(feats[0], splits.train.targets[rows], feats[1], splits.val.targets, feats[2],
+                                len(CLASSES), ctx.budget.gbm_iter, seed)
+    out["Gradient boosting (spectral features)"] = class_scores(probs, truth, len(CLASSES)) | {
+        "train_s": time.perf_counter() - start}
+    out["_routing"] = _routing(models.teacher, splits.test)
+    return out
+
+
+def run_cmapss(ctx, seed: int) -> dict[str, dict[str, float]]:
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate import rul_baselines as B
+    from plantpulse.pipelines.evaluate.moe import outputs
+    from plantpulse.pipelines.evaluate.scoring import rul_scores
+    from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
+
+    models = _moe(ctx, CASES["cmapss-fd001"], seed)
+    splits = X.bundle(ctx, "cmapss", seed, subsets=["FD001"]).splits[RUL_TASK.name]
+    o = outputs(models.teacher, splits.test)
+    out = {"MoE teacher": rul_scores(o["mean"], o["target"], RUL_TASK.rul_cap, o["lower"], o["upper"])
+           | {"train_s": models.wall_s}}
+    start = time.perf_counter()
+    pred = B.gbm_rul(splits.train, splits.val, splits.test, ctx.budget.gbm_iter, seed, ctx.budget.max_rows)
+    out["Gradient boosting (window features)"] = rul_scores(pred.mean, splits.test.targets, B.CAP) | {
+        "train_s": time.perf_counter() - start}
+    out["_routing"] = _routing(models.teacher, splits.test)
+    return out
+
+
+def _routing(model, test) -> dict[str, float]:
+    """How many routed experts the sensor tokens use (> 1 % of assignments), of how many."""
+    from plantpulse.pipelines.evaluate.routing import modality_load
+
+    load = modality_load(model, test)[0]
+    share = load / max(load.sum(), 1.0)
+    return {"experts_used": int((share > 0.01).sum()), "experts": int(len(share)),
+            "top_share": float(share.max())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (passes over the data)")
+    parser.add_argument("--pretrain-epochs", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=None, help="steps per epoch (default: one pass)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--model-options", default="{}", help="JSON dict of preset changes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--datasets", default=os.environ.get("PLANTPULSE_DATASETS", "/work/shared/datasets"))
+    parser.add_argument("--work-dir", default=None, help="keep runs and checkpoints here (default: temporary)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work_dir) if args.work_dir else Path(tmp)
+        ctx = _context(args, work)
+        start = time.perf_counter()
+        results = (run_cwru if args.case == "cwru" else run_cmapss)(ctx, args.seed)
+        results["_wall_s"] = {"total": round(time.perf_counter() - start, 1)}
+    for model, metrics in results.items():
+        print(f"{model:40s} " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"case": args.case, "args": vars(args), "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
