@@ -3,10 +3,11 @@ evaluation protocols' own code (``plantpulse.pipelines.evaluate``).
 
     python benchmarks/bench_single_task.py cwru --epochs 3
     python benchmarks/bench_single_task.py cmapss-fd001 --epochs 4 --json out.json
+    python benchmarks/bench_single_task.py cmapss-fd002 --preset default --device cuda --epochs 20
 
 ``cwru``: CWRU same-load (time segments of every recording), 10-class fault; the MoE teacher and
 gradient boosting on spectral features, accuracy and macro-F1 on the test windows.
-``cmapss-fd001``: C-MAPSS FD001 only, split by engine, scored on the last window of every NASA
+``cmapss-fd00N``: one C-MAPSS subset, split by engine, scored on the last window of every NASA
 test engine, RUL capped at 125; the MoE teacher and gradient boosting on window features, RMSE.
 
 The MoE is trained by the project's training job (what ``plantpulse train`` runs) for ``--epochs``
@@ -31,7 +32,8 @@ import numpy as np
 
 CASES = {
     "cwru": dict(dataset="cwru", task="fault:bearing", options={}),
-    "cmapss-fd001": dict(dataset="cmapss", task="rul:turbofan", options={"subsets": ["FD001"]}),
+    **{f"cmapss-{s.lower()}": dict(dataset="cmapss", task="rul:turbofan", options={"subsets": [s]})
+       for s in ("FD001", "FD002", "FD003", "FD004")},
 }
 
 
@@ -41,7 +43,8 @@ def _context(args: argparse.Namespace, work: Path):
     overrides = dict(MOE_OVERRIDES) | json.loads(args.model_options)
     budget = Budget(name="single", preset=args.preset, moe_overrides=overrides, moe_steps=args.steps,
                     pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.epochs, distill_epochs=0,
-                    batch_size=args.batch_size, lr=args.lr, gbm_iter=300, max_rows=25_000, cwru_gbm_rows=3000)
+                    batch_size=args.batch_size, lr=args.lr, gbm_iter=300, max_rows=25_000, cwru_gbm_rows=3000,
+                    device=args.device)
     return EvalContext(datasets_dir=Path(args.datasets), seeds=(args.seed,), budget=budget, work_dir=work / "runs",
                        checkpoint_dir=work / "checkpoints", image_dir=work / "images", ablations=False)
 
@@ -82,15 +85,15 @@ def run_cwru(ctx, seed: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def run_cmapss(ctx, seed: int) -> dict[str, dict[str, float]]:
+def run_cmapss(ctx, seed: int, case: str) -> dict[str, dict[str, float]]:
     from plantpulse.pipelines.evaluate import experiments as X
     from plantpulse.pipelines.evaluate import rul_baselines as B
     from plantpulse.pipelines.evaluate.moe import outputs
     from plantpulse.pipelines.evaluate.scoring import rul_scores
     from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
 
-    models = _moe(ctx, CASES["cmapss-fd001"], seed)
-    splits = X.bundle(ctx, "cmapss", seed, subsets=["FD001"]).splits[RUL_TASK.name]
+    models = _moe(ctx, CASES[case], seed)
+    splits = X.bundle(ctx, "cmapss", seed, subsets=CASES[case]["options"]["subsets"]).splits[RUL_TASK.name]
     o = outputs(models.teacher, splits.test)
     out = {"MoE teacher": rul_scores(o["mean"], o["target"], RUL_TASK.rul_cap, o["lower"], o["upper"])
            | {"train_s": models.wall_s}}
@@ -124,6 +127,7 @@ def main() -> None:
     parser.add_argument("--model-options", default="{}", help="JSON dict of preset changes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="where the MoE trains (cpu, cuda); baselines use the CPU")
     parser.add_argument("--datasets", default=os.environ.get("PLANTPULSE_DATASETS", "/work/shared/datasets"))
     parser.add_argument("--work-dir", default=None, help="keep runs and checkpoints here (default: temporary)")
     parser.add_argument("--json", default=None)
@@ -136,7 +140,7 @@ def main() -> None:
         work = Path(args.work_dir) if args.work_dir else Path(tmp)
         ctx = _context(args, work)
         start = time.perf_counter()
-        results = (run_cwru if args.case == "cwru" else run_cmapss)(ctx, args.seed)
+        results = run_cwru(ctx, args.seed) if args.case == "cwru" else run_cmapss(ctx, args.seed, args.case)
         results["_wall_s"] = {"total": round(time.perf_counter() - start, 1)}
     for model, metrics in results.items():
         print(f"{model:40s} " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
