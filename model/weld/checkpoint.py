@@ -161,6 +161,17 @@ def build_network(yaml_dict: dict[str, Any], n_classes: int, source: str) -> tor
     return DetectionModel(cfg=dict(yaml_dict), ch=3, nc=n_classes, verbose=False)
 
 
+def _set_plain_attributes(network: torch.nn.Module, **values: Any) -> None:
+    """Set the plain (non-tensor) attributes Ultralytics reads from a network, in order.
+
+    ``nn.Module.__setattr__`` stores any other value as an ordinary attribute at run time, but
+    torch's stubs type it for tensors and modules only, so ``network.names = {...}`` would not
+    type-check.
+    """
+    for name, value in values.items():
+        setattr(network, name, value)
+
+
 def untrained_weld_model(names: tuple[str, ...], imgsz: int = 320,
                          model_yaml: str = "yolo11n.yaml") -> WeldModel:
     """A randomly initialised detector (for tests and smoke runs; train it before use)."""
@@ -168,7 +179,7 @@ def untrained_weld_model(names: tuple[str, ...], imgsz: int = 320,
     from ultralytics.nn.tasks import yaml_model_load
 
     network = build_network(yaml_model_load(model_yaml), len(names), model_yaml)
-    network.names = dict(enumerate(names))
+    _set_plain_attributes(network, names=dict(enumerate(names)))
     card = WeldModelCard(names=tuple(names), imgsz=imgsz, architecture=Path(model_yaml).stem,
                          created_at=datetime.now(UTC).isoformat(timespec="seconds"))
     return make_weld_model(network, card)
@@ -192,7 +203,7 @@ def load_weld_model(path: Path) -> WeldModel:
         network.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise CheckpointError(f"{path}: weights do not fit the stored network ({err}).") from err
-    network.names = dict(enumerate(card.names))
+    _set_plain_attributes(network, names=dict(enumerate(card.names)))
     model = make_weld_model(network, card, scales)
     if model.version != metadata.get("version"):
         msg = f"{path}: weights do not match the stored version {metadata.get('version')}; corrupt?"
@@ -203,15 +214,15 @@ def load_weld_model(path: Path) -> WeldModel:
 def as_yolo(model: WeldModel, pt_path: Path | None = None) -> Any:
     """An Ultralytics ``YOLO`` object around a *copy* of the network (Ultralytics fuses in place)."""
     network = copy.deepcopy(model.network).float().eval()
-    network.names = dict(enumerate(model.card.names))
-    if pt_path is not None:
-        network.pt_path = str(pt_path)  # the exporter names its output after this path
+    _set_plain_attributes(network, names=dict(enumerate(model.card.names)))
+    if pt_path is not None:  # the exporter names its output after this path
+        _set_plain_attributes(network, pt_path=str(pt_path))
     package = ultralytics()
     from ultralytics.cfg import DEFAULT_CFG_DICT
 
     # Ultralytics reads defaults from the network, as if it had come from one of its .pt files.
-    network.args = {**DEFAULT_CFG_DICT, "imgsz": model.card.imgsz, "data": ""}
-    network.task = "detect"
+    _set_plain_attributes(network, args={**DEFAULT_CFG_DICT, "imgsz": model.card.imgsz, "data": ""},
+                          task="detect")
     # A fixed built-in YAML, never the stored ``yaml_file``: YOLO() loads a .pt path as a pickle.
     # The network built from it is replaced at once.
     yolo = package.YOLO("yolo11n.yaml", task="detect")

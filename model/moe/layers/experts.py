@@ -83,6 +83,10 @@ class MoEOutput:
 class HierarchicalMoELayer(nn.Module):
     """Token-wise feed-forward of an encoder block; see the module docstring."""
 
+    # buffers (registered in __init__), declared so they type as tensors rather than Tensor | Module
+    expert_bias: Tensor
+    pending_load: Tensor
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg

@@ -116,6 +116,10 @@ class AnomalyHead(nn.Module):
     """Deep SVDD: bias-free projection, fixed random centre (no collapse to a learned centre);
     ``radius`` is set after training to a high quantile of normal distances."""
 
+    # buffers (registered in __init__), declared so they type as tensors rather than Tensor | Module
+    center: Tensor
+    radius: Tensor
+
     def __init__(self, d_model: int, spec: TaskSpec, dim: int = 32) -> None:
         super().__init__()
         self.proj = nn.Linear(d_model, dim, bias=False)

@@ -60,6 +60,8 @@ class RoutingDecision:
 class GroupRouter(nn.Module):
     """Applies both routing levels; see the module docstring."""
 
+    expert_group: Tensor  # (E,) group of each expert; a buffer registered in __init__
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.mode = cfg.group_routing

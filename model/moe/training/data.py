@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,9 +82,10 @@ class TaskData:
 
     def without_modality(self, modality: str) -> TaskData:
         """The same samples with one modality removed (single-modality ablations)."""
-        changes = {"sensor": dict(sensor=None, channels=()), "image": dict(images=None),
-                   "text": dict(texts=None, text_present=None)}[modality]
-        return replace(self, **changes)
+        changes: dict[str, dict[str, Any]] = {
+            "sensor": dict(sensor=None, channels=()), "image": dict(images=None),
+            "text": dict(texts=None, text_present=None)}
+        return replace(self, **changes[modality])
 
     def fingerprint(self) -> str:
         """sha256 over the arrays and texts: identifies exactly which data a model saw."""
@@ -143,10 +145,11 @@ class Batcher:
     def inputs(self, data: TaskData, rows: np.ndarray) -> ModelInput:
         fields: dict[str, torch.Tensor] = {}
         n = len(rows)
+        rate_hz = None
         if data.sensor is not None:
             fields["sensor"] = torch.from_numpy(np.ascontiguousarray(data.sensor[rows], dtype=np.float32))
             fields["sensor_channels"] = self.channel_ids(tuple(data.channels)).expand(n, -1)
-            fields["sensor_rate_hz"] = data.sample_rate_hz
+            rate_hz = data.sample_rate_hz
         if data.images is not None:
             fields["image"] = torch.from_numpy(np.ascontiguousarray(data.images[rows])).float() / 255.0
         if data.texts is not None:
@@ -154,7 +157,7 @@ class Batcher:
             fields["text_ids"], fields["text_mask"] = ids, mask
             if data.text_present is not None:
                 fields["text_present"] = torch.from_numpy(data.text_present[rows].astype(bool))
-        return ModelInput(**fields).to(self.device)
+        return ModelInput(**fields, sensor_rate_hz=rate_hz).to(self.device)
 
     def targets(self, data: TaskData, rows: np.ndarray) -> torch.Tensor:
         assert data.targets is not None, "targets requested for pre-training-only data"

@@ -126,8 +126,11 @@ def decay_groups(modules: torch.nn.Module | Sequence[torch.nn.Module] | Sequence
     and tags (every parameter of an ``nn.Embedding`` / ``nn.LayerNorm``, or of fewer than 2 or
     more than 2 dims that is not a conv kernel) do not — decaying them only pulls identities and
     scales towards 0. A plain parameter list is split by dimension alone."""
-    items = [modules] if isinstance(modules, torch.nn.Module) else list(modules)
-    decay, keep, seen = [], [], set()
+    items: list[torch.nn.Module | torch.nn.Parameter] = (
+        [modules] if isinstance(modules, torch.nn.Module) else list(modules))
+    decay: list[torch.nn.Parameter] = []
+    keep: list[torch.nn.Parameter] = []
+    seen: set[int] = set()
     for item in items:
         if isinstance(item, torch.nn.Parameter):
             named = [(item, item.ndim < 2)]
