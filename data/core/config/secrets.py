@@ -2,8 +2,9 @@
 
 A TOML file is copied, committed and shown in diffs; a password in it leaks. The documented
 rule is that the OPC-UA password comes from the environment (``PLANTPULSE_OPCUA__PASSWORD``,
-which a secrets manager, a docker secret or a systemd credential can fill), so a password found
-in the file is refused with that fix instead of being used.
+which a secrets manager or a systemd credential can fill) or from a file of that name in the
+secrets folder ``PLANTPULSE_SECRETS_DIR`` (a docker or Kubernetes secret), so a password found in
+the settings file is refused with that fix instead of being used.
 """
 
 from __future__ import annotations
@@ -26,5 +27,6 @@ def refuse_file_secrets(values: Mapping[str, Any], path: Path) -> None:
         if isinstance(node, Mapping) and key in node:
             msg = (f"{path}: [{section}] {key} is set in the settings file, but it is read from the "
                    f"environment only. Remove it from the file and set {variable} instead (from a "
-                   "secrets manager, a docker secret or a systemd credential).")
+                   "secrets manager or a systemd credential), or put it in a file of that name in the "
+                   "secrets folder PLANTPULSE_SECRETS_DIR (a docker secret).")
             raise ConfigError(msg)

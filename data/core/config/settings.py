@@ -2,16 +2,19 @@
 
 Read once at each entry point (CLI, job, dashboard) with :func:`load_settings` and passed down.
 Sources, later ones winning: built-in defaults, a TOML file (``--config``, ``PLANTPULSE_CONFIG`` or
-``./plantpulse.toml``), environment variables ``PLANTPULSE_<FIELD>`` (nested sections with a double
-underscore: ``PLANTPULSE_ALERTS__RUL_THRESHOLD=30``), then explicit overrides from the caller.
-Unknown keys are rejected, so a typo fails loudly instead of being ignored.
+``./plantpulse.toml``), files in the secrets folder ``PLANTPULSE_SECRETS_DIR`` (one per secret,
+named like its variable), environment variables ``PLANTPULSE_<FIELD>`` (nested sections with a
+double underscore: ``PLANTPULSE_ALERTS__RUL_THRESHOLD=30``; lists and tables in JSON:
+``PLANTPULSE_DASHBOARD__ENGINEERS='["a@example.com"]'``), then explicit overrides from the caller.
+pydantic-settings reads the sources (see :mod:`.sources`). Unknown keys and unknown
+``PLANTPULSE_*`` names are rejected, so a typo fails loudly instead of being ignored.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,17 +27,30 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from plantpulse.data.core.config.database import DatabaseSettings
 from plantpulse.data.core.config.jobs import AlertSettings, SchedulerSettings, ScoringSettings, Section
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.config.passwords import parse_hash, password_problem
-from plantpulse.data.core.config.secrets import refuse_file_secrets
+from plantpulse.data.core.config.sources import (
+    CONFIG_VARIABLE,
+    ENV_PREFIX,
+    NESTED_DELIMITER,
+    SECRETS_DIR_VARIABLE,
+    EnvironmentSource,
+    SecretsFolderSource,
+    TomlFileSource,
+    check_names,
+)
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.records import DEFAULT_MAX_FIELD_CHARS
 
-ENV_PREFIX = "PLANTPULSE_"
 DEFAULT_CONFIG_FILE = "plantpulse.toml"
+
+# The sources load_settings() reads, for Settings.settings_customise_sources (highest priority first).
+_SOURCES: ContextVar[tuple[PydanticBaseSettingsSource, ...]] = ContextVar("plantpulse_settings_sources",
+                                                                          default=())
 
 
 class IngestSettings(Section):
@@ -76,7 +92,7 @@ class DashboardSettings(Section):
             return value
         problem = password_problem(value.get_secret_value())
         if problem:
-            env = f"PLANTPULSE_DASHBOARD__{info.field_name.upper()}"
+            env = f"PLANTPULSE_DASHBOARD__{str(info.field_name).upper()}"
             msg = (f"the password ({env}) {problem}. Set a longer one, or store a hash "
                    f"instead: run `plantpulse dashboard hash-password` and set {env}_HASH. Unset "
                    f"{env} to turn this sign-in off.")
@@ -91,7 +107,7 @@ class DashboardSettings(Section):
         try:
             parse_hash(value)
         except ValueError as err:
-            env = f"PLANTPULSE_DASHBOARD__{info.field_name.upper()}"
+            env = f"PLANTPULSE_DASHBOARD__{str(info.field_name).upper()}"
             raise ValueError(f"the value ({env}) {err}") from err
         return value.strip()
 
@@ -126,8 +142,15 @@ class WeldSettings(Section):
     split_seed: int = Field(0, ge=0)
 
 
-class Settings(Section):
-    """Everything an entry point needs to know about where things live."""
+class Settings(BaseSettings):
+    """Everything an entry point needs to know about where things live.
+
+    ``Settings(...)`` itself is the defaults and its arguments, nothing else; :func:`load_settings`
+    adds the file, the secrets folder and the environment.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", env_prefix=ENV_PREFIX,
+                                      env_nested_delimiter=NESTED_DELIMITER, case_sensitive=False)
 
     home: Path = Field(Path(".plantpulse"), description="state folder: database, images, models")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
@@ -142,6 +165,17 @@ class Settings(Section):
     scoring: ScoringSettings = ScoringSettings()
     alerts: AlertSettings = AlertSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, *_SOURCES.get())
 
     @field_validator("timezone")
     @classmethod
@@ -159,7 +193,6 @@ class Settings(Section):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'plantpulse.db').resolve()}"
-
 
     @property
     def image_store(self) -> Path:
@@ -182,68 +215,69 @@ class Settings(Section):
         return self.datasets_dir
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    """Turn PLANTPULSE_* variables into a nested dict (``A__B`` -> ``{"a": {"b": ...}}``)."""
-    out: dict[str, Any] = {}
-    aliases = {"DATASETS": "datasets_dir", "DB_URL": "database_url"}
-    for key, value in env.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
-            continue
-        name = key[len(ENV_PREFIX) :]
-        if name.startswith("TEST_"):
-            continue  # test-suite switches, not settings
-        path = aliases.get(name, name).lower().split("__")
-        node = out
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return out
-
-
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as err:
-        msg = f"Cannot read config file {path}: {err.strerror}. Check the path given to --config."
-        raise ConfigError(msg) from err
-    except tomllib.TOMLDecodeError as err:
-        msg = f"{path}: not valid TOML ({err}). Fix the file or remove it."
-        raise ConfigError(msg) from err
-
-
 def load_settings(
     config_file: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Build the settings from defaults, a TOML file, the environment and ``overrides``."""
+    """Build the settings from defaults, a TOML file, the secrets folder, the environment and
+    ``overrides`` (later ones win; ``None`` overrides are ignored).
+
+    ``env`` replaces ``os.environ`` (tests pass a dict). Raises :class:`ConfigError` naming the
+    source and the setting when anything is wrong.
+    """
     env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    path = config_file or env.get(CONFIG_VARIABLE) or None  # an empty variable is no file
     if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
         path = DEFAULT_CONFIG_FILE
-    if path is not None:
-        values = _read_toml(Path(path))
-        refuse_file_secrets(values, Path(path))
-    values = _merge(values, _env_overrides(env))
-    values = _merge(values, {k: v for k, v in overrides.items() if v is not None})
+    source = f" (config file {path})" if path else ""
     try:
-        return Settings.model_validate(values)
+        sources = _sources(env, Path(path) if path is not None else None)
+        token = _SOURCES.set(sources)
+        try:
+            return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        finally:
+            _SOURCES.reset(token)
     except ValidationError as err:
-        source = f" (config file {path})" if path else ""
         msg = f"Invalid PlantPulse settings{source}:\n{_describe(err)}"
         raise ConfigError(msg) from err
+    except SettingsError as err:
+        msg = f"Invalid PlantPulse settings{source}: {err}{_cause(err)}."
+        raise ConfigError(msg) from err
+
+
+def _sources(env: Mapping[str, str], path: Path | None) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The sources of :func:`load_settings`, highest priority first, their names checked."""
+    environment = EnvironmentSource(Settings, env)
+    check_names(Settings, environment.env_vars, "in the environment")
+    sources: list[PydanticBaseSettingsSource] = [environment]
+    folder = env.get(SECRETS_DIR_VARIABLE)
+    if folder:
+        secrets = _secrets_folder(Path(folder))
+        check_names(Settings, secrets.env_vars, f"in the secrets folder {folder} ({SECRETS_DIR_VARIABLE}; "
+                    "a file is named like its variable, in any case)")
+        sources.append(secrets)
+    if path is not None:
+        sources.append(TomlFileSource(Settings, path))
+    return tuple(sources)
+
+
+def _secrets_folder(folder: Path) -> SecretsFolderSource:
+    if folder.exists() and not folder.is_dir():
+        msg = (f"{SECRETS_DIR_VARIABLE}={folder} is not a folder. Point it at the folder holding one "
+               "file per secret (such as /run/secrets), or unset it.")
+        raise ConfigError(msg)
+    try:
+        return SecretsFolderSource(Settings, folder)
+    except SettingsError as err:  # too large, too many entries
+        msg = f"Cannot read the secrets folder {folder} ({SECRETS_DIR_VARIABLE}): {err}."
+        raise ConfigError(msg) from err
+
+
+def _cause(err: BaseException) -> str:
+    """The reason below a pydantic-settings error, e.g. the file system's or JSON's complaint."""
+    cause = err.__cause__
+    return f" ({cause})" if cause is not None and str(cause) else ""
 
 
 _SECRET_WORDS = ("password", "secret", "token", "hash")
