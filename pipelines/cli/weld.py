@@ -161,20 +161,27 @@ def export(settings: Settings, checkpoint: Path | None, out: Path | None, imgsz:
 @click.option("--onnx", type=_FILE, help="Run this ONNX file with onnxruntime instead.")
 @click.option("--store/--no-store", default=True, show_default=True,
               help="Save images and inspections in the database.")
-@click.option("--json", "json_out", type=_PATH, help="Also write all detections as JSON here.")
+@click.option("--json", "json_out", type=_PATH, help="Also write the inspections as JSON here.")
+@click.option("--all-boxes", is_flag=True, default=False,
+              help="List (and write to --json) boxes below the verdict threshold too; by default "
+                   "only boxes at or above it are shown, the rest counted.")
 @click.pass_obj
 def predict(settings: Settings, images: tuple[Path, ...], checkpoint: Path | None,
-            onnx: Path | None, store: bool, json_out: Path | None) -> None:
-    """Inspect weld images (files or folders): boxes, reject score, PASS/REJECT verdict."""
+            onnx: Path | None, store: bool, json_out: Path | None, all_boxes: bool) -> None:
+    """Inspect weld images (files or folders): boxes, reject score, PASS/REJECT verdict.
+
+    Each line: verdict, reject score against the threshold, the boxes at or above the threshold
+    (the deciding one marked *), and how many weaker boxes were left out.
+    """
     from plantpulse.pipelines.weld import inspect as weld_inspect
-    from plantpulse.pipelines.weld.report import inspection_line
-    from plantpulse.pipelines.weld.service import detection_json
+    from plantpulse.pipelines.weld.report import inspection_json, inspection_line
 
     paths = _expand(images)
     loaded = weld_inspect.choose_detector(settings, checkpoint, onnx, use_db=store)
     click.echo(f"Detector {loaded.detector.version} ({loaded.kind}), threshold "
                f"{loaded.threshold:.3f}, {len(paths)} files", err=True)
-    echo = lambda out: click.echo(inspection_line(out.name, out.result, out.score, out.verdict))  # noqa: E731
+    rule = {"threshold": loaded.threshold, "reject_classes": loaded.reject_classes, "show_all": all_boxes}
+    echo = lambda out: click.echo(inspection_line(out.name, out.result, out.score, out.verdict, **rule))  # noqa: E731
     outcomes, rejected = weld_inspect.inspect_paths(settings, loaded, paths, store, echo)
     for bad in rejected:
         click.echo(f"SKIPPED {bad.reason}", err=True)
@@ -182,9 +189,8 @@ def predict(settings: Settings, images: tuple[Path, ...], checkpoint: Path | Non
     click.echo(f"{len(outcomes)} inspected ({n_reject} reject), {len(rejected)} invalid files"
                f"{', stored' if store else ''}.", err=True)
     if json_out:
-        rows = [{"image": out.name, "verdict": out.verdict, "reject_score": out.score,
-                 "inspection_id": out.inspection_id,
-                 "boxes": [detection_json(d) for d in out.result.detections]} for out in outcomes]
+        rows = [{**inspection_json(out.name, out.result, out.score, out.verdict, **rule),
+                 "inspection_id": out.inspection_id} for out in outcomes]
         json_out.write_text(json.dumps({"inspections": rows, "invalid": [
             {"file": bad.name, "reason": bad.reason} for bad in rejected]}, indent=2), encoding="utf-8")
 
