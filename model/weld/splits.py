@@ -39,7 +39,7 @@ _RECORDING_PART = re.compile(r"^(?P<recording>.+?)_\d+$")
 # Frames exported with a running number after "vid" (``good_weld_vid1090_jpeg_jpg``): the number
 # counts frames across a folder of videos, so clip boundaries cannot be read from it and every
 # frame of the prefix counts as one clip.
-_NUMBERED_FRAME = re.compile(r"^(?P<video>.*vid)\d+(?:_|$)", re.IGNORECASE)
+_NUMBERED_FRAME = re.compile(r"^(?P<video>(?:.*[_-])?vid)\d+(?:_|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
