@@ -159,7 +159,7 @@ def zoom_dialog(ctx: AppContext, row: dict[str, Any]) -> None:
     zoom = st.select_slider("Zoom", views.ZOOM_LEVELS, value=1, format_func=lambda z: f"{z}×",
                             key=f"zoom-{row['inspection_id']}")
     focus = views.box_centre(view.deciding_box) if zoom > 1 else None
-    st.image(views.zoomed(image, zoom, focus), width="stretch",
+    st.image(views.zoomed(image, zoom, focus), width="content",
              caption="Zoomed on the deciding box" if focus else "Full resolution")
     with open(path, "rb") as stored:
         st.download_button("Download the stored image", stored.read(), file_name=row["name"],
