@@ -184,8 +184,8 @@ def _protocol_note(evaluate: dict[str, Any]) -> list[str]:
     if strategy != "clip":
         note += (f" The figures below were measured on the **{strategy}** split, the one the shipped "
                  "detector was trained on, and stay until re-measured on the clip split: frames of "
-                 "the same clips sit in its train and test parts, so they read higher than a clip "
-                 "split would give (see Split protocols).")
+                 "the same clips sit in its train and test parts, so they are likely higher than a clip "
+                 "split will give (see Split protocols).")
     return [note, ""]
 
 
