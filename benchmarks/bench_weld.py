@@ -3,17 +3,21 @@
 Run from the repository root with the datasets folder configured, for example::
 
     export PLANTPULSE_DATASETS=/path/to/datasets
-    nice -n 10 python benchmarks/bench_weld.py evaluate   # grouped test: mAP per class, verdicts
+    nice -n 10 python benchmarks/bench_weld.py evaluate   # clip-split test: mAP per class, verdicts
+    nice -n 10 python benchmarks/bench_weld.py evaluate --split grouped   # a grouped-trained checkpoint
     nice -n 10 python benchmarks/bench_weld.py latency    # PyTorch vs ONNX, 2 threads, median
-    nice -n 10 python benchmarks/bench_weld.py original   # same recipe on the published split (~1 h)
-    nice -n 10 python benchmarks/bench_weld.py original --epochs 8; ... grouped --epochs 8  # cheaper pair
+    nice -n 10 python benchmarks/bench_weld.py clip       # the shipped recipe on the clip split (~1 h)
+    nice -n 10 python benchmarks/bench_weld.py original --epochs 8; ... grouped --epochs 8  # comparisons
     nice -n 10 python benchmarks/bench_weld.py splits     # split leakage audit + mAP by test subset
     nice -n 10 python benchmarks/bench_weld.py transfer   # learning curve (~1 h) + PNG plot
     python benchmarks/bench_weld.py report                # markdown tables from the JSON results
     python benchmarks/bench_weld.py results               # write the weld section of docs/RESULTS.md
 
 Results are written as JSON to ``benchmarks/results/weld/``; ``report`` prints the tables used in
-docs/benchmarks.md and docs/RESULTS.md.
+docs/benchmarks.md and docs/RESULTS.md. The default protocol is the clip split (no video clip or
+source photo in two parts, ``plantpulse.model.weld.splits``); ``grouped`` and ``original`` are
+comparisons. A checkpoint is scored only on a split whose val/test images share no clip or photo
+with its training part (``check_held_out``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -41,10 +44,12 @@ from plantpulse.model.weld.export import export_onnx
 from plantpulse.model.weld.materialize import write_dataset
 from plantpulse.model.weld.predict import OnnxWeldDetector, TorchWeldDetector, detect
 from plantpulse.model.weld.runtime import ultralytics
+from plantpulse.model.weld.splits import DEFAULT_STRATEGY, STRATEGIES, clip_key
 from plantpulse.model.weld.train import TrainConfig
 from plantpulse.model.weld.verdict import choose_threshold, reject_auc, verdict_metrics
 from plantpulse.pipelines.weld.transfer import TransferSetup, run_transfer
 from plantpulse.pipelines.weld.workflow import (
+    check_held_out,
     json_safe,
     make_split,
     prepare_data,
@@ -95,13 +100,18 @@ def verdicts(detector: Any, data: Any) -> dict[str, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    """mAP per class on the grouped test part and verdict rates at several operating points."""
+    """mAP per class on the test part of ``--split`` and verdict rates at several operating points.
+
+    Refuses a checkpoint trained on another split when its training part shares clips or photos
+    with this split's val/test images (the shipped one was trained on ``grouped``).
+    """
     model = load_weld_model(args.checkpoint)
-    data = prepare_data(dataset_dir(), WORK / "datasets", "grouped", 0, REJECT)
+    data = prepare_data(dataset_dir(), WORK / "datasets", args.split, 0, REJECT)
+    check_held_out(model, dataset_dir(), data.split)
     detection = evaluate_detection(model, data.data_yaml, "test")
     onnx = OnnxWeldDetector.load(export_onnx(model, WORK / "eval.onnx"))
     save("evaluate", {"checkpoint": Path(args.checkpoint).name, "version": model.version,
-                      "split": data.split.summary(), "detection": asdict(detection),
+                      "strategy": data.split.strategy, "split": data.split.summary(), "detection": asdict(detection),
                       "verdict_pytorch": verdicts(TorchWeldDetector.from_model(model), data),
                       "verdict_onnx": verdicts(onnx, data), "train": model.card.train})
 
@@ -128,9 +138,10 @@ def cmd_latency(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     model = load_weld_model(args.checkpoint)
-    data = prepare_data(dataset_dir(), WORK / "datasets", "grouped", 0, REJECT)
+    data = prepare_data(dataset_dir(), WORK / "datasets", args.split, 0, REJECT)
     images = [validate_image(item.image) for item in data.split.test[: args.images]]
-    out: dict[str, Any] = {"threads": args.threads, "images": len(images), "version": model.version}
+    out: dict[str, Any] = {"threads": args.threads, "images": len(images), "version": model.version,
+                           "strategy": data.split.strategy}
     for size in args.sizes:
         torch_det = TorchWeldDetector.from_model(model, size)
         onnx_det = OnnxWeldDetector.load(export_onnx(model, WORK / f"lat{size}.onnx", size), args.threads)
@@ -145,8 +156,9 @@ def cmd_latency(args: argparse.Namespace) -> None:
 def cmd_protocol(args: argparse.Namespace) -> None:
     """Train the shipped recipe on one split protocol and evaluate on that split's test part.
 
-    ``original`` is the published split; ``grouped`` re-runs the shipped checkpoint's own
-    protocol, which is only needed to compare the two at a reduced ``--epochs`` budget.
+    ``clip`` is the default protocol; ``grouped`` (by source photo, the shipped checkpoint's
+    protocol) and ``original`` (the published folders) are comparisons, e.g. at a reduced
+    ``--epochs`` budget.
     """
     strategy = args.command
     recipe = shipped_recipe()
@@ -154,41 +166,36 @@ def cmd_protocol(args: argparse.Namespace) -> None:
     data = prepare_data(dataset_dir(), WORK / "datasets", strategy, 0, REJECT)
     model, report = train_and_evaluate(data, config, WORK / "runs" / strategy,
                                        REJECT, 0.05, int8=True)
-    save(strategy, {"version": model.version, "split": data.split.summary(),
+    save(strategy, {"version": model.version, "strategy": strategy, "split": data.split.summary(),
                     "report": report.to_dict(), "train": model.card.train})
 
 
-def video_clip(source: str) -> str | None:
-    """The video a frame was cut from (``SampleV1_1_mp4-42_jpg`` -> ``SampleV1_1_mp4``), else None."""
-    match = re.match(r"(.+_mp4)-\d+(?:_|$)", source)
-    return match.group(1) if match else None
-
-
 def _clip_audit(split: Any) -> dict[str, Any]:
-    clips = {p: {video_clip(i.source) for i in split.part(p)} - {None} for p in ("train", "val", "test")}
-    frames = sum(video_clip(i.source) in clips["train"] for i in split.test)
+    clips = {p: split.clips(p) for p in ("train", "val", "test")}
+    frames = sum(clip_key(i.source) in clips["train"] for i in split.test)
     return {"clips": {p: sorted(c) for p, c in clips.items()},
             "test_frames_of_train_clips": frames, "test_images": len(split.test)}
 
 
 def cmd_splits(args: argparse.Namespace) -> None:
-    """Both split protocols: sources per part, overlaps, video clips shared by train and test.
+    """The three split protocols: sources per part, overlaps, video clips shared by train and test.
 
     The grouped split keeps every source photo (and its augmented copies) in one part, but frames
     of one video are different sources, so neighbouring near-identical frames can still sit in
-    train and test. The shipped detector is scored on the grouped test part cut into frames of
-    such videos and the other images, to show how much that residual leak flatters the figure.
+    train and test; the clip split keeps each clip (``clip_key``) in one part. The shipped
+    detector (trained on grouped) is scored on the grouped test part cut into video frames and
+    the other images, to show how much that residual leak flatters the figure.
     """
     names, items = scan_yolo_dataset(dataset_dir())
     items, _ = drop_exact_duplicates(items)
     out: dict[str, Any] = {}
-    for strategy in ("original", "grouped"):
+    for strategy in STRATEGIES:
         split = make_split(items, names, strategy, 0, REJECT)
         out[strategy] = {"summary": split.summary(), **_clip_audit(split)}
     grouped = make_split(items, names, "grouped", 0, REJECT)
     model = load_weld_model(args.checkpoint)
-    subsets = {"video_frames": tuple(i for i in grouped.test if video_clip(i.source)),
-               "other_images": tuple(i for i in grouped.test if not video_clip(i.source))}
+    subsets = {"video_frames": tuple(i for i in grouped.test if clip_key(i.source)),
+               "other_images": tuple(i for i in grouped.test if not clip_key(i.source))}
     out["shipped_by_test_subset"] = {}
     for name, subset in subsets.items():
         # write_dataset wants train and val parts; only "test" is scored here.
@@ -209,7 +216,7 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     started = time.perf_counter()
 
     def save_points(points: list[Any], complete: bool = False) -> None:
-        save("transfer", {"setup": asdict(setup), "pretrain": asdict(pretrain),
+        save("transfer", {"setup": asdict(setup), "strategy": "clip", "pretrain": asdict(pretrain),
                           "finetune": asdict(finetune), "complete": complete,
                           "wall_seconds": round(time.perf_counter() - started, 1),
                           "points": [asdict(p) for p in points]})
@@ -256,10 +263,14 @@ def main() -> None:
     for name in ("evaluate", "latency", "splits"):
         cmd = sub.add_parser(name)
         cmd.add_argument("--checkpoint", type=Path, default=SHIPPED_CHECKPOINT)
+    for name in ("evaluate", "latency"):
+        sub.choices[name].add_argument("--split", choices=STRATEGIES, default=DEFAULT_STRATEGY,
+                                       help="Split protocol (default: clip; grouped and original "
+                                            "are comparisons).")
     sub.choices["latency"].add_argument("--threads", type=int, default=2)
     sub.choices["latency"].add_argument("--images", type=int, default=100)
     sub.choices["latency"].add_argument("--sizes", type=int, nargs="+", default=[320, 640])
-    for name in ("original", "grouped"):
+    for name in STRATEGIES:
         sub.add_parser(name).add_argument("--epochs", type=int,
                                           help="Epochs (default: the shipped recipe's).")
     transfer = sub.add_parser("transfer")
@@ -282,8 +293,8 @@ def main() -> None:
         write_results_section(RESULTS, args.out)
         print(f"wrote the weld section of {args.out}")
         return
-    {"evaluate": cmd_evaluate, "latency": cmd_latency, "original": cmd_protocol, "grouped": cmd_protocol,
-     "splits": cmd_splits, "transfer": cmd_transfer, "plot": lambda _: plot_transfer()}[args.command](args)
+    {"evaluate": cmd_evaluate, "latency": cmd_latency, "clip": cmd_protocol, "original": cmd_protocol,
+     "grouped": cmd_protocol, "splits": cmd_splits, "transfer": cmd_transfer, "plot": lambda _: plot_transfer()}[args.command](args)
 
 
 if __name__ == "__main__":

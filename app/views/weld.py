@@ -1,5 +1,10 @@
 """Weld QC: gallery with predicted boxes, verdicts and scores; an engineer's review (accept or
-correct verdict and boxes) stored for retraining; reject rate per cell and shift on a p-chart."""
+correct verdict and boxes) stored for retraining; reject rate per cell and shift on a p-chart.
+
+The gallery draws only boxes at or above each inspection's threshold (a toggle shows the rest),
+highlights the deciding box and states the verdict's score against the threshold; "Full size"
+opens the image at full resolution with a zoom on the deciding box and the stored file to
+download (rule: ``plantpulse.pipelines.weld.display``)."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from plantpulse.app.widgets.timefmt import format_ts
 from plantpulse.data.store.schema import ModelVersion
 
 PAGE_SIZE = 12
+SHOW_ALL_KEY = "weld-all-boxes"
 FILTERS = {"All": None, "Rejected": "reject", "Passed": "pass"}
 BOX_COLUMNS = ["class_name", "x1", "y1", "x2", "y2"]
 
@@ -78,11 +84,12 @@ def _close_review() -> None:
 def review_dialog(ctx: AppContext, row: dict[str, Any]) -> None:
     picture, form = st.columns([1, 1], gap="medium")
     store = ctx.settings.image_store
-    image = views.annotated(views.image_file(store, row["storage_path"]), views.boxes_json(row["boxes"]), 640)
+    view = views.view_of(row, ctx.settings.weld.reject_classes, show_all_boxes())
+    image = views.annotated(views.image_file(store, row["storage_path"]), views.drawn_json(view), 640)
     if image is None:
         picture.warning(f"The image file is missing from the image store ({store}).")
     else:
-        picture.image(image, caption=row["name"], width="stretch")
+        picture.image(image, caption=f"{row['name']} · {view.count_line()}", width="stretch")
     with form:
         _review_form(ctx, row)
 
@@ -115,27 +122,78 @@ def _review_form(ctx: AppContext, row: dict[str, Any]) -> None:
         st.rerun()
 
 
-def _card(ctx: AppContext, row: dict[str, Any]) -> None:
+ZOOM_KEY = "weld-zoom"
+
+
+def show_all_boxes() -> bool:
+    """The gallery toggle: also draw boxes below the threshold (off by default)."""
+    return bool(st.session_state.get(SHOW_ALL_KEY, False))
+
+
+def _open_zoom(inspection_id: int) -> None:
+    st.session_state[ZOOM_KEY] = inspection_id
+
+
+def _close_zoom() -> None:
+    st.session_state.pop(ZOOM_KEY, None)
+
+
+def verdict_line(row: dict[str, Any]) -> str:
+    """``REJECT · score 0.62 ≥ threshold 0.47``: the verdict with the comparison that made it."""
+    color = "red" if row["verdict"] == "reject" else "green"
+    sign = "≥" if row["reject_score"] >= row["threshold"] else "<"
+    return (f":{color}[**{row['verdict'].upper()}**] · score {row['reject_score']:.2f} {sign} "
+            f"threshold {row['threshold']:.2f}")
+
+
+@st.dialog("Full-size view", width="large", on_dismiss=_close_zoom)
+def zoom_dialog(ctx: AppContext, row: dict[str, Any]) -> None:
+    view = views.view_of(row, ctx.settings.weld.reject_classes, show_all_boxes())
     path = views.image_file(ctx.settings.image_store, row["storage_path"])
-    image = views.annotated(path, views.boxes_json(row["boxes"]))
+    image = views.annotated(path, views.drawn_json(view), None)
+    st.markdown(f"{verdict_line(row)}  \n:gray[{row['name']} · {row['width']}×{row['height']} px]")
+    st.caption(f"{view.deciding_line()} · {view.count_line()}")
+    if image is None:
+        st.warning(f"The image file is missing from the image store ({ctx.settings.image_store}).")
+        return
+    zoom = st.select_slider("Zoom", views.ZOOM_LEVELS, value=1, format_func=lambda z: f"{z}×",
+                            key=f"zoom-{row['inspection_id']}")
+    focus = views.box_centre(view.deciding_box) if zoom > 1 else None
+    st.image(views.zoomed(image, zoom, focus), width="content",
+             caption="Zoomed on the deciding box" if focus else "Full resolution")
+    with open(path, "rb") as stored:
+        st.download_button("Download the stored image", stored.read(), file_name=row["name"],
+                           icon=":material/download:", key=f"download-{row['inspection_id']}")
+
+
+def _card(ctx: AppContext, row: dict[str, Any], show_all: bool) -> None:
+    path = views.image_file(ctx.settings.image_store, row["storage_path"])
+    view = views.view_of(row, ctx.settings.weld.reject_classes, show_all)
+    image = views.annotated(path, views.drawn_json(view))
     with st.container(border=True):
         if image is None:
             st.warning("Image file missing.")
         else:
             st.image(image, width="stretch")
-        color = "red" if row["verdict"] == "reject" else "green"
         reviewed = f" · reviewed: {row['review_verdict']}" if row.get("review_verdict") else ""
-        st.markdown(f":{color}[**{row['verdict'].upper()}**] {row['reject_score']:.2f}{reviewed}  \n"
+        st.markdown(f"{verdict_line(row)}{reviewed}  \n"
                     f":gray[{row['cell'] or 'no cell'} · {format_ts(row['captured_at'] or row['created_at'], ctx.zone)}]")
+        st.caption(f"{view.deciding_line()} · {view.count_line()}")
+        left, right = st.columns(2)
+        left.button("Full size", key=f"zoom-open-{row['inspection_id']}", icon=":material/zoom_in:",
+                    on_click=_open_zoom, args=(int(row["inspection_id"]),))
         if ctx.user.can_write:
-            st.button("Review", key=f"review-{row['inspection_id']}", icon=":material/rate_review:",
-                      on_click=_open_review, args=(int(row["inspection_id"]),))
+            right.button("Review", key=f"review-{row['inspection_id']}", icon=":material/rate_review:",
+                         on_click=_open_review, args=(int(row["inspection_id"]),))
 
 
 def gallery(ctx: AppContext, counts: dict[str, int]) -> None:
     left, middle, right = st.columns([2, 1.2, 1], vertical_alignment="bottom")
     choice = left.segmented_control("Verdict", list(FILTERS), default="All", key="weld-filter") or "All"
     unreviewed = middle.toggle("Only not reviewed", key="weld-unreviewed")
+    show_all = middle.toggle("Show boxes below the threshold", key=SHOW_ALL_KEY,
+                             help="By default only boxes scoring at or above the verdict's "
+                                  "threshold are drawn.")
     verdict = FILTERS[choice]
     total = counts.get(verdict, counts["total"]) if verdict else counts["total"]
     pages = max(1, -(-total // PAGE_SIZE))
@@ -147,7 +205,7 @@ def gallery(ctx: AppContext, counts: dict[str, int]) -> None:
     grid = st.columns(4)
     for i, row in enumerate(rows.to_dict("records")):
         with grid[i % 4]:
-            _card(ctx, row)
+            _card(ctx, row, show_all)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -202,12 +260,19 @@ def render(ctx: AppContext) -> None:
     with tabs[0]:
         gallery(ctx, counts)
     chosen = st.session_state.get(REVIEW_KEY)
+    zoomed = st.session_state.get(ZOOM_KEY)
     if chosen is not None and ctx.user.can_write:
         rows = q.inspections(ctx.url, inspection_id=int(chosen), limit=1)
         if rows.empty:
             _close_review()
         else:
             review_dialog(ctx, rows.to_dict("records")[0])
+    elif zoomed is not None:
+        rows = q.inspections(ctx.url, inspection_id=int(zoomed), limit=1)
+        if rows.empty:
+            _close_zoom()
+        else:
+            zoom_dialog(ctx, rows.to_dict("records")[0])
     with tabs[1]:
         p_chart(ctx)
     components.footer(ctx, started)

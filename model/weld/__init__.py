@@ -31,7 +31,7 @@ from plantpulse.model.weld.predict import (
     TorchWeldDetector,
     detect,
 )
-from plantpulse.model.weld.splits import WeldSplit, grouped_split, original_split
+from plantpulse.model.weld.splits import WeldSplit, clip_key, clip_split, grouped_split, original_split
 from plantpulse.model.weld.verdict import (
     DEFAULT_REJECT_CLASSES,
     VerdictMetrics,
@@ -54,6 +54,8 @@ __all__ = [
     "WeldSplit",
     "YoloBox",
     "choose_threshold",
+    "clip_key",
+    "clip_split",
     "detect",
     "grouped_split",
     "load_weld_model",

@@ -1,10 +1,19 @@
-"""Train/validation/test splits of labelled weld images, with and without source grouping.
+"""Train/validation/test splits of labelled weld images: by video clip, by source photo, as published.
 
 The public weld dataset ships a training split that holds several augmented copies of the same
 photo, and one photo appears in both its training and test splits. Scoring on such a split
-measures memory as much as skill, so :func:`grouped_split` assigns whole *sources* (all copies
-of one photo) to one part, and evaluation parts keep one image per source. :func:`original_split`
-keeps the published folders, so both protocols can be reported side by side.
+measures memory as much as skill. Worse, about half of the images are frames of a few videos:
+neighbouring frames of one clip are near-duplicates, so a split by photo still puts the same weld
+in training and test.
+
+* :func:`clip_split` (the default protocol) assigns whole *clips* to one part. A clip is read
+  from the file name (:func:`clip_key`); an image that is not a video frame is its own group
+  (its source photo with all augmented copies).
+* :func:`grouped_split` assigns whole *sources* (all copies of one photo) to one part; frames of
+  one clip can straddle parts. Kept as a labelled comparison.
+* :func:`original_split` keeps the published folders, also as a comparison.
+
+Evaluation parts keep one image per source in both grouped protocols.
 """
 
 from __future__ import annotations
@@ -19,6 +28,18 @@ from plantpulse.data.core.errors import DatasetError, InputDataError
 from plantpulse.model.weld.dataset import LabelledImage
 
 PARTS = ("train", "val", "test")
+STRATEGIES = ("clip", "grouped", "original")
+DEFAULT_STRATEGY = "clip"
+
+# Roboflow names a frame of an uploaded video "<video>_<ext>-<frame>" (``SampleV2_1_mp4-42_jpg``);
+# a trailing "_<n>" of the video name numbers the parts of one recording (SampleV3_1 and
+# SampleV3_2 film the same plates), so the clip is the recording: ``SampleV2``.
+_VIDEO_FRAME = re.compile(r"^(?P<video>.+?)_(?:mp4|mov|avi|mkv|webm|m4v|mpe?g)-\d+(?:_|$)", re.IGNORECASE)
+_RECORDING_PART = re.compile(r"^(?P<recording>.+?)_\d+$")
+# Frames exported with a running number after "vid" (``good_weld_vid1090_jpeg_jpg``): the number
+# counts frames across a folder of videos, so clip boundaries cannot be read from it and every
+# frame of the prefix counts as one clip.
+_NUMBERED_FRAME = re.compile(r"^(?P<video>(?:.*[_-])?vid)\d+(?:_|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +63,48 @@ class WeldSplit:
         return {f"{a}&{b}": len(sources[a] & sources[b])
                 for i, a in enumerate(PARTS) for b in PARTS[i + 1:]}
 
+    def clips(self, name: str) -> set[str]:
+        """The video clips with at least one frame in part ``name``."""
+        return {key for item in self.part(name) if (key := clip_key(item.source))}
+
+    def clip_overlap(self) -> dict[str, int]:
+        """Number of video clips with frames in each pair of parts (0 under the clip split)."""
+        clips = {name: self.clips(name) for name in PARTS}
+        return {f"{a}&{b}": len(clips[a] & clips[b])
+                for i, a in enumerate(PARTS) for b in PARTS[i + 1:]}
+
     def summary(self) -> dict[str, dict[str, int]]:
-        """Images and distinct sources per part, plus the source overlap between parts."""
+        """Images, distinct sources, clips and video frames per part; source and clip overlaps."""
         out: dict[str, dict[str, int]] = {
             name: {"images": len(self.part(name)),
-                   "sources": len({item.source for item in self.part(name)})}
+                   "sources": len({item.source for item in self.part(name)}),
+                   "clips": len(self.clips(name)),
+                   "video_frames": sum(clip_key(item.source) is not None for item in self.part(name))}
             for name in PARTS
         }
         out["overlap"] = self.overlap()
+        out["clip_overlap"] = self.clip_overlap()
         return out
+
+
+def clip_key(source: str) -> str | None:
+    """The video clip a source photo was cut from, or None when it is not a video frame.
+
+    ``SampleV1_2_mp4-14_jpg`` -> ``video:SampleV1`` (the parts ``_1``, ``_2`` of one recording are
+    one clip); ``bad_weld_vid278_jpeg_jpg`` -> ``video:bad_weld_vid``; a photo -> None.
+    """
+    match = _VIDEO_FRAME.match(source)
+    if match:
+        video = match.group("video")
+        part = _RECORDING_PART.match(video)
+        return f"video:{part.group('recording') if part else video}"
+    match = _NUMBERED_FRAME.match(source)
+    return f"video:{match.group('video')}" if match else None
+
+
+def group_key(item: LabelledImage) -> str:
+    """The unit the clip split keeps in one part: the video clip, else the source photo."""
+    return clip_key(item.source) or f"photo:{item.source}"
 
 
 def has_reject_box(item: LabelledImage, reject_classes: Collection[int]) -> bool:
@@ -119,6 +173,61 @@ def grouped_split(
              for name in PARTS}
     return WeldSplit(train=tuple(parts["train"]), val=one_per_source(parts["val"]),
                      test=one_per_source(parts["test"]), strategy="grouped", seed=seed)
+
+
+def _fill(keys: list[str], sizes: dict[str, int], fractions: Sequence[float]) -> dict[str, str]:
+    """Assign groups of unequal size in ``keys`` order: test, then val, until each holds its share.
+
+    A group goes to the first evaluation part it still fits into (counting sources, as val/test
+    keep one image per source) and otherwise to train, so no part overshoots its share and a clip
+    larger than a part's share always trains.
+    """
+    total = sum(sizes[key] for key in keys)
+    room = {"test": round(total * fractions[2]), "val": round(total * fractions[1])}
+    out: dict[str, str] = {}
+    for key in keys:
+        part = next((p for p in ("test", "val") if sizes[key] <= room[p]), "train")
+        if part != "train":
+            room[part] -= sizes[key]
+        out[key] = part
+    return out
+
+
+def clip_split(
+    items: Sequence[LabelledImage],
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
+    reject_classes: Collection[int] = (),
+) -> WeldSplit:
+    """Split by video clip: all frames of one clip (and all copies of one photo) share a part.
+
+    The unit is :func:`group_key`: the clip of a video frame, else the source photo. Units are
+    shuffled with ``seed`` within two strata (any box of ``reject_classes`` or none) and fill
+    val and test up to their share of the stratum's sources (:func:`_fill`); val/test keep one
+    image per source.
+    """
+    _check_fractions(fractions)
+    groups: dict[str, list[LabelledImage]] = defaultdict(list)
+    for item in items:
+        groups[group_key(item)].append(item)
+    sizes = {key: len({it.source for it in group}) for key, group in groups.items()}
+    rng = random.Random(seed)
+    assignment: dict[str, str] = {}
+    for defective in (True, False):
+        keys = sorted(key for key, group in groups.items()
+                      if any(has_reject_box(it, reject_classes) for it in group) == defective)
+        rng.shuffle(keys)
+        assignment.update(_fill(keys, sizes, fractions))
+    parts = {name: sorted((it for key, group in groups.items() if assignment[key] == name
+                           for it in group), key=lambda it: (it.source, it.name))
+             for name in PARTS}
+    empty = [name for name in ("val", "test") if not parts[name]]
+    if empty:
+        msg = (f"The clip split left {' and '.join(empty)} empty: {len(groups)} clips/photos are too "
+               "few or too large for the fractions; add images or use --split grouped.")
+        raise DatasetError(msg)
+    return WeldSplit(train=tuple(parts["train"]), val=one_per_source(parts["val"]),
+                     test=one_per_source(parts["test"]), strategy="clip", seed=seed)
 
 
 def hold_out_group(items: Sequence[LabelledImage], pattern: str,

@@ -13,6 +13,10 @@ from plantpulse.data.core.config.settings import Settings
 from plantpulse.model.weld.train import TrainConfig
 
 _PATH = click.Path(path_type=Path)
+SPLIT_CHOICES = ("clip", "grouped", "original")
+SPLIT_HELP = ("Train/val/test protocol (default: settings weld.split, 'clip'). clip: no video clip or "
+              "source photo in two parts; grouped: by source photo only, frames of one clip can sit "
+              "in train and test (comparison); original: the published folders (comparison).")
 _FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
 
 
@@ -50,8 +54,8 @@ def _train_config(settings: Settings, **options: Any) -> TrainConfig:
 
 @weld.command()
 @click.option("--data", type=_PATH, help="YOLO dataset folder (default: <datasets>/weld_surface_yolo).")
-@click.option("--split", "strategy", type=click.Choice(["grouped", "original"]), default="grouped",
-              show_default=True, help="grouped: no source photo crosses train/val/test.")
+@click.option("--split", "strategy", type=click.Choice(list(SPLIT_CHOICES)), default=None,
+              help=SPLIT_HELP)
 @click.option("--model", help="Ultralytics model YAML (default: settings, yolo11n.yaml).")
 @click.option("--weights", type=_FILE, help="Start from these weights: a PlantPulse .safetensors, "
               "or an Ultralytics .pt together with --trust-pickle.")
@@ -71,7 +75,7 @@ def _train_config(settings: Settings, **options: Any) -> TrainConfig:
               help="Record the new version (as a candidate) in the database.")
 @click.option("--json", "json_out", type=_PATH, help="Also write the evaluation as JSON here.")
 @click.pass_obj
-def train(settings: Settings, data: Path | None, strategy: str, int8: bool, out: Path | None,
+def train(settings: Settings, data: Path | None, strategy: str | None, int8: bool, out: Path | None,
           register: bool, json_out: Path | None, **options: Any) -> None:
     """Train a detector, choose its verdict threshold on val, evaluate it on test."""
     from plantpulse.pipelines.weld import detector as weld_jobs
@@ -82,8 +86,9 @@ def train(settings: Settings, data: Path | None, strategy: str, int8: bool, out:
     if config.trust_pickle and config.weights is not None and config.weights.suffix == ".pt":
         click.echo(f"WARNING: loading {config.weights}, a pickle that can run code, because "
                    "--trust-pickle was given.", err=True)
-    prepared = weld_jobs.prepare(settings, data, strategy)
-    click.echo(f"Data: {json.dumps(prepared.split.summary())}", err=True)
+    prepared = weld_jobs.prepare(settings, data, strategy or settings.weld.split)
+    click.echo(f"Data ({prepared.split.strategy} split): {json.dumps(prepared.split.summary())}",
+               err=True)
     model, report = weld_jobs.train_evaluate(settings, prepared, config, int8, _progress())
     path = weld_jobs.save_model(settings, model, out)
     click.echo(detection_table(report.detection))
@@ -103,21 +108,21 @@ def train(settings: Settings, data: Path | None, strategy: str, int8: bool, out:
 @click.option("--checkpoint", type=_FILE, help="Checkpoint (default: settings, else the shipped one).")
 @click.option("--onnx", type=_FILE, help="Evaluate verdicts with this ONNX file instead.")
 @click.option("--data", type=_PATH, help="YOLO dataset folder (default: <datasets>/weld_surface_yolo).")
-@click.option("--split", "strategy", type=click.Choice(["grouped", "original"]), default="grouped",
-              show_default=True)
+@click.option("--split", "strategy", type=click.Choice(list(SPLIT_CHOICES)), default=None,
+              help=SPLIT_HELP)
 @click.option("--part", type=click.Choice(["val", "test"]), default="test", show_default=True)
 @click.option("--target-false-reject", type=float, help="Verdict operating point (default: settings).")
 @click.option("--json", "json_out", type=_PATH, help="Also write the evaluation as JSON here.")
 @click.pass_obj
 def evaluate(settings: Settings, checkpoint: Path | None, onnx: Path | None, data: Path | None,
-             strategy: str, part: str, target_false_reject: float | None,
+             strategy: str | None, part: str, target_false_reject: float | None,
              json_out: Path | None) -> None:
     """mAP per class and verdict false-accept / false-reject rates of a checkpoint."""
     from plantpulse.pipelines.weld import detector as weld_jobs
     from plantpulse.pipelines.weld.report import detection_table, verdict_table
 
-    report = weld_jobs.evaluate_checkpoint(settings, checkpoint, onnx, data, strategy, part,
-                                           target_false_reject)
+    report = weld_jobs.evaluate_checkpoint(settings, checkpoint, onnx, data,
+                                           strategy or settings.weld.split, part, target_false_reject)
     click.echo(detection_table(report.detection))
     click.echo(verdict_table(report.verdict))
     if json_out:
@@ -156,20 +161,27 @@ def export(settings: Settings, checkpoint: Path | None, out: Path | None, imgsz:
 @click.option("--onnx", type=_FILE, help="Run this ONNX file with onnxruntime instead.")
 @click.option("--store/--no-store", default=True, show_default=True,
               help="Save images and inspections in the database.")
-@click.option("--json", "json_out", type=_PATH, help="Also write all detections as JSON here.")
+@click.option("--json", "json_out", type=_PATH, help="Also write the inspections as JSON here.")
+@click.option("--all-boxes", is_flag=True, default=False,
+              help="List (and write to --json) boxes below the verdict threshold too; by default "
+                   "only boxes at or above it are shown, the rest counted.")
 @click.pass_obj
 def predict(settings: Settings, images: tuple[Path, ...], checkpoint: Path | None,
-            onnx: Path | None, store: bool, json_out: Path | None) -> None:
-    """Inspect weld images (files or folders): boxes, reject score, PASS/REJECT verdict."""
+            onnx: Path | None, store: bool, json_out: Path | None, all_boxes: bool) -> None:
+    """Inspect weld images (files or folders): boxes, reject score, PASS/REJECT verdict.
+
+    Each line: verdict, reject score against the threshold, the boxes at or above the threshold
+    (the deciding one marked *), and how many weaker boxes were left out.
+    """
     from plantpulse.pipelines.weld import inspect as weld_inspect
-    from plantpulse.pipelines.weld.report import inspection_line
-    from plantpulse.pipelines.weld.service import detection_json
+    from plantpulse.pipelines.weld.report import inspection_json, inspection_line
 
     paths = _expand(images)
     loaded = weld_inspect.choose_detector(settings, checkpoint, onnx, use_db=store)
     click.echo(f"Detector {loaded.detector.version} ({loaded.kind}), threshold "
                f"{loaded.threshold:.3f}, {len(paths)} files", err=True)
-    echo = lambda out: click.echo(inspection_line(out.name, out.result, out.score, out.verdict))  # noqa: E731
+    rule = {"threshold": loaded.threshold, "reject_classes": loaded.reject_classes, "show_all": all_boxes}
+    echo = lambda out: click.echo(inspection_line(out.name, out.result, out.score, out.verdict, **rule))  # noqa: E731
     outcomes, rejected = weld_inspect.inspect_paths(settings, loaded, paths, store, echo)
     for bad in rejected:
         click.echo(f"SKIPPED {bad.reason}", err=True)
@@ -177,9 +189,8 @@ def predict(settings: Settings, images: tuple[Path, ...], checkpoint: Path | Non
     click.echo(f"{len(outcomes)} inspected ({n_reject} reject), {len(rejected)} invalid files"
                f"{', stored' if store else ''}.", err=True)
     if json_out:
-        rows = [{"image": out.name, "verdict": out.verdict, "reject_score": out.score,
-                 "inspection_id": out.inspection_id,
-                 "boxes": [detection_json(d) for d in out.result.detections]} for out in outcomes]
+        rows = [{**inspection_json(out.name, out.result, out.score, out.verdict, **rule),
+                 "inspection_id": out.inspection_id} for out in outcomes]
         json_out.write_text(json.dumps({"inspections": rows, "invalid": [
             {"file": bad.name, "reason": bad.reason} for bad in rejected]}, indent=2), encoding="utf-8")
 

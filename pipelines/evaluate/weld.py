@@ -5,14 +5,18 @@ any Bad Weld box, else ``good_weld``. Byte-identical files are kept once; every 
 by its Roboflow **source image** (the name before ``.rf.``), so augmentation copies of one photo
 never straddle splits (the dataset's own folders are not used: one source sits in both its train
 and test folders). 70/15/15 % of sources, stratified, re-drawn per seed; images at the MoE's
-input size. Accuracy and macro-F1 over the 3 classes.
+input size. Accuracy and macro-F1 over the 3 classes. This classifier split is still by source
+photo, not by video clip (the weld default): frames of one clip can sit in train and test, which
+flatters these figures. The committed multi-task checkpoints were trained on it; moving it to
+clips means retraining them.
 
 Verdict: an image is *defective* when it has a Bad Weld or Defect box. Each model's reject score
 (classifiers: P(bad_weld) + P(defect); YOLO: highest Bad Weld / Defect box score) is thresholded
 at the value chosen on *its own validation images* for a 5 % false-reject rate, then false-accept
 and false-reject rates are measured on test images. The side-by-side comparison uses the test
-images that are test images of **both** splits (the YOLO detector's grouped split, seed 0, and
-this protocol's split of the first seed), so no model has seen them.
+images that are test images of **both** splits (the split the YOLO detector was trained on, as
+recorded in its model card, and this protocol's split of the first seed), so no model has seen
+them.
 """
 
 from __future__ import annotations

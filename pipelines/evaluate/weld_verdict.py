@@ -22,12 +22,18 @@ def _rates(m: VerdictMetrics) -> str:
             f"{pct(m.false_accepts, m.n_defective, m.false_accept_ci)}")
 
 
-def yolo_scores(ctx: EvalContext) -> tuple[dict[str, float], dict[str, float], set[str]] | None:
-    """The shipped detector's reject scores on its own grouped split's val and test images
-    (file name -> score) and the set of its test file names; None without the checkpoint."""
+def yolo_scores(ctx: EvalContext) -> tuple[dict[str, float], dict[str, float], set[str], str] | None:
+    """The shipped detector's reject scores on the val and test images of the split it was
+    trained on (file name -> score), the set of its test file names and that split's name; None
+    without the checkpoint.
+
+    The split is the one recorded in the detector's model card (the clip split, the default
+    protocol, for a detector trained on it): scoring it on any other split would count images
+    of clips it was trained on."""
     from plantpulse.model.weld.checkpoint import SHIPPED_CHECKPOINT, load_weld_model
     from plantpulse.model.weld.dataset import drop_exact_duplicates, scan_yolo_dataset
     from plantpulse.model.weld.predict import TorchWeldDetector
+    from plantpulse.model.weld.splits import DEFAULT_STRATEGY
     from plantpulse.pipelines.weld.workflow import make_split, reject_scores
 
     if not Path(SHIPPED_CHECKPOINT).is_file():
@@ -35,13 +41,15 @@ def yolo_scores(ctx: EvalContext) -> tuple[dict[str, float], dict[str, float], s
     model = load_weld_model(SHIPPED_CHECKPOINT)
     names, items = scan_yolo_dataset(ctx.datasets_dir / "weld_surface_yolo")
     items, _ = drop_exact_duplicates(items)
-    split = make_split(items, names, "grouped", 0, ("Bad Weld", "Defect"))
+    recorded = model.card.train or {}
+    strategy = str(recorded.get("split") or DEFAULT_STRATEGY).split("+", 1)[0]
+    split = make_split(items, names, strategy, int(recorded.get("split_seed") or 0), ("Bad Weld", "Defect"))
     detector = TorchWeldDetector.from_model(model)
     out = []
     for part in (split.val, split.test):
         scores = reject_scores(detector, part, ("Bad Weld", "Defect"))
         out.append({item.name: float(s) for item, s in zip(part, scores, strict=True)})
-    return out[0], out[1], set(out[1])
+    return out[0], out[1], set(out[1]), strategy
 
 
 def verdict_table(ctx: EvalContext, splits: TaskSplits, probs: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -64,7 +72,7 @@ def verdict_table(ctx: EvalContext, splits: TaskSplits, probs: dict[str, tuple[n
         lines.append(f"| {name} | {threshold:.3f} | {_rates(own)} | {_rates(shared)} |")
     notes: tuple[str, ...] = ("The YOLO detector checkpoint is not present; its verdict row is left out.",)
     if yolo:
-        val_scores, test_scores, _ = yolo
+        val_scores, test_scores, _, strategy = yolo
         val_names = list(val_scores)
         val_truth = _truth_by_name(ctx, val_names)
         threshold = choose_threshold([val_scores[n] for n in val_names], val_truth, TARGET_FALSE_REJECT)
@@ -73,8 +81,9 @@ def verdict_table(ctx: EvalContext, splits: TaskSplits, probs: dict[str, tuple[n
         shared_names = [f for f, c in zip(files, common, strict=True) if c]
         shared = verdict_metrics([test_scores[n] for n in shared_names], truth_test[common], threshold)
         lines.append(f"| YOLO11n detector (shipped, int8) | {threshold:.3f} | {_rates(own)} | {_rates(shared)} |")
-        notes = (f"YOLO 'own test' is its grouped split's test part ({len(test_names)} images); the classifiers' "
-                 f"is this protocol's ({len(files)} images). 'Shared test' images are in both.",)
+        notes = (f"YOLO 'own test' is the test part ({len(test_names)} images) of the {strategy} split it was "
+                 f"trained on; the classifiers' is this protocol's ({len(files)} images). 'Shared test' images "
+                 f"are in both.",)
     return "\n".join(lines), notes
 
 

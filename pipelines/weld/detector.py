@@ -37,6 +37,7 @@ from plantpulse.model.weld.train import ProgressFn, TrainConfig
 from plantpulse.pipelines.weld.workflow import (
     EvaluationReport,
     PreparedData,
+    check_held_out,
     evaluate,
     prepare_data,
     train_and_evaluate,
@@ -125,6 +126,7 @@ def evaluate_checkpoint(settings: Settings, checkpoint: Path | None, onnx: Path 
     model = load_weld_model(checkpoint_path(settings, checkpoint))
     detector = OnnxWeldDetector.load(onnx) if onnx is not None else None
     prepared = prepare(settings, data, strategy)
+    check_held_out(model, dataset_dir(settings, data), prepared.split, ("val", part))
     target = settings.weld.target_false_reject if target_false_reject is None else target_false_reject
     return evaluate(model, prepared, settings.weld.reject_classes, target, part, detector)
 

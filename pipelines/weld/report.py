@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from plantpulse.model.weld.evaluate import DetectionMetrics, VerdictReport
 from plantpulse.model.weld.inference import ImageDetections
-from plantpulse.model.weld.verdict import VerdictMetrics
+from plantpulse.model.weld.verdict import DEFAULT_REJECT_CLASSES, VerdictMetrics
+from plantpulse.pipelines.weld.display import box_view
 
 
 def detection_table(metrics: DetectionMetrics) -> str:
@@ -40,7 +42,33 @@ def verdict_table(report: VerdictReport) -> str:
     return "\n".join([head, verdict_line("val", report.val), verdict_line("test", report.test)])
 
 
-def inspection_line(name: str, result: ImageDetections, score: float, verdict: str) -> str:
-    boxes = ", ".join(f"{d.class_name} {d.score:.2f}" for d in result.detections[:5])
-    more = f" (+{len(result.detections) - 5})" if len(result.detections) > 5 else ""
-    return f"{verdict.upper():<6} {score:5.2f}  {name}  [{boxes}{more}]"
+def inspection_line(name: str, result: ImageDetections, score: float, verdict: str,
+                    threshold: float, reject_classes: Collection[str] = DEFAULT_REJECT_CLASSES,
+                    show_all: bool = False) -> str:
+    """One line per image: verdict, score against threshold, and the boxes at or above it.
+
+    Boxes below ``threshold`` are counted, not listed, unless ``show_all``
+    (``plantpulse.pipelines.weld.display``); the deciding box is marked with ``*``.
+    """
+    view = box_view(result.detections, threshold, reject_classes, show_all)
+    boxes = ", ".join(f"{'*' if i == view.deciding else ''}{d.class_name} {d.score:.2f}"
+                      for i, d in enumerate(view.shown[:5]))
+    more = f" (+{len(view.shown) - 5})" if len(view.shown) > 5 else ""
+    hidden = f"; {view.hidden} below the threshold not listed" if view.hidden else ""
+    sign = ">=" if score >= threshold else "<"
+    return (f"{verdict.upper():<6} {score:5.2f} {sign} {threshold:.2f}  {name}  "
+            f"[{boxes}{more}]{hidden}")
+
+
+def inspection_json(name: str, result: ImageDetections, score: float, verdict: str,
+                    threshold: float, reject_classes: Collection[str] = DEFAULT_REJECT_CLASSES,
+                    show_all: bool = False) -> dict[str, Any]:
+    """The JSON row of one image: only boxes at or above the threshold unless ``show_all``."""
+    from plantpulse.pipelines.weld.service import detection_json
+
+    view = box_view(result.detections, threshold, reject_classes, show_all)
+    decider = view.deciding_box
+    return {"image": name, "verdict": verdict, "reject_score": score, "threshold": threshold,
+            "deciding_box": detection_json(decider) if decider is not None else None,
+            "boxes": [detection_json(d) for d in view.shown],
+            "boxes_below_threshold": len(result.detections) - len(view.shown) if not show_all else 0}

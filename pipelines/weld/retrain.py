@@ -1,10 +1,13 @@
 """Retrain the weld detector from engineers' reviews, and promote it only if it is better.
 
-The training set is the base dataset's (source-grouped) training part plus every labelled image
-in the database: an engineer's latest review, else the labels imported with the image;
-validation and test stay the base dataset's fixed parts, so the current and the new
-detector are compared on exactly the same test images. A reviewed image that is itself in the
-fixed validation or test part (same file hash or same source photo) is left out of training.
+The training set is the base dataset's training part plus every labelled image in the database:
+an engineer's latest review, else the labels imported with the image; validation and test stay
+the base dataset's fixed parts, so the current and the new detector are compared on exactly the
+same test images. The base split is the one the production detector was trained on (recorded in
+its model card; settings ``weld.split`` when it records none): the candidate starts from its
+weights, so any other split would test both on images they have seen. A reviewed image that is
+itself in the fixed validation or test part (same file hash, source photo or video clip) is
+left out of training.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from plantpulse.data.core.records import YoloBox
 from plantpulse.data.store.schema import WeldImage, WeldLabel
 from plantpulse.model.weld.checkpoint import load_weld_model
 from plantpulse.model.weld.dataset import LabelledImage, source_key
+from plantpulse.model.weld.splits import STRATEGIES, clip_key, group_key
 from plantpulse.model.weld.train import ProgressFn, TrainConfig
 from plantpulse.pipelines.weld import detector as weld_jobs
 from plantpulse.pipelines.weld import service as weld_service
@@ -78,7 +82,7 @@ def reviewed_images(session: Session, store_dir: Path, names: Sequence[str],
                     ) -> tuple[list[LabelledImage], Counter[str]]:
     """Every labelled image of the database (see ``_latest_labels``) and counts of those skipped.
 
-    ``held_out`` holds file hashes and source names of the fixed evaluation parts.
+    ``held_out`` holds file hashes, source names and clip keys of the fixed evaluation parts.
     """
     reject_ids = {names.index(name) for name in reject_classes if name in names}
     items: list[LabelledImage] = []
@@ -90,7 +94,8 @@ def reviewed_images(session: Session, store_dir: Path, names: Sequence[str],
         except InputDataError:
             skipped["a box class the detector does not know"] += 1
             continue
-        if image.sha256 in held_out or source_key(image.original_name) in held_out:
+        source = source_key(image.original_name)
+        if image.sha256 in held_out or source in held_out or clip_key(source) in held_out:
             skipped["in the fixed validation/test images"] += 1
         elif label.verdict == "reject" and not any(b.class_id in reject_ids for b in boxes):
             skipped["rejected without any defect box"] += 1
@@ -102,10 +107,17 @@ def reviewed_images(session: Session, store_dir: Path, names: Sequence[str],
     return items, skipped
 
 
-def _held_out(settings: Settings, data: Path | None) -> set[str]:
-    base = weld_jobs.prepare(settings, data, "grouped")
+def base_split(settings: Settings, model_train: dict) -> str:
+    """The split the production detector was trained on, else the configured one."""
+    recorded = str(model_train.get("split") or "").split("+", 1)[0]
+    return recorded if recorded in STRATEGIES else settings.weld.split
+
+
+def _held_out(settings: Settings, data: Path | None, strategy: str) -> set[str]:
+    base = weld_jobs.prepare(settings, data, strategy)
     evaluation = base.split.val + base.split.test
-    return {item.sha256 for item in evaluation} | {item.source for item in evaluation}
+    return ({item.sha256 for item in evaluation} | {item.source for item in evaluation}
+            | {group_key(item) for item in evaluation})
 
 
 def retrain(settings: Settings, data: Path | None, config: TrainConfig, min_gain: float = 0.0,
@@ -116,12 +128,13 @@ def retrain(settings: Settings, data: Path | None, config: TrainConfig, min_gain
         raise InputDataError("The production weld detector is an ONNX file; retraining needs a checkpoint.")
     with weld_service.database(settings).session() as session:
         model = load_weld_model(current.path)
+        strategy = base_split(settings, dict(model.card.train or {}))
         reviewed, skipped = reviewed_images(session, settings.image_store, model.card.names,
-                                            current.reject_classes, _held_out(settings, data))
+                                            current.reject_classes, _held_out(settings, data, strategy))
     if not reviewed:
         reasons = ", ".join(f"{n} {why}" for why, n in skipped.items()) or "no reviews yet"
         raise InputDataError(f"No reviewed image can be used for retraining ({reasons}).")
-    prepared = weld_jobs.prepare(settings, data, "grouped", extra_train=reviewed)
+    prepared = weld_jobs.prepare(settings, data, strategy, extra_train=reviewed)
     candidate, candidate_report = weld_jobs.train_evaluate(settings, prepared, config,
                                                            "int8" in str(model.card.train.get("weights")),
                                                            progress)

@@ -23,7 +23,7 @@ from plantpulse.model.weld.checkpoint import WeldModel, save_weld_model
 from plantpulse.model.weld.dataset import LabelledImage, drop_exact_duplicates, scan_yolo_dataset
 from plantpulse.model.weld.evaluate import DetectionMetrics, evaluate_detection
 from plantpulse.model.weld.materialize import write_dataset
-from plantpulse.model.weld.splits import grouped_split, hold_out_group, one_per_source
+from plantpulse.model.weld.splits import clip_split, hold_out_group, one_per_source
 from plantpulse.model.weld.train import TrainConfig, train_detector
 
 
@@ -56,7 +56,7 @@ class TransferData:
 
 
 def transfer_data(dataset_dir: Path, setup: TransferSetup) -> TransferData:
-    """Base data without the group (grouped split), the labelling pool and the target test."""
+    """Base data without the group (clip split), the labelling pool and the target test."""
     names, items = scan_yolo_dataset(Path(dataset_dir))
     items, _ = drop_exact_duplicates(items)
     rest, group = hold_out_group(items, setup.group_pattern)
@@ -66,7 +66,7 @@ def transfer_data(dataset_dir: Path, setup: TransferSetup) -> TransferData:
         msg = (f"Group {setup.group_pattern!r}: {len(pool)} pool sources and {len(target)} test "
                f"sources; need >= {max(setup.sizes)} and >= 1.")
         raise DatasetError(msg)
-    split = grouped_split(rest, seed=setup.seed, reject_classes={0, 2})
+    split = clip_split(rest, seed=setup.seed, reject_classes={0, 2})
     base = {"train": split.train, "val": split.val, "test": split.test}
     return TransferData(names, base, pool, target)
 

@@ -28,11 +28,20 @@ from plantpulse.model.weld.evaluate import (
 )
 from plantpulse.model.weld.materialize import write_dataset
 from plantpulse.model.weld.predict import PredictOptions, TorchWeldDetector, WeldDetector, detect
-from plantpulse.model.weld.splits import PARTS, WeldSplit, grouped_split, original_split
+from plantpulse.model.weld.splits import (
+    DEFAULT_STRATEGY,
+    PARTS,
+    WeldSplit,
+    clip_split,
+    group_key,
+    grouped_split,
+    original_split,
+)
 from plantpulse.model.weld.train import ProgressFn, TrainConfig, train_detector
 from plantpulse.model.weld.verdict import DEFAULT_REJECT_CLASSES, reject_score
 
 SPLIT_STRATEGIES: dict[str, Callable[..., WeldSplit]] = {
+    "clip": clip_split,
     "grouped": grouped_split,
     "original": lambda items, **_: original_split(items),
 }
@@ -82,7 +91,7 @@ def fingerprint(split: WeldSplit) -> str:
 
 def make_split(items: Sequence[LabelledImage], names: Sequence[str], strategy: str, seed: int,
                reject_classes: Sequence[str] = DEFAULT_REJECT_CLASSES) -> WeldSplit:
-    """Split ``items`` with the named strategy (``grouped`` or ``original``)."""
+    """Split ``items`` with the named strategy (``clip``, the default; ``grouped`` or ``original``)."""
     if strategy not in SPLIT_STRATEGIES:
         available = ", ".join(sorted(SPLIT_STRATEGIES))
         raise InputDataError(f"Unknown split strategy {strategy!r}. Available: {available}.")
@@ -90,7 +99,7 @@ def make_split(items: Sequence[LabelledImage], names: Sequence[str], strategy: s
     return SPLIT_STRATEGIES[strategy](items, seed=seed, reject_classes=reject)
 
 
-def prepare_data(dataset_dir: Path, workdir: Path, strategy: str = "grouped", seed: int = 0,
+def prepare_data(dataset_dir: Path, workdir: Path, strategy: str = DEFAULT_STRATEGY, seed: int = 0,
                  reject_classes: Sequence[str] = DEFAULT_REJECT_CLASSES,
                  extra_train: Sequence[LabelledImage] = ()) -> PreparedData:
     """Read, de-duplicate, split and write a dataset; ``extra_train`` joins the training part."""
@@ -103,6 +112,40 @@ def prepare_data(dataset_dir: Path, workdir: Path, strategy: str = "grouped", se
     data_yaml = write_dataset({part: split.part(part) for part in PARTS},
                               Path(workdir) / f"{split.strategy}-{seed}", names)
     return PreparedData(names, split, data_yaml, dropped, fingerprint(split))
+
+
+def check_held_out(model: WeldModel, dataset_dir: Path, split: WeldSplit,
+                   parts: Sequence[str] = ("val", "test")) -> None:
+    """Refuse to score ``model`` on images of clips or photos it was trained on.
+
+    The model card records the split the model was trained on (strategy and seed). When ``split``
+    is a different one, the recorded split is rebuilt from ``dataset_dir`` and every image of
+    ``parts`` whose clip (or source photo, or file) sits in that training part is counted: a
+    detector trained on the ``grouped`` split has seen frames of every clip, so it cannot be
+    scored on the ``clip`` split's test part. A card without a recorded split is not checked.
+    """
+    recorded = model.card.train or {}
+    strategy = str(recorded.get("split") or "").split("+", 1)[0]
+    seed = int(recorded.get("split_seed") or 0)
+    if strategy not in SPLIT_STRATEGIES:
+        return
+    if strategy == split.strategy.split("+", 1)[0] and (strategy == "original" or seed == split.seed):
+        return
+    names, items = scan_yolo_dataset(Path(dataset_dir))
+    items, _ = drop_exact_duplicates(items)
+    trained = make_split(items, names, strategy, seed,
+                         model.card.reject_classes or DEFAULT_REJECT_CLASSES).train
+    seen = {group_key(item) for item in trained} | {item.sha256 for item in trained}
+    leaked = {part: sum(group_key(it) in seen or it.sha256 in seen for it in split.part(part))
+              for part in parts}
+    if any(leaked.values()):
+        counts = ", ".join(f"{n} of {len(split.part(part))} {part} images" for part, n in leaked.items())
+        msg = (f"The checkpoint was trained on the {strategy!r} split (seed {seed}); on the "
+               f"{split.strategy!r} split {counts} share a video clip or photo with its training "
+               f"part, so the figures would be inflated. Evaluate it with --split {strategy} (the "
+               f"split it was trained on, labelled as such), or train a detector on the "
+               f"{split.strategy!r} split with 'plantpulse weld train --split {split.strategy}'.")
+        raise InputDataError(msg)
 
 
 def evaluate(model: WeldModel, data: PreparedData, reject_classes: Sequence[str],

@@ -2,17 +2,21 @@
 
 Signs in with the engineer password, visits every page, uploads a small CSV, reviews a weld
 inspection, acknowledges an alert, then signs in again as a viewer and opens an asset from the
-fleet table; checks the expected text is shown and that no Streamlit exception box appears.
+fleet table; checks the expected text is shown and that no Streamlit exception box appears. The
+Weld QC gallery must draw no box below each inspection's threshold until its toggle is switched on.
 Screenshots land in tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -81,11 +85,16 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> N
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from plantpulse.pipelines.cli.dashboard import streamlit_command
-
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("browser-home")
     _seed(home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(home: Path) -> Iterator[str]:
+    from plantpulse.pipelines.cli.dashboard import streamlit_command
+
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTPULSE_")}
     env |= {"PLANTPULSE_HOME": str(home), "PLANTPULSE_DATABASE_URL": f"sqlite:///{home / 'plantpulse.db'}",
@@ -269,3 +278,52 @@ def test_viewer_sees_but_cannot_change(server: str, browser: WebDriver) -> None:
     assert "Only engineers can upload data" in page_text(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, "input[type='file']")
     no_exception(browser)
+
+
+COUNT = re.compile(r"(\d+) of (\d+) boxes drawn \((score ≥ [0-9.]+|all scores)\)")
+
+
+def gallery_counts(home: Path, limit: int = 12) -> list[tuple[int, int]]:
+    """(boxes at or above the threshold, all boxes) of the gallery's first page, from the database."""
+    with sqlite3.connect(home / "plantpulse.db") as db:
+        rows = db.execute("SELECT boxes, threshold FROM weld_inspections "
+                          "ORDER BY created_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
+    counts = []
+    for boxes, threshold in rows:
+        scores = [b["score"] for b in json.loads(boxes)]
+        counts.append((sum(s is None or s >= threshold for s in scores), len(scores)))
+    return sorted(counts)
+
+
+def shown_counts(driver: WebDriver) -> list[tuple[int, int, str]]:
+    return sorted((int(n), int(m), rule) for n, m, rule in COUNT.findall(page_text(driver)))
+
+
+def test_weld_gallery_draws_no_box_below_the_threshold(server: str, home: Path,
+                                                       browser: WebDriver) -> None:
+    expected = gallery_counts(home)
+    assert expected and all(n < m for n, m in expected)  # every seeded image has weak boxes
+    sign_in(browser, server, "Erin", ENGINEER_PW)
+    open_page(browser, "Weld QC")
+    wait_for(browser, lambda: len(shown_counts(browser)) == len(expected), "a box count on every card")
+    shown = shown_counts(browser)
+    assert [(n, m) for n, m, _ in shown] == expected, shown
+    assert {rule for *_, rule in shown} == {"score ≥ 0.50"}
+    assert "threshold 0.50" in page_text(browser) and "Deciding box" in page_text(browser)
+    no_exception(browser)
+    _shot(browser, "weld-threshold")
+
+    toggle = [e for e in browser.find_elements(By.TAG_NAME, "label")
+              if "Show boxes below the threshold" in e.text]
+    assert toggle, "no toggle for the boxes below the threshold"
+    toggle[0].click()
+    wait_for(browser, lambda: idle(browser) and {r for *_, r in shown_counts(browser)} == {"all scores"},
+             "every box drawn after the toggle")
+    assert [(n, m) for n, m, _ in shown_counts(browser)] == sorted((m, m) for _, m in expected)
+    no_exception(browser)
+    _shot(browser, "weld-all-boxes")
+
+    button(browser, "Full size").click()
+    wait_for(browser, lambda: buttons(browser, "Download the stored image"), "the full-size view")
+    no_exception(browser)
+    _shot(browser, "weld-full-size")

@@ -59,3 +59,25 @@ def test_labels_become_training_images(database, tmp_path: Path) -> None:
                        "rejected without any defect box": 1,
                        "a box class the detector does not know": 1,
                        "image file missing from the store": 1}
+
+
+def test_reviewed_frame_of_a_held_out_clip_is_not_trained_on(database, tmp_path: Path) -> None:
+    """Another frame of a clip in val/test would put a near-duplicate of a test image in training."""
+    with database.session() as session:
+        frame = add_image(session, tmp_path, 7, "SampleV1_2_mp4-30_jpg.rf.def.jpg")
+        label(session, frame, "review", [DEFECT_PX], "reject")
+        photo = add_image(session, tmp_path, 8, "other-photo_jpg.rf.abc.jpg")
+        label(session, photo, "review", [DEFECT_PX], "reject")
+        items, skipped = reviewed_images(session, tmp_path, NAMES, REJECT, held_out={"video:SampleV1"})
+    assert [it.source for it in items] == ["other-photo_jpg"]
+    assert skipped == {"in the fixed validation/test images": 1}
+
+
+@pytest.mark.parametrize(("recorded", "expected"), [
+    ({"split": "grouped", "split_seed": 0}, "grouped"), ({"split": "clip+reviews"}, "clip"),
+    ({}, "clip"), ({"split": "by-day"}, "clip")])
+def test_retrain_keeps_the_split_the_detector_was_trained_on(recorded: dict, expected: str) -> None:
+    from plantpulse.data.core.config.settings import Settings
+    from plantpulse.pipelines.weld.retrain import base_split
+
+    assert base_split(Settings(), recorded) == expected

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -139,6 +139,9 @@ class WeldSettings(Section):
     target_false_reject: float = Field(0.05, ge=0, le=1, description="verdict operating point")
     reject_classes: tuple[str, ...] = Field(("Bad Weld", "Defect"), min_length=1)
     min_box_score: float = Field(0.01, ge=0, lt=1, description="boxes below are not stored")
+    split: Literal["clip", "grouped", "original"] = Field(
+        "clip", description="train/val/test protocol: clip (no video clip or photo in two parts); "
+                            "grouped (by photo) and original (published folders) are comparisons")
     split_seed: int = Field(0, ge=0)
 
 

@@ -59,7 +59,7 @@ def test_grouped_split_is_stratified_and_seeded() -> None:
 
 def test_summary_counts() -> None:
     summary = grouped_split(make_items(), seed=0, reject_classes=REJECT).summary()
-    assert summary["val"] == {"images": 9, "sources": 9}
+    assert summary["val"] == {"images": 9, "sources": 9, "clips": 0, "video_frames": 0}
     assert summary["train"]["images"] == 3 * summary["train"]["sources"]
 
 
