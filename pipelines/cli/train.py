@@ -10,7 +10,10 @@ from pydantic import ValidationError
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.model.moe.config import PRESET_NAMES
+from plantpulse.pipelines.train.job import TrainRequest
 from plantpulse.pipelines.train.tasks import BUNDLES
+
+DEFAULTS = TrainRequest()  # the one place training defaults live; the options show them
 
 
 def _bundle_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -48,36 +51,36 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
 
 
 @click.command()
-@click.option("--stage", type=click.Choice(["pretrain", "finetune", "distill", "all"]), default="all",
+@click.option("--stage", type=click.Choice(["pretrain", "finetune", "distill", "all"]), default=DEFAULTS.stage,
               show_default=True, help="Stage(s) to run; later stages start from the run folder.")
-@click.option("--preset", type=click.Choice(PRESET_NAMES), default="default", show_default=True,
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default=DEFAULTS.preset, show_default=True,
               help="Model size.")
-@click.option("--datasets", default=",".join(BUNDLES.names()), show_default=True,
+@click.option("--datasets", default=",".join(DEFAULTS.datasets), show_default=True,
               help="Comma-separated datasets to train on.")
 @click.option("--tasks", default=None, help="Comma-separated task names (default: all tasks of the datasets).")
-@click.option("--epochs", type=int, default=1, show_default=True, help="Epochs for every stage.")
+@click.option("--epochs", type=int, default=DEFAULTS.epochs["finetune"], show_default=True, help="Epochs for every stage.")
 @click.option("--pretrain-epochs", type=int, help="Override --epochs for stage 1.")
 @click.option("--finetune-epochs", type=int, help="Override --epochs for stage 2.")
 @click.option("--distill-epochs", type=int, help="Override --epochs for stage 3.")
 @click.option("--steps", type=int, default=None,
               help="Optimiser steps per epoch (default: one pass over the tasks' training data).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--batch-size", type=int, default=DEFAULTS.batch_size, show_default=True)
+@click.option("--lr", type=float, default=DEFAULTS.lr, show_default=True)
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
+@click.option("--device", default=DEFAULTS.device, show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Torch CPU threads. More than the free cores makes OpenMP threads spin and "
                    "slows training many times over; raise it only on an otherwise idle machine.")
-@click.option("--name", default="plantpulse", show_default=True, help="Model name (files and registry).")
-@click.option("--resume/--no-resume", default=True, show_default=True,
+@click.option("--name", default=DEFAULTS.name, show_default=True, help="Model name (files and registry).")
+@click.option("--resume/--no-resume", default=DEFAULTS.resume, show_default=True,
               help="Continue an interrupted run from its run folder.")
-@click.option("--pcgrad/--no-pcgrad", default=True, show_default=True, help="PCGrad in stage 2.")
+@click.option("--pcgrad/--no-pcgrad", default=DEFAULTS.pcgrad, show_default=True, help="PCGrad in stage 2.")
 @click.option("--uncertainty-weighting", is_flag=True, help="Learned task weights in stage 2.")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory.")
 @click.option("--balance", type=click.Choice(["aux", "bias", "none"]), help="MoE balancing (default: preset).")
-@click.option("--register/--no-register", "register_versions", default=True, show_default=True,
+@click.option("--register/--no-register", "register_versions", default=DEFAULTS.register_versions, show_default=True,
               help="Record the checkpoints as ModelVersion rows in the database.")
-@click.option("--eval-rows", type=int, default=2000, show_default=True, help="Rows per split scored.")
+@click.option("--eval-rows", type=int, default=DEFAULTS.eval_rows, show_default=True, help="Rows per split scored.")
 @click.option("--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Change one field of the preset (VALUE read as JSON when it parses), e.g. "
                    "patch_len=8 ffn=dense. Repeatable.")
