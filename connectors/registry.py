@@ -113,14 +113,23 @@ def connector_for_file(path: str | Path, kind: str, name: str = "auto") -> str:
 
 for _entry in (
     ConnectorEntry("csv", "sensors", "plantpulse.connectors.sensors.csv_connector:CsvConnector",
-                   "sensor CSV, wide (one column per channel) or long (asset, time, channel, value)",
-                   requires=("pyarrow",), install_hint="pip install 'pyarrow>=15'", suffixes=(".csv",)),
+                   "sensor CSV, wide (one column per channel) or long (asset, time, channel, value); "
+                   "also gzip-compressed or as the one file of a zip",
+                   requires=("pyarrow",), install_hint="pip install 'pyarrow>=15'",
+                   suffixes=(".csv", ".csv.gz", ".txt", ".txt.gz", ".zip")),
     ConnectorEntry("parquet", "sensors",
                    "plantpulse.connectors.sensors.parquet_connector:ParquetConnector",
                    "sensor Parquet, wide or long", requires=("pyarrow",),
                    install_hint="pip install 'pyarrow>=15'", suffixes=(".parquet", ".pq")),
+    ConnectorEntry("mat", "sensors", "plantpulse.connectors.sensors.matlab:MatConnector",
+                   "MATLAB .mat vectors (one channel per variable) sampled at --rate-hz from --epoch",
+                   requires=("scipy",), install_hint="pip install 'scipy>=1.11'",
+                   suffixes=(".mat", ".mat.gz")),
     ConnectorEntry("logs", "logs", "plantpulse.connectors.logs.connector:LogConnector",
-                   "maintenance-log exports (CSV/JSON): Azure PdM, MaintNet or a column mapping"),
+                   "maintenance-log exports (CSV/JSON): Azure PdM, MaintNet or a column mapping; "
+                   "also gzip-compressed or as the one file of a zip",
+                   suffixes=(".csv", ".csv.gz", ".txt", ".txt.gz", ".json", ".json.gz", ".jsonl",
+                             ".jsonl.gz", ".zip")),
     ConnectorEntry("images", "images", "plantpulse.connectors.images.connector:ImageConnector",
                    "weld images (PNG/JPG) from a folder or a zip, with optional YOLO labels",
                    requires=("PIL",), install_hint="pip install 'pillow>=10'"),

@@ -43,6 +43,8 @@ def _upload_form(ctx: AppContext) -> None:
                                  f"{ingest_settings.max_uploads_per_session} files and "
                                  f"{ingest_settings.max_session_upload_mb:g} MB per session.")
     options = _options(ctx, kind)
+    if file is not None and kind in ("sensors", "logs"):
+        _preview(ctx, kind, file, options)
     if st.button("Ingest", type="primary", disabled=file is None, icon=":material/upload:",
                  key="upload-go"):
         try:
@@ -59,14 +61,86 @@ def _options(ctx: AppContext, kind: str) -> uploads.UploadOptions:
     left, right = st.columns(2)
     create = left.checkbox("Create assets that are not registered yet", key=f"create-{kind}",
                            help="Otherwise rows of unknown assets are quarantined.")
+    replace = left.checkbox("Replace the earlier batch of this file", key=f"replace-{kind}",
+                            help="Same as --replace: the batch loaded from this file before (same content, "
+                                 "else same name) is removed and the file read again, in one transaction.")
     if kind == "images":
         cells = asset_q.asset_names(ctx.url)
         cell = right.selectbox("Weld cell", [None, *cells], format_func=lambda c: c or "(none)",
                                key="upload-cell")
-        return uploads.UploadOptions(create_assets=create, asset_type="weld_cell", cell=cell)
+        return uploads.UploadOptions(create_assets=create, asset_type="weld_cell", cell=cell, replace=replace)
     asset_type = right.text_input("Type of new assets", "generic", key=f"type-{kind}",
                                   disabled=not create)
-    return uploads.UploadOptions(create_assets=create, asset_type=asset_type.strip() or "generic")
+    return uploads.UploadOptions(create_assets=create, asset_type=asset_type.strip() or "generic",
+                                 replace=replace, read=_read_options(ctx, kind))
+
+
+def _read_options(ctx: AppContext, kind: str) -> uploads.ReadOptions:
+    """The reading options of `plantpulse ingest sensors|logs`, as form fields (help: the flag)."""
+    with st.expander(f"How to read the file (the options of plantpulse ingest {kind})"):
+        a, b, c = st.columns(3)
+        columns = a.text_input("Column names, for a file without a header line", key=f"read-columns-{kind}",
+                               placeholder="timestamp,asset,temp" if kind == "sensors" else "ts,asset,text",
+                               help="--columns: every line is then data.")
+        template = b.text_input("Asset template", key=f"read-template-{kind}", placeholder="{}",
+                                help="--asset-template, e.g. azure-machine-{:03d} turns 7 into azure-machine-007.")
+        zone = c.text_input("Time zone of times without one", key=f"read-timezone-{kind}",
+                            placeholder=ctx.settings.timezone, help="--timezone")
+        time_format = a.text_input("Time format", key=f"read-time-format-{kind}", placeholder="ISO 8601",
+                                   help="--time-format (strptime), e.g. %d.%m.%Y %H:%M")
+        if kind == "logs":
+            return _log_fields(b, c, columns, template, zone, time_format)
+        asset = b.text_input("Asset of the whole file", key="read-asset", help="--asset")
+        asset_column = c.text_input("Asset column", key="read-asset-column", help="--asset-column")
+        asset_pattern = a.text_input("Asset from the file name (regex)", key="read-asset-pattern",
+                                     help="--asset-pattern, group 'asset' or 1; the template applies to it.")
+        time_column = b.text_input("Time column", key="read-time-column", help="--time-column")
+        delimiter = c.text_input("Delimiter", ",", key="read-delimiter", max_chars=1, help="--delimiter")
+        epoch = a.text_input("Numeric times count from (epoch)", key="read-epoch",
+                             placeholder="2024-05-01T00:00:00Z",
+                             help="--epoch: times are numbers since this moment; for .mat files the time of "
+                                  "the first sample. Empty with a unit: Unix times.")
+        unit = b.selectbox("Unit of numeric times", ["", "s", "ms", "us"], key="read-epoch-unit",
+                           format_func=lambda u: u or "(not numeric)", help="--epoch-unit")
+        rate = c.number_input(".mat: samples per second", min_value=0.0, value=0.0, key="read-rate-hz",
+                              help="--rate-hz")
+        mat_vars = a.text_area(".mat: variable = channel, one per line", key="read-mat-vars",
+                               placeholder="*_DE_time=drive_end_accel", help="--mat-var (globs allowed)")
+    return uploads.ReadOptions(columns=columns, asset=asset, asset_column=asset_column, asset_pattern=asset_pattern,
+                               asset_template=template, time_column=time_column, time_format=time_format,
+                               epoch=epoch, epoch_unit=unit or "", timezone=zone, delimiter=delimiter or ",",
+                               mat_vars=mat_vars, rate_hz=float(rate or 0.0))
+
+
+def _log_fields(b: Any, c: Any, columns: str, template: str, zone: str, time_format: str) -> uploads.ReadOptions:
+    from plantpulse.connectors.logs.presets import FORMATS
+
+    log_format = b.selectbox("Format", list(FORMATS), key="read-log-format", help="--format")
+    source = c.text_input("Source system", key="read-log-source", help="--source (events are unique per source and id)")
+    mapping = b.text_area("Column mapping, field = column, one per line", key="read-log-map",
+                          placeholder="ts=Date\nasset=Equipment\ntext=Description",
+                          help="--map; fields: ts, asset, kind, code, component, text, action, external_id")
+    kind = c.text_input("Event kind", key="read-log-kind", help="--kind, when the file has no kind column")
+    no_asset = c.checkbox("Store events without an asset column", key="read-allow-no-asset", help="--allow-no-asset")
+    no_time = c.checkbox("Store events without a time column", key="read-allow-no-time", help="--allow-no-time")
+    return uploads.ReadOptions(columns=columns, asset_template=template, time_format=time_format, timezone=zone,
+                               log_format=log_format or "auto", mapping=mapping, source=source, kind=kind,
+                               allow_no_asset=no_asset, allow_no_time=no_time)
+
+
+def _preview(ctx: AppContext, kind: str, file: Any, options: uploads.UploadOptions) -> None:
+    """The first rows as the ingest will read them with the options above; nothing is stored."""
+    st.markdown("**Preview: the first rows as they will be read** (nothing is stored yet)")
+    try:
+        preview = uploads.preview_upload(ctx.settings, kind, file.name, file, file.size, options)
+    except PlantPulseError as err:
+        st.error(f"{err}", icon=":material/error:")
+        return
+    st.caption(" · ".join(f"{k}: {v}" for k, v in preview.facts.items() if v))
+    st.dataframe(preview.rows, hide_index=True, width="stretch", key="upload-preview")
+    if not preview.refused.empty:
+        st.warning(f"{len(preview.refused):,} of the first rows would be quarantined:", icon=":material/warning:")
+        st.dataframe(preview.refused, hide_index=True, width="stretch", key="upload-preview-refused")
 
 
 def _run(ctx: AppContext, kind: str, file: Any, options: uploads.UploadOptions) -> None:

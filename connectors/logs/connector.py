@@ -2,13 +2,21 @@
 
 Free text is kept exactly as written (no trimming, no case changes). Every record gets a stable
 external id: the id column when there is one, else a hash of the row's content, so re-ingesting
-an export never duplicates events. Rows that cannot be read are yielded as :class:`Rejection` s.
+an export never duplicates events. Two rows of one file with the same content are two events
+(the same narrative written for two jobs): the second gets ``#2`` after the hash, the third
+``#3``, so re-ingesting or overlapping exports still match them one to one. Rows that cannot be
+read are yielded as :class:`Rejection` s.
+
+A generic mapping must say which column holds the asset and the time: without one the events
+could never be tied to a machine or a moment, so the file is refused unless ``allow_no_asset`` /
+``allow_no_time`` say that is intended. gzip files and one-file zips are unpacked first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,13 +24,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plantpulse.connectors.csv_records import DEFAULT_MAX_FIELD_CHARS
+from plantpulse.connectors.headerless import headerless_message, looks_like_data
 from plantpulse.connectors.logs.encoding import file_encoding
 from plantpulse.connectors.logs.presets import FORMATS, PRESETS, Preset, detect, generic_columns
 from plantpulse.connectors.logs.reader import RawRecord, first_line, read_records
+from plantpulse.connectors.unpack import unpack
 from plantpulse.data.core.errors import ConfigError, InputDataError
 from plantpulse.data.core.records import MaintenanceRecord, Rejection
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_EXAMPLE = ("ts", "asset", "text")
 LIMITS = {"kind": 32, "code": 64, "component": 128, "external_id": 128, "asset": 128}
 
 
@@ -31,7 +42,9 @@ class LogOptions:
     """How to read a log export. ``format``: auto, a preset name, or generic (with ``mapping``
     field -> column). ``source`` names the system the log comes from (the dedupe namespace).
     ``encoding`` applies when the file has no byte-order mark (a UTF-8/16/32 mark decides);
-    ``max_field_chars`` bounds one field (setting ``ingest.max_field_chars``)."""
+    ``max_field_chars`` bounds one field (setting ``ingest.max_field_chars``). ``columns`` names
+    the fields of a CSV without a header line (generic format). ``allow_no_asset`` and
+    ``allow_no_time`` accept a generic mapping without an asset or a time column."""
 
     format: str = "auto"
     mapping: dict[str, str] = field(default_factory=dict)
@@ -42,12 +55,23 @@ class LogOptions:
     time_format: str | None = None
     encoding: str = "utf-8-sig"
     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
+    columns: tuple[str, ...] | None = None
+    allow_no_asset: bool = False
+    allow_no_time: bool = False
+    max_unpacked_mb: float = 512.0
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ConfigError(f"Unknown log format {self.format!r}. Available: {', '.join(FORMATS)}.")
         if self.mapping and self.format not in ("auto", "generic"):
             raise ConfigError(f"--map applies to the generic format, not to preset {self.format!r}.")
+        if self.columns is not None:
+            if self.format not in ("auto", "generic"):
+                raise ConfigError(f"--columns applies to the generic format, not to preset {self.format!r}.")
+            names = [c.strip() for c in self.columns]
+            if not names or not all(names) or len(set(names)) != len(names):
+                raise ConfigError(f"--columns must give every field its own name. Got {','.join(self.columns)!r}.")
+            object.__setattr__(self, "columns", tuple(names))
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as err:
@@ -76,6 +100,13 @@ def _content_id(values: dict[str, str]) -> str:
     """Stable id of a row without one: hash of its fields (order fixed, separator unambiguous)."""
     joined = "\x1f".join(f"{k}={values.get(k, '')}" for k in sorted(values))
     return "sha256:" + hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def _occurrence(content_id: str, seen: Counter[str]) -> str:
+    """The n-th row of a file with this content is its own event: ``id``, ``id#2``, ``id#3`` ..."""
+    seen[content_id] += 1
+    n = seen[content_id]
+    return content_id if n == 1 else f"{content_id}#{n}"
 
 
 def _unstorable(raw: str, values: dict[str, str], columns: dict[str, str | int], max_chars: int
@@ -108,38 +139,71 @@ class LogConnector:
 
     def preset(self, path: Path) -> Preset:
         """The layout used for ``path`` (given, detected, or generic from its header)."""
+        with unpack(path, path.name, self.options.max_unpacked_mb) as plain:
+            return self._preset(plain.path)
+
+    def _preset(self, path: Path) -> Preset:
         name = self.options.format
         if name == "auto":
-            name = "generic" if path.suffix.lower() in (".json", ".jsonl") else detect(
+            name = "generic" if self.options.columns or path.suffix.lower() in (".json", ".jsonl") else detect(
                 path, first_line(path, file_encoding(path, self.options.encoding, path.name)))
         if name != "generic":
             return PRESETS[name]
-        return Preset("generic", self.options.source or "cmms", self.options.kind or "event", {}, header=True)
+        return Preset("generic", self.options.source or "cmms", self.options.kind or "event", {},
+                      header=self.options.columns is None)
 
     def read(self, path: str | Path, source: str | None = None) -> Iterator[MaintenanceRecord | Rejection]:
         path = Path(path)
         label = source or path.name
         if not path.is_file():
             raise InputDataError(f"{label}: no such file ({path}).")
-        preset = self.preset(path)
+        with unpack(path, label, self.options.max_unpacked_mb) as plain:
+            yield from self._read(plain.path, label)
+
+    def _read(self, path: Path, label: str) -> Iterator[MaintenanceRecord | Rejection]:
+        preset = self._preset(path)
         columns = dict(preset.columns)
         template = self.options.asset_template or preset.asset_template
         log_source = self.options.source or preset.source
         kind = self.options.kind or preset.kind
         encoding = file_encoding(path, self.options.encoding, label)
-        for record in read_records(path, label, preset.header, encoding, self.options.max_field_chars):
+        seen: Counter[str] = Counter()
+        names = list(self.options.columns) if self.options.columns else None
+        for record in read_records(path, label, preset.header, encoding, self.options.max_field_chars, names):
             if isinstance(record, Rejection):
                 yield record
                 continue
             if preset.name == "generic" and not columns:
-                try:
-                    columns = generic_columns(record.header, self.options.mapping)
-                except ConfigError as err:
-                    raise ConfigError(f"{label}: {err}") from err
-            yield self._record(record, columns, template, log_source, kind, label)
+                columns = self._generic(record.header, label)
+            yield self._record(record, columns, template, log_source, kind, label, seen)
+
+    def _generic(self, header: list[str], label: str) -> dict[str, str | int]:
+        """The generic mapping for ``header``, refused when it lacks the asset or time (unless allowed)."""
+        try:
+            columns = generic_columns(header, self.options.mapping)
+        except ConfigError as err:
+            if looks_like_data(header) and self.options.columns is None:
+                raise ConfigError(headerless_message(label, header, _EXAMPLE)) from err
+            raise ConfigError(f"{label}: {err}") from err
+        missing = [(field, flag, what, use) for field, flag, what, use, allowed in (
+            ("asset", "--allow-no-asset", "asset", "a machine", self.options.allow_no_asset),
+            ("ts", "--allow-no-time", "time", "a moment", self.options.allow_no_time))
+            if field not in columns and not allowed]
+        if missing:
+            if looks_like_data(header) and self.options.columns is None:
+                raise ConfigError(headerless_message(label, header, _EXAMPLE))
+            fields = " or ".join(m[2] for m in missing)
+            uses = " or ".join(m[3] for m in missing)
+            maps = " ".join(f"--map {m[0]}=COLUMN" for m in missing)
+            flags = " ".join(m[1] for m in missing)
+            msg = (f"{label}: no column gives the {fields} of an event (columns: {', '.join(header)}), so "
+                   f"the events could not be tied to {uses}. Map it with {maps}, or pass {flags} if "
+                   "the events are to be stored without.")
+            raise ConfigError(msg)
+        return columns
 
     def _record(self, record: RawRecord, columns: dict[str, str | int], template: str,
-                log_source: str, kind: str, label: str) -> MaintenanceRecord | Rejection:
+                log_source: str, kind: str, label: str, seen: Counter[str]) -> MaintenanceRecord | Rejection:
         def reject(reason: str, column: str | None, code: str) -> Rejection:
             return Rejection(label, record.line, column, reason, record.raw, code)
 
@@ -167,7 +231,7 @@ class LogConnector:
         external = values.get("external_id")
         if "external_id" in columns and not (external or "").strip():
             return reject("the id column is empty", str(columns["external_id"]), "missing_id")
-        external = external.strip() if external else _content_id(values)
+        external = external.strip() if external else _occurrence(_content_id(values), seen)
         fields = {"kind": (values.get("kind") or kind).strip(), "code": (values.get("code") or "").strip() or None,
                   "component": (values.get("component") or "").strip() or None, "external_id": external, "asset": asset}
         for name, limit in LIMITS.items():

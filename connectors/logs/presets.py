@@ -17,7 +17,7 @@ FIELDS = ("ts", "asset", "kind", "code", "component", "text", "action", "externa
 
 # Column names recognised for each field when no mapping is given (compared lower-case, '_' for spaces).
 GUESSES: dict[str, tuple[str, ...]] = {
-    "ts": ("timestamp", "datetime", "date_time", "time", "date", "reported_at", "created_at", "start_date"),
+    "ts": ("ts", "timestamp", "datetime", "date_time", "time", "date", "reported_at", "created_at", "start_date"),
     "asset": ("asset", "asset_name", "equipment", "equipment_id", "machine", "machineid", "machine_id",
               "tail_number", "unit"),
     "kind": ("kind", "type", "event_type", "category", "work_type"),

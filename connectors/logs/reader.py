@@ -47,12 +47,13 @@ def first_line(path: Path, encoding: str) -> str:
     return ""
 
 
-def _csv_records(path: Path, label: str, header: bool, encoding: str, max_field_chars: int
-                 ) -> Iterator[RawRecord | Rejection]:
+def _csv_records(path: Path, label: str, header: bool, encoding: str, max_field_chars: int,
+                 given: list[str] | None = None) -> Iterator[RawRecord | Rejection]:
     newline = "\r" if scan_file(path).cr_only else "\n"
     with path.open(encoding=encoding, errors="surrogateescape", newline=newline) as handle:
-        reader = RecordReader(handle, 1, max_field_chars=max_field_chars)
-        names: list[str] | None = None if header else []
+        reader = RecordReader(handle, 1, max_field_chars=max_field_chars,
+                              n_fields=len(given) if given else None)
+        names: list[str] | None = list(given) if given else (None if header else [])
         for record in reader:
             raw, start, fields = record.text, record.line, record.fields
             if record.problem is not None:
@@ -119,11 +120,15 @@ def _json_records(path: Path, label: str, encoding: str) -> Iterator[RawRecord |
 
 
 def read_records(path: Path, label: str, header: bool, encoding: str,
-                 max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> Iterator[RawRecord | Rejection]:
+                 max_field_chars: int = DEFAULT_MAX_FIELD_CHARS, names: list[str] | None = None
+                 ) -> Iterator[RawRecord | Rejection]:
     """Records of a CSV or JSON export; unreadable ones come out as Rejections. CSV records are
-    split by :class:`RecordReader` (an unclosed quote costs only its own record)."""
+    split by :class:`RecordReader` (an unclosed quote costs only its own record). ``names`` are
+    the field names of a CSV without a header line."""
     if not path.is_file():
         raise InputDataError(f"{label}: no such file ({path}).")
     if path.suffix.lower() in (".json", ".jsonl"):
+        if names:
+            raise InputDataError(f"{label}: --columns names the fields of a CSV file; JSON records name their own.")
         return _json_records(path, label, encoding)
-    return _csv_records(path, label, header, encoding, max_field_chars)
+    return _csv_records(path, label, header, encoding, max_field_chars, names)

@@ -62,7 +62,7 @@ def _reason(code: int, text: str, ctx: ChunkContext, channel: str | None = None)
         if not text.strip():
             return "timestamp is empty"
         if how.epoch_unit:
-            return f"timestamp {quoted} is not a number of {how.epoch_unit} since 1970-01-01"
+            return f"timestamp {quoted} is not a number of {how.epoch_unit} since {how.epoch_text()}"
         if how.time_format:
             return f"timestamp {quoted} does not match --time-format {how.time_format!r}"
         return f"timestamp {quoted} is not ISO 8601 (e.g. 2024-05-01T12:00:00Z); or pass --time-format"

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from plantpulse.connectors.sensors.options import EPOCH_UNITS
+from plantpulse.connectors.sensors.options import EPOCH_UNITS, SensorOptions
 from plantpulse.data.core.errors import InputDataError
 
 OK, NOT_NUMERIC, NOT_FINITE, BAD_TIME, LOCAL_TIME, TIME_RANGE, OUT_OF_RANGE = range(7)
@@ -125,13 +125,25 @@ def numbers(column: pa.ChunkedArray | pa.Array, na_values: frozenset[str], name:
 
 @dataclass(frozen=True, slots=True)
 class TimeParsing:
-    """How to read timestamps: ISO 8601 (default), a strptime ``time_format`` or epoch numbers;
-    ``timezone`` applies to those without a zone; ``bounds`` is the accepted µs range."""
+    """How to read timestamps: ISO 8601 (default), a strptime ``time_format`` or numbers of
+    ``epoch_unit`` since ``epoch_us`` (µs since 1970-01-01Z; 0 for Unix time); ``timezone``
+    applies to those without a zone; ``bounds`` is the accepted µs range."""
 
     timezone: str
     bounds: tuple[int, int]
     time_format: str | None = None
     epoch_unit: str | None = None
+    epoch_us: int = 0
+
+    @classmethod
+    def of(cls, options: SensorOptions) -> TimeParsing:
+        return cls(options.timezone, options.time_bounds_us(), options.time_format, options.epoch_unit,
+                   options.epoch_us())
+
+    def epoch_text(self) -> str:
+        """The epoch as written in messages."""
+        moment = pd.Timestamp(self.epoch_us, unit="us", tz="UTC")
+        return moment.isoformat().replace("+00:00", "Z")
 
 
 def localize(naive_us: np.ndarray, timezone: str) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +207,7 @@ def timestamps(column: pa.ChunkedArray | pa.Array, how: TimeParsing, name: str) 
     naive = np.zeros(len(array), bool)
     if how.epoch_unit is not None:
         cells = numbers(array, frozenset(), name)
-        scaled = np.round(np.nan_to_num(cells.values) * EPOCH_UNITS[how.epoch_unit])
+        scaled = np.round(np.nan_to_num(cells.values) * EPOCH_UNITS[how.epoch_unit]) + how.epoch_us
         problem = np.where((cells.problem != OK) | (np.abs(scaled) > 9e18), BAD_TIME, OK).astype(np.int8)
         values = np.where(problem == OK, scaled, 0).astype(np.int64)
     elif texts is not None:
@@ -232,7 +244,9 @@ class AssetCells:
     detail: dict[str, str]
 
 
-def _asset_name(raw: str, template: str) -> tuple[str | None, int, str]:
+def asset_name(raw: str, template: str) -> tuple[str | None, int, str]:
+    """(name, OK, "") or (None, problem code, reason): ``raw`` trimmed and formatted with
+    ``template`` (whole numbers as integers, so ``{:03d}`` works)."""
     text = raw.strip()
     if not text:
         return None, EMPTY_ASSET, "asset is empty"
@@ -258,7 +272,7 @@ def assets(column: pa.ChunkedArray | pa.Array, template: str) -> AssetCells:
     kinds = np.zeros(len(raw_names), np.int8)
     detail: dict[str, str] = {}
     for k, raw in enumerate(raw_names):
-        name, kinds[k], message = _asset_name(raw, template)
+        name, kinds[k], message = asset_name(raw, template)
         if name is None:
             detail[raw] = message
         else:

@@ -23,6 +23,7 @@ from plantpulse.connectors.sensors.options import SensorOptions
 from plantpulse.connectors.sensors.parse import parse_block
 from plantpulse.connectors.sensors.quoted import iter_quoted
 from plantpulse.connectors.sensors.raw import BlockText
+from plantpulse.connectors.unpack import PlainFile, unpack
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import SensorChunk, SensorSourceInfo
 
@@ -42,6 +43,8 @@ def read_header(path: Path, options: SensorOptions, source: str) -> tuple[list[s
         msg = (f"{source}: the file is UTF-16 or UTF-32 text (it starts with a byte-order mark); convert it "
                "to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8 in.csv > out.csv.")
         raise InputDataError(msg)
+    if options.columns is not None:  # no header line: every line is data
+        return list(options.columns), 0, len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
     offset, number = 0, 0
     for raw in head.splitlines(keepends=True):
         number += 1
@@ -67,6 +70,13 @@ def _notes(shape: FileShape) -> tuple[str, ...]:
     return notes + (("lines end with a lone carriage return (\\r): read as line breaks",) if shape.cr_only else ())
 
 
+def _closing(chunks: Iterator[SensorChunk], plain: PlainFile) -> Iterator[SensorChunk]:
+    try:
+        yield from chunks
+    finally:
+        plain.close()
+
+
 class CsvConnector:
     """Reads sensor CSV files; construct with :class:`SensorOptions`, then :meth:`open` a file."""
 
@@ -76,23 +86,34 @@ class CsvConnector:
         self.options = options or SensorOptions()
 
     def open(self, path: str | Path, source: str | None = None) -> SensorStream:
-        """Read the header and plan the columns; rows are read as the stream is iterated."""
+        """Read the header and plan the columns; rows are read as the stream is iterated.
+
+        A gzip file or a zip holding one CSV is unpacked first (:func:`unpack`); the temporary
+        copy is removed when the stream is exhausted or closed."""
         path = Path(path)
         source = source or path.name
         if not path.is_file():
             raise InputDataError(f"{source}: no such file ({path}).")
+        plain = unpack(path, source, self.options.max_unpacked_mb)
+        try:
+            stream = self._open_text(plain.path, source, plain.note())
+        except BaseException:
+            plain.close()
+            raise
+        return SensorStream(stream.info, _closing(stream.chunks, plain))
+
+    def _open_text(self, path: Path, source: str, notes: tuple[str, ...]) -> SensorStream:
         fields, header_line, offset = read_header(path, self.options, source)
         plan = plan_columns(fields, self.options, source)
-        ctx = ChunkContext(source, plan, self.options, TimeParsing(
-            self.options.timezone, self.options.time_bounds_us(), self.options.time_format,
-            self.options.epoch_unit), frozenset(self.options.na_values))
+        ctx = ChunkContext(source, plan, self.options, TimeParsing.of(self.options),
+                           frozenset(self.options.na_values))
         shape = scan_file(path)
         info = SensorSourceInfo(
             source=source, layout=plan.layout, columns=plan.names,
             time_column=plan.names[plan.time_index], asset_column=plan.column(plan.asset_index),
             channels=plan.channels, timezone=self.options.timezone,
             progress_total=path.stat().st_size, progress_unit="B",
-            notes=_notes(shape),
+            notes=notes + _notes(shape),
         )
         rows = self.options.rows_per_chunk(max(1, len(plan.value_indices)))
         chunks = (self._quoted(path, ctx, header_line, rows, shape) if shape.quoted

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from plantpulse.connectors.headerless import headerless_message, looks_like_data
+from plantpulse.connectors.sensors.convert import asset_name
 from plantpulse.connectors.sensors.options import (
     ASSET_NAMES,
     CHANNEL_NAMES,
@@ -87,6 +89,11 @@ def _find(names: tuple[str, ...], wanted: str | None, candidates: tuple[str, ...
     return None
 
 
+def _headerless(source: str, names: tuple[str, ...]) -> str:
+    example = ["timestamp", "asset", *(f"channel{i}" for i in range(1, len(names) - 1))]
+    return headerless_message(source, names, example)
+
+
 def _check_names(names: tuple[str, ...], source: str) -> None:
     for i, name in enumerate(names):
         if not name:
@@ -103,17 +110,32 @@ def _check_names(names: tuple[str, ...], source: str) -> None:
         seen.add(name)
 
 
+def file_asset(options: SensorOptions, source: str) -> str | None:
+    """The one asset of a whole file: ``--asset``, or ``--asset-pattern`` on the file name
+    formatted with ``--asset-template`` (as a column's values are); None when neither is given."""
+    if options.asset:
+        return options.asset
+    if not options.asset_pattern:
+        return None
+    match = re.search(options.asset_pattern, Path(source).name)
+    if match is None:
+        msg = f"{source}: the file name does not match asset_pattern {options.asset_pattern!r}."
+        raise InputDataError(msg)
+    groups = match.groupdict()
+    found = groups.get("asset") or (match.group(1) if match.re.groups else match.group(0))
+    name, problem, reason = asset_name(found or "", options.asset_template)
+    if name is None:
+        msg = (f"{source}: the file name gives the asset {found!r} (asset_pattern "
+               f"{options.asset_pattern!r}), which cannot be used: {reason}.")
+        raise InputDataError(msg)
+    return name
+
+
 def _asset_source(names: tuple[str, ...], options: SensorOptions, source: str
                   ) -> tuple[int | None, str | None]:
-    if options.asset:
-        return None, options.asset
-    if options.asset_pattern:
-        match = re.search(options.asset_pattern, Path(source).name)
-        if match is None:
-            msg = f"{source}: the file name does not match asset_pattern {options.asset_pattern!r}."
-            raise InputDataError(msg)
-        groups = match.groupdict()
-        return None, groups.get("asset") or (match.group(1) if match.re.groups else match.group(0))
+    fixed = file_asset(options, source)
+    if fixed is not None:
+        return None, fixed
     index = _find(names, options.asset_column, ASSET_NAMES, "asset", source)
     if index is None:
         msg = (f"{source}: no asset column found (looked for {', '.join(ASSET_NAMES[:4])}, ...). "
@@ -165,9 +187,16 @@ def _wide_channels(names: tuple[str, ...], taken: set[int], options: SensorOptio
 def plan_columns(header: list[str], options: SensorOptions, source: str) -> ColumnPlan:
     """Decide what every column means, or say clearly why the file cannot be read."""
     names = tuple(h.strip() for h in header)
-    _check_names(names, source)
+    try:
+        _check_names(names, source)
+    except InputDataError as err:
+        if looks_like_data(names) and options.columns is None:
+            raise InputDataError(_headerless(source, names)) from err
+        raise
     time_index = _find(names, options.time_column, TIME_NAMES, "timestamp", source)
     if time_index is None:
+        if looks_like_data(names) and options.columns is None:
+            raise InputDataError(_headerless(source, names))
         msg = (f"{source}: no timestamp column found (looked for {', '.join(TIME_NAMES[:4])}, ...). "
                "Name it 'timestamp' or pass --time-column.")
         raise InputDataError(msg)

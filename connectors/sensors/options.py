@@ -16,6 +16,7 @@ from plantpulse.data.core.errors import ConfigError
 LAYOUTS = ("auto", "wide", "long")
 EPOCH_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1}
 EPOCH_START = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_RATE_HZ = 1_000_000.0
 
 # Column names recognised without being told (compared case-insensitively, spaces/dashes as _).
 TIME_NAMES = ("timestamp", "time", "datetime", "date_time", "ts", "time_utc", "timestamp_utc", "date")
@@ -75,10 +76,14 @@ class SensorOptions:
 
     Assets come from one of: ``asset`` (fixed name), ``asset_column``, ``asset_pattern`` (regex on
     the file name; group ``asset`` or group 1), else an auto-detected column such as ``asset``.
-    ``asset_template`` formats each value, e.g. ``"azure-machine-{:03d}"`` turns ``7`` into
-    ``azure-machine-007``. Timestamps are ISO 8601 unless ``time_format`` (strptime) or
-    ``epoch_unit`` (s/ms/us since 1970) says otherwise; those without a zone are read in
-    ``timezone``. ``units`` and ``limits`` are keyed by channel name. ``max_field_chars`` bounds
+    ``asset_template`` formats each value (of a column or of the file-name pattern), e.g.
+    ``"azure-machine-{:03d}"`` turns ``7`` into ``azure-machine-007``. Timestamps are ISO 8601
+    unless ``time_format`` (strptime) or ``epoch_unit`` says otherwise: numbers of s/ms/us since
+    ``epoch`` (default 1970-01-01Z, i.e. Unix time; giving ``epoch`` alone means seconds); those
+    without a zone are read in ``timezone``. ``columns`` names the fields of a file without a
+    header line (every line is then data). A MATLAB file's vectors (``mat_vars``: variable ->
+    channel, default every numeric vector) are sampled at ``rate_hz`` from ``epoch``. Compressed
+    input (gzip, a one-file zip) may unpack to at most ``max_unpacked_mb``. ``units`` and ``limits`` are keyed by channel name. ``max_field_chars`` bounds
     one field of a quoted file (setting ``ingest.max_field_chars``); a longer one costs its record.
     """
 
@@ -90,6 +95,7 @@ class SensorOptions:
     time_column: str | None = None
     time_format: str | None = None
     epoch_unit: str | None = None
+    epoch: datetime | None = None
     timezone: str = "UTC"
     not_before: datetime = EPOCH_START
     not_after: datetime | None = None
@@ -109,6 +115,10 @@ class SensorOptions:
     value_column: str | None = None
     unit_column: str | None = None
     status_column: str | None = None
+    columns: tuple[str, ...] | None = None
+    mat_vars: Mapping[str, str] = field(default_factory=dict)
+    rate_hz: float | None = None
+    max_unpacked_mb: float = 512.0
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -134,10 +144,32 @@ class SensorOptions:
             raise ConfigError(f"chunk_rows must be >= 1. Got {self.chunk_rows}.")
         if self.max_field_chars < 1:
             raise ConfigError(f"max_field_chars must be >= 1. Got {self.max_field_chars}.")
+        self._check_columns()
+        if self.rate_hz is not None and not (math.isfinite(self.rate_hz) and 0 < self.rate_hz <= MAX_RATE_HZ):
+            msg = (f"rate_hz must be a sampling rate above 0 and at most {MAX_RATE_HZ:,.0f} Hz "
+                   f"(timestamps are stored in microseconds). Got {self.rate_hz}.")
+            raise ConfigError(msg)
+
+    def _check_columns(self) -> None:
+        if self.columns is None:
+            return
+        names = [c.strip() for c in self.columns]
+        if not names or any(not n for n in names):
+            raise ConfigError(f"columns must name every field, e.g. timestamp,asset,temp. Got {','.join(self.columns)!r}.")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(f"columns names {', '.join(twice)} more than once; every field needs its own name.")
+        object.__setattr__(self, "columns", tuple(names))
 
     def _check_time(self) -> None:
-        if self.time_format and self.epoch_unit:
-            raise ConfigError("Give time_format or epoch_unit, not both.")
+        if self.time_format and (self.epoch_unit or self.epoch):
+            raise ConfigError("Give time_format or epoch/epoch_unit, not both: numbers since an epoch "
+                              "need no format.")
+        if self.epoch is not None:
+            if self.epoch.tzinfo is None:
+                raise ConfigError(f"epoch must carry a time zone, e.g. {self.epoch.isoformat()}Z.")
+            if self.epoch_unit is None:
+                object.__setattr__(self, "epoch_unit", "s")
         if self.epoch_unit is not None and self.epoch_unit not in EPOCH_UNITS:
             msg = f"epoch_unit must be one of {', '.join(EPOCH_UNITS)}. Got {self.epoch_unit!r}."
             raise ConfigError(msg)
@@ -150,6 +182,10 @@ class SensorOptions:
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise ConfigError(f"{name} must carry a time zone. Got {value.isoformat()}.")
+
+    def epoch_us(self) -> int:
+        """The time numeric timestamps count from, in µs since 1970-01-01Z."""
+        return _micros(self.epoch) if self.epoch is not None else 0
 
     def time_bounds_us(self, now: datetime | None = None) -> tuple[int, int]:
         """Accepted timestamp range in µs since the epoch (inclusive)."""

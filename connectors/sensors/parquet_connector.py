@@ -41,9 +41,8 @@ class ParquetConnector:
             msg = f"{source}: not a readable Parquet file ({err}). Export it again or use the csv connector."
             raise InputDataError(msg) from err
         plan = plan_columns(list(parquet.schema_arrow.names), self.options, source)
-        ctx = ChunkContext(source, plan, self.options, TimeParsing(
-            self.options.timezone, self.options.time_bounds_us(), self.options.time_format,
-            self.options.epoch_unit), frozenset(self.options.na_values))
+        ctx = ChunkContext(source, plan, self.options, TimeParsing.of(self.options),
+                           frozenset(self.options.na_values))
         info = SensorSourceInfo(
             source=source, layout=plan.layout, columns=plan.names,
             time_column=plan.names[plan.time_index], asset_column=plan.column(plan.asset_index),

@@ -1,4 +1,5 @@
-"""``plantpulse db upgrade|current|batches|quarantine``: schema and ingest bookkeeping."""
+"""``plantpulse db upgrade|current|batches|quarantine``: schema and ingest bookkeeping;
+``plantpulse db batches delete N`` removes a batch and what it stored."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.errors import PlantPulseError
 from plantpulse.data.store.db import normalize_url, open_database
 from plantpulse.data.store.schema import IngestBatch, QuarantinedRow
+from plantpulse.pipelines.ingest.entry import delete_batch
 
 QUARANTINE_COLUMNS = ("id", "batch_id", "source", "line", "column", "reason", "raw", "created_at")
 
@@ -46,11 +49,14 @@ def current(settings: Settings) -> None:
     click.echo(f"{_where(settings)}: revision {now or 'none'} (this PlantPulse needs {head}); {state}")
 
 
-@db.command()
+@db.group(invoke_without_command=True)
 @click.option("--limit", default=20, show_default=True, help="How many of the newest batches to list.")
-@click.pass_obj
-def batches(settings: Settings, limit: int) -> None:
-    """List the newest ingest batches with their counts."""
+@click.pass_context
+def batches(ctx: click.Context, limit: int) -> None:
+    """List the newest ingest batches with their counts; `batches delete N` removes one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings: Settings = ctx.obj
     database = open_database(settings)
     database.require_current()
     with database.session() as session:
@@ -60,6 +66,25 @@ def batches(settings: Settings, limit: int) -> None:
         click.echo(f"{b.id:>6}  {b.status:<9} {b.connector:<9} {b.rows_total:>10,} {b.rows_loaded:>10,} "
                    f"{b.rows_duplicate:>8,} {b.rows_quarantined:>8,}  {b.source}"
                    + (f"  [{b.error}]" if b.error else ""))
+
+
+@batches.command("delete")
+@click.argument("batch_id", type=int)
+@click.pass_obj
+def delete_batch_command(settings: Settings, batch_id: int) -> None:
+    """Remove batch BATCH_ID in one transaction: its readings, events, images and quarantined rows.
+
+    Refused, with the reason, when other data depends on them (inspected or reviewed images; a
+    later batch that skipped rows as duplicates of these). Re-ingest the file afterwards, or use
+    `plantpulse ingest ... --replace` to do both in one transaction.
+    """
+    database = open_database(settings)
+    database.require_current()
+    try:
+        removed = delete_batch(database, batch_id)
+    except PlantPulseError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(removed.describe()[0].upper() + removed.describe()[1:])
 
 
 @db.command()

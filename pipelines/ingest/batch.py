@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from plantpulse.data.store.repository import find_committed_batch, quarantine
 from plantpulse.data.store.safe_text import storable
 from plantpulse.data.store.schema import IngestBatch
 from plantpulse.data.store.types import utcnow
+from plantpulse.pipelines.ingest.removal import check_removable, remove_batch
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -105,7 +107,8 @@ class IngestResult:
 def _already(batch: IngestBatch, connector: str, source: str) -> IngestResult:
     when = batch.finished_at.isoformat(timespec="seconds") if batch.finished_at else "earlier"
     message = (f"{source}: already ingested as batch {batch.id} ({batch.source}, {when}); "
-               "nothing to do.")
+               "nothing to do. To load it again with other options, pass --replace (replaces "
+               f"batch {batch.id} in one transaction).")
     return IngestResult("skipped", connector, source, batch.id, batch.rows_total, 0, 0, 0,
                         dict(batch.summary or {}), message)
 
@@ -132,16 +135,24 @@ def _same_file_committed(err: IntegrityError) -> bool:
 
 
 @contextmanager
-def open_batch(db: Database, connector: str, source: str, sha: str) -> Iterator[OpenBatch]:
-    """One transaction for the whole batch; on failure roll back and record a failed batch."""
+def open_batch(db: Database, connector: str, source: str, sha: str,
+               replaces: int | None = None) -> Iterator[OpenBatch]:
+    """One transaction for the whole batch; on failure roll back and record a failed batch.
+    ``replaces``: an earlier batch removed in the same transaction (all of it, or none of it)."""
     started = time.perf_counter()
     try:
         with db.session() as session:
+            # A replacing batch is added first (under another status, so the one-committed-batch-
+            # per-file index allows it) and so gets a new id; no one ever sees that status.
             batch = IngestBatch(connector=connector, source=source[:512], content_sha256=sha,
-                                status="committed")
+                                status="committed" if replaces is None else "replacing")
             session.add(batch)
             session.flush()
             handle = OpenBatch(batch, session, BatchStats())
+            if replaces is not None:
+                handle.stats.details["replaced"] = remove_batch(session, replaces).as_dict()
+                batch.status = "committed"
+                session.flush()
             yield handle
             stats = handle.stats
             stats.details["seconds"] = round(time.perf_counter() - started, 3)
@@ -165,14 +176,53 @@ def previous_batch(db: Database, connector: str, sha: str) -> IngestBatch | None
         return find_committed_batch(session, connector, sha)
 
 
-def run_once(db: Database, connector: str, source: str, sha: str,
-             work: Callable[[OpenBatch], None]) -> IngestResult:
-    """Run ``work`` inside one batch unless this content was ingested already."""
+def stored_nothing(batch: IngestBatch) -> bool:
+    """A committed batch all of whose rows were quarantined: it holds nothing a re-run could
+    duplicate, so it must not block a corrected re-run of the same file."""
+    return batch.rows_loaded == 0 and batch.rows_duplicate == 0
+
+
+def _same_source(db: Database, connector: str, source: str) -> int | None:
+    """The one committed batch of ``source`` read by ``connector`` (what --replace replaces when
+    the content changed), None when there is none; several are ambiguous and refused."""
+    with db.session() as session:
+        found = session.scalars(select(IngestBatch.id).where(
+            IngestBatch.connector == connector, IngestBatch.source == source[:512],
+            IngestBatch.status == "committed").order_by(IngestBatch.id)).all()
+    if len(found) > 1:
+        msg = (f"{source}: --replace cannot tell which earlier batch to replace: batches "
+               f"{', '.join(map(str, found))} all came from a file of this name. Remove the one you mean "
+               "with `plantpulse db batches delete N`, then ingest without --replace.")
+        raise PlantPulseError(msg)
+    return found[0] if found else None
+
+
+def _target(db: Database, connector: str, source: str, sha: str, replace: bool
+            ) -> tuple[int | None, IngestBatch | None]:
+    """(batch this run replaces, batch that makes it a no-op): at most one is set."""
     earlier = previous_batch(db, connector, sha)
+    if earlier is not None and not (replace or stored_nothing(earlier)):
+        return None, earlier
+    target = earlier.id if earlier is not None else (_same_source(db, connector, source) if replace else None)
+    if target is not None:
+        with db.session() as session:
+            check_removable(session, target)
+    return target, None
+
+
+def run_once(db: Database, connector: str, source: str, sha: str,
+             work: Callable[[OpenBatch], None], *, replace: bool = False) -> IngestResult:
+    """Run ``work`` inside one batch unless this content was ingested already.
+
+    The same content committed before makes the run a no-op, unless that batch stored nothing
+    (every row quarantined) or ``replace`` is set: then the earlier batch is removed in the same
+    transaction. With ``replace`` and new content, the earlier batch of the same source name is
+    replaced (see :mod:`plantpulse.pipelines.ingest.removal`)."""
+    replaces, earlier = _target(db, connector, source, sha, replace)
     if earlier is not None:
         return _already(earlier, connector, source)
     try:
-        with open_batch(db, connector, source, sha) as batch:
+        with open_batch(db, connector, source, sha, replaces) as batch:
             work(batch)
     except IntegrityError as err:  # the same file committed meanwhile by another process
         earlier = previous_batch(db, connector, sha)

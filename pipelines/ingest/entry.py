@@ -3,8 +3,9 @@
 Everything a file brings lands in one transaction together with its ``ingest_batches`` row, its
 quarantined rows and its summary; a failed run is rolled back and recorded as a 'failed' batch.
 Re-ingesting the same content with the same connector is a no-op that names the batch that has
-it; rows re-sent in another file are skipped as duplicates, or quarantined when their value
-differs from the stored one.
+it (unless that batch stored nothing, or ``replace`` asks to replace it in the same transaction);
+rows re-sent in another file are skipped as duplicates, or quarantined when their value differs
+from the stored one. :func:`delete_batch` removes a batch and what it stored.
 
 Entry points, one per kind of input:
 
@@ -21,11 +22,16 @@ from plantpulse.pipelines.ingest.assets import load_asset_registry
 from plantpulse.pipelines.ingest.batch import IngestFailedError, IngestResult
 from plantpulse.pipelines.ingest.images import ingest_image_upload
 from plantpulse.pipelines.ingest.logs import ingest_log_file
+from plantpulse.pipelines.ingest.removal import BatchInUseError, BatchNotFoundError, Removed, delete_batch
 from plantpulse.pipelines.ingest.sensors import ingest_sensor_file
 
 __all__ = [
+    "BatchInUseError",
+    "BatchNotFoundError",
     "IngestFailedError",
     "IngestResult",
+    "Removed",
+    "delete_batch",
     "describe",
     "ingest_image_upload",
     "ingest_log_file",
@@ -55,6 +61,11 @@ def describe(result: IngestResult) -> str:
     lines = [f"Batch {result.batch_id} committed: {result.source} ({result.connector}"
              + (f", {s['layout']}" if "layout" in s else "") + f", {_count(result.rows_total)} rows"
              + (f" in {s['seconds']:.1f} s" if "seconds" in s else "") + ")"]
+    replaced = s.get("replaced")
+    if replaced:
+        lines.append(f"  replaces batch {replaced['batch_id']} ({replaced['source']}): removed "
+                     f"{_count(replaced['readings'] + replaced['events'] + replaced['images'])} {what} "
+                     f"and {_count(replaced['quarantined'])} quarantined rows")
     stored = f"  stored {_count(result.loaded)} {what}"
     if s.get("kind") == "sensors":
         stored += f" of {len(s.get('channels', []))} channels for {s.get('assets', 0)} assets"

@@ -83,8 +83,10 @@ def _load(batch: OpenBatch, items: Iterable[WeldImageFile | Rejection], store: P
 def ingest_image_upload(db: Database, path: str | Path, *, image_store: Path,
                         options: ImageOptions | None = None, asset: str | None = None,
                         create_assets: bool = False, asset_type: str = "weld_cell",
-                        source: str | None = None, progress: Progress | None = None) -> IngestResult:
-    """Ingest a folder or zip of weld images (one transaction; pixels written content-addressed)."""
+                        source: str | None = None, progress: Progress | None = None,
+                        replace: bool = False) -> IngestResult:
+    """Ingest a folder or zip of weld images (one transaction; pixels written content-addressed);
+    ``replace`` replaces the earlier batch of the same content or name in the same transaction."""
     path = Path(path)
     label = source or path.name
     options = options or ImageOptions()
@@ -100,4 +102,4 @@ def ingest_image_upload(db: Database, path: str | Path, *, image_store: Path,
         _load(batch, reader.read(path, label), image_store, asset_id, progress)
         batch.stats.details |= _summary(reader)
 
-    return run_once(db, "images", label, sha, work)
+    return run_once(db, "images", label, sha, work, replace=replace)

@@ -87,8 +87,10 @@ def _write(batch: OpenBatch, records: Sequence[MaintenanceRecord], assets: Asset
 
 def ingest_log_file(db: Database, path: str | Path, *, options: LogOptions | None = None,
                     create_assets: bool = False, asset_type: str = "generic",
-                    max_upload_mb: float = 512.0, source: str | None = None) -> IngestResult:
-    """Ingest one maintenance-log export in one transaction."""
+                    max_upload_mb: float = 512.0, source: str | None = None,
+                    replace: bool = False) -> IngestResult:
+    """Ingest one maintenance-log export in one transaction; ``replace`` replaces the earlier
+    batch of the same content or file name in the same transaction."""
     path = Path(path)
     label = source or path.name
     size = check_upload(path, max_upload_mb)
@@ -114,5 +116,5 @@ def ingest_log_file(db: Database, path: str | Path, *, options: LogOptions | Non
         batch.stats.details |= {"kind": "logs", "format": preset.name, "event_kinds": kinds,
                                 **assets.summary()}
 
-    return run_once(db, "logs", label, sha256_file(path), work)
+    return run_once(db, "logs", label, sha256_file(path), work, replace=replace)
 

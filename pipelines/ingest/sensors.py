@@ -130,10 +130,12 @@ def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "auto
                        options: SensorOptions | None = None, create_assets: bool = False,
                        asset_type: str = "generic", max_upload_mb: float = 512.0,
                        source: str | None = None, progress: Progress | None = None,
-                       on_open: Callable[[SensorSourceInfo], None] | None = None) -> IngestResult:
+                       on_open: Callable[[SensorSourceInfo], None] | None = None,
+                       replace: bool = False) -> IngestResult:
     """Ingest one sensor file in one transaction (see the module docstring).
 
-    ``connector`` "auto" picks it from the file name (:func:`connector_for_file`).
+    ``connector`` "auto" picks it from the file name (:func:`connector_for_file`). ``replace``
+    replaces the earlier batch of the same content or file name in the same transaction.
     """
     path = Path(path)
     source = source or path.name
@@ -157,4 +159,4 @@ def ingest_sensor_file(db: Database, path: str | Path, *, connector: str = "auto
         writer.finish(stream.info)
         require_something(batch, source, size, "data rows", accounted=writer.counts["empty_cells"])
 
-    return run_once(db, connector, source, sha256_file(path), work)
+    return run_once(db, connector, source, sha256_file(path), work, replace=replace)

@@ -20,7 +20,7 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Registry[ConnectorEntry]:
 
 
 def test_unknown_name_lists_the_available_ones() -> None:
-    with pytest.raises(UnknownNameError, match=r"Unknown connector 'opcua2'\. Available: csv, images, logs, opcua, parquet"):
+    with pytest.raises(UnknownNameError, match=r"Unknown connector 'opcua2'\. Available: csv, images, logs, mat, opcua, parquet"):
         registry.get_connector("opcua2")
 
 
@@ -39,7 +39,7 @@ def test_missing_optional_dependency_fails_only_when_used(fresh) -> None:
 
 
 def test_kind_mismatch_names_the_right_connectors() -> None:
-    with pytest.raises(PlantPulseError, match="reads logs, not sensors. Connectors for sensors: csv, parquet"):
+    with pytest.raises(PlantPulseError, match="reads logs, not sensors. Connectors for sensors: csv, mat, parquet"):
         registry.get_connector("logs", kind="sensors")
 
 

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from plantpulse.connectors.logs.connector import LogOptions
 from plantpulse.data.core.records import Rejection
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import quarantine
 from plantpulse.data.store.schema import IngestBatch, MaintenanceEvent, QuarantinedRow
 from plantpulse.pipelines.ingest.entry import IngestFailedError, ingest_log_file, ingest_sensor_file
+
+NO_ASSET_NO_TIME = LogOptions(allow_no_asset=True, allow_no_time=True)  # these logs only test text
 
 
 def _events(db: Database) -> dict[str, str]:
@@ -42,7 +45,7 @@ def test_quarantine_stores_nul_and_lone_surrogates_escaped(database: Database) -
 def test_a_nul_byte_in_a_csv_log_costs_one_row(database: Database, tmp_path: Path) -> None:
     path = tmp_path / "wo.csv"
     path.write_bytes(b"id,text\n1,leak\n2,bro\x00ken\n3,noise\n")
-    result = ingest_log_file(database, path)
+    result = ingest_log_file(database, path, options=NO_ASSET_NO_TIME)
     assert (result.loaded, result.quarantined) == (2, 1)
     assert _events(database) == {"1": "leak", "3": "noise"}
     assert _quarantined(database, result.batch_id) == [(3, "2,bro\\x00ken")]
@@ -53,7 +56,7 @@ def test_unstorable_json_text_costs_one_record(database: Database, tmp_path: Pat
     payload = f'"bro{escape}ken"'.encode()
     path = tmp_path / "wo.json"
     path.write_bytes(b'[{"id": "1", "text": "leak"}, {"id": "2", "text": ' + payload + b'}, {"id": "3", "text": "noise"}]')
-    result = ingest_log_file(database, path)
+    result = ingest_log_file(database, path, options=NO_ASSET_NO_TIME)
     assert (result.loaded, result.quarantined) == (2, 1)
     assert _events(database) == {"1": "leak", "3": "noise"}
     [(line, raw)] = _quarantined(database, result.batch_id)

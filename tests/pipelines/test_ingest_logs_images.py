@@ -62,7 +62,7 @@ def test_resent_events_are_duplicates_and_changed_ones_conflicts(registered: Dat
     first.write_text("id,asset,text\n1,azure-machine-001,leak\n2,azure-machine-002,noise\n", encoding="utf-8")
     second = tmp_path / "wo-2.csv"
     second.write_text("id,asset,text\n1,azure-machine-001,leak\n2,azure-machine-002,NOISE\n3,nobody,x\n", encoding="utf-8")
-    options = LogOptions(source="cmms-a")
+    options = LogOptions(source="cmms-a", allow_no_time=True)
     ingest_log_file(registered, first, options=options)
     result = ingest_log_file(registered, second, options=options)
     assert (result.loaded, result.duplicates, result.quarantined) == (0, 1, 2)
