@@ -288,13 +288,14 @@ def upsert_predictions(session: Session, rows: Sequence[PredictionRow]) -> int:
         return 0
     values = []
     for row in rows:
-        top, prob = row.top_fault
+        p = row.prediction
+        top, prob = p.top_fault
         values.append({
             "asset_id": row.asset_id, "window_end": as_utc(row.window_end),
-            "model_version_id": row.model_version_id, "rul_mean": row.rul_mean,
-            "rul_lower": row.rul_lower, "rul_upper": row.rul_upper, "rul_quantiles": row.rul_quantiles,
-            "fault_probs": row.fault_probs, "top_fault": top, "top_fault_prob": prob,
-            "anomaly_score": row.anomaly_score, "routing": row.routing, "created_at": utcnow(),
+            "model_version_id": row.model_version_id, "rul_mean": p.rul_mean,
+            "rul_lower": p.rul_lower, "rul_upper": p.rul_upper, "rul_quantiles": p.rul_quantiles,
+            "fault_probs": p.fault_probs, "top_fault": top, "top_fault_prob": prob,
+            "anomaly_score": p.anomaly_score, "routing": p.routing, "created_at": utcnow(),
         })
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.core.records import Prediction, PredictionRow
 from plantpulse.data.store.db import open_database
 from plantpulse.data.store.types import from_micros, to_micros
 
@@ -80,7 +80,8 @@ def _encode(row: PredictionRow) -> str:
 def _decode(text: str) -> PredictionRow:
     data = json.loads(text)
     data["window_end"] = from_micros(data["window_end"])
-    return PredictionRow(**data)
+    p = data.pop("prediction")
+    return PredictionRow(**data, prediction=Prediction(**p | {"expert_shares": tuple(p["expert_shares"])}))
 
 
 class _PartitionScorer:

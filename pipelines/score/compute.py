@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import ConfigError, InputDataError
-from plantpulse.data.core.records import PredictionRow, SensorWindow
+from plantpulse.data.core.records import Prediction, PredictionRow, SensorWindow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import current_model_version, last_reading_times, latest_windows
-from plantpulse.data.store.schema import Asset, ModelVersion, Prediction
+from plantpulse.data.store.schema import Asset, ModelVersion
+from plantpulse.data.store.schema import Prediction as StoredPrediction
 from plantpulse.data.store.types import from_micros
-from plantpulse.model.predictor import ModelPrediction, Predictor, load_predictor
+from plantpulse.model.predictor import Predictor, load_predictor
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,8 @@ def candidates(session: Session, ref: ModelRef, asset_types: Sequence[str] | Non
     """Assets of the predictor's types whose newest reading is newer than their last scored window."""
     last = last_reading_times(session)
     done: dict[int, datetime] = dict(session.execute(
-        select(Prediction.asset_id, func.max(Prediction.window_end))
-        .where(Prediction.model_version_id == ref.version_id).group_by(Prediction.asset_id)).all())
+        select(StoredPrediction.asset_id, func.max(StoredPrediction.window_end))
+        .where(StoredPrediction.model_version_id == ref.version_id).group_by(StoredPrediction.asset_id)).all())
     query = select(Asset.id, Asset.name, Asset.asset_type).order_by(Asset.id)
     if asset_types:
         query = query.where(Asset.asset_type.in_(list(asset_types)))
@@ -112,21 +113,12 @@ def candidates(session: Session, ref: ModelRef, asset_types: Sequence[str] | Non
     return out
 
 
-def typed(predictor: Predictor, asset_type: str) -> Predictor:
-    """The predictor for one asset type (multi-type models expose ``for_asset_type``)."""
-    view = getattr(predictor, "for_asset_type", None)
-    return view(asset_type) if callable(view) else predictor
-
-
-def _row(ref: ModelRef, window: SensorWindow, p: ModelPrediction) -> PredictionRow:
+def _row(ref: ModelRef, window: SensorWindow, p: Prediction) -> PredictionRow:
     end = from_micros(int(np.asarray(window.end).astype("datetime64[us]").astype(np.int64)))
-    return PredictionRow(asset_id=window.asset_id, window_end=end, model_version_id=ref.version_id,
-                         rul_mean=p.rul_mean, rul_lower=p.rul_lower, rul_upper=p.rul_upper,
-                         rul_quantiles=p.rul_quantiles, fault_probs=dict(p.fault_probs),
-                         anomaly_score=p.anomaly_score, routing=dict(p.routing))
+    return PredictionRow(asset_id=window.asset_id, window_end=end, model_version_id=ref.version_id, prediction=p)
 
 
-def _predict(model: Predictor, windows: list[SensorWindow]) -> tuple[list[tuple[SensorWindow, ModelPrediction]],
+def _predict(model: Predictor, windows: list[SensorWindow]) -> tuple[list[tuple[SensorWindow, Prediction]],
                                                                      list[tuple[str, str]]]:
     """Predict a batch; when the batch is refused, retry window by window to isolate the bad ones."""
     try:
@@ -149,7 +141,7 @@ def score_assets(db: Database, predictor: Predictor, ref: ModelRef, assets: Sequ
     rows: list[PredictionRow] = []
     skipped: list[tuple[str, str]] = []
     for asset_type in sorted({a.asset_type for a in assets}):
-        model = typed(predictor, asset_type)
+        model = predictor.for_asset_type(asset_type)
         group = [a for a in assets if a.asset_type == asset_type]
         for start in range(0, len(group), batch_size):
             chunk = group[start : start + batch_size]
