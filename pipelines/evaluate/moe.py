@@ -23,7 +23,7 @@ from plantpulse.model.moe.checkpoint import load_checkpoint, read_metadata
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.training import Batcher, TaskData
-from plantpulse.model.moe.training.metrics import predict
+from plantpulse.model.moe.training.validation import predict
 from plantpulse.pipelines.evaluate.records import EvalContext
 
 PLAIN_VOCAB = 2048

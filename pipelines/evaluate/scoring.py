@@ -2,7 +2,7 @@
 
 Metrics per head kind (``rul``: RMSE, PHM08 score, 80 % interval coverage on RUL clipped to the
 cap; ``classification``: accuracy and macro-F1; ``multilabel``: PR-AUC and macro-F1 at thresholds
-chosen on validation) all come from :mod:`.metrics`.
+chosen on validation) all come from :mod:`plantpulse.model.metrics`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
+from plantpulse.model import metrics as M
 from plantpulse.model.moe.training import StageOptions, TaskSplits, run_finetune, seed_everything
-from plantpulse.pipelines.evaluate import metrics as M
 from plantpulse.pipelines.evaluate.moe import PLAIN_VOCAB, plain_batcher
 from plantpulse.pipelines.evaluate.nets import PlainNet, load_plain_timed, save_plain
 from plantpulse.pipelines.evaluate.records import Budget, EvalContext

@@ -53,7 +53,7 @@ from plantpulse.model.moe.training import (
     student_config,
 )
 from plantpulse.model.moe.training.finetune import validation_subset
-from plantpulse.model.moe.training.metrics import evaluate
+from plantpulse.model.moe.training.validation import evaluate
 from plantpulse.pipelines.train.tasks import BUNDLES, TaskBundle, build_bundle
 
 STAGES: tuple[str, ...] = ("pretrain", "finetune", "distill")
