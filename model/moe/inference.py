@@ -10,6 +10,8 @@ One checkpoint can serve several asset types, each with its own channels and win
 Windows are raw sensor values in the channels' own units; the predictor applies the per-channel
 standardisation fitted on the training split (stored in the checkpoint), runs every head trained
 for the asset type and returns one :class:`~plantpulse.data.core.records.Prediction` per window.
+RUL intervals use the checkpoint's split-conformal calibration when it has one
+(:mod:`plantpulse.model.moe.calibration`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 from plantpulse.data.core.errors import InputDataError, UnknownNameError
 from plantpulse.data.core.records import Prediction, SensorWindow
 from plantpulse.model.moe.batch import ModelInput
+from plantpulse.model.moe.calibration import rul_interval, stored_scale
 from plantpulse.model.moe.checkpoint import CheckpointMeta, load_checkpoint
 from plantpulse.model.moe.config import MODALITIES
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
@@ -115,7 +118,10 @@ class MoePredictor:
             return []
         out = self.model(self._inputs(windows, channel_names, asset_type, texts), tasks=tasks)
         experts = out.expert_shares()
-        return [self._prediction(out, i, experts) for i in range(len(windows))]
+        intervals = {name: rul_interval(head.mean.float().numpy(), head.std.float().numpy(),
+                                        self.model.cfg.task(name).rul_cap, stored_scale(self.meta.extra, name))
+                     for name, head in out.tasks.items() if isinstance(head, RULDistribution)}
+        return [self._prediction(out, i, experts, intervals) for i in range(len(windows))]
 
     def _standardise(self, windows: np.ndarray, channels: Sequence[str], asset_type: str
                      ) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -154,16 +160,14 @@ class MoePredictor:
                        "text_present": torch.tensor([bool(t) for t in texts])}
         return ModelInput(**fields)
 
-    def _prediction(self, out: ModelOutput, i: int, experts: torch.Tensor | None) -> Prediction:
+    def _prediction(self, out: ModelOutput, i: int, experts: torch.Tensor | None,
+                    intervals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Prediction:
         rul = lower = upper = anomaly = None
         class_probs: dict[str, dict[str, float]] = {}
         for name, head in out.tasks.items():
             spec = self.model.cfg.task(name)
-            if isinstance(head, RULDistribution):
-                lo, hi = head.interval(0.8)
-                rul = float(head.mean[i].clamp(0, spec.rul_cap))
-                lower = min(float(lo[i]), rul)
-                upper = max(min(float(hi[i]), spec.rul_cap), rul)
+            if name in intervals:  # the 80 % interval, conformally calibrated when the checkpoint says how
+                rul, lower, upper = (float(a[i]) for a in intervals[name])
             elif isinstance(head, AnomalyOutput):
                 anomaly = float(head.score[i])
             elif isinstance(head, ClassOutput):

@@ -95,6 +95,8 @@ def test_train_all_stages_end_to_end_on_real_data(datasets_dir: Path, tmp_path: 
     from plantpulse.model.moe.inference import load_moe
     predictor = load_moe(student, quantize=True)
     names = [*SETTING_NAMES, *SENSOR_NAMES]
+    calibration = predictor.meta.extra["rul_intervals"]["rul:turbofan"]  # split conformal on validation engines
+    assert calibration["level"] == 0.8 and calibration["n"] >= 500 and calibration["scale"] > 0
     stats = predictor.normalizers["turbofan"]
     assert "s_1" in stats["dropped"] and stats["regimes"] == 6  # constant in every regime; 6 regimes pooled
     mean, std = np.zeros(24, np.float32), np.ones(24, np.float32)
