@@ -108,7 +108,7 @@ def _readings(db, ids: list[int]) -> None:
 
 
 def _predictions_alerts(db, ids: list[int]) -> None:
-    from plantpulse.data.core.records import PredictionRow
+    from plantpulse.data.core.records import Prediction, PredictionRow
     from plantpulse.data.store.repository import raise_alert, register_model_version, upsert_predictions
     from plantpulse.data.store.schema import MaintenanceEvent
 
@@ -123,9 +123,9 @@ def _predictions_alerts(db, ids: list[int]) -> None:
                 end = START + timedelta(minutes=50 * k)
                 rul = max(1.0, life + (200 - k) * 0.8)
                 p = float(rng.uniform(0, 0.3))
-                rows.append(PredictionRow(asset_id, end, version.id, rul, 0.8 * rul, 1.2 * rul,
-                                          {"0.1": 0.8 * rul, "0.5": rul, "0.9": 1.2 * rul},
-                                          {"normal": 1 - p, "bearing": p}, float(rng.uniform(0, 4))))
+                rows.append(PredictionRow(asset_id, end, version.id, Prediction(
+                    rul, 0.8 * rul, 1.2 * rul, {"0.1": 0.8 * rul, "0.5": rul, "0.9": 1.2 * rul},
+                    {"normal": 1 - p, "bearing": p}, anomaly_score=float(rng.uniform(0, 4)))))
             for j in range(3):
                 session.add(MaintenanceEvent(asset_id=asset_id, ts=START + timedelta(hours=rng.uniform(1, 160)),
                                              kind="failure", text=f"failure {j}", source="bench",

@@ -36,6 +36,7 @@ import numpy as np
 from bench_weld_report import DEFAULT_TRANSFER_EPOCHS  # beside this file (run as a script)
 
 from plantpulse.connectors.images.validation import validate_image
+from plantpulse.model.metrics import roc_auc
 from plantpulse.model.weld.agreement import compare_detections
 from plantpulse.model.weld.checkpoint import SHIPPED_CHECKPOINT, load_weld_model
 from plantpulse.model.weld.dataset import drop_exact_duplicates, scan_yolo_dataset
@@ -46,7 +47,7 @@ from plantpulse.model.weld.predict import OnnxWeldDetector, TorchWeldDetector, d
 from plantpulse.model.weld.runtime import ultralytics
 from plantpulse.model.weld.splits import DEFAULT_STRATEGY, STRATEGIES, clip_key
 from plantpulse.model.weld.train import TrainConfig
-from plantpulse.model.weld.verdict import choose_threshold, reject_auc, verdict_metrics
+from plantpulse.model.weld.verdict import choose_threshold, verdict_metrics
 from plantpulse.pipelines.weld.transfer import TransferSetup, run_transfer
 from plantpulse.pipelines.weld.workflow import (
     check_held_out,
@@ -91,7 +92,7 @@ def verdicts(detector: Any, data: Any) -> dict[str, Any]:
     """Verdict rates on val and test for each target false-reject rate (scores computed once)."""
     truth = {p: defective_labels(data.split.part(p), data.names, REJECT) for p in ("val", "test")}
     scores = {p: reject_scores(detector, data.split.part(p), REJECT) for p in ("val", "test")}
-    out: dict[str, Any] = {p: {"auc": reject_auc(scores[p], truth[p])} for p in ("val", "test")}
+    out: dict[str, Any] = {p: {"auc": roc_auc(scores[p], truth[p])} for p in ("val", "test")}
     for target in TARGETS:
         threshold = choose_threshold(scores["val"], truth["val"], target)
         out[f"{target:g}"] = {p: asdict(verdict_metrics(scores[p], truth[p], threshold))

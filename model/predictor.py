@@ -10,47 +10,40 @@ entry a function that loads a saved model from a path.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
-from plantpulse.data.core.records import SensorWindow
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import Prediction, SensorWindow
 from plantpulse.data.core.registry import Registry
-
-
-@dataclass(frozen=True, slots=True)
-class ModelPrediction:
-    """One asset window's prediction.
-
-    RUL in the asset's own time unit (cycles, hours) with an 80 % interval
-    (``rul_lower``/``rul_upper`` = 10th/90th percentiles) and optional further quantiles
-    (``{"0.5": 87.0, ...}``) from which a survival curve can be drawn.
-    """
-
-    rul_mean: float | None = None
-    rul_lower: float | None = None
-    rul_upper: float | None = None
-    rul_quantiles: dict[str, float] | None = None
-    fault_probs: dict[str, float] = field(default_factory=dict)
-    anomaly_score: float | None = None
-    routing: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
 class Predictor(Protocol):
-    """A loaded model that scores sensor windows of one or more asset types."""
+    """A loaded model that scores sensor windows of one or more asset types.
+
+    ``channels`` are the channel names a window must hold and ``window_length`` the time steps
+    it uses (the last ones; shorter windows are left-padded). A model of several asset types is
+    scored one type at a time through :meth:`for_asset_type`. ``accepts_text`` says whether
+    :meth:`predict` reads ``texts`` (recent maintenance-log text per window); others ignore it.
+    """
 
     name: str
     asset_types: tuple[str, ...]
     window_length: int
     channels: tuple[str, ...]
+    accepts_text: bool
 
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str] | None = None
-                ) -> list[ModelPrediction]:
-        """One prediction per window, in order; ``texts`` are recent log lines per window."""
+    def for_asset_type(self, asset_type: str) -> Predictor:
+        """The predictor restricted to ``asset_type`` (an ``InputDataError`` when it has no heads for it)."""
+        ...
+
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
+                ) -> list[Prediction]:
+        """One prediction per window, in order; ``texts`` one log text (or None) per window."""
         ...
 
 
@@ -62,13 +55,36 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
     return pd.DataFrame(values).ffill().bfill().to_numpy(dtype=values.dtype)
 
 
+def window_values(window: SensorWindow, channels: Sequence[str], length: int) -> np.ndarray:
+    """The last ``length`` rows of ``channels`` in ``window`` as (length, C) float64, ready to score.
+
+    Gaps are filled (:func:`fill_gaps`); a window shorter than ``length`` is left-padded with its
+    first row, as in training. A channel the window lacks is an ``InputDataError``.
+    """
+    missing = [c for c in channels if c not in window.channels]
+    if missing:
+        msg = (f"Asset {window.asset_name}: window lacks channel(s) {missing} the model was trained on. "
+               f"Ingest them, or map the asset's channel names to the model's.")
+        raise InputDataError(msg)
+    values = fill_gaps(window.values[-length:, [window.channels.index(c) for c in channels]])
+    if len(values) < length:
+        values = np.concatenate([np.repeat(values[:1], length - len(values), axis=0), values])
+    return values
+
+
 PREDICTORS: Registry[Callable[[Path], Predictor]] = Registry("predictor kind")
 
 
 def load_predictor(kind: str, path: Path) -> Predictor:
-    """Load a saved model of ``kind`` (see ``PREDICTORS.names()``) from ``path``."""
+    """Load a saved model of ``kind`` (see :func:`predictor_kinds`) from ``path``."""
     _register_builtin()
     return PREDICTORS.get(kind)(path)
+
+
+def predictor_kinds() -> list[str]:
+    """Every registered predictor kind (the built-in ones included)."""
+    _register_builtin()
+    return PREDICTORS.names()
 
 
 def _register_builtin() -> None:
@@ -78,6 +94,6 @@ def _register_builtin() -> None:
 
         PREDICTORS.add("baseline", baseline.load)
     if "moe" not in PREDICTORS:
-        from plantpulse.model.moe import predictor as moe_predictor
+        from plantpulse.model.moe import inference
 
-        PREDICTORS.add("moe", moe_predictor.load)
+        PREDICTORS.add("moe", inference.load_for_scoring)

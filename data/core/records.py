@@ -102,19 +102,27 @@ class MaintenanceRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class PredictionRow:
-    """What scoring stores for one asset window (see ``data.schema.Prediction``)."""
+class Prediction:
+    """One window's prediction, whatever model made it (every predictor kind returns this).
 
-    asset_id: int
-    window_end: datetime
-    model_version_id: int
+    RUL in the asset's own time unit (cycles, hours): ``rul_mean`` with an 80 % interval
+    ``rul_lower``/``rul_upper`` and optional quantiles (``{"0.1": 61.0, "0.9": 112.0}``) from which a
+    survival curve can be drawn. ``fault_probs``: class -> probability of the asset's fault or
+    failure head; ``class_probs``: every class-type head of the asset, task -> class ->
+    probability. ``anomaly_score`` >= 0 (the scale is the model kind's). ``modality_shares``:
+    modality -> fusion weight; ``expert_shares`` (E,): fraction of the window's tokens routed to
+    each expert. Fields are None (or empty) where the model has no head of that kind.
+    """
+
     rul_mean: float | None = None
     rul_lower: float | None = None
     rul_upper: float | None = None
     rul_quantiles: dict[str, float] | None = None
     fault_probs: dict[str, float] = field(default_factory=dict)
+    class_probs: dict[str, dict[str, float]] = field(default_factory=dict)
     anomaly_score: float | None = None
-    routing: dict[str, Any] = field(default_factory=dict)
+    modality_shares: dict[str, float] = field(default_factory=dict)
+    expert_shares: tuple[float, ...] = ()
 
     @property
     def top_fault(self) -> tuple[str | None, float | None]:
@@ -122,6 +130,23 @@ class PredictionRow:
             return None, None
         name = max(self.fault_probs, key=self.fault_probs.__getitem__)
         return name, float(self.fault_probs[name])
+
+    @property
+    def routing(self) -> dict[str, Any]:
+        """The routing JSON stored with a prediction (empty for models without routing)."""
+        if not self.modality_shares and not self.expert_shares:
+            return {}
+        return {"modality_shares": dict(self.modality_shares), "expert_shares": list(self.expert_shares)}
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRow:
+    """What scoring stores (see ``data.store.schema.Prediction``): a prediction and whose window it is."""
+
+    asset_id: int
+    window_end: datetime
+    model_version_id: int
+    prediction: Prediction
 
 
 class RawText(Protocol):

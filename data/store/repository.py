@@ -5,8 +5,8 @@ Functions take a Session and work inside the caller's transaction; none of them 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
@@ -16,7 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import AssetSpec, ChannelSpec, PredictionRow, Rejection, SensorWindow
+from plantpulse.data.core.records import (
+    AssetSpec,
+    ChannelSpec,
+    MaintenanceRecord,
+    PredictionRow,
+    Rejection,
+    SensorWindow,
+)
 from plantpulse.data.store.db import driver_connection
 from plantpulse.data.store.safe_text import storable, storable_or_none
 from plantpulse.data.store.schema import (
@@ -24,6 +31,7 @@ from plantpulse.data.store.schema import (
     Asset,
     Channel,
     IngestBatch,
+    MaintenanceEvent,
     ModelVersion,
     Prediction,
     QuarantinedRow,
@@ -244,6 +252,30 @@ def latest_windows(session: Session, asset_ids: Sequence[int], length: int,
     return out
 
 
+def maintenance_before(session: Session, ends: Mapping[int, datetime], lookback: timedelta,
+                       limit: int) -> dict[int, list[MaintenanceRecord]]:
+    """Per asset id, its last ``limit`` maintenance events in ``(end - lookback, end]``, oldest first.
+
+    Bounded in time on both sides: an event after ``end`` (later than the window scored) is never
+    returned, so a prediction cannot see the future. Events without a timestamp are left out.
+    """
+    out: dict[int, list[MaintenanceRecord]] = {}
+    if limit <= 0:
+        return {asset_id: [] for asset_id in ends}
+    for asset_id, end in ends.items():
+        end = as_utc(end)
+        rows = session.execute(
+            select(MaintenanceEvent, Asset.name).join(Asset, Asset.id == MaintenanceEvent.asset_id)
+            .where(MaintenanceEvent.asset_id == asset_id, MaintenanceEvent.ts.is_not(None),
+                   MaintenanceEvent.ts <= end, MaintenanceEvent.ts > end - lookback)
+            .order_by(MaintenanceEvent.ts.desc(), MaintenanceEvent.id.desc()).limit(limit)).all()
+        out[asset_id] = [MaintenanceRecord(source=e.source, external_id=e.external_id, kind=e.kind, text=e.text,
+                                           asset=name, ts=e.ts, code=e.code, component=e.component,
+                                           action=e.action)
+                         for e, name in reversed(rows)]
+    return out
+
+
 # ---------------------------------------------------------------- models, predictions, alerts
 def register_model_version(session: Session, *, name: str, kind: str, path: str, task: str = "",
                            metrics: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
@@ -288,13 +320,14 @@ def upsert_predictions(session: Session, rows: Sequence[PredictionRow]) -> int:
         return 0
     values = []
     for row in rows:
-        top, prob = row.top_fault
+        p = row.prediction
+        top, prob = p.top_fault
         values.append({
             "asset_id": row.asset_id, "window_end": as_utc(row.window_end),
-            "model_version_id": row.model_version_id, "rul_mean": row.rul_mean,
-            "rul_lower": row.rul_lower, "rul_upper": row.rul_upper, "rul_quantiles": row.rul_quantiles,
-            "fault_probs": row.fault_probs, "top_fault": top, "top_fault_prob": prob,
-            "anomaly_score": row.anomaly_score, "routing": row.routing, "created_at": utcnow(),
+            "model_version_id": row.model_version_id, "rul_mean": p.rul_mean,
+            "rul_lower": p.rul_lower, "rul_upper": p.rul_upper, "rul_quantiles": p.rul_quantiles,
+            "fault_probs": p.fault_probs, "top_fault": top, "top_fault_prob": prob,
+            "anomaly_score": p.anomaly_score, "routing": p.routing, "created_at": utcnow(),
         })
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (

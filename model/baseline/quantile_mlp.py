@@ -25,8 +25,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from plantpulse.data.core.errors import CheckpointError, InputDataError
-from plantpulse.data.core.records import SensorWindow
-from plantpulse.model.predictor import ModelPrediction, fill_gaps
+from plantpulse.data.core.records import Prediction, SensorWindow
+from plantpulse.model.predictor import window_values
 
 FORMAT = "plantpulse-baseline-rul/1"
 
@@ -81,6 +81,7 @@ class BaselineRulModel:
     """RUL quantiles + anomaly score for one asset type; see the module docstring."""
 
     name = "rul-baseline"
+    accepts_text = False
 
     def __init__(self, channels: Sequence[str], asset_type: str = "turbofan", window: int = 30,
                  cap: float = 125.0, hidden: int = 64) -> None:
@@ -151,26 +152,21 @@ class BaselineRulModel:
         distance = np.sqrt(np.einsum("bf,fg,bg->b", diff, self.health_prec_, diff) / x.shape[1])
         return quantiles, distance
 
-    def _window_array(self, window: SensorWindow) -> np.ndarray:
-        missing = [c for c in self.channels if c not in window.channels]
-        if missing:
-            msg = f"Asset {window.asset_name}: window lacks channel(s) {missing} the RUL model needs."
+    def for_asset_type(self, asset_type: str) -> BaselineRulModel:
+        if asset_type not in self.asset_types:
+            msg = f"Model {self.name} has no heads for asset type {asset_type!r}. It knows: {list(self.asset_types)}."
             raise InputDataError(msg)
-        cols = [window.channels.index(c) for c in self.channels]
-        values = window.values[-self.window_length :, cols]
-        if np.isnan(values).any():  # carry the last seen value forward, then backward
-            values = fill_gaps(values)
-        if len(values) < self.window_length:
-            values = np.concatenate([np.repeat(values[:1], self.window_length - len(values), axis=0), values])
-        return values
+        return self
 
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str] | None = None
-                ) -> list[ModelPrediction]:
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
+                ) -> list[Prediction]:
+        """One prediction per window; ``texts`` are ignored (``accepts_text`` is False)."""
         if not windows:
             return []
-        quantiles, anomaly = self.predict_arrays(np.stack([self._window_array(w) for w in windows]))
+        batch = np.stack([window_values(w, self.channels, self.window_length) for w in windows])
+        quantiles, anomaly = self.predict_arrays(batch)
         return [
-            ModelPrediction(
+            Prediction(
                 rul_mean=float(q[1]), rul_lower=float(q[0]), rul_upper=float(q[2]),
                 rul_quantiles={"0.1": float(q[0]), "0.5": float(q[1]), "0.9": float(q[2])},
                 anomaly_score=float(a),

@@ -1,84 +1,127 @@
-"""A small, stable inference API for scoring jobs and the dashboard.
+"""The ``moe`` predictor kind: a ``plantpulse train`` checkpoint (teacher or student) for scoring.
 
->>> predictor = load_predictor("models/plantpulse-teacher-v3.safetensors")
->>> records = predictor.predict_sensor_windows(windows, channel_names, "turbofan")
+>>> predictor = load_moe("models/plantpulse-teacher-v3.safetensors")
+>>> turbofan = predictor.for_asset_type("turbofan")
+>>> predictions = turbofan.predict(windows, texts=logs)          # SensorWindow records
+>>> predictions = predictor.predict_batch(values, channels, "turbofan")   # raw (B, T, C) arrays
 
-``windows`` are raw sensor values (B, T, C) in the channels' own units; the predictor applies the
-per-channel standardisation fitted on the training split (stored in the checkpoint), runs every
-head trained for ``asset_type`` and returns one frozen :class:`PredictionRecord` per window.
+One checkpoint can serve several asset types, each with its own channels and window length
+(stored with it), so scoring asks :meth:`MoePredictor.for_asset_type` for a one-type view.
+Windows are raw sensor values in the channels' own units; the predictor applies the per-channel
+standardisation fitted on the training split (stored in the checkpoint), runs every head trained
+for the asset type and returns one :class:`~plantpulse.data.core.records.Prediction` per window.
+RUL intervals use the checkpoint's split-conformal calibration when it has one
+(:mod:`plantpulse.model.moe.calibration`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from plantpulse.data.core.errors import InputDataError, UnknownNameError
+from plantpulse.data.core.records import Prediction, SensorWindow
 from plantpulse.model.moe.batch import ModelInput
+from plantpulse.model.moe.calibration import rul_interval, stored_scale
 from plantpulse.model.moe.checkpoint import CheckpointMeta, load_checkpoint
 from plantpulse.model.moe.config import MODALITIES
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.layers.heads import AnomalyOutput, ClassOutput, RULDistribution
-from plantpulse.model.moe.network import PlantPulseModel
+from plantpulse.model.moe.network import ModelOutput, PlantPulseModel
 from plantpulse.model.moe.normalize import output_channels, standardise
 from plantpulse.model.moe.quantize import quantize_for_cpu
+from plantpulse.model.predictor import window_values
+
+DEFAULT_WINDOW = 30  # time steps, for checkpoints that do not record their window length
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionRecord:
-    """One window's predictions. Fields are None when no head of that kind exists for the asset.
+class MoePredictor:
+    """A loaded model with its normalisers; build it with :func:`load_moe`.
 
-    rul_mean / rul_lower / rul_upper: cycles (or the asset's RUL unit); an 80 % central interval.
-    fault_probs: class -> probability of the asset's fault/failure head; class_probs: every
-    class-type head of the asset, task -> class -> probability; anomaly_score in [0, 1)
-    (0.5 = the 95th percentile of normal training windows); modality_shares: modality -> fusion
-    weight; expert_shares: fraction of this window's tokens routed to each expert (all layers).
+    ``asset_type`` None: every asset type of the checkpoint (``channels`` is the union of their
+    channels); otherwise the one-type view that :meth:`predict` needs.
     """
 
-    asset_type: str
-    rul_mean: float | None
-    rul_lower: float | None
-    rul_upper: float | None
-    fault_probs: Mapping[str, float] | None
-    class_probs: Mapping[str, Mapping[str, float]]
-    anomaly_score: float | None
-    modality_shares: Mapping[str, float]
-    expert_shares: tuple[float, ...]
-    model_name: str
-    model_version: int
+    accepts_text = True
 
-
-class Predictor:
-    """Wraps a loaded model with its normalisers; build it with :func:`load_predictor`."""
-
-    def __init__(self, model: PlantPulseModel, meta: CheckpointMeta) -> None:
+    def __init__(self, model: PlantPulseModel, meta: CheckpointMeta, asset_type: str | None = None) -> None:
         self.model = model.eval()
         self.meta = meta
-        self.normalizers: dict[str, dict[str, list]] = dict(meta.extra.get("normalizers", {}))
+        extra = meta.extra or {}
+        self.normalizers: dict[str, dict[str, Any]] = dict(extra.get("normalizers", {}))
+        self.window_lengths: dict[str, int] = {k: int(v) for k, v in (extra.get("window_lengths") or {}).items()}
         self.tokenizer = HashingTokenizer(model.cfg.vocab_size, model.cfg.max_text_len)
+        self.name = f"{meta.name} v{meta.version}"
+        self.asset_type = asset_type
+        self.asset_types = (asset_type,) if asset_type else self.trained_asset_types
+        self.window_length = max((self.window_length_for(t) for t in self.asset_types), default=DEFAULT_WINDOW)
+        names: list[str] = []
+        for t in self.asset_types:
+            names += [c for c in self.channels_for(t) if c not in names]
+        self.channels = tuple(names)
 
-    def window_length(self, asset_type: str) -> int | None:
-        """The window length (time steps) ``asset_type`` was trained on, if known."""
-        return self.meta.extra.get("window_lengths", {}).get(asset_type)
+    # ------------------------------------------------------------------ what it can score
+    @property
+    def trained_asset_types(self) -> tuple[str, ...]:
+        return tuple(sorted({s.asset_type for s in self.model.cfg.tasks if s.asset_type}))
 
-    def channels(self, asset_type: str) -> tuple[str, ...]:
+    def window_length_for(self, asset_type: str) -> int:
+        """The window length (time steps) ``asset_type`` was trained on."""
+        return self.window_lengths.get(asset_type, DEFAULT_WINDOW)
+
+    def channels_for(self, asset_type: str) -> tuple[str, ...]:
         """The channel names ``asset_type`` was trained on (empty when unknown)."""
         return tuple(self.normalizers.get(asset_type, {}).get("channels", ()))
 
-    @property
-    def asset_types(self) -> tuple[str, ...]:
-        return tuple(sorted({s.asset_type for s in self.model.cfg.tasks if s.asset_type}))
+    def sample_rate_hz(self, asset_type: str) -> float | None:
+        """The sensors' sampling rate ``asset_type`` was trained with (None: slow process data)."""
+        rate = self.normalizers.get(asset_type, {}).get("sample_rate_hz")
+        return None if rate is None else float(rate)
 
     def tasks_for(self, asset_type: str) -> tuple[str, ...]:
         names = tuple(s.name for s in self.model.cfg.tasks if s.asset_type == asset_type)
         if not names:
-            known = ", ".join(self.asset_types) or "none"
-            raise UnknownNameError(f"Unknown asset type '{asset_type}'. Available: {known}.")
+            known = ", ".join(self.trained_asset_types) or "none"
+            msg = f"Unknown asset type '{asset_type}'. Available: {known}. Model {self.name} has no heads for it."
+            raise UnknownNameError(msg)
         return names
+
+    def for_asset_type(self, asset_type: str) -> MoePredictor:
+        if asset_type not in self.trained_asset_types:
+            msg = (f"Model {self.name} has no heads for asset type {asset_type!r}. "
+                   f"It knows: {list(self.trained_asset_types)}.")
+            raise InputDataError(msg)
+        return MoePredictor(self.model, self.meta, asset_type)
+
+    # ------------------------------------------------------------------ scoring
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
+                ) -> list[Prediction]:
+        """One prediction per window of this view's asset type; ``texts``: log text per window."""
+        if not windows:
+            return []
+        if len(self.asset_types) != 1:
+            msg = f"{self.name} serves several asset types; score through for_asset_type(asset_type)."
+            raise InputDataError(msg)
+        batch = np.stack([window_values(w, self.channels, self.window_length) for w in windows])
+        return self.predict_batch(batch.astype(np.float32), self.channels, self.asset_types[0], texts)
+
+    @torch.no_grad()
+    def predict_batch(self, windows: np.ndarray, channel_names: Sequence[str], asset_type: str,
+                      texts: Sequence[str | None] | None = None) -> list[Prediction]:
+        """Score B raw windows (B, T, C) of one asset type; channels by name, any order or subset."""
+        tasks = self.tasks_for(asset_type)
+        if len(windows) == 0:
+            return []
+        out = self.model(self._inputs(windows, channel_names, asset_type, texts), tasks=tasks)
+        experts = out.expert_shares()
+        intervals = {name: rul_interval(head.mean.float().numpy(), head.std.float().numpy(),
+                                        self.model.cfg.task(name).rul_cap, stored_scale(self.meta.extra, name))
+                     for name, head in out.tasks.items() if isinstance(head, RULDistribution)}
+        return [self._prediction(out, i, experts, intervals) for i in range(len(windows))]
 
     def _standardise(self, windows: np.ndarray, channels: Sequence[str], asset_type: str
                      ) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -94,11 +137,6 @@ class Predictor:
             raise InputDataError(msg)
         # per operating regime when trained so
         return standardise(windows, channels, stats), output_channels(channels, stats)
-
-    def sample_rate_hz(self, asset_type: str) -> float | None:
-        """The sensors' sampling rate ``asset_type`` was trained with (None: slow process data)."""
-        rate = self.normalizers.get(asset_type, {}).get("sample_rate_hz")
-        return None if rate is None else float(rate)
 
     def _inputs(self, windows: np.ndarray, channels: Sequence[str], asset_type: str,
                 texts: Sequence[str | None] | None) -> ModelInput:
@@ -122,43 +160,36 @@ class Predictor:
                        "text_present": torch.tensor([bool(t) for t in texts])}
         return ModelInput(**fields)
 
-    @torch.no_grad()
-    def predict_sensor_windows(self, windows: np.ndarray, channel_names: Sequence[str],
-                               asset_type: str, texts: Sequence[str | None] | None = None
-                               ) -> list[PredictionRecord]:
-        """Score B windows (B, T, C) float32 of one asset type; see :class:`PredictionRecord`."""
-        tasks = self.tasks_for(asset_type)
-        if len(windows) == 0:
-            return []
-        out = self.model(self._inputs(windows, channel_names, asset_type, texts), tasks=tasks)
-        experts = out.expert_shares()
-        return [self._record(out, i, asset_type, experts) for i in range(len(windows))]
-
-    def _record(self, out, i: int, asset_type: str, experts: torch.Tensor | None) -> PredictionRecord:
+    def _prediction(self, out: ModelOutput, i: int, experts: torch.Tensor | None,
+                    intervals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Prediction:
         rul = lower = upper = anomaly = None
         class_probs: dict[str, dict[str, float]] = {}
         for name, head in out.tasks.items():
             spec = self.model.cfg.task(name)
-            if isinstance(head, RULDistribution):
-                lo, hi = head.interval(0.8)
-                rul = float(head.mean[i].clamp(0, spec.rul_cap))
-                lower = min(float(lo[i]), rul)
-                upper = max(min(float(hi[i]), spec.rul_cap), rul)
+            if name in intervals:  # the 80 % interval, conformally calibrated when the checkpoint says how
+                rul, lower, upper = (float(a[i]) for a in intervals[name])
             elif isinstance(head, AnomalyOutput):
                 anomaly = float(head.score[i])
             elif isinstance(head, ClassOutput):
                 class_probs[name] = dict(zip(spec.classes, head.probs[i].tolist(), strict=True))
         fault = next((v for k, v in class_probs.items() if k.startswith("fault:")),
-                     next(iter(class_probs.values()), None))
-        shares = dict(zip(MODALITIES, out.modality_shares[i].tolist(), strict=True))
-        expert = tuple(experts[i].tolist()) if experts is not None else ()
-        return PredictionRecord(asset_type, rul, lower, upper, fault, class_probs, anomaly, shares,
-                                expert, self.meta.name, self.meta.version)
+                     next(iter(class_probs.values()), {}))
+        quantiles = None if lower is None or upper is None else {"0.1": lower, "0.9": upper}
+        return Prediction(
+            rul_mean=rul, rul_lower=lower, rul_upper=upper, rul_quantiles=quantiles,
+            fault_probs=dict(fault), class_probs=class_probs, anomaly_score=anomaly,
+            modality_shares=dict(zip(MODALITIES, out.modality_shares[i].tolist(), strict=True)),
+            expert_shares=tuple(experts[i].tolist()) if experts is not None else ())
 
 
-def load_predictor(path: Path | str, quantize: bool = False) -> Predictor:
+def load_moe(path: Path | str, quantize: bool = False) -> MoePredictor:
     """Load a checkpoint written by ``plantpulse train``; ``quantize`` gives int8 CPU scoring."""
     model, meta = load_checkpoint(path)
     if quantize:
         model = quantize_for_cpu(model)
-    return Predictor(model, meta)
+    return MoePredictor(model, meta)
+
+
+def load_for_scoring(path: Path) -> MoePredictor:
+    """The ``moe`` predictor kind's loader: int8 dynamic quantisation on CPU."""
+    return load_moe(path, quantize=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.model.metrics import wilson_interval
 from plantpulse.model.weld.inference import ImageDetections
 
 DEFAULT_REJECT_CLASSES = ("Bad Weld", "Defect")
@@ -55,17 +56,6 @@ def is_rejected(score: float, threshold: float) -> bool:
     return score >= threshold
 
 
-def wilson_interval(successes: int, total: int, z: float = 1.959964) -> tuple[float, float]:
-    """95 % Wilson score interval of a binomial proportion (``(0, 1)`` when ``total`` is 0)."""
-    if total == 0:
-        return 0.0, 1.0
-    p = successes / total
-    denom = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denom
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def _arrays(scores: Sequence[float], defective: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(scores, dtype=np.float64)
     d = np.asarray(defective, dtype=bool)
@@ -93,19 +83,6 @@ def verdict_metrics(scores: Sequence[float], defective: Sequence[bool],
         false_accept_ci=wilson_interval(fa, n_def), false_reject_ci=wilson_interval(fr, n_good),
         accuracy=float((rejected == d).mean()) if s.size else float("nan"),
     )
-
-
-def reject_auc(scores: Sequence[float], defective: Sequence[bool]) -> float:
-    """Area under the ROC curve of the reject score: the chance that a random defective weld
-    scores higher than a random good one (ties count half). Threshold-free, so two models can be
-    compared before any operating point is chosen."""
-    s, d = _arrays(scores, defective)
-    pos, neg = s[d], s[~d]
-    if pos.size == 0 or neg.size == 0:
-        return float("nan")
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (pos.size * neg.size))
 
 
 def choose_threshold(scores: Sequence[float], defective: Sequence[bool],

@@ -55,7 +55,7 @@ def _evidence(s: Scored, **extra: Any) -> dict[str, Any]:
 @PREDICTION_RULES.register("rul_low")
 def rul_low(s: Scored, cfg: AlertSettings) -> Finding | None:
     """RUL interval reaches below the threshold."""
-    r = s.row
+    r = s.row.prediction
     if r.rul_mean is None:
         return None
     lower = r.rul_lower if r.rul_lower is not None else r.rul_mean
@@ -64,7 +64,7 @@ def rul_low(s: Scored, cfg: AlertSettings) -> Finding | None:
     upper = r.rul_upper if r.rul_upper is not None else r.rul_mean
     severity = "critical" if r.rul_mean < cfg.rul_critical else "warning"
     return Finding(
-        "rul_low", severity, r.asset_id, s.asset,
+        "rul_low", severity, s.row.asset_id, s.asset,
         f"{s.asset}: remaining useful life {r.rul_mean:.0f} (80 % interval {lower:.0f}-{upper:.0f}), "
         f"below the threshold of {cfg.rul_threshold:g}.",
         f"Plan maintenance of {s.asset} within {max(lower, 0):.0f}-{max(r.rul_mean, 0):.0f} cycles/hours: "
@@ -76,7 +76,7 @@ def rul_low(s: Scored, cfg: AlertSettings) -> Finding | None:
 @PREDICTION_RULES.register("fault_probable")
 def fault_probable(s: Scored, cfg: AlertSettings) -> Finding | None:
     """A fault class (not a normal one) is at least this likely."""
-    faults = {k: v for k, v in s.row.fault_probs.items() if k.lower() not in cfg.normal_classes}
+    faults = {k: v for k, v in s.row.prediction.fault_probs.items() if k.lower() not in cfg.normal_classes}
     if not faults:
         return None
     name = max(faults, key=faults.__getitem__)
@@ -88,14 +88,14 @@ def fault_probable(s: Scored, cfg: AlertSettings) -> Finding | None:
         f"{s.asset}: fault '{name}' with probability {prob:.2f} (threshold {cfg.fault_prob_threshold:g}).",
         f"Inspect {s.asset} for '{name}' at the next opportunity; confirm with a manual measurement "
         "before replacing parts.",
-        _evidence(s, fault=name, probability=prob, fault_probs=dict(s.row.fault_probs),
+        _evidence(s, fault=name, probability=prob, fault_probs=dict(s.row.prediction.fault_probs),
                   threshold=cfg.fault_prob_threshold))
 
 
 @PREDICTION_RULES.register("anomaly_high")
 def anomaly_high(s: Scored, cfg: AlertSettings) -> Finding | None:
     """The anomaly score is above the level set for this kind of model."""
-    score = s.row.anomaly_score
+    score = s.row.prediction.anomaly_score
     limit = cfg.anomaly_limit(s.predictor_kind)
     if score is None or score <= limit:
         return None

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from plantpulse.model.metrics import confusion
 from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
-from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, plain_baseline
+from plantpulse.pipelines.evaluate.classify import collect, plain_baseline
 from plantpulse.pipelines.evaluate.features import ai4i_features, tabular
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
@@ -41,7 +42,7 @@ def run(ctx: EvalContext) -> ProtocolResult:
                     {"Gradient boosting (measurements + power, ΔT, wear·torque)": gbm(ctx),
                      "Plain network (MLP on the row)": plain_baseline(ctx, "ai4i2020")}, CASE)
     test = found.splits.test
-    matrix = confusion_matrix(found.first["MoE teacher"][1], test.targets, len(CLASSES))
+    matrix = confusion(found.first["MoE teacher"][1].argmax(1), test.targets, len(CLASSES))
     plot = plots.confusion(ctx, matrix, CLASSES, "AI4I failure type, MoE teacher (test)", "ai4i_confusion.png")
     counts = np.bincount(test.targets.astype(int), minlength=len(CLASSES))
     return ProtocolResult(

@@ -21,13 +21,13 @@ import time
 import numpy as np
 
 from plantpulse.data.datasets import load_dataset
+from plantpulse.model.metrics import best_f1_thresholds, concordance
 from plantpulse.model.moe.training import TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import survival as S
 from plantpulse.pipelines.evaluate.azure_features import FEATURE_SETS, log_features, telemetry_features
 from plantpulse.pipelines.evaluate.features import chunked
-from plantpulse.pipelines.evaluate.gbm import best_thresholds, fit_multilabel, multilabel_proba
-from plantpulse.pipelines.evaluate.metrics import concordance
+from plantpulse.pipelines.evaluate.gbm import fit_multilabel, multilabel_proba
 from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
 from plantpulse.pipelines.evaluate.scoring import multilabel_scores, plain_model
@@ -53,7 +53,7 @@ def _risk_cindex(test: TaskData, risk: np.ndarray) -> float:
 
 def _score(builder: RowBuilder, val_probs: np.ndarray, splits: TaskSplits, test_probs: np.ndarray,
            seed: int, wall: float) -> None:
-    thresholds = best_thresholds(val_probs, splits.val.targets)
+    thresholds = best_f1_thresholds(val_probs, splits.val.targets)
     scores = multilabel_scores(test_probs, splits.test.targets, thresholds)
     builder.add("failure within 24 h", scores, seed, wall)
     builder.add("time to failure", {"c_index": _risk_cindex(splits.test, test_probs.max(1))})

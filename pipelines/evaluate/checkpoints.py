@@ -26,9 +26,9 @@ student of the multi-task model; it holds the `rul:turbofan` and `anomaly:turbof
 C-MAPSS per-operating-condition normaliser and 30-cycle window. Load it with
 
 ```python
-from plantpulse.model.moe.inference import load_predictor
-predictor = load_predictor("model/checkpoints/main-s0-student.safetensors", quantize=True)
-records = predictor.predict_sensor_windows(windows, predictor.channels("turbofan"), "turbofan")
+from plantpulse.model.moe.inference import load_moe
+predictor = load_moe("model/checkpoints/main-s0-student.safetensors", quantize=True)
+predictions = predictor.predict_batch(windows, predictor.channels_for("turbofan"), "turbofan")
 ```
 
 (`windows`: raw values, shape (B, 30, 24): the 3 operational settings then sensors 1–21.)

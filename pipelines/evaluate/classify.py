@@ -68,9 +68,3 @@ def collect(ctx: EvalContext, dataset: str, task: str, baselines: dict[str, Base
             if first:
                 found.first[label] = probs
     return found
-
-
-def confusion_matrix(probs: np.ndarray, truth: np.ndarray, n: int) -> np.ndarray:
-    matrix = np.zeros((n, n), dtype=int)
-    np.add.at(matrix, (truth.astype(int), probs.argmax(1)), 1)
-    return matrix

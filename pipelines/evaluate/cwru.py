@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from plantpulse.data.datasets import load_dataset
+from plantpulse.model.metrics import confusion
 from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
@@ -101,7 +102,7 @@ def _same_load(ctx: EvalContext, rows: dict[str, RowBuilder], details: dict) -> 
                 "same-load", class_scores(probs, truth, len(CLASSES)), seed, wall)
         if first:
             details["same_load_test_windows"] = int(len(truth))
-            matrix = _confusion(preds["MoE teacher"][0].argmax(1), truth, len(CLASSES))
+            matrix = confusion(preds["MoE teacher"][0].argmax(1), truth, len(CLASSES))
             plot_list.append(plots.confusion(ctx, matrix, CLASSES, "CWRU same-load, MoE teacher (test)",
                                              "cwru_same_load_confusion.png"))
             for name in X.ablation_names(ctx):
@@ -110,12 +111,6 @@ def _same_load(ctx: EvalContext, rows: dict[str, RowBuilder], details: dict) -> 
                 rows.setdefault(name, RowBuilder(X.ABLATION_LABELS[name], "ablation")).add(
                     "same-load", class_scores(probs, truth, len(CLASSES)), seed, models.wall_s)
     return plot_list
-
-
-def _confusion(pred: np.ndarray, truth: np.ndarray, n: int) -> np.ndarray:
-    matrix = np.zeros((n, n), dtype=int)
-    np.add.at(matrix, (truth.astype(int), pred.astype(int)), 1)
-    return matrix
 
 
 def _cross_load(ctx: EvalContext, seed: int) -> tuple[dict[str, dict[tuple[int, int], dict[str, float]]], np.ndarray]:
@@ -136,7 +131,7 @@ def _cross_load(ctx: EvalContext, seed: int) -> tuple[dict[str, dict[tuple[int, 
                 results.setdefault(model, {})[(a, b)] = scores | {"wall_s": wall / len(test_loads)}
         pooled["pred"].append(preds["MoE teacher"][0].argmax(1))
         pooled["true"].append(truth)
-    return results, _confusion(np.concatenate(pooled["pred"]), np.concatenate(pooled["true"]), len(CLASSES))
+    return results, confusion(np.concatenate(pooled["pred"]), np.concatenate(pooled["true"]), len(CLASSES))
 
 
 def _unseen_size(ctx: EvalContext, seed: int) -> tuple[dict[str, dict[float, dict[str, float]]], np.ndarray]:
@@ -152,7 +147,7 @@ def _unseen_size(ctx: EvalContext, seed: int) -> tuple[dict[str, dict[float, dic
             results.setdefault(model, {})[size] = class_scores(type_probs(probs), truth, len(TYPES)) | {"wall_s": wall}
         pooled["pred"].append(type_probs(preds["MoE teacher"][0]).argmax(1))
         pooled["true"].append(truth)
-    return results, _confusion(np.concatenate(pooled["pred"]), np.concatenate(pooled["true"]), len(TYPES))
+    return results, confusion(np.concatenate(pooled["pred"]), np.concatenate(pooled["true"]), len(TYPES))
 
 
 def run(ctx: EvalContext) -> ProtocolResult:

@@ -163,27 +163,6 @@ def multilabel_proba(models: list[FittedGbm | float], x: np.ndarray) -> np.ndarr
     return np.stack(cols, axis=1)
 
 
-def best_thresholds(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Per column, the probability threshold that maximises F1 on this (validation) data;
-    0.5 where the column has no positive."""
-    out = np.full(scores.shape[1], 0.5)
-    for k in range(scores.shape[1]):
-        pos = truth[:, k].astype(bool)
-        if not pos.any():
-            continue
-        candidates = np.unique(scores[:, k])
-        if len(candidates) > 400:
-            candidates = np.unique(np.quantile(scores[:, k], np.linspace(0, 1, 401)))
-        best = -1.0
-        for t in candidates:
-            pred = scores[:, k] >= t
-            tp = float((pred & pos).sum())
-            f1 = 2 * tp / max(pred.sum() + pos.sum(), 1)
-            if f1 > best:
-                best, out[k] = f1, t
-    return out
-
-
 def class_probabilities(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                         x_test: np.ndarray, n_classes: int, max_iter: int, seed: int) -> np.ndarray:
     """Fit :func:`fit_classifier` and return (N_test, n_classes) probabilities; classes absent

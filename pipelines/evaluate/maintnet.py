@@ -15,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.pipeline import FeatureUnion
 
+from plantpulse.model.metrics import confusion, macro_f1
 from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
-from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, plain_baseline
+from plantpulse.pipelines.evaluate.classify import collect, plain_baseline
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
 from plantpulse.pipelines.train.tasks.maintnet import CLASSES, SYSTEM_TASK
 
@@ -41,7 +41,7 @@ def tfidf_logistic(splits: TaskSplits, seed: int) -> tuple[np.ndarray, np.ndarra
     for c in C_GRID:
         model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
         model.fit(x[0], splits.train.targets)
-        f1 = f1_score(splits.val.targets, model.predict(x[1]), average="macro", zero_division=0)
+        f1 = macro_f1(model.predict(x[1]), splits.val.targets)
         if f1 > best_f1:
             best, best_f1 = model, f1
     return _full(best, x[1], len(CLASSES)), _full(best, x[2], len(CLASSES))
@@ -61,7 +61,7 @@ def run(ctx: EvalContext) -> ProtocolResult:
     total = sum(counts.values())
     coverage = 1 - counts["other"] / total
     test = found.splits.test
-    matrix = confusion_matrix(found.first["MoE teacher"][1], test.targets, len(CLASSES))
+    matrix = confusion(found.first["MoE teacher"][1].argmax(1), test.targets, len(CLASSES))
     plot = plots.confusion(ctx, matrix, CLASSES, "MaintNet system from problem text, MoE teacher (test)",
                            "maintnet_confusion.png")
     return ProtocolResult(

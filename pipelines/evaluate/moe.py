@@ -23,7 +23,7 @@ from plantpulse.model.moe.checkpoint import load_checkpoint, read_metadata
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.training import Batcher, TaskData
-from plantpulse.model.moe.training.metrics import predict
+from plantpulse.model.moe.training.validation import predict
 from plantpulse.pipelines.evaluate.records import EvalContext
 
 PLAIN_VOCAB = 2048
@@ -47,13 +47,15 @@ class MoeSpec:
 
 @dataclass(frozen=True)
 class MoeModels:
-    """teacher / student (None without distillation) and the training wall time in seconds."""
+    """teacher / student (None without distillation), the training wall time in seconds, and per
+    kind the checkpoint's ``extra`` (normalisers, calibrated RUL intervals)."""
 
     spec: MoeSpec
     teacher: PlantPulseModel
     student: PlantPulseModel | None
     wall_s: float
     paths: dict[str, Path]
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def checkpoint_paths(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
@@ -116,9 +118,11 @@ def obtain(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
     if missing:
         raise CheckpointError(f"Missing checkpoint(s) {missing}; run `plantpulse evaluate` without "
                               f"--from-checkpoint to train them.")
-    models = {kind: load_checkpoint(path)[0] for kind, path in targets.items()}
+    loaded = {kind: load_checkpoint(path) for kind, path in targets.items()}
+    models = {kind: model for kind, (model, _) in loaded.items()}
     wall = float(record["wall_s"]) if record else _recorded_wall(targets)
-    return MoeModels(spec, models["teacher"], models.get("student"), round(wall, 1), targets)
+    return MoeModels(spec, models["teacher"], models.get("student"), round(wall, 1), targets,
+                     {kind: meta.extra for kind, (_, meta) in loaded.items()})
 
 
 def _record_path(ctx: EvalContext, spec: MoeSpec) -> Path:

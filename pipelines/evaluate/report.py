@@ -19,8 +19,9 @@ from plantpulse.pipelines.evaluate.records import ProtocolResult, Row, TargetChe
 
 KEPT_SECTION = "## Weld inspection (YOLO)"
 _PERCENT = {"accuracy", "coverage80"}
-_DIGITS = {"rmse": 2, "phm08": 0, "macro_f1": 3, "pr_auc": 3, "c_index": 3}
-_NAMES = {"rmse": "RMSE", "phm08": "PHM08 score", "coverage80": "80 % cover", "accuracy": "accuracy",
+_DIGITS = {"rmse": 2, "phm08": 0, "width80": 1, "macro_f1": 3, "pr_auc": 3, "c_index": 3}
+_NAMES = {"rmse": "RMSE", "phm08": "PHM08 score", "coverage80": "80 % cover", "width80": "80 % width",
+          "accuracy": "accuracy",
           "macro_f1": "macro-F1", "pr_auc": "PR-AUC", "c_index": "C-index"}
 
 

@@ -1,8 +1,8 @@
 """Shared scoring steps: head outputs -> metrics, and training the plain-network baseline.
 
-Metrics per head kind (``rul``: RMSE, PHM08 score, 80 % interval coverage on RUL clipped to the
-cap; ``classification``: accuracy and macro-F1; ``multilabel``: PR-AUC and macro-F1 at thresholds
-chosen on validation) all come from :mod:`.metrics`.
+Metrics per head kind (``rul``: RMSE, PHM08 score, 80 % interval coverage and mean width on RUL
+clipped to the cap; ``classification``: accuracy and macro-F1; ``multilabel``: PR-AUC and macro-F1 at thresholds
+chosen on validation) all come from :mod:`plantpulse.model.metrics`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
+from plantpulse.model import metrics as M
 from plantpulse.model.moe.training import StageOptions, TaskSplits, run_finetune, seed_everything
-from plantpulse.pipelines.evaluate import metrics as M
 from plantpulse.pipelines.evaluate.moe import PLAIN_VOCAB, plain_batcher
 from plantpulse.pipelines.evaluate.nets import PlainNet, load_plain_timed, save_plain
 from plantpulse.pipelines.evaluate.records import Budget, EvalContext
@@ -20,12 +20,14 @@ from plantpulse.pipelines.evaluate.records import Budget, EvalContext
 
 def rul_scores(mean: np.ndarray, true: np.ndarray, cap: float, lower: np.ndarray | None = None,
                upper: np.ndarray | None = None) -> dict[str, float]:
-    """RMSE and PHM08 on predictions and truth clipped to [0, cap]; coverage when bounds are given."""
+    """RMSE and PHM08 on predictions and truth clipped to [0, cap]; the interval's coverage and mean
+    width when bounds are given."""
     pred, target = np.clip(mean, 0, cap), np.clip(true, 0, cap)
     out = {"rmse": M.rmse(pred, target), "phm08": M.phm08_score(pred, target)}
     if lower is not None and upper is not None:
-        lo, hi = np.clip(lower, 0, cap), np.clip(upper, 0, cap)
-        out["coverage80"] = M.coverage(target, np.minimum(lo, pred), np.maximum(hi, pred))
+        lo, hi = np.minimum(np.clip(lower, 0, cap), pred), np.maximum(np.clip(upper, 0, cap), pred)
+        out["coverage80"] = M.coverage(target, lo, hi)
+        out["width80"] = M.mean_width(lo, hi)
     return out
 
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from plantpulse.model.metrics import concordance
 from plantpulse.model.moe.training import TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import plots
-from plantpulse.pipelines.evaluate.metrics import concordance
 from plantpulse.pipelines.evaluate.records import EvalContext, RowBuilder
 from plantpulse.pipelines.evaluate.rul_baselines import km_curve
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from plantpulse.model.metrics import confusion
 from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import plots
-from plantpulse.pipelines.evaluate.classify import collect, confusion_matrix, plain_baseline
+from plantpulse.pipelines.evaluate.classify import collect, plain_baseline
 from plantpulse.pipelines.evaluate.features import image_features
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
@@ -49,7 +50,7 @@ def run(ctx: EvalContext) -> ProtocolResult:
                     {"Gradient boosting (colour + gradient features)": gbm(ctx),
                      "Plain CNN (image)": plain_baseline(ctx, "weld")}, CASE)
     splits = found.splits
-    matrix = confusion_matrix(found.first["MoE teacher"][1], splits.test.targets, len(CLASSES))
+    matrix = confusion(found.first["MoE teacher"][1].argmax(1), splits.test.targets, len(CLASSES))
     plot = plots.confusion(ctx, matrix, CLASSES, "Weld class, MoE teacher (test)", "weld_confusion.png")
     table, notes = verdict_table(ctx, splits, found.first)
     return ProtocolResult(

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.core.records import Prediction, PredictionRow
 from plantpulse.data.store.db import open_database
 from plantpulse.data.store.types import from_micros, to_micros
 
@@ -80,34 +80,37 @@ def _encode(row: PredictionRow) -> str:
 def _decode(text: str) -> PredictionRow:
     data = json.loads(text)
     data["window_end"] = from_micros(data["window_end"])
-    return PredictionRow(**data)
+    p = data.pop("prediction")
+    return PredictionRow(**data, prediction=Prediction(**p | {"expert_shares": tuple(p["expert_shares"])}))
 
 
 class _PartitionScorer:
     """A Ray actor: loads the model once, then scores partitions of assets."""
 
-    def __init__(self, db_url: str, ref: dict[str, Any], batch_size: int) -> None:
+    def __init__(self, db_url: str, ref: dict[str, Any], batch_size: int, logs: dict[str, Any] | None = None) -> None:
         from plantpulse.data.store.db import Database
         from plantpulse.pipelines.score.compute import ModelRef, load_model
+        from plantpulse.pipelines.score.texts import LogText
 
         self.db = Database(db_url)
         self.ref = ModelRef(**ref)
         self.predictor = load_model(self.ref)
         self.batch_size = batch_size
+        self.logs = LogText(**logs) if logs else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from plantpulse.pipelines.score.compute import Candidate, score_assets
 
         assets = [Candidate(int(a), str(n), str(t))
                   for a, n, t in zip(batch["asset_id"], batch["name"], batch["asset_type"], strict=True)]
-        scores = score_assets(self.db, self.predictor, self.ref, assets, self.batch_size)
+        scores = score_assets(self.db, self.predictor, self.ref, assets, self.batch_size, self.logs)
         kinds = ["row"] * len(scores.rows) + ["skip"] * len(scores.skipped)
         payload = [_encode(r) for r in scores.rows] + [json.dumps(s) for s in scores.skipped]
         return {"kind": np.asarray(kinds, dtype=object), "payload": np.asarray(payload, dtype=object)}
 
 
 def score_on_ray(db_url: str, ref: Any, assets: Sequence[Any], batch_size: int, workers: int,
-                 address: str | None = None) -> Any:
+                 address: str | None = None, logs: Any = None) -> Any:
     """Score ``assets`` in ``workers`` parallel partitions on Ray; returns :class:`Scores`."""
     from plantpulse.pipelines.score.compute import Scores
 
@@ -120,7 +123,8 @@ def score_on_ray(db_url: str, ref: Any, assets: Sequence[Any], batch_size: int, 
         dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // per_partition)))
         scored = dataset.map_batches(
             _PartitionScorer, batch_size=per_partition, batch_format="numpy", concurrency=workers, num_cpus=1,
-            fn_constructor_kwargs={"db_url": db_url, "ref": asdict(ref), "batch_size": batch_size})
+            fn_constructor_kwargs={"db_url": db_url, "ref": asdict(ref), "batch_size": batch_size,
+                                   "logs": None if logs is None else asdict(logs)})
         out = scored.take_all()
     rows = tuple(sorted((_decode(r["payload"]) for r in out if r["kind"] == "row"), key=lambda r: r.asset_id))
     skipped = tuple(tuple(json.loads(r["payload"])) for r in out if r["kind"] == "skip")

@@ -19,12 +19,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import ConfigError, InputDataError
-from plantpulse.data.core.records import PredictionRow, SensorWindow
+from plantpulse.data.core.records import Prediction, PredictionRow, SensorWindow
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.repository import current_model_version, last_reading_times, latest_windows
-from plantpulse.data.store.schema import Asset, ModelVersion, Prediction
+from plantpulse.data.store.repository import (
+    current_model_version,
+    last_reading_times,
+    latest_windows,
+    maintenance_before,
+)
+from plantpulse.data.store.schema import Asset, ModelVersion
+from plantpulse.data.store.schema import Prediction as StoredPrediction
 from plantpulse.data.store.types import from_micros
-from plantpulse.model.predictor import ModelPrediction, Predictor, load_predictor
+from plantpulse.model.predictor import Predictor, load_predictor
+from plantpulse.pipelines.score.texts import LogText, log_text
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +104,8 @@ def candidates(session: Session, ref: ModelRef, asset_types: Sequence[str] | Non
     """Assets of the predictor's types whose newest reading is newer than their last scored window."""
     last = last_reading_times(session)
     done: dict[int, datetime] = dict(session.execute(
-        select(Prediction.asset_id, func.max(Prediction.window_end))
-        .where(Prediction.model_version_id == ref.version_id).group_by(Prediction.asset_id)).all())
+        select(StoredPrediction.asset_id, func.max(StoredPrediction.window_end))
+        .where(StoredPrediction.model_version_id == ref.version_id).group_by(StoredPrediction.asset_id)).all())
     query = select(Asset.id, Asset.name, Asset.asset_type).order_by(Asset.id)
     if asset_types:
         query = query.where(Asset.asset_type.in_(list(asset_types)))
@@ -112,55 +119,63 @@ def candidates(session: Session, ref: ModelRef, asset_types: Sequence[str] | Non
     return out
 
 
-def typed(predictor: Predictor, asset_type: str) -> Predictor:
-    """The predictor for one asset type (multi-type models expose ``for_asset_type``)."""
-    view = getattr(predictor, "for_asset_type", None)
-    return view(asset_type) if callable(view) else predictor
+def window_end(window: SensorWindow) -> datetime:
+    """The (UTC) time of the window's last row."""
+    return from_micros(int(np.asarray(window.end).astype("datetime64[us]").astype(np.int64)))
 
 
-def _row(ref: ModelRef, window: SensorWindow, p: ModelPrediction) -> PredictionRow:
-    end = from_micros(int(np.asarray(window.end).astype("datetime64[us]").astype(np.int64)))
-    return PredictionRow(asset_id=window.asset_id, window_end=end, model_version_id=ref.version_id,
-                         rul_mean=p.rul_mean, rul_lower=p.rul_lower, rul_upper=p.rul_upper,
-                         rul_quantiles=p.rul_quantiles, fault_probs=dict(p.fault_probs),
-                         anomaly_score=p.anomaly_score, routing=dict(p.routing))
+def _row(ref: ModelRef, window: SensorWindow, p: Prediction) -> PredictionRow:
+    return PredictionRow(asset_id=window.asset_id, window_end=window_end(window), model_version_id=ref.version_id,
+                         prediction=p)
 
 
-def _predict(model: Predictor, windows: list[SensorWindow]) -> tuple[list[tuple[SensorWindow, ModelPrediction]],
-                                                                     list[tuple[str, str]]]:
+def recent_texts(session: Session, windows: Sequence[SensorWindow], logs: LogText) -> list[str | None]:
+    """Per window, its asset's recent maintenance-log text up to the window's end (None: no events)."""
+    ends = {w.asset_id: window_end(w) for w in windows}
+    events = maintenance_before(session, ends, logs.lookback, logs.events)
+    return [log_text(events.get(w.asset_id, []), ends[w.asset_id]) for w in windows]
+
+
+def _predict(model: Predictor, windows: list[SensorWindow], texts: list[str | None] | None
+             ) -> tuple[list[tuple[SensorWindow, Prediction]], list[tuple[str, str]]]:
     """Predict a batch; when the batch is refused, retry window by window to isolate the bad ones."""
     try:
-        return list(zip(windows, model.predict(windows), strict=True)), []
+        return list(zip(windows, model.predict(windows, texts), strict=True)), []
     except InputDataError:
         if len(windows) == 1:
             raise
     done, skipped = [], []
-    for w in windows:
+    for i, w in enumerate(windows):
         try:
-            done += _predict(model, [w])[0]
+            done += _predict(model, [w], None if texts is None else [texts[i]])[0]
         except InputDataError as err:
             skipped.append((w.asset_name, str(err)))
     return done, skipped
 
 
 def score_assets(db: Database, predictor: Predictor, ref: ModelRef, assets: Sequence[Candidate],
-                 batch_size: int) -> Scores:
-    """Latest window of each asset -> predictions, ``batch_size`` windows per predict call."""
+                 batch_size: int, logs: LogText | None = None) -> Scores:
+    """Latest window of each asset -> predictions, ``batch_size`` windows per predict call.
+
+    A predictor that reads text gets each asset's recent maintenance log (see :mod:`.texts`).
+    """
+    logs = logs or LogText()
     rows: list[PredictionRow] = []
     skipped: list[tuple[str, str]] = []
     for asset_type in sorted({a.asset_type for a in assets}):
-        model = typed(predictor, asset_type)
+        model = predictor.for_asset_type(asset_type)
         group = [a for a in assets if a.asset_type == asset_type]
         for start in range(0, len(group), batch_size):
             chunk = group[start : start + batch_size]
             with db.session() as session:
                 found = latest_windows(session, [a.asset_id for a in chunk], model.window_length,
                                        model.channels or None)
-            windows = [found[a.asset_id] for a in chunk if a.asset_id in found]
-            empty = [w.asset_name for w in windows if len(w) == 0]
+                windows = [found[a.asset_id] for a in chunk if a.asset_id in found]
+                empty = [w.asset_name for w in windows if len(w) == 0]
+                windows = [w for w in windows if len(w)]
+                texts = recent_texts(session, windows, logs) if model.accepts_text and logs.events else None
             skipped += [(name, "no readings of the model's channels") for name in empty]
-            done, bad = _predict(model, [w for w in windows if len(w)])
+            done, bad = _predict(model, windows, texts)
             rows += [_row(ref, w, p) for w, p in done]
             skipped += bad
     return Scores(tuple(rows), tuple(skipped))
-

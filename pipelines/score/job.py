@@ -36,6 +36,7 @@ from plantpulse.pipelines.score.compute import (
     resolve_model,
     score_assets,
 )
+from plantpulse.pipelines.score.texts import LogText
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,12 @@ class ScoreRequest:
     batch_size: int = 256
     ray_address: str | None = None
     ray_workers: int = 2
+    log_events: int = 20
+    log_lookback_days: float = 7.0
+
+    @property
+    def logs(self) -> LogText:
+        return LogText(self.log_events, self.log_lookback_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +74,7 @@ class ScoreResult:
 def request_from(settings: Settings, **overrides: Any) -> ScoreRequest:
     s = settings.scoring
     base = {"model": s.model, "engine": s.engine, "batch_size": s.batch_size, "ray_address": s.ray_address,
-            "ray_workers": s.ray_workers}
+            "ray_workers": s.ray_workers, "log_events": s.log_events, "log_lookback_days": s.log_lookback_days}
     return ScoreRequest(**(base | {k: v for k, v in overrides.items() if v is not None}))
 
 
@@ -77,8 +84,9 @@ def compute(db: Database, ref: ModelRef, predictor: Predictor, todo: Sequence[Ca
     if request.engine == "ray":
         from plantpulse.pipelines.runtime.ray_engine import score_on_ray
 
-        return score_on_ray(db.url, ref, todo, request.batch_size, request.ray_workers, request.ray_address)
-    return score_assets(db, predictor, ref, todo, request.batch_size)
+        return score_on_ray(db.url, ref, todo, request.batch_size, request.ray_workers, request.ray_address,
+                            request.logs)
+    return score_assets(db, predictor, ref, todo, request.batch_size, request.logs)
 
 
 def _stored_ids(session: Session, ref: ModelRef, rows: Sequence[PredictionRow]) -> dict[tuple[int, Any], int]:

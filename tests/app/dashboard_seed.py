@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from plantpulse.data.core.records import AssetSpec, ChannelSpec, PredictionRow, Rejection
+from plantpulse.data.core.records import AssetSpec, ChannelSpec, Prediction, PredictionRow, Rejection
 from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import (
@@ -83,11 +83,12 @@ def _turbofan_predictions(db: Database, assets: dict[str, int], frame: pd.DataFr
                 rul = float(true_rul + last - cycle)
                 rows.append(PredictionRow(
                     asset_id=assets[name], window_end=end, model_version_id=version.id,
-                    rul_mean=rul, rul_lower=0.8 * rul, rul_upper=1.2 * rul,
-                    rul_quantiles={"0.1": 0.8 * rul, "0.5": rul, "0.9": 1.2 * rul},
-                    anomaly_score=float(np.clip(2.5 - rul / 60, 0, None)),
-                    routing={"modality": {"sensors": 0.82, "text": 0.18},
-                             "experts": {"e0": 0.31, "e3": 0.44, "e7": 0.25}}))
+                    prediction=Prediction(
+                        rul_mean=rul, rul_lower=0.8 * rul, rul_upper=1.2 * rul,
+                        rul_quantiles={"0.1": 0.8 * rul, "0.5": rul, "0.9": 1.2 * rul},
+                        anomaly_score=float(np.clip(2.5 - rul / 60, 0, None)),
+                        modality_shares={"sensor": 0.82, "text": 0.18},
+                        expert_shares=(0.31, 0.0, 0.0, 0.44, 0.0, 0.0, 0.0, 0.25))))
         upsert_predictions(session, rows)
         low = truth[truth["true_rul_cycles"] < 30]
         for name, rul in zip(low["asset"], low["true_rul_cycles"], strict=True):
@@ -129,9 +130,9 @@ def _machine_data(db: Database, assets: dict[str, int]) -> None:
                 probs = {"none": 1 - p, comp: p}
                 rows.append(PredictionRow(asset_id=assets[f"azure-machine-{machine:03d}"],
                                           window_end=end, model_version_id=version.id,
-                                          rul_mean=hours, rul_lower=0.7 * hours,
-                                          rul_upper=1.3 * hours, fault_probs=probs,
-                                          anomaly_score=2 * p))
+                                          prediction=Prediction(rul_mean=hours, rul_lower=0.7 * hours,
+                                                                rul_upper=1.3 * hours, fault_probs=probs,
+                                                                anomaly_score=2 * p)))
         upsert_predictions(session, rows)
 
 

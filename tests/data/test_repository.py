@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.data.core.records import AssetSpec, ChannelSpec, PredictionRow
+from plantpulse.data.core.records import AssetSpec, ChannelSpec, Prediction, PredictionRow
 from plantpulse.data.store import repository as repo
 from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
@@ -61,8 +61,8 @@ def test_predictions_are_idempotent(database: Database) -> None:
     assets, _ = _seed(database)
     with database.session() as s:
         model = repo.register_model_version(s, name="rul", kind="baseline", path="m.safetensors")
-        row = PredictionRow(assets["eng-1"], START, model.id, rul_mean=40.0,
-                            fault_probs={"hpc": 0.7, "fan": 0.3})
+        row = PredictionRow(assets["eng-1"], START, model.id,
+                            Prediction(rul_mean=40.0, fault_probs={"hpc": 0.7, "fan": 0.3}))
         assert repo.upsert_predictions(s, [row]) == 1
         assert repo.upsert_predictions(s, [row]) == 0
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from plantpulse.data.core.errors import InputDataError, UnknownNameError
+from plantpulse.data.core.records import Prediction
 from plantpulse.model.moe.checkpoint import save_checkpoint
-from plantpulse.model.moe.inference import PredictionRecord, load_predictor
+from plantpulse.model.moe.inference import load_moe
 from plantpulse.model.moe.network import PlantPulseModel
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -23,19 +24,19 @@ def checkpoint(tmp_path, tiny_model):
 
 
 @pytest.mark.parametrize("quantize", [False, True], ids=["fp32", "int8"])
-def test_predict_sensor_windows_returns_one_record_per_window(checkpoint, quantize, np_rng):
-    predictor = load_predictor(checkpoint, quantize=quantize)
+def test_predict_batch_returns_one_prediction_per_window(checkpoint, quantize, np_rng):
+    predictor = load_moe(checkpoint, quantize=quantize)
     windows = np.array([640.0, 1590.0, 1400.0], dtype=np.float32) + np_rng.normal(size=(5, 30, 3)).astype(np.float32)
-    records = predictor.predict_sensor_windows(windows, CHANNELS, "turbofan",
+    records = predictor.predict_batch(windows, CHANNELS, "turbofan",
                                                texts=["HPC wash", None, "", "oil leak", None])
-    assert len(records) == 5 and all(isinstance(r, PredictionRecord) for r in records)
+    assert len(records) == 5 and all(isinstance(r, Prediction) for r in records)
     r = records[0]
     assert 0 <= r.rul_lower <= r.rul_mean <= r.rul_upper <= 125
-    assert 0 <= r.anomaly_score < 1 and r.fault_probs is None
+    assert 0 <= r.anomaly_score < 1 and r.fault_probs == {}
     assert set(r.modality_shares) == {"sensor", "image", "text"} and r.modality_shares["image"] == 0
     assert records[1].modality_shares["text"] == 0  # no log text: the modality is masked
     assert len(r.expert_shares) == predictor.model.cfg.n_experts and abs(sum(r.expert_shares) - 1) < 1e-5
-    assert (r.model_name, r.model_version) == ("pp", 1)
+    assert predictor.name == "pp v1"
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.rul_mean = 0.0
 
@@ -46,29 +47,29 @@ def test_channel_order_does_not_matter(tmp_path, tiny_cfg, np_rng):
     model = PlantPulseModel(tiny_cfg.replace(channel_vocab=tuple(c.lower() for c in CHANNELS)))
     norm = {"turbofan": {"channels": CHANNELS, "mean": [640.0, 1590.0, 1400.0], "std": [0.5, 6.0, 9.0]}}
     checkpoint = save_checkpoint(model, tmp_path / "pp-v1.safetensors", name="pp", extra={"normalizers": norm})
-    predictor = load_predictor(checkpoint)
+    predictor = load_moe(checkpoint)
     windows = np_rng.normal(size=(2, 16, 3)).astype(np.float32) + [640.0, 1590.0, 1400.0]
-    a = predictor.predict_sensor_windows(windows, CHANNELS, "turbofan")
-    b = predictor.predict_sensor_windows(windows[..., ::-1].copy(), CHANNELS[::-1], "turbofan")
+    a = predictor.predict_batch(windows, CHANNELS, "turbofan")
+    b = predictor.predict_batch(windows[..., ::-1].copy(), CHANNELS[::-1], "turbofan")
     assert a[0].rul_mean > 0, "a clamped prediction would make the comparison empty"
     assert a[0].rul_mean == pytest.approx(b[0].rul_mean, rel=1e-4, abs=1e-3)
 
 
 def test_fault_heads_fill_fault_probs(checkpoint):
-    record = load_predictor(checkpoint).predict_sensor_windows(np.zeros((1, 64, 2), np.float32),
+    record = load_moe(checkpoint).predict_batch(np.zeros((1, 64, 2), np.float32),
                                                                ["drive_end", "fan_end"], "bearing")[0]
     assert set(record.fault_probs) == {"normal", "inner", "outer"} and record.rul_mean is None
 
 
 def test_bad_requests_get_clear_errors(checkpoint):
-    predictor = load_predictor(checkpoint)
+    predictor = load_moe(checkpoint)
     with pytest.raises(UnknownNameError, match="Unknown asset type 'pump'. Available: bearing, machine, turbofan"):
-        predictor.predict_sensor_windows(np.zeros((1, 8, 3), np.float32), CHANNELS, "pump")
+        predictor.predict_batch(np.zeros((1, 8, 3), np.float32), CHANNELS, "pump")
     with pytest.raises(InputDataError, match="windows must be"):
-        predictor.predict_sensor_windows(np.zeros((8, 3), np.float32), CHANNELS, "turbofan")
+        predictor.predict_batch(np.zeros((8, 3), np.float32), CHANNELS, "turbofan")
     with pytest.raises(InputDataError, match=r"channel\(s\) \['T50'\] were not seen"):
-        predictor.predict_sensor_windows(np.zeros((1, 8, 1), np.float32), ["T50"], "turbofan")
+        predictor.predict_batch(np.zeros((1, 8, 1), np.float32), ["T50"], "turbofan")
     bad = np.zeros((1, 8, 3), np.float32)
     bad[0, 0, 0] = np.nan
     with pytest.raises(InputDataError, match="NaN"):
-        predictor.predict_sensor_windows(bad, CHANNELS, "turbofan")
+        predictor.predict_batch(bad, CHANNELS, "turbofan")

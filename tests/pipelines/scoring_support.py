@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plantpulse.data.core.records import AssetSpec, ChannelSpec, SensorWindow
+from plantpulse.data.core.records import AssetSpec, ChannelSpec, Prediction, SensorWindow
 from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import (
@@ -23,7 +23,7 @@ from plantpulse.data.store.repository import (
     promote_model_version,
     register_model_version,
 )
-from plantpulse.model.predictor import PREDICTORS, ModelPrediction
+from plantpulse.model.predictor import PREDICTORS
 
 CHANNELS = ("a", "b")
 MODEL = "plantpulse-student"  # the default of scoring.model
@@ -35,22 +35,27 @@ class FixedPredictor:
     name = "fixed"
     asset_types = ("pump",)
     channels = CHANNELS
+    accepts_text = False
 
     def __init__(self, params: dict) -> None:
         self.params = params
         self.window_length = int(params.get("window", 5))
 
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str] | None = None) -> list[ModelPrediction]:
+    def for_asset_type(self, asset_type: str) -> FixedPredictor:
+        return self
+
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
+                ) -> list[Prediction]:
         time.sleep(float(self.params.get("sleep_s", 0.0)))
         out = []
         for w in windows:
             last = float(w.values[-1, w.channels.index("a")])
             rul = self.params.get("rul_scale", 1.0) * last
-            out.append(ModelPrediction(rul_mean=rul, rul_lower=rul * 0.8, rul_upper=rul * 1.2,
-                                       rul_quantiles={"0.1": rul * 0.8, "0.9": rul * 1.2},
-                                       fault_probs={"normal": 1 - self.params.get("fault", 0.0),
-                                                    "inner_race": self.params.get("fault", 0.0)},
-                                       anomaly_score=float(self.params.get("anomaly", 0.5))))
+            out.append(Prediction(rul_mean=rul, rul_lower=rul * 0.8, rul_upper=rul * 1.2,
+                                  rul_quantiles={"0.1": rul * 0.8, "0.9": rul * 1.2},
+                                  fault_probs={"normal": 1 - self.params.get("fault", 0.0),
+                                               "inner_race": self.params.get("fault", 0.0)},
+                                  anomaly_score=float(self.params.get("anomaly", 0.5))))
         return out
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from plantpulse.data.core.config.jobs import AlertSettings
-from plantpulse.data.core.records import AssetSpec, PredictionRow
+from plantpulse.data.core.records import AssetSpec, Prediction, PredictionRow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_assets, register_model_version
 from plantpulse.data.store.schema import WeldImage, WeldInspection
@@ -21,8 +21,8 @@ CFG = AlertSettings()
 
 
 def scored(kind: str = "baseline", **fields: object) -> Scored:
-    return Scored(PredictionRow(asset_id=7, window_end=END, model_version_id=1, **fields), "press-07", "press",
-                  "student v3", kind)
+    row = PredictionRow(asset_id=7, window_end=END, model_version_id=1, prediction=Prediction(**fields))
+    return Scored(row, "press-07", "press", "student v3", kind)
 
 
 @pytest.mark.parametrize(("fields", "fired"), [

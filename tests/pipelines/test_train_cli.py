@@ -92,14 +92,16 @@ def test_train_all_stages_end_to_end_on_real_data(datasets_dir: Path, tmp_path: 
     assert (models / "plantpulse-teacher-v2.safetensors").is_file()
 
     from plantpulse.data.datasets.cmapss import SENSOR_NAMES, SETTING_NAMES
-    from plantpulse.model.moe.inference import load_predictor
-    predictor = load_predictor(student, quantize=True)
+    from plantpulse.model.moe.inference import load_moe
+    predictor = load_moe(student, quantize=True)
     names = [*SETTING_NAMES, *SENSOR_NAMES]
+    calibration = predictor.meta.extra["rul_intervals"]["rul:turbofan"]  # split conformal on validation engines
+    assert calibration["level"] == 0.8 and calibration["n"] >= 500 and calibration["scale"] > 0
     stats = predictor.normalizers["turbofan"]
     assert "s_1" in stats["dropped"] and stats["regimes"] == 6  # constant in every regime; 6 regimes pooled
     mean, std = np.zeros(24, np.float32), np.ones(24, np.float32)
     for name, m, sd in zip(stats["channels"], stats["mean"], stats["std"], strict=True):
         mean[names.index(name)], std[names.index(name)] = m, sd
     windows = np.random.default_rng(0).normal(size=(2, 30, 24)).astype(np.float32) * std + mean
-    records = predictor.predict_sensor_windows(windows, names, "turbofan")  # dropped ones are left out
+    records = predictor.predict_batch(windows, names, "turbofan")  # dropped ones are left out
     assert len(records) == 2 and records[0].rul_mean is not None and records[0].anomaly_score is not None

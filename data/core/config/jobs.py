@@ -28,6 +28,9 @@ class ScoringSettings(Section):
     ray_address: str | None = Field(None, description="Ray cluster address, e.g. ray://head:10001; None = local Ray")
     ray_workers: int = Field(2, ge=1, description="parallel scoring tasks on Ray")
     batch_size: int = Field(256, ge=1, description="windows per predict call")
+    log_events: int = Field(20, ge=0, description="recent maintenance-log events given to models that read "
+                                                  "text, per asset (0 = none)")
+    log_lookback_days: float = Field(7.0, gt=0, description="how far back before a window's end those events go")
 
 
 class AlertSettings(Section):

@@ -34,7 +34,6 @@ from plantpulse.model.moe.training.balance import (
 )
 from plantpulse.model.moe.training.data import Batcher, TaskData, TaskSplits, cycle_batches
 from plantpulse.model.moe.training.distributed import data_seed, from_main, is_main_process, sync_parameters
-from plantpulse.model.moe.training.metrics import evaluate
 from plantpulse.model.moe.training.runtime import (
     EpochCallback,
     StageOptions,
@@ -46,6 +45,7 @@ from plantpulse.model.moe.training.runtime import (
     set_lr,
     update_router_biases,
 )
+from plantpulse.model.moe.training.validation import evaluate
 
 
 def validation_subset(data: TaskData, rows: int, seed: int) -> TaskData:

@@ -2,7 +2,8 @@
 
 A sample is one machine at one hour t: the last ``window`` hours of telemetry (volt, rotate,
 pressure, vibration), the machine's error and maintenance events of the last ``lookback_days``
-as text (e.g. ``"error error3 14h ago. maint comp2 6d ago."``; samples without any event have no
+as text (e.g. ``"error error3 14h ago. maint comp2 6d ago."``, the phrases scoring also gives
+the model: :mod:`plantpulse.pipelines.score.texts`; samples without any event have no
 text — the modality is masked, not an empty string), and the label: which of comp1..comp4
 fails in ``(t, t + 24 h]`` (multilabel). Failures are not in the text (they coincide with
 maintenance rows). Splits are by time: train before ``val_start``, validation until
@@ -23,6 +24,7 @@ from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.azure_pdm import CHANNELS, AzurePdmData, EventLog
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
+from plantpulse.pipelines.score.texts import event_phrase
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import Standardizer, time_split
 from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
@@ -31,11 +33,6 @@ ASSET = "machine"
 COMPONENTS: tuple[str, ...] = ("comp1", "comp2", "comp3", "comp4")
 FAILURE_TASK = TaskSpec(name=f"failure24h:{ASSET}", kind="multilabel", classes=COMPONENTS)
 HOUR = np.timedelta64(1, "h")
-
-
-def _ago(delta: np.timedelta64) -> str:
-    hours = int(delta / HOUR)
-    return f"{hours}h ago" if hours < 48 else f"{hours // 24}d ago"
 
 
 def _of_machine(log: EventLog, machine: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +53,7 @@ def event_text(errors: EventLog, maint: EventLog, machine: int, t: np.datetime64
 def _texts(kind: str, times: np.ndarray, codes: np.ndarray, t: np.datetime64,
            lookback: np.timedelta64) -> list[tuple[np.datetime64, str]]:
     sel = np.flatnonzero((times > t - lookback) & (times <= t))
-    return [(times[i], f"{kind} {codes[i]} {_ago(t - times[i])}.") for i in sel]
+    return [(times[i], event_phrase(kind, str(codes[i]), int((t - times[i]) / HOUR))) for i in sel]
 
 
 def failure_labels(failures: EventLog, machine: int, t: np.datetime64, horizon: np.timedelta64) -> np.ndarray:

@@ -15,7 +15,6 @@ from plantpulse.model.weld.verdict import (
     choose_threshold,
     reject_score,
     verdict_metrics,
-    wilson_interval,
 )
 
 
@@ -48,15 +47,6 @@ def test_verdict_metrics_counts() -> None:
 def test_rate_without_good_images_is_nan() -> None:
     m = verdict_metrics([0.2, 0.9], [True, True], 0.5)
     assert math.isnan(m.false_reject_rate) and m.false_reject_ci == (0.0, 1.0)
-
-
-@pytest.mark.parametrize(
-    ("k", "n", "low", "high"),
-    [(0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (1, 200, 0.00088, 0.02775)],
-    ids=["zero", "half", "rare"],
-)
-def test_wilson_interval(k: int, n: int, low: float, high: float) -> None:
-    assert wilson_interval(k, n) == pytest.approx((low, high), abs=5e-4)
 
 
 def test_choose_threshold_example() -> None:
@@ -109,17 +99,3 @@ def test_verdict_report_for_any_scorer() -> None:
     report = verdict_report(val_scores, val_truth, test_scores, test_truth, 0.0)
     assert report.val.false_rejects == 0 and 0.3 < report.val.threshold < 0.31
     assert (report.test.false_accepts, report.test.false_rejects) == (1, 2)
-
-
-@pytest.mark.parametrize(
-    ("scores", "defective", "auc"),
-    [([0.9, 0.8, 0.1, 0.2], [True, True, False, False], 1.0),
-     ([0.1, 0.2, 0.9, 0.8], [True, True, False, False], 0.0),
-     ([0.5, 0.5, 0.5, 0.5], [True, False, True, False], 0.5),
-     ([0.9, 0.3, 0.5, 0.1], [True, True, False, False], 0.75)],
-    ids=["perfect", "inverted", "ties", "partial"],
-)
-def test_reject_auc(scores: list[float], defective: list[bool], auc: float) -> None:
-    from plantpulse.model.weld.verdict import reject_auc
-
-    assert reject_auc(scores, defective) == pytest.approx(auc)

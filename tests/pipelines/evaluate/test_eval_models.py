@@ -32,13 +32,6 @@ def _toy(rng: np.random.Generator, n: int, name: str) -> TaskData:
     return TaskData(name=name, task=SPEC, groups=np.arange(n), sensor=x, channels=("u", "v"), targets=y)
 
 
-def test_best_thresholds_maximise_f1_per_column():
-    scores = np.array([[0.9, 0.1], [0.6, 0.2], [0.4, 0.3], [0.1, 0.4]])
-    truth = np.array([[1, 0], [1, 0], [0, 0], [0, 1]])
-    t = gbm.best_thresholds(scores, truth)
-    assert 0.4 < t[0] <= 0.6 and t[1] == pytest.approx(0.4)
-
-
 def test_class_probabilities_give_unseen_classes_zero(rng):
     x = rng.normal(size=(60, 3))
     y = (x[:, 0] > 0).astype(int) * 2  # classes 0 and 2 only

@@ -1,5 +1,6 @@
-"""Validation metrics per head kind, computed on whole splits (no window-level leakage here:
-the splits come in already separated by unit/asset/recording)."""
+"""Validation during training: run a task head over a split and score it per head kind with
+:mod:`plantpulse.model.metrics` (whole splits, already separated by unit/asset/recording, so no
+window-level leakage here)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,13 @@ import math
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
+from plantpulse.model import metrics as M
 from plantpulse.model.moe.layers.heads import AnomalyOutput, ClassOutput, RULDistribution
 from plantpulse.model.moe.losses import task_loss
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.training.data import Batcher, TaskData
 from plantpulse.model.moe.training.runtime import autocast
-
-
-def phm08_score(pred: np.ndarray, true: np.ndarray) -> float:
-    """PHM08 asymmetric score: Σ exp(-d/13) - 1 for early, exp(d/10) - 1 for late predictions."""
-    d = pred - true
-    return float(np.sum(np.where(d < 0, np.exp(-d / 13.0) - 1, np.exp(d / 10.0) - 1)))
 
 
 @torch.no_grad()
@@ -59,28 +54,24 @@ def _arrays(out: object) -> dict[str, np.ndarray]:
 
 
 def task_metrics(kind: str, outs: dict[str, np.ndarray], rul_cap: float = 125.0) -> dict[str, float]:
-    """Metrics for one task kind from :func:`predict` outputs."""
+    """Metrics for one task kind from :func:`predict` outputs (NaN where a diverged model gave NaN)."""
     y = outs["target"]
     if kind == "rul":
         true = np.clip(y.astype(float), 0, rul_cap)
         pred = np.clip(outs["mean"], 0, rul_cap)
-        covered = (true >= outs["lower"]) & (true <= outs["upper"])
-        return {"rmse": float(np.sqrt(np.mean((pred - true) ** 2))),
-                "mae": float(np.mean(np.abs(pred - true))),
-                "coverage80": float(covered.mean()), "phm08": phm08_score(pred, true)}
+        if not (np.isfinite(pred).all() and np.isfinite(outs["lower"]).all() and np.isfinite(outs["upper"]).all()):
+            return dict.fromkeys(("rmse", "mae", "coverage80", "phm08"), math.nan)
+        return {"rmse": M.rmse(pred, true), "mae": M.mae(pred, true),
+                "coverage80": M.coverage(true, outs["lower"], outs["upper"]), "phm08": M.phm08_score(pred, true)}
+    scores = outs["score"] if kind == "anomaly" else outs["probs"]
+    if not np.isfinite(scores).all():
+        return {"auroc": math.nan} if kind == "anomaly" else {"macro_f1": math.nan}
     if kind == "anomaly":
-        abnormal = ~y.astype(bool)
-        auc = roc_auc_score(abnormal, outs["score"]) if 0 < abnormal.sum() < len(y) else math.nan
-        return {"auroc": float(auc)}
-    probs = outs["probs"]
+        return {"auroc": M.roc_auc(scores, ~y.astype(bool))}
     if kind == "multilabel":
-        pred = probs >= 0.5
-        ap = [average_precision_score(y[:, k], probs[:, k]) for k in range(y.shape[1]) if y[:, k].any()]
-        return {"macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
-                "pr_auc": float(np.mean(ap)) if ap else math.nan}
-    pred = probs.argmax(1)
-    return {"accuracy": float((pred == y).mean()),
-            "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0))}
+        return {"macro_f1": M.macro_f1(scores >= 0.5, y), "pr_auc": M.pr_auc(scores, y)}
+    pred = scores.argmax(1)
+    return {"accuracy": M.accuracy(pred, y), "macro_f1": M.macro_f1(pred, y)}
 
 
 def evaluate(model: PlantPulseModel, data: TaskData, batcher: Batcher, batch_size: int = 64,

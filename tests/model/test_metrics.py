@@ -1,4 +1,4 @@
-"""Evaluation metrics against hand-computed answers."""
+"""The metrics module against hand-computed answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from plantpulse.data.core.errors import InputDataError
-from plantpulse.pipelines.evaluate import metrics as M
+from plantpulse.model import metrics as M
 
 
 def test_rmse_known_answer():
@@ -83,7 +83,59 @@ def test_rmse_rejects_bad_input(bad):
         M.rmse(*bad)
 
 
-def test_mean_sd_over_seeds():
-    assert M.mean_sd([1.0, 2.0, 3.0]) == (2.0, 1.0)
-    assert M.mean_sd([4.0]) == (4.0, 0.0)
-    assert all(math.isnan(v) for v in M.mean_sd([]))
+def test_mae_and_mean_width_known_answer():
+    assert M.mae([1, 2, 3], [2, 2, 5]) == pytest.approx(1.0)
+    assert M.mean_width([0, 5], [2, 9]) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [(0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (1, 200, 0.00088, 0.02775)],
+    ids=["zero", "half", "rare"],
+)
+def test_wilson_interval(k: int, n: int, low: float, high: float) -> None:
+    assert M.wilson_interval(k, n) == pytest.approx((low, high), abs=5e-4)
+
+
+def test_wilson_interval_without_trials_is_everything() -> None:
+    assert M.wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("scores", "positive", "auc"),
+    [([0.9, 0.8, 0.1, 0.2], [True, True, False, False], 1.0),
+     ([0.1, 0.2, 0.9, 0.8], [True, True, False, False], 0.0),
+     ([0.5, 0.5, 0.5, 0.5], [True, False, True, False], 0.5),
+     ([0.9, 0.3, 0.5, 0.1], [True, True, False, False], 0.75)],
+    ids=["perfect", "inverted", "ties", "partial"],
+)
+def test_roc_auc(scores: list[float], positive: list[bool], auc: float) -> None:
+    assert M.roc_auc(scores, positive) == pytest.approx(auc)
+
+
+def test_roc_auc_of_one_class_is_nan_and_nan_scores_are_refused() -> None:
+    assert math.isnan(M.roc_auc([0.1, 0.2], [True, True]))
+    with pytest.raises(InputDataError, match="NaN or inf"):
+        M.roc_auc([float("nan"), 0.1], [False, True])
+
+
+def test_confusion_rows_are_truth_columns_predictions():
+    matrix = M.confusion([0, 2, 2, 1], [0, 1, 2, 1], 4)
+    expected = np.zeros((4, 4), dtype=int)
+    expected[0, 0] = expected[1, 2] = expected[2, 2] = expected[1, 1] = 1
+    np.testing.assert_array_equal(matrix, expected)  # class 3 never seen: a zero row and column
+
+
+def test_best_f1_thresholds_maximise_f1_per_column():
+    scores = np.array([[0.9, 0.1], [0.6, 0.2], [0.4, 0.3], [0.1, 0.4]])
+    truth = np.array([[1, 0], [1, 0], [0, 0], [0, 1]])
+    t = M.best_f1_thresholds(scores, truth)
+    assert 0.4 < t[0] <= 0.6 and t[1] == pytest.approx(0.4)
+
+
+def test_best_f1_threshold_is_the_lowest_best_and_half_without_positives():
+    # thresholds 0.9 and 0.6 both give F1 = 2/3 (one of two positives, or both plus two false
+    # alarms); the lowest one is kept
+    scores, truth = [0.9, 0.8, 0.7, 0.6], [1, 0, 0, 1]
+    assert M.best_f1_threshold(scores, truth) == pytest.approx(0.6)
+    assert M.best_f1_threshold([0.2, 0.9], [0, 0]) == 0.5
