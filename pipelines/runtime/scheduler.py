@@ -16,6 +16,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +53,14 @@ def _score(settings: Settings, db: Database) -> tuple[int, dict[str, Any]]:
 
 def _ingest(settings: Settings, db: Database) -> tuple[int, dict[str, Any]]:
     """Ingest every sensor file in the drop folder; move it to done/ or failed/ afterwards."""
-    from plantpulse.connectors.registry import file_suffixes
     from plantpulse.pipelines.ingest.entry import IngestFailedError, ingest_sensor_file
 
     folder = settings.scheduler.ingest_dir
     assert folder is not None
     loaded, files, failed = 0, [], []
-    suffixes = file_suffixes("sensors")
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(suffixes)):
+    patterns = settings.scheduler.ingest_patterns
+    for path in sorted(p for p in folder.iterdir()
+                       if p.is_file() and any(fnmatch(p.name.lower(), pattern.lower()) for pattern in patterns)):
         try:
             result = ingest_sensor_file(db, path, create_assets=True,
                                         asset_type=settings.scheduler.ingest_asset_type,

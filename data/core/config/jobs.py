@@ -83,6 +83,10 @@ class SchedulerSettings(Section):
     ingest_dir: Path | None = Field(None, description="drop folder of sensor CSV/Parquet files to ingest")
     ingest_cron: str = Field("* * * * *", description="crontab of the drop-folder ingest job")
     ingest_asset_type: str = Field("generic", min_length=1, description="type of assets first seen in a file")
+    ingest_patterns: tuple[str, ...] = Field(
+        ("*.csv", "*.csv.gz", "*.zip", "*.parquet", "*.pq", "*.mat", "*.mat.gz"), min_length=1,
+        description="file-name patterns the drop folder takes (other files, e.g. notes, stay where they are); "
+                    "the connector for each is chosen by its name as for `plantpulse ingest`")
 
     @field_validator("score_cron", "ingest_cron")
     @classmethod
