@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from plantpulse.data.core.times import to_micros
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Alert, IngestBatch, Prediction, SensorReading
-from plantpulse.data.store.types import to_micros
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 from live_chain import LiveChain, train_baseline

@@ -13,6 +13,7 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from plantpulse.app.queries.sql import bucket_us, database, epoch_us
+from plantpulse.data.core.times import from_micros
 from plantpulse.data.store.schema import (
     Asset,
     Channel,
@@ -21,7 +22,6 @@ from plantpulse.data.store.schema import (
     Prediction,
     SensorReading,
 )
-from plantpulse.data.store.types import from_micros
 
 CACHE_TTL_S = 10
 RECENT_ROWS = 5000  # rows scanned to find which channels an asset reports

@@ -31,7 +31,7 @@ from plantpulse.connectors.opcua.security import OpcUaSecurityError, Pki
 from plantpulse.connectors.opcua.session import Session, open_client
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.store.types import to_micros, utcnow
+from plantpulse.data.core.times import to_micros, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from asyncua import ua
 from plantpulse.connectors.opcua.buffer import SampleBuffer, SampleRow
 from plantpulse.connectors.opcua.nodes import NodeBinding
 from plantpulse.connectors.opcua.quality import ClockLimits, check_sample, overflowed
-from plantpulse.data.store.types import to_micros, utcnow
+from plantpulse.data.core.times import to_micros, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 from asyncua.ua.status_codes import get_name_and_doc
 
 from plantpulse.connectors.opcua.nodes import NodeBinding
-from plantpulse.data.store.types import to_micros
+from plantpulse.data.core.times import to_micros
 
 SEVERITY_MASK = 0xC000_0000
 GOOD = 0x0000_0000

@@ -23,7 +23,7 @@ from plantpulse.connectors.opcua.intake import Intake
 from plantpulse.connectors.opcua.security import Pki, TrustList, explain_refusal
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.errors import ConfigError
-from plantpulse.data.store.types import from_micros, utcnow
+from plantpulse.data.core.times import from_micros, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from plantpulse.data.core.records import (
     Rejection,
     SensorWindow,
 )
+from plantpulse.data.core.times import as_utc, micros_to_datetime64, utcnow
 from plantpulse.data.store.db import driver_connection
 from plantpulse.data.store.safe_text import storable, storable_or_none
 from plantpulse.data.store.schema import (
@@ -37,7 +38,6 @@ from plantpulse.data.store.schema import (
     QuarantinedRow,
     SensorReading,
 )
-from plantpulse.data.store.types import as_utc, micros_to_datetime64, utcnow
 
 MAX_CHANNEL_ID = 32_767
 

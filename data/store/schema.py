@@ -30,7 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from plantpulse.data.store.types import UTCDateTime, utcnow
+from plantpulse.data.core.times import utcnow
+from plantpulse.data.store.types import UTCDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

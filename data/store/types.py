@@ -7,41 +7,14 @@ epoch, which keeps its indexes small and its range scans fast.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """``value`` in UTC; naive datetimes are rejected because their zone is unknown."""
-    if value.tzinfo is None:
-        msg = f"Timestamp {value.isoformat()} has no time zone; PlantPulse stores UTC only."
-        raise ValueError(msg)
-    return value.astimezone(UTC)
-
-
-def to_micros(value: datetime) -> int:
-    delta = as_utc(value) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(value))
-
-
-def micros_to_datetime64(values: np.ndarray) -> np.ndarray:
-    """int64 µs since epoch (N,) -> datetime64[us] (N,), UTC without a zone attached."""
-    return np.asarray(values, dtype=np.int64).astype("datetime64[us]")
+from plantpulse.data.core.times import as_utc, from_micros, to_micros
 
 
 class UTCDateTime(TypeDecorator[datetime]):

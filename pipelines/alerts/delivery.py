@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from plantpulse.data.core.config.jobs import AlertSettings
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Alert, Asset
-from plantpulse.data.store.types import utcnow
 from plantpulse.pipelines.alerts.workorders import Delivery, WorkOrder, from_alert, send
 
 log = logging.getLogger(__name__)

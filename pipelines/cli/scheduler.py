@@ -11,8 +11,8 @@ from datetime import datetime
 import click
 
 from plantpulse.data.core.config.settings import Settings
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.db import open_database
-from plantpulse.data.store.types import utcnow
 
 log = logging.getLogger("plantpulse.scheduler")
 

@@ -112,7 +112,7 @@ def ack(settings: Settings, alert_ids: tuple[int, ...], user: str) -> None:
 @click.pass_obj
 def export_alerts(settings: Settings, since: datetime | None, status: str, out: Path | None, webhook: bool) -> None:
     """Write (and optionally send) work orders for existing alerts."""
-    from plantpulse.data.store.types import utcnow
+    from plantpulse.data.core.times import utcnow
     from plantpulse.pipelines.alerts.delivery import deliver
     from plantpulse.pipelines.alerts.workorders import from_alert, write_csv
 

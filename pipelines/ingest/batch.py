@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import InputDataError, PlantPulseError, UploadRejectedError
 from plantpulse.data.core.records import Rejection
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.db_errors import brief
 from plantpulse.data.store.repository import find_committed_batch, quarantine
 from plantpulse.data.store.safe_text import storable
 from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.types import utcnow
 from plantpulse.pipelines.ingest.removal import check_removable, remove_batch
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from plantpulse.connectors.logs.connector import LogConnector, LogOptions
 from plantpulse.connectors.registry import get_connector
 from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.core.records import MaintenanceRecord, Rejection
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import MaintenanceEvent
-from plantpulse.data.store.types import utcnow
 from plantpulse.pipelines.ingest.accounting import require_something
 from plantpulse.pipelines.ingest.assets import AssetResolver, unknown_asset_reason
 from plantpulse.pipelines.ingest.batch import IngestResult, OpenBatch, check_upload, run_once

@@ -19,11 +19,11 @@ import numpy as np
 from plantpulse.connectors.opcua.buffer import PendingBlock, Target
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import AssetSpec, ChannelSpec, Rejection
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_assets, ensure_channels, find_committed_batch, quarantine
 from plantpulse.data.store.schema import IngestBatch
-from plantpulse.data.store.types import utcnow
 
 CONNECTOR = "opcua"
 

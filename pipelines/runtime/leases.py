@@ -24,10 +24,10 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.db_errors import brief
 from plantpulse.data.store.schema import JobRun
-from plantpulse.data.store.types import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ import numpy as np
 
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.records import Prediction, PredictionRow
+from plantpulse.data.core.times import from_micros, to_micros
 from plantpulse.data.store.db import open_database
-from plantpulse.data.store.types import from_micros, to_micros
 
 log = logging.getLogger(__name__)
 

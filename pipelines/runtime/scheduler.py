@@ -26,9 +26,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.registry import Registry
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.db_errors import DATABASE_ERRORS, describe
-from plantpulse.data.store.types import utcnow
 from plantpulse.pipelines.runtime.leases import JobBusyError, RunOutcome, run_job
 
 log = logging.getLogger(__name__)

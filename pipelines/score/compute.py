@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import ConfigError, InputDataError
 from plantpulse.data.core.records import Prediction, PredictionRow, SensorWindow
+from plantpulse.data.core.times import from_micros
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import (
     current_model_version,
@@ -29,7 +30,6 @@ from plantpulse.data.store.repository import (
 )
 from plantpulse.data.store.schema import Asset, ModelVersion
 from plantpulse.data.store.schema import Prediction as StoredPrediction
-from plantpulse.data.store.types import from_micros
 from plantpulse.model.predictor import Predictor, load_predictor
 from plantpulse.pipelines.score.texts import LogText, log_text
 

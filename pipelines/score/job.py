@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.records import PredictionRow
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import raise_alert, upsert_predictions
 from plantpulse.data.store.schema import Alert, Asset, Prediction
-from plantpulse.data.store.types import utcnow
 from plantpulse.model.predictor import Predictor
 from plantpulse.pipelines.alerts.delivery import deliver_pending, mark_pending
 from plantpulse.pipelines.alerts.pchart import weld_findings

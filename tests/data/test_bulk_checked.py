@@ -23,7 +23,7 @@ def _stored(db: Database) -> dict[tuple[int, int, int], tuple[float, int | None]
     with db.engine.connect() as conn:
         rows = conn.execute(select(SensorReading.asset_id, SensorReading.ts, SensorReading.channel_id,
                                    SensorReading.value, SensorReading.batch_id)).all()
-    from plantpulse.data.store.types import to_micros
+    from plantpulse.data.core.times import to_micros
 
     return {(a, to_micros(t) - T0, c): (v, b) for a, t, c, v, b in rows}
 

@@ -9,10 +9,10 @@ import pytest
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import AssetSpec, ChannelSpec, Prediction, PredictionRow
+from plantpulse.data.core.times import to_micros
 from plantpulse.data.store import repository as repo
 from plantpulse.data.store.bulk import ReadingBlock, write_readings
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.types import to_micros
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -11,9 +11,9 @@ from scoring_support import make_fleet, register_fixed
 from sqlalchemy import select
 
 from plantpulse.data.core.config.settings import load_settings
+from plantpulse.data.core.times import utcnow
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import JobRun
-from plantpulse.data.store.types import utcnow
 from plantpulse.pipelines.runtime.leases import JobBusyError, finish_run, run_job, start_run
 from plantpulse.pipelines.runtime.scheduler import SCHEDULED_JOBS, JobSpec, Scheduler
 

@@ -34,7 +34,7 @@ from plantpulse.connectors.opcua.security import Pki, TrustList
 from plantpulse.connectors.opcua.sim.replay import ReplayAsset
 from plantpulse.connectors.opcua.sim.store import HistoryRow, SimStore, pack_array, variant
 from plantpulse.connectors.opcua.sim.values import datavalue, fleet_ranges, inject, publish, shared_datavalues
-from plantpulse.data.store.types import to_micros, utcnow
+from plantpulse.data.core.times import to_micros, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 from asyncua import ua
 from asyncua.server.history import HistoryStorageInterface
 
-from plantpulse.data.store.types import from_micros, to_micros, utcnow
+from plantpulse.data.core.times import from_micros, to_micros, utcnow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (id INTEGER PRIMARY KEY, node TEXT NOT NULL UNIQUE);

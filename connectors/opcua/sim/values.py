@@ -10,7 +10,7 @@ import numpy as np
 from asyncua import Server, ua
 
 from plantpulse.connectors.opcua.sim.replay import ReplayAsset
-from plantpulse.data.store.types import from_micros, utcnow
+from plantpulse.data.core.times import from_micros, utcnow
 
 CLOCK_JUMP_US = 86_400_000_000  # a clock-jump fault stamps its value one day ahead
 

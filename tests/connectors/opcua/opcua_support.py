@@ -23,9 +23,9 @@ from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.connectors.opcua.security import Pki
 from plantpulse.connectors.opcua.sim.server import APPLICATION_URI
 from plantpulse.data.core.config.opcua import OpcUaSettings
+from plantpulse.data.core.times import to_micros
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Asset, Channel, QuarantinedRow, SensorReading
-from plantpulse.data.store.types import to_micros
 
 
 def free_port() -> int:

@@ -19,10 +19,10 @@ from plantpulse.connectors.opcua.quality import ClockLimits
 from plantpulse.data.core.config.opcua import OpcUaSettings
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.records import ChannelSpec
+from plantpulse.data.core.times import to_micros
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_channels
 from plantpulse.data.store.schema import IngestBatch, QuarantinedRow, SensorReading
-from plantpulse.data.store.types import to_micros
 from plantpulse.pipelines.ingest.opcua import DatabaseSink, database_sinks
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

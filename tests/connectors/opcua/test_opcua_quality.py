@@ -9,7 +9,7 @@ import pytest
 
 from plantpulse.connectors.opcua.nodes import NodeBinding
 from plantpulse.connectors.opcua.quality import ClockLimits, check_sample, overflowed
-from plantpulse.data.store.types import to_micros
+from plantpulse.data.core.times import to_micros
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW_US = to_micros(NOW)

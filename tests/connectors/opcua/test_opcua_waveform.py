@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.data.core.resources import sample_dir
+from plantpulse.data.core.times import to_micros
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Asset, SensorReading
-from plantpulse.data.store.types import to_micros
 from plantpulse.pipelines.ingest.opcua import database_sinks
 
 pytestmark = [pytest.mark.integration]

@@ -25,10 +25,10 @@ from sqlalchemy import delete, select
 from plantpulse.connectors.sensors.csv_connector import CsvConnector
 from plantpulse.connectors.sensors.options import SensorOptions
 from plantpulse.data.core.records import AssetSpec
+from plantpulse.data.core.times import to_micros
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import ensure_assets
 from plantpulse.data.store.schema import Asset, Channel, IngestBatch, QuarantinedRow, SensorReading
-from plantpulse.data.store.types import to_micros
 from plantpulse.pipelines.ingest.entry import IngestFailedError, ingest_sensor_file
 
 CHANNELS = ("a", "b")
