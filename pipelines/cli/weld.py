@@ -181,7 +181,10 @@ def predict(settings: Settings, images: tuple[Path, ...], checkpoint: Path | Non
     click.echo(f"Detector {loaded.detector.version} ({loaded.kind}), threshold "
                f"{loaded.threshold:.3f}, {len(paths)} files", err=True)
     rule = {"threshold": loaded.threshold, "reject_classes": loaded.reject_classes, "show_all": all_boxes}
-    echo = lambda out: click.echo(inspection_line(out.name, out.result, out.score, out.verdict, **rule))  # noqa: E731
+
+    def echo(out: Any) -> None:
+        click.echo(inspection_line(out.name, out.result, out.score, out.verdict, **rule))
+
     outcomes, rejected = weld_inspect.inspect_paths(settings, loaded, paths, store, echo)
     for bad in rejected:
         click.echo(f"SKIPPED {bad.reason}", err=True)

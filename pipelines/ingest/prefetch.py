@@ -47,11 +47,11 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
         while True:
             kind, value = slots.get()
             if kind == "item":
-                yield value  # type: ignore[misc]
+                yield value  # type: ignore[misc]  # the queue holds items or the producer's exception
             elif kind == "done":
                 return
             else:
-                raise value  # type: ignore[misc]
+                raise value  # type: ignore[misc]  # an exception object the producer put there
     finally:
         stop.set()
         worker.join(timeout=10)

@@ -25,14 +25,14 @@ def shared_datavalues() -> Iterator[None]:
     """
     had = "__deepcopy__" in vars(ua.DataValue)
     previous = vars(ua.DataValue).get("__deepcopy__")
-    ua.DataValue.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]
+    ua.DataValue.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]  # patched on purpose, see docstring
     try:
         yield
     finally:
         if had:
-            ua.DataValue.__deepcopy__ = previous  # type: ignore[attr-defined]
+            ua.DataValue.__deepcopy__ = previous  # type: ignore[attr-defined]  # restore the patch above
         else:
-            del ua.DataValue.__deepcopy__  # type: ignore[attr-defined]
+            del ua.DataValue.__deepcopy__  # type: ignore[attr-defined]  # remove the patch above
 
 
 async def publish(server: Server, node_id: ua.NodeId, dv: ua.DataValue) -> None:

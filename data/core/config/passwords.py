@@ -34,8 +34,8 @@ class ScryptHash:
     key: bytes
 
     def encode(self) -> str:
-        b64 = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
-        return f"{SCHEME}${self.n}${self.r}${self.p}${b64(self.salt)}${b64(self.key)}"
+        salt, key = (base64.b64encode(raw).decode("ascii") for raw in (self.salt, self.key))
+        return f"{SCHEME}${self.n}${self.r}${self.p}${salt}${key}"
 
 
 def _derive(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:

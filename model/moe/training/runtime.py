@@ -199,4 +199,4 @@ def clip_and_step(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parame
 def update_router_biases(model: torch.nn.Module) -> None:
     """The MoE bias-balancing step after an optimiser step, on the loads of all ranks."""
     sum_router_loads(model)
-    model.update_router_biases()  # type: ignore[operator]
+    model.update_router_biases()  # type: ignore[operator]  # a PlantPulseModel method; typed here as any Module
