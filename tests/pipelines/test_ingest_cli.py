@@ -6,28 +6,14 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import SensorReading
-from plantpulse.pipelines.cli.main import main
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
-@pytest.fixture
-def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    for key in ("PLANTPULSE_CONFIG", "PLANTPULSE_DB_URL", "PLANTPULSE_DATABASE_URL", "PLANTPULSE_HOME"):
-        monkeypatch.delenv(key, raising=False)
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        code = main(["--home", str(tmp_path / "home"), *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return invoke
 
 
 def test_every_subcommand_has_help(run) -> None:

@@ -7,27 +7,11 @@ import gzip
 from pathlib import Path
 
 import numpy as np
-import pytest
 import scipy.io
 from sqlalchemy import select
 
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Asset, Channel, MaintenanceEvent, SensorReading
-from plantpulse.pipelines.cli.main import main
-
-
-@pytest.fixture
-def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    for key in ("PLANTPULSE_CONFIG", "PLANTPULSE_DB_URL", "PLANTPULSE_DATABASE_URL", "PLANTPULSE_HOME"):
-        monkeypatch.delenv(key, raising=False)
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        code = main(["--home", str(tmp_path / "home"), *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return invoke
 
 
 def _db(tmp_path: Path) -> Database:

@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import ModelVersion, WeldInspection, WeldLabel
-from plantpulse.model.weld.checkpoint import make_weld_model, save_weld_model, untrained_weld_model
-from plantpulse.model.weld.synthetic import NAMES, synthetic_weld, write_synthetic_dataset
+from plantpulse.model.weld.synthetic import synthetic_weld, write_synthetic_dataset
 from plantpulse.pipelines.cli.main import main
 
 COMMANDS = ("train", "evaluate", "predict", "review", "retrain", "export")
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, make_detector) -> Path:
     """An untrained detector (class bias zeroed: it finds boxes everywhere) with a threshold."""
-    torch.manual_seed(0)
-    model = untrained_weld_model(NAMES, imgsz=96)
-    for branch in model.network.model[-1].cv3:
-        branch[-1].bias.data.zero_()
-    card = replace(model.card, reject_threshold=0.5, reject_classes=("Bad Weld", "Defect"))
-    model = make_weld_model(model.network, card)
-    return save_weld_model(model, tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+    return make_detector(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", 0.5)
 
 
 @pytest.fixture

@@ -4,29 +4,19 @@ listed or written, unless --all-boxes; the deciding box is marked."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 from test_weld_cli import env, images, run  # noqa: F401  (fixtures)
 
-from plantpulse.model.weld.checkpoint import make_weld_model, save_weld_model, untrained_weld_model
 from plantpulse.model.weld.inference import Detection, ImageDetections
-from plantpulse.model.weld.synthetic import NAMES
 from plantpulse.pipelines.weld.report import inspection_json, inspection_line
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, make_detector) -> Path:
     """An untrained detector (class bias zeroed: every box scores 0.5) with threshold 0.6."""
-    torch.manual_seed(0)
-    model = untrained_weld_model(NAMES, imgsz=96)
-    for branch in model.network.model[-1].cv3:
-        branch[-1].bias.data.zero_()
-    card = replace(model.card, reject_threshold=0.6, reject_classes=("Bad Weld", "Defect"))
-    return save_weld_model(make_weld_model(model.network, card),
-                           tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+    return make_detector(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", 0.6)
 
 
 RESULT = ImageDetections("0" * 64, 200, 200, (
