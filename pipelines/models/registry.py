@@ -164,7 +164,8 @@ def rollback(db: Database, name: str) -> list[Change]:
         find_version(session, name)
         versions = list(session.scalars(select(ModelVersion).where(ModelVersion.name == name)))
         if not any(v.stage == "production" for v in versions):
-            msg = f"Model {name!r} has no production version to roll back; promote one with `plantpulse models promote`."
+            msg = (f"Model {name!r} has no production version to roll back; "
+                   "promote one with `plantpulse models promote`.")
             raise InputDataError(msg)
         target = rollback_target(versions)
         if target is None:
@@ -181,7 +182,12 @@ def register_file(db: Database, path: Path, *, name: str | None = None, kind: st
     would). The file is validated by loading it through the predictor registry under its kind (from
     its metadata, else ``kind``); the asset types and channels it serves are recorded.
     """
-    from plantpulse.model.predictor import kind_from_metadata, load_predictor, metrics_from_metadata, predictor_kinds
+    from plantpulse.model.predictor import (
+        kind_from_metadata,
+        load_predictor,
+        metrics_from_metadata,
+        predictor_kinds,
+    )
 
     path = Path(path)
     if path.suffix.lower() != ".safetensors":

@@ -95,8 +95,10 @@ def load_model(ref: ModelRef) -> Predictor:
         raise ConfigError(msg)
     key = (ref.version_id, ref.kind, str(path.resolve()), path.stat().st_mtime)
     if key not in _LOADED:
-        for old in [k for k in _LOADED if k[0] == ref.version_id][:] + list(_LOADED)[: max(0, len(_LOADED) - _KEEP + 1)]:
-            _LOADED.pop(old, None)
+        for old in [k for k in _LOADED if k[0] == ref.version_id]:  # this version's file changed
+            del _LOADED[old]
+        while len(_LOADED) >= _KEEP:  # the oldest loaded goes first
+            del _LOADED[next(iter(_LOADED))]
         _LOADED[key] = load_predictor(ref.kind, path)
     return _LOADED[key]
 

@@ -21,7 +21,14 @@ from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Asset, ModelVersion
 from plantpulse.model.predictor import Predictor
 from plantpulse.pipelines.models.registry import served_types
-from plantpulse.pipelines.score.compute import Candidate, ModelRef, candidates, load_model, ref_of, resolve_model
+from plantpulse.pipelines.score.compute import (
+    Candidate,
+    ModelRef,
+    candidates,
+    load_model,
+    ref_of,
+    resolve_model,
+)
 
 
 @dataclass(frozen=True, slots=True)
