@@ -10,16 +10,17 @@ never scores an asset type it was not trained on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.errors import ConfigError, PlantPulseError
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import Asset, ModelVersion
-from plantpulse.model.predictor import Predictor
+from plantpulse.model.predictor import Predictor, predictor_kinds
 from plantpulse.pipelines.models.registry import served_types
 from plantpulse.pipelines.score.compute import (
     Candidate,
@@ -29,6 +30,8 @@ from plantpulse.pipelines.score.compute import (
     ref_of,
     resolve_model,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ def _by_type(db: Database, only: Sequence[str], force: bool) -> Plan:
         session.expunge_all()
     chosen: dict[str, tuple[ModelRef, Predictor, ModelVersion]] = {}
     waiting: dict[str, list[str]] = {}
+    broken: dict[str, str] = {}
+    kinds = predictor_kinds()
     for version in versions:
         recorded = served_types(version)
         if version.stage != "production":
@@ -117,7 +122,15 @@ def _by_type(db: Database, only: Sequence[str], force: bool) -> Plan:
         if not open_types or (recorded is not None and not set(recorded) & set(open_types)):
             continue
         ref = ref_of(version)
-        predictor = load_model(ref)
+        if ref.kind not in kinds:
+            continue  # not a sensor predictor (the weld detector has its own pipeline)
+        try:
+            predictor = load_model(ref)
+        except PlantPulseError as err:
+            log.error("Model %s is in production but cannot be loaded: %s", ref.label, err)
+            for t in recorded or ():
+                broken.setdefault(t, f"its production model {ref.label} cannot be loaded: {err}")
+            continue
         for t in types_of(ref, version, predictor):
             if t in open_types:
                 chosen[t] = (ref, predictor, version)
@@ -130,7 +143,7 @@ def _by_type(db: Database, only: Sequence[str], force: bool) -> Plan:
             ref, predictor, _ = chosen[types[0]]
             todo = candidates(session, ref, types, only, force)
             assignments.append(Assignment(ref, predictor, tuple(types), tuple(todo)))
-    unserved = tuple((n, no_model_reason(t, waiting.get(t, ()))) for n, t in assets if t not in chosen)
+    unserved = tuple((n, broken.get(t) or no_model_reason(t, waiting.get(t, ()))) for n, t in assets if t not in chosen)
     return Plan(tuple(assignments), unserved)
 
 

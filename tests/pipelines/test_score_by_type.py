@@ -110,3 +110,17 @@ def test_score_command_never_says_0_of_0(db: Database, tmp_path: Path, capsys: p
     assert code == 0
     assert "scored 0 of 1 assets with no model" in out
     assert "not scored: filter-0: no model trained for asset type 'filter' — run plantpulse fit" in out
+
+
+def test_weld_detectors_are_passed_over_and_a_broken_model_is_the_reason(db: Database, tmp_path: Path) -> None:
+    plant(db)
+    with db.session() as s:
+        promote_model_version(s, register_model_version(s, name="weld-yolo", kind="yolo", path="none").id)
+    register_fixed(db, tmp_path, name="pumps")
+    fixed_for(db, tmp_path, "filters", ["filter"])
+    (tmp_path / "filters.json").unlink()
+    result = run_scoring(settings_for(tmp_path), db, ScoreRequest())
+    assert set(scored_by(db)) == {"pump-0", "pump-1"}
+    assert [name for name, _ in result.skipped] == ["filter-0", "filter-1"]
+    assert result.skipped[0][1].startswith("its production model filters v1 cannot be loaded: Model filters v1: "
+                                           "checkpoint")
