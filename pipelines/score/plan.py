@@ -105,8 +105,8 @@ def _by_type(db: Database, only: Sequence[str], force: bool) -> Plan:
     with db.session() as session:
         assets = _assets(session, only)
         present = sorted({t for _, t in assets})
-        versions = list(session.scalars(select(ModelVersion).order_by(ModelVersion.promoted_at.desc(),
-                                                                      ModelVersion.id.desc())))
+        versions = sorted(session.scalars(select(ModelVersion)), reverse=True,  # the last promoted first
+                          key=lambda v: (v.promoted_at is not None, v.promoted_at or v.created_at, v.id))
         session.expunge_all()
     chosen: dict[str, tuple[ModelRef, Predictor, ModelVersion]] = {}
     waiting: dict[str, list[str]] = {}

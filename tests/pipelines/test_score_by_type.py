@@ -124,3 +124,14 @@ def test_weld_detectors_are_passed_over_and_a_broken_model_is_the_reason(db: Dat
     assert [name for name, _ in result.skipped] == ["filter-0", "filter-1"]
     assert result.skipped[0][1].startswith("its production model filters v1 cannot be loaded: Model filters v1: "
                                            "checkpoint")
+
+
+def test_of_two_production_models_for_one_type_the_last_promoted_scores(db: Database, tmp_path: Path) -> None:
+    plant(db)
+    first = fixed_for(db, tmp_path, "pumps-a", ["pump"])
+    fixed_for(db, tmp_path, "pumps-b", ["pump"])
+    run_scoring(settings_for(tmp_path), db, ScoreRequest(assets=("pump-0",)))
+    with db.session() as s:
+        promote_model_version(s, first)  # promoted again: now the newest promotion
+    run_scoring(settings_for(tmp_path), db, ScoreRequest(assets=("pump-1",)))
+    assert scored_by(db) == {"pump-0": "pumps-b", "pump-1": "pumps-a"}
