@@ -88,7 +88,7 @@ def show(settings: Settings, name: str, version: int | None, as_json: bool) -> N
 
 @models.command("register")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--name", default=None, help="Model name (default: the model's own name, else the file name).")
+@click.option("--name", default=None, help="Model name (default: the name in the file's metadata, else the file name).")
 @click.option("--kind", default=None, help="Predictor kind (default: from the file's metadata), e.g. moe, baseline.")
 @click.option("--task", default="", help="What it predicts, e.g. rul (shown in the registry).")
 @click.option("--promote", "and_promote", is_flag=True, help="Also make it the production version.")

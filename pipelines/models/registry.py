@@ -183,6 +183,7 @@ def register_file(db: Database, path: Path, *, name: str | None = None, kind: st
     its metadata, else ``kind``); the asset types and channels it serves are recorded.
     """
     from plantpulse.model.predictor import (
+        file_metadata,
         kind_from_metadata,
         load_predictor,
         metrics_from_metadata,
@@ -214,8 +215,9 @@ def register_file(db: Database, path: Path, *, name: str | None = None, kind: st
     if not predictor.asset_types:
         raise InputDataError(f"{path}: the model names no asset type it was trained for; it cannot be scored.")
     serves = serves_record(predictor)
+    own_name = file_metadata(path).get("name", "").strip()
     with db.session() as session:
-        row = register_model_version(session, name=name or predictor.name or path.stem, kind=stored_kind,
+        row = register_model_version(session, name=name or own_name or path.stem, kind=stored_kind,
                                      task=task, path=str(path.resolve()), config={SERVES: serves},
                                      metrics=metrics_from_metadata(path),
                                      sha256=sha256_file(path))

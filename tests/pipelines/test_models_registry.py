@@ -131,3 +131,22 @@ def test_a_promote_that_fails_midway_changes_nothing(capsys, db_url: str, tmp_pa
     with pytest.raises(OSError):
         main(["--db", db_url, "--home", str(tmp_path / "home"), "models", "promote", "rul"])
     assert stages(db_url) == [(1, "production"), (2, "candidate")]
+
+
+def test_a_moe_checkpoint_registers_with_its_kind_types_and_channels(capsys, db_url: str, tmp_path: Path) -> None:
+    from plantpulse.model import PlantPulseModel, TaskSpec, preset
+    from plantpulse.model.moe.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = preset("tiny", tasks=(TaskSpec(name="rul:pump", kind="rul", rul_cap=125.0),), capacity_factor=None)
+    extra = {"normalizers": {"pump": {"channels": list(CHANNELS), "mean": [50.0, 100.0], "std": [10.0, 20.0]}},
+             "window_lengths": {"pump": 8}}
+    path = save_checkpoint(PlantPulseModel(cfg), tmp_path / "mine.safetensors", kind="student", name="mine",
+                           metrics={"rmse": 20.0}, extra=extra)
+    code, out = run(capsys, db_url, tmp_path, "models", "register", str(path), "--promote")
+    assert code == 0, out
+    assert "registered mine v1 (candidate) serving pump" in out and "mine v1: candidate -> production" in out
+    code, out = run(capsys, db_url, tmp_path, "models", "show", "mine", "--json")
+    shown = json.loads(out)
+    assert (shown["kind"], shown["stage"], shown["channels"]) == ("student", "production", {"pump": ["a", "b"]})
+    assert shown["metrics"] == {"rmse": 20.0}
