@@ -9,6 +9,7 @@ entry a function that loads a saved model from a path.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -79,6 +80,49 @@ def load_predictor(kind: str, path: Path) -> Predictor:
     """Load a saved model of ``kind`` (see :func:`predictor_kinds`) from ``path``."""
     _register_builtin()
     return PREDICTORS.get(kind)(path)
+
+
+def file_metadata(path: Path) -> dict[str, str]:
+    """A safetensors file's JSON header metadata (never unpickles, loads no weights).
+
+    A file that is not safetensors is an ``InputDataError``.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            return dict(fh.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as err:
+        msg = f"{path} is not a readable safetensors file ({err}). Export the model with safetensors and retry."
+        raise InputDataError(msg) from err
+
+
+def _inner(meta: dict[str, str]) -> dict:
+    try:
+        inner = json.loads(meta.get("plantpulse", "{}"))
+    except json.JSONDecodeError:
+        return {}
+    return inner if isinstance(inner, dict) else {}
+
+
+def kind_from_metadata(path: Path) -> str | None:
+    """The predictor kind a safetensors file's own metadata names, or None when it names none."""
+    meta = file_metadata(path)
+    if meta.get("format") == "plantpulse-moe":  # model/moe/checkpoint.py FORMAT
+        return str(meta.get("kind") or "moe")
+    if str(_inner(meta).get("format", "")).startswith("plantpulse-baseline-rul/"):  # model/baseline FORMAT
+        return "baseline"
+    return meta.get("predictor_kind") or None
+
+
+def metrics_from_metadata(path: Path) -> dict:
+    """The metrics a safetensors model file stores about itself ({} when none)."""
+    meta = file_metadata(path)
+    try:
+        found = json.loads(meta["metrics"]) if "metrics" in meta else _inner(meta).get("metrics", {})
+    except json.JSONDecodeError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def predictor_kinds() -> list[str]:

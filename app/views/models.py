@@ -14,19 +14,28 @@ from plantpulse.app.queries import models as q
 from plantpulse.app.queries.sql import database
 from plantpulse.app.widgets import charts, components
 from plantpulse.app.widgets.timefmt import format_ts
-from plantpulse.data.store.repository import promote_model_version
+from plantpulse.pipelines.models.registry import Change, promote_id, rollback
 
 STAGE_BADGES = {"production": ":green-badge[production]", "candidate": ":blue-badge[candidate]",
                 "archived": ":gray-badge[archived]"}
 
 
-def promote(ctx: AppContext, version_id: int, verb: str) -> str:
-    with database(ctx.url).session() as session:
-        chosen = promote_model_version(session, version_id)
-        label = f"{chosen.name} v{chosen.version}"
+def _done(changes: list[Change], verb: str) -> str:
     q.versions.clear()
     fleet.clear()
-    return f"{label} {verb}: it is now the production version."
+    chosen = next((c.label for c in changes if c.after == "production"), "The version")
+    others = "; ".join(str(c) for c in changes if c.after != "production")
+    return f"{chosen} {verb}: it is now the production version." + (f" ({others})" if others else "")
+
+
+def promote(ctx: AppContext, version_id: int, verb: str = "promoted") -> str:
+    """The Promote button: the same transaction as `plantpulse models promote`."""
+    return _done(promote_id(database(ctx.url), version_id), verb)
+
+
+def roll_back(ctx: AppContext, name: str) -> str:
+    """The Roll back button: the same transaction as `plantpulse models rollback`."""
+    return _done(rollback(database(ctx.url), name), "rolled back to")
 
 
 def _one_model(ctx: AppContext, name: str, frame: pd.DataFrame) -> None:
@@ -62,7 +71,7 @@ def _actions(ctx: AppContext, name: str, frame: pd.DataFrame) -> None:
     if target is not None and (frame["stage"] == "production").any():
         version = int(frame.set_index("id").at[target, "version"])
         right.button(f"Roll back to v{version}", key=f"rollback-{name}", on_click=components.guarded,
-                     args=("roll back models", ctx, lambda: promote(ctx, target, "rolled back to")))
+                     args=("roll back models", ctx, lambda: roll_back(ctx, name)))
 
 
 def versions(ctx: AppContext) -> None:

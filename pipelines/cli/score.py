@@ -17,7 +17,9 @@ from plantpulse.data.store.schema import ALERT_STATUSES, Alert, Asset
 
 
 @click.command("score")
-@click.option("--model", default=None, help="Model name in the registry (default: scoring.model).")
+@click.option("--model", default=None,
+              help="Score only with this model, and only assets of the types it was trained for (default: "
+                   "scoring.model; unset: the production model of each asset's type, see `plantpulse models list`).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default=None, help="Default: scoring.engine.")
 @click.option("--address", "ray_address", default=None,
               help="Ray cluster address (ray://head:10001 or auto); default: start a local Ray.")

@@ -31,11 +31,11 @@ from plantpulse.data.store.repository import (
 from plantpulse.data.store.schema import Asset, ModelVersion
 from plantpulse.data.store.schema import Prediction as StoredPrediction
 from plantpulse.model.predictor import Predictor, load_predictor
+from plantpulse.pipelines.models.registry import predictor_kind
 from plantpulse.pipelines.score.texts import LogText, log_text
 
 log = logging.getLogger(__name__)
 
-MOE_KINDS = ("student", "teacher")  # ModelVersion.kind of ``plantpulse train`` checkpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +68,6 @@ class Scores:
     skipped: tuple[tuple[str, str], ...]
 
 
-def predictor_kind(kind: str) -> str:
-    return "moe" if kind in MOE_KINDS else kind
-
-
 def resolve_model(session: Session, name: str) -> ModelRef:
     """The production version of ``name`` (else its newest), or a clear error."""
     version = current_model_version(session, name)
@@ -80,21 +76,29 @@ def resolve_model(session: Session, name: str) -> ModelRef:
         msg = (f"No model named {name!r} is registered. Registered: {', '.join(known) or 'none'}. Train one "
                "(`plantpulse train`, `plantpulse demo`) or choose another with --model / scoring.model.")
         raise ConfigError(msg)
+    return ref_of(version)
+
+
+def ref_of(version: ModelVersion) -> ModelRef:
     return ModelRef(version.id, version.name, version.version, predictor_kind(version.kind), version.path)
 
 
 _LOADED: dict[tuple[int, str, str, float], Predictor] = {}
+_KEEP = 8  # loaded predictors kept for the next run: one per asset type's model, within reason
 
 
 def load_model(ref: ModelRef) -> Predictor:
-    """The predictor of ``ref``; the last one loaded is kept for the next run (scheduler)."""
+    """The predictor of ``ref``; the last few loaded are kept for the next run (scheduler)."""
     path = Path(ref.path)
     if not path.is_file():
         msg = f"Model {ref.label}: checkpoint {ref.path} does not exist. Re-train it or register the right path."
         raise ConfigError(msg)
     key = (ref.version_id, ref.kind, str(path.resolve()), path.stat().st_mtime)
     if key not in _LOADED:
-        _LOADED.clear()
+        for old in [k for k in _LOADED if k[0] == ref.version_id]:  # this version's file changed
+            del _LOADED[old]
+        while len(_LOADED) >= _KEEP:  # the oldest loaded goes first
+            del _LOADED[next(iter(_LOADED))]
         _LOADED[key] = load_predictor(ref.kind, path)
     return _LOADED[key]
 

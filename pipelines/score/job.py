@@ -27,15 +27,8 @@ from plantpulse.pipelines.alerts.delivery import deliver_pending, mark_pending
 from plantpulse.pipelines.alerts.pchart import weld_findings
 from plantpulse.pipelines.alerts.rules import Finding, Scored, evaluate
 from plantpulse.pipelines.alerts.workorders import WorkOrder, from_alert, write_csv
-from plantpulse.pipelines.score.compute import (
-    Candidate,
-    ModelRef,
-    Scores,
-    candidates,
-    load_model,
-    resolve_model,
-    score_assets,
-)
+from plantpulse.pipelines.score.compute import Candidate, ModelRef, Scores, score_assets
+from plantpulse.pipelines.score.plan import plan_scoring
 from plantpulse.pipelines.score.texts import LogText
 
 log = logging.getLogger(__name__)
@@ -43,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ScoreRequest:
-    model: str
+    model: str | None = None  # None: the production model of each asset's type
     engine: str = "local"
     assets: tuple[str, ...] = ()
     force: bool = False
@@ -115,13 +108,16 @@ def _scored(session: Session, ref: ModelRef, rows: Sequence[PredictionRow]) -> l
              ids.get((r.asset_id, r.window_end))) for r in rows]
 
 
-def write(db: Database, ref: ModelRef, scores: Scores, settings: Settings) -> tuple[int, list[Alert], list[Alert]]:
-    """Predictions, then alerts (rules on them, plus the weld p-chart), in one transaction."""
+def write(db: Database, parts: Sequence[tuple[ModelRef, Scores]], settings: Settings
+          ) -> tuple[int, list[Alert], list[Alert]]:
+    """Predictions of every model, then alerts (rules on them, plus the weld p-chart), in one transaction."""
     with db.session() as session:
-        fresh = _not_stored(session, ref, scores.rows)  # a re-scored window must not re-fire its alerts
-        written = upsert_predictions(session, fresh)
-        scored = _scored(session, ref, fresh)
-        findings: list[tuple[Finding, int | None]] = [(f, pid) for f, pid in _findings(scored, settings)]
+        written = 0
+        findings: list[tuple[Finding, int | None]] = []
+        for ref, scores in parts:
+            fresh = _not_stored(session, ref, scores.rows)  # a re-scored window must not re-fire its alerts
+            written += upsert_predictions(session, fresh)
+            findings += _findings(_scored(session, ref, fresh), settings)
         weld, _ = weld_findings(session, settings.alerts, settings.timezone)
         findings += [(f, None) for f in weld]
         new: list[Alert] = []
@@ -157,18 +153,27 @@ def export(db: Database, alerts: Sequence[Alert], settings: Settings) -> int:
 
 def run_scoring(settings: Settings, db: Database, request: ScoreRequest) -> ScoreResult:
     """Score the assets with new data and raise alerts; see the module docstring."""
-    with db.session() as session:
-        ref = resolve_model(session, request.model)
-    predictor = load_model(ref)
-    with db.session() as session:
-        todo = candidates(session, ref, predictor.asset_types, request.assets, request.force)
-    scores = compute(db, ref, predictor, todo, request) if todo else Scores((), ())
-    for name, reason in scores.skipped:
-        log.warning("Not scored: %s: %s", name, reason)
-    written, new, refreshed = write(db, ref, scores, settings)
+    plan = plan_scoring(db, request.model, request.assets, request.force)
+    parts: list[tuple[ModelRef, Scores]] = []
+    skipped: list[tuple[str, str]] = list(plan.unserved)
+    for item in plan.assignments:
+        scores = compute(db, item.ref, item.predictor, item.todo, request) if item.todo else Scores((), ())
+        parts.append((item.ref, scores))
+        skipped += scores.skipped
+    reasons: dict[str, list[str]] = {}
+    for name, reason in skipped:
+        reasons.setdefault(reason, []).append(name)
+    for reason, names in reasons.items():
+        log.warning("Not scored: %s: %s", ", ".join(names), reason)
+    written, new, refreshed = write(db, parts, settings)
     orders = export(db, new, settings)
+    labels = ", ".join(item.ref.label for item in plan.assignments) or "no model"
+    scored = sum(len(s.rows) for _, s in parts)
     log.info("Scored %d of %d assets with %s (%s): %d new predictions, %d new alerts, %d refreshed.",
-             len(scores.rows), len(todo), ref.label, request.engine, written, len(new), len(refreshed))
-    return ScoreResult(ref.label, request.engine, len(todo), written, tuple(a.id for a in new),
-                       tuple(a.id for a in refreshed), scores.skipped, orders,
-                       {"model_version_id": ref.version_id, "assets_scored": len(scores.rows)})
+             scored, plan.considered, labels, request.engine, written, len(new), len(refreshed))
+    details: dict[str, Any] = {"assets_scored": scored,
+                               "model_versions": {item.ref.label: list(item.asset_types) for item in plan.assignments}}
+    if len(plan.assignments) == 1:
+        details["model_version_id"] = plan.assignments[0].ref.version_id
+    return ScoreResult(labels, request.engine, plan.considered, written, tuple(a.id for a in new),
+                       tuple(a.id for a in refreshed), tuple(skipped), orders, details)

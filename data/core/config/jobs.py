@@ -22,8 +22,9 @@ class Section(BaseModel):
 class ScoringSettings(Section):
     """Which model scores the fleet, and on which engine."""
 
-    model: str = Field("plantpulse-student", min_length=1,
-                       description="model name in model_versions (production, else newest)")
+    model: str | None = Field(None, min_length=1,
+                              description="one model name in model_versions (production, else newest) to "
+                                          "score with; unset: the production model of each asset's type")
     engine: Literal["local", "ray"] = "local"
     ray_address: str | None = Field(None, description="Ray cluster address, e.g. ray://head:10001; None = local Ray")
     ray_workers: int = Field(2, ge=1, description="parallel scoring tasks on Ray")
