@@ -238,7 +238,7 @@ def test_engineer_session_end_to_end(server: str, browser: WebDriver) -> None:
     open_page(browser, "Data")
     browser.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(upload))
     wait_for(browser, lambda: "line-a-upload.csv" in page_text(browser), "the uploaded file name")
-    wait_for(browser, lambda: button(browser, "Ingest").is_enabled(), "the Ingest button")
+    wait_for(browser, lambda: any(b.is_enabled() for b in buttons(browser, "Ingest")), "the Ingest button")
     button(browser, "Ingest").click()
     wait_for(browser, lambda: "1 quarantined" in page_text(browser), "the upload summary")
     shown = page_text(browser)
