@@ -93,7 +93,7 @@ def run_cmapss(ctx, seed: int, case: str) -> dict[str, dict[str, float]]:
     from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
 
     models = _moe(ctx, CASES[case], seed)
-    splits = X.bundle(ctx, "cmapss", seed, subsets=CASES[case]["options"]["subsets"]).splits[RUL_TASK.name]
+    splits = X.bundle(ctx, "cmapss", seed, **CASES[case]["options"]).splits[RUL_TASK.name]
     o = outputs(models.teacher, splits.test)
     out = {"MoE teacher": rul_scores(o["mean"], o["target"], RUL_TASK.rul_cap, o["lower"], o["upper"])
            | {"train_s": models.wall_s}}
@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--model-options", default="{}", help="JSON dict of preset changes")
+    parser.add_argument("--dataset-options", default="{}",
+                        help='JSON dict of task-builder options, e.g. \'{"window": 50}\' for C-MAPSS')
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="where the MoE trains (cpu, cuda); baselines use the CPU")
@@ -139,6 +141,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work_dir) if args.work_dir else Path(tmp)
         ctx = _context(args, work)
+        CASES[args.case]["options"] = CASES[args.case]["options"] | json.loads(args.dataset_options)
         start = time.perf_counter()
         results = run_cwru(ctx, args.seed) if args.case == "cwru" else run_cmapss(ctx, args.seed, args.case)
         results["_wall_s"] = {"total": round(time.perf_counter() - start, 1)}
