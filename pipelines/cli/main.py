@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "weld": "plantpulse.pipelines.cli.weld:weld",
     "train": "plantpulse.pipelines.cli.train:train",
     "evaluate": "plantpulse.pipelines.cli.evaluate:evaluate",
+    "fit": "plantpulse.pipelines.cli.fit:fit",
 }
 
 

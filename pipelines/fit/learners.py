@@ -1,0 +1,135 @@
+"""The two learners of a fit, on the same rows: a baseline on engineered window features
+(histogram gradient boosting; an isolation forest for anomaly, which has no labels to boost on)
+and the MoE network (the tiny preset trained from scratch with one new task head).
+
+Both take :class:`FitData` (standardised windows, NaN as 0) and return per-test-row outputs in the
+shape :func:`plantpulse.pipelines.fit.metrics.score` reads: ``mean``/``lower``/``upper`` for RUL,
+``probs`` for classes, ``score`` (higher = more anomalous) for anomaly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
+
+from plantpulse.model.moe.channels import vocabulary
+from plantpulse.model.moe.checkpoint import save_checkpoint
+from plantpulse.model.moe.config import TaskSpec, preset
+from plantpulse.model.moe.layers.embeddings import HashingTokenizer
+from plantpulse.model.moe.network import PlantPulseModel
+from plantpulse.model.moe.training import Batcher, StageOptions, TaskData, TaskSplits, run_finetune
+from plantpulse.model.moe.training.runtime import pick_device, seed_everything
+from plantpulse.model.moe.training.validation import predict
+from plantpulse.pipelines.evaluate.features import rul_features
+from plantpulse.pipelines.evaluate.gbm import fit_classifier, fit_regressor
+from plantpulse.pipelines.fit.spec import FitSpec
+
+TASK_PREFIX = {"rul": "rul", "class": "fault", "anomaly": "anomaly"}
+HEAD_KIND = {"rul": "rul", "class": "classification", "anomaly": "anomaly"}
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Model-ready rows. ``x`` (N, T, C) float32 standardised, NaN replaced by 0; ``targets`` (N,)
+    RUL in the spec's unit (capped), class index, or is-normal; ``train``/``val``/``test`` row indices
+    (train and val hold only rows the learners may fit on)."""
+
+    x: np.ndarray
+    groups: np.ndarray
+    targets: np.ndarray
+    channels: tuple[str, ...]
+    classes: tuple[str, ...]
+    rul_cap: float
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class Trained:
+    """One learner's held-out outputs, its saved file and its wall time."""
+
+    kind: str
+    outputs: dict[str, np.ndarray]
+    path: Path
+    wall_s: float = 0.0
+
+
+def fit_baseline(spec: FitSpec, data: FitData, path: Path) -> Trained:
+    """Gradient boosting on (last, mean, std, slope) per channel; saved with joblib."""
+    feats = rul_features(data.x)
+    x_tr, x_val, x_te = feats[data.train], feats[data.val], feats[data.test]
+    y_tr, y_val = data.targets[data.train], data.targets[data.val]
+    saved: dict[str, Any]
+    if spec.target == "rul":
+        model = fit_regressor(x_tr, y_tr.astype(float), x_val, y_val.astype(float), spec.gbm_rounds, spec.seed)
+        bounds = [HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=model.rounds,
+                                                random_state=spec.seed).fit(x_tr, y_tr) for q in (0.1, 0.9)]
+        mean = np.clip(model.predict(x_te), 0, data.rul_cap)
+        low, high = (np.clip(b.predict(x_te), 0, data.rul_cap) for b in bounds)
+        outputs = {"mean": mean, "lower": np.minimum(low, mean), "upper": np.maximum(high, mean)}
+        saved = {"model": model, "quantiles": bounds}
+    elif spec.target == "class":
+        model = fit_classifier(x_tr, y_tr.astype(int), x_val, y_val.astype(int), spec.gbm_rounds, spec.seed)
+        probs = np.zeros((len(x_te), len(data.classes)))
+        probs[:, model.model.classes_.astype(int)] = model.predict_proba(x_te)
+        outputs, saved = {"probs": probs}, {"model": model}
+    else:
+        forest = IsolationForest(n_estimators=200, random_state=spec.seed).fit(x_tr[y_tr.astype(bool)])
+        outputs = {"score": -forest.score_samples(x_te), "val_score": -forest.score_samples(x_val)}
+        saved = {"model": forest}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump({**saved, "channels": list(data.channels), "classes": list(data.classes),
+                 "features": "last, mean, std, slope per channel", "window": spec.window}, path)
+    return Trained("gbm" if spec.target != "anomaly" else "iforest", outputs, path)
+
+
+def task_spec(spec: FitSpec, data: FitData) -> TaskSpec:
+    kind = HEAD_KIND[spec.target]
+    return TaskSpec(name=f"{TASK_PREFIX[spec.target]}:{spec.asset_type}", kind=kind,
+                    classes=data.classes if kind == "classification" else (),
+                    rul_cap=data.rul_cap if kind == "rul" else 125.0)
+
+
+def _task_data(name: str, task: TaskSpec, data: FitData, rows: np.ndarray) -> TaskData:
+    targets = data.targets[rows]
+    targets = targets.astype(np.float32) if task.kind == "rul" else targets.astype(
+        bool if task.kind == "anomaly" else np.int64)
+    return TaskData(name=name, task=task, groups=data.groups[rows], sensor=data.x[rows],
+                    channels=data.channels, targets=targets)
+
+
+def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
+            echo: Callable[[str], None], show_progress: bool) -> Trained:
+    """Train the network (``spec.preset``, from scratch) with one head for this asset type."""
+    seed_everything(spec.seed)
+    task = task_spec(spec, data)
+    cfg = preset(spec.preset, tasks=(task,), channel_vocab=vocabulary([data.channels]))
+    model = PlantPulseModel(cfg)
+    device = pick_device("auto")
+    model.to(device)
+    batcher = Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), model.channel_index, device)
+    train_rows = data.train
+    if spec.target == "anomaly":  # normal windows only: later windows are unlabelled, not anomalies
+        train_rows = train_rows[data.targets[train_rows].astype(bool)]
+    splits = TaskSplits(_task_data(task.name, task, data, train_rows), _task_data(task.name, task, data, data.val))
+    opts = StageOptions(epochs=spec.epochs, steps_per_epoch=spec.steps, batch_size=spec.batch_size,
+                        seed=spec.seed, device=str(device), show_progress=show_progress, pcgrad=False,
+                        val_batches=max(1, -(-len(data.val) // spec.batch_size)))
+    state = run_finetune(model, [splits], opts, batcher)
+    echo(f"moe: {state.epoch} epoch(s), best validation score {state.best_score:.4f}")
+    outs: dict[str, np.ndarray] = {}
+    for part, rows in (("", data.test), ("val_", data.val)):
+        found, _ = predict(model, _task_data(task.name, task, data, rows), batcher, spec.batch_size)
+        outs |= {part + k: v for k, v in found.items() if k != "target"}
+    if "mean" in outs:
+        for key in ("mean", "lower", "upper"):
+            outs[key] = np.clip(outs[key], 0, data.rul_cap)
+    save_checkpoint(model.cpu(), path, kind="finetune", name=path.stem, extra=extra)
+    return Trained("moe", outs, path)

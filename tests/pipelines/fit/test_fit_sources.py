@@ -1,0 +1,143 @@
+"""``plantpulse fit`` end to end on synthetic plant data, one test per label source: CSV readings
+and a maintenance log go in through the ingest entry point, fit trains the gradient-boosting (or
+isolation-forest) baseline and the MoE, reports both on held-out assets, registers both and
+promotes the better."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fit_support import write_end_times, write_label_file, write_log, write_sensors
+from sqlalchemy import select
+
+from plantpulse.connectors.logs.connector import LogOptions
+from plantpulse.data.core.errors import ConfigError, InputDataError
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import ModelVersion
+from plantpulse.pipelines.fit.job import run_fit
+from plantpulse.pipelines.fit.spec import FitSpec, load_spec
+from plantpulse.pipelines.ingest.entry import ingest_log_file, ingest_sensor_file
+
+TINY: dict[str, Any] = dict(asset_type="pump", window=8, stride=2, epochs=1, steps=2, batch_size=8,
+                            gbm_rounds=20, seed=0)
+HEADLINE = {"rul": "rmse", "class": "macro_f1", "anomaly": "auroc"}
+LOG = LogOptions(format="generic", mapping={"ts": "Date", "asset": "Equipment", "kind": "Kind", "code": "Code",
+                                            "text": "Description"})
+
+
+@pytest.fixture
+def plant(database: Database, tmp_path: Path) -> Database:
+    """Five pumps' readings and their maintenance log, ingested as a plant would."""
+    ingest_sensor_file(database, write_sensors(tmp_path), create_assets=True, asset_type="pump")
+    ingest_log_file(database, write_log(tmp_path), options=LOG)
+    return database
+
+
+def _fit(db: Database, tmp_path: Path, **fields: Any):
+    spec = FitSpec(**{**TINY, **fields})
+    return run_fit(spec, db, tmp_path / "models", tmp_path / "report", echo=lambda _: None, show_progress=False)
+
+
+def _check(db: Database, result, target: str) -> None:
+    report = json.loads((result.report.parent / "fit-report.json").read_text(encoding="utf-8"))
+    key = HEADLINE[target]
+    assert set(report["metrics"]) == {"gbm" if target != "anomaly" else "iforest", "moe"}
+    for values in report["metrics"].values():
+        assert math.isfinite(values[key])
+    assert "## Held-out metrics" in result.report.read_text(encoding="utf-8")
+    with db.session() as s:
+        rows = s.scalars(select(ModelVersion).where(ModelVersion.name == f"pump-{target}")).all()
+        stages = {r.kind: r.stage for r in rows}
+        assert {r.config["asset_type"] for r in rows} == {"pump"}
+        assert all(r.config["channels"] for r in rows)
+    assert stages[result.winner] == "production"
+    assert sorted(stages.values()) == ["candidate", "production"]
+    values = {k: v[key] for k, v in report["metrics"].items()}
+    best = min(values.values()) if target == "rul" else max(values.values())
+    assert values[result.winner] == best
+
+
+def test_rul_from_failure_events_keeps_the_censored_pump(plant: Database, tmp_path: Path) -> None:
+    result = _fit(plant, tmp_path, target="rul", failure_kind="failure", holdout=0.4)
+    _check(plant, result, "rul")
+    assert result.info["censored_assets"] == ["p5"]
+    assert result.info["rul_unit"] == "hours"
+    assert math.isfinite(result.metrics["moe"]["coverage80"])
+
+
+def test_rul_from_a_threshold_rule(plant: Database, tmp_path: Path) -> None:
+    result = _fit(plant, tmp_path, target="rul", threshold="vib >= 2.6", channels=("temp",))
+    _check(plant, result, "rul")
+    assert "vib" in result.info["channels"]
+
+
+def test_rul_from_explicit_end_times(plant: Database, tmp_path: Path) -> None:
+    result = _fit(plant, tmp_path, target="rul", end_times=write_end_times(tmp_path), rul_unit="cycles")
+    _check(plant, result, "rul")
+    assert result.info["rul_unit"] == "cycles"
+    assert result.info["censored_assets"] == ["p5"]
+
+
+def test_class_from_a_label_column(plant: Database, tmp_path: Path) -> None:
+    result = _fit(plant, tmp_path, target="class", label_column="state")
+    _check(plant, result, "class")
+    assert result.info["classes"] == ["0", "1"]
+    assert "state" not in result.info["channels"]
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["time-ranges", "per-asset"])
+def test_class_from_a_label_file(plant: Database, tmp_path: Path, ranges: bool) -> None:
+    result = _fit(plant, tmp_path, target="class", label_file=write_label_file(tmp_path, ranges), holdout=0.4)
+    _check(plant, result, "class")
+
+
+def test_class_from_event_codes(plant: Database, tmp_path: Path) -> None:
+    result = _fit(plant, tmp_path, target="class", event_codes=True, codes=("W1", "E7"), horizon_hours=10)
+    _check(plant, result, "class")
+    assert set(result.info["classes"]) <= {"E7", "W1", "normal"}
+
+
+def test_anomaly_from_a_normal_period(plant: Database, tmp_path: Path) -> None:
+    result = _fit(plant, tmp_path, target="anomaly", normal_fraction=0.3)
+    _check(plant, result, "anomaly")
+    assert math.isfinite(result.metrics["moe"]["threshold"])
+
+
+def test_no_promote_registers_both_as_candidates(plant: Database, tmp_path: Path) -> None:
+    spec = FitSpec(**TINY, target="class", label_column="state")
+    result = run_fit(spec, plant, tmp_path / "m", tmp_path / "r", promote=False, echo=lambda _: None,
+                     show_progress=False)
+    assert result.promoted is None
+    with plant.session() as s:
+        assert {r.stage for r in s.scalars(select(ModelVersion))} == {"candidate"}
+
+
+def test_cli_fits_from_a_spec_file(plant: Database, tmp_path: Path) -> None:
+    from plantpulse.pipelines.cli.main import cli
+
+    spec = tmp_path / "pump.toml"
+    spec.write_text('asset_type = "pump"\ntarget = "rul"\nfailure_kind = "failure"\nwindow = 8\nstride = 2\n'
+                    'epochs = 1\nsteps = 2\ngbm_rounds = 20\n', encoding="utf-8")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "--db", plant.url, "fit", "--spec", str(spec),
+                                      "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "promoted pump-rul v" in result.output
+    assert (out / "fit-report.md").is_file()
+
+
+def test_a_spec_needs_exactly_one_label_source(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="exactly one label source"):
+        load_spec(None, {"asset_type": "pump", "target": "rul", "failure_kind": "failure", "threshold": "vib >= 2"})
+    with pytest.raises(ConfigError, match="must look like 'channel >= 5.5'"):
+        load_spec(None, {"asset_type": "pump", "target": "rul", "threshold": "vib > 2"})
+
+
+def test_an_unknown_asset_type_names_the_ingest_command(plant: Database, tmp_path: Path) -> None:
+    with pytest.raises(InputDataError, match="--asset-type filter"):
+        _fit(plant, tmp_path, asset_type="filter", target="anomaly", normal_fraction=0.3)
