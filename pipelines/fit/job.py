@@ -138,9 +138,13 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
          f"windows; test assets {', '.join(prep.info['test_assets'])}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     extra = {"asset_type": spec.asset_type, "target": spec.target, "channels": list(prep.data.channels),
-             "normalizer": prep.normalizer, "window": spec.window, "step_seconds": prep.info["step_seconds"],
+             "window": spec.window, "step_seconds": prep.info["step_seconds"],
              "classes": list(prep.data.classes), "rul_cap": prep.data.rul_cap, "label_source": spec.source,
-             "rul_unit": prep.info.get("rul_unit")}
+             "rul_unit": prep.info.get("rul_unit"),
+             # what the "moe" predictor kind reads to score this asset type (model/moe/inference.py)
+             "normalizers": {spec.asset_type: {"channels": list(prep.data.channels), **prep.normalizer}},
+             "window_lengths": {spec.asset_type: spec.window},
+             "channel_lists": {spec.asset_type: list(prep.data.channels)}}
     trained: list[Trained] = []
     for label, fn in (("baseline", lambda p: learners.fit_baseline(spec, prep.data, p)),
                       ("moe", lambda p: learners.fit_moe(spec, prep.data, p, extra, echo, show_progress))):

@@ -141,3 +141,17 @@ def test_a_spec_needs_exactly_one_label_source(tmp_path: Path) -> None:
 def test_an_unknown_asset_type_names_the_ingest_command(plant: Database, tmp_path: Path) -> None:
     with pytest.raises(InputDataError, match="--asset-type filter"):
         _fit(plant, tmp_path, asset_type="filter", target="anomaly", normal_fraction=0.3)
+
+
+def test_the_fitted_moe_scores_its_asset_type_through_the_predictor_registry(plant: Database, tmp_path: Path) -> None:
+    from plantpulse.data.store.repository import asset_ids, latest_windows
+    from plantpulse.model.predictor import load_predictor
+
+    result = _fit(plant, tmp_path, target="rul", failure_kind="failure")
+    with plant.session() as s:
+        version = s.scalars(select(ModelVersion).where(ModelVersion.kind == "moe")).one()
+        ids = asset_ids(s, ["p5"])
+        windows = latest_windows(s, list(ids.values()), 8)
+    predictor = load_predictor("moe", Path(version.path)).for_asset_type("pump")
+    (prediction,) = predictor.predict(list(windows.values()))
+    assert prediction.rul_mean is not None and 0 <= prediction.rul_mean <= result.info["rul_cap"]
