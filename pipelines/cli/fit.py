@@ -41,7 +41,10 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--holdout", type=float, default=None, help="Share of assets held out for the test (default 0.3).")
 @click.option("--epochs", type=int, default=None, help="MoE epochs (default 3).")
 @click.option("--steps", type=int, default=None, help="MoE optimiser steps per epoch (default: one pass).")
-@click.option("--preset", default=None, help="MoE size preset (default tiny).")
+@click.option("--preset", default=None, help="MoE size preset when trained from scratch (default tiny).")
+@click.option("--backbone", default=None,
+              help="'shipped' or a MoE checkpoint: freeze its backbone and train a new adapter + head.")
+@click.option("--unfreeze/--no-unfreeze", default=None, help="With --backbone: fine-tune the backbone too.")
 @click.option("--seed", type=int, default=None)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("fit-report"),
               show_default=True, help="Folder for fit-report.md / .json.")

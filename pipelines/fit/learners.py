@@ -18,8 +18,10 @@ import joblib
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 
+from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.resources import checkpoints_dir
 from plantpulse.model.moe.channels import vocabulary
-from plantpulse.model.moe.checkpoint import save_checkpoint
+from plantpulse.model.moe.checkpoint import load_checkpoint, save_checkpoint
 from plantpulse.model.moe.config import TaskSpec, preset
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.network import PlantPulseModel
@@ -31,6 +33,7 @@ from plantpulse.pipelines.evaluate.gbm import fit_classifier, fit_regressor
 from plantpulse.pipelines.fit.spec import FitSpec
 
 TASK_PREFIX = {"rul": "rul", "class": "fault", "anomaly": "anomaly"}
+SHIPPED_BACKBONE = "main-s0-teacher.safetensors"
 HEAD_KIND = {"rul": "rul", "class": "classification", "anomaly": "anomaly"}
 
 
@@ -59,6 +62,7 @@ class Trained:
     outputs: dict[str, np.ndarray]
     path: Path
     wall_s: float = 0.0
+    origin: str = "gradient boosting on window features"
 
 
 def fit_baseline(spec: FitSpec, data: FitData, path: Path) -> Trained:
@@ -87,7 +91,9 @@ def fit_baseline(spec: FitSpec, data: FitData, path: Path) -> Trained:
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump({**saved, "channels": list(data.channels), "classes": list(data.classes),
                  "features": "last, mean, std, slope per channel", "window": spec.window}, path)
-    return Trained("gbm" if spec.target != "anomaly" else "iforest", outputs, path)
+    if spec.target == "anomaly":
+        return Trained("iforest", outputs, path, origin="isolation forest on normal windows' features")
+    return Trained("gbm", outputs, path)
 
 
 def task_spec(spec: FitSpec, data: FitData) -> TaskSpec:
@@ -105,13 +111,43 @@ def _task_data(name: str, task: TaskSpec, data: FitData, rows: np.ndarray) -> Ta
                     channels=data.channels, targets=targets)
 
 
+def backbone_path(name: str) -> Path:
+    """``shipped`` -> the committed multi-task teacher; anything else is a checkpoint path."""
+    path = checkpoints_dir() / SHIPPED_BACKBONE if name == "shipped" else Path(name)
+    if not path.is_file():
+        raise ConfigError(f"backbone {name!r}: no checkpoint at {path}. Give 'shipped' or a .safetensors file "
+                          f"written by plantpulse train / fit.")
+    return path
+
+
+def initial_model(spec: FitSpec, task: TaskSpec, channels: tuple[str, ...]) -> tuple[PlantPulseModel, str]:
+    """A new network of ``spec.preset``, or a loaded backbone with a new adapter + head for ``task``
+    (backbone frozen unless ``spec.unfreeze``); and a line saying which."""
+    if spec.backbone is None:
+        cfg = preset(spec.preset, tasks=(task,), channel_vocab=vocabulary([channels]))
+        return PlantPulseModel(cfg), f"preset {spec.preset!r} trained from scratch"
+    path = backbone_path(spec.backbone)
+    model, _ = load_checkpoint(path)
+    if any(t.name == task.name for t in model.cfg.tasks):
+        raise ConfigError(f"backbone {path.name} already has a head {task.name!r}; fit would overwrite it. "
+                          f"Use another asset_type name or another backbone.")
+    if spec.window < model.cfg.patch_len:
+        raise ConfigError(f"window={spec.window} is shorter than the backbone's patch length "
+                          f"{model.cfg.patch_len}; set window >= {model.cfg.patch_len}.")
+    model.add_task(task)
+    model.freeze_backbone(not spec.unfreeze)
+    state = "fine-tuned" if spec.unfreeze else "frozen"
+    return model, f"backbone {path.name} ({state}) with a new adapter + head {task.name}"
+
+
 def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
             echo: Callable[[str], None], show_progress: bool) -> Trained:
-    """Train the network (``spec.preset``, from scratch) with one head for this asset type."""
+    """Train the network with one head for this asset type (see :func:`initial_model`)."""
     seed_everything(spec.seed)
     task = task_spec(spec, data)
-    cfg = preset(spec.preset, tasks=(task,), channel_vocab=vocabulary([data.channels]))
-    model = PlantPulseModel(cfg)
+    model, origin = initial_model(spec, task, data.channels)
+    echo(f"moe: {origin}")
+    cfg = model.cfg
     device = pick_device("auto")
     model.to(device)
     batcher = Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), model.channel_index, device)
@@ -132,4 +168,4 @@ def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
         for key in ("mean", "lower", "upper"):
             outs[key] = np.clip(outs[key], 0, data.rul_cap)
     save_checkpoint(model.cpu(), path, kind="finetune", name=path.stem, extra=extra)
-    return Trained("moe", outs, path)
+    return Trained("moe", outs, path, origin=origin)

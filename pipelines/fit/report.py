@@ -43,7 +43,8 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
     """Write both files to ``out_dir``; returns the Markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"spec": spec.model_dump(mode="json"), "data": info, "metrics": metrics, "versions": versions,
-               "winner": winner, "promoted": promoted, "files": {t.kind: str(t.path) for t in trained}}
+               "winner": winner, "promoted": promoted, "files": {t.kind: str(t.path) for t in trained},
+               "learners": {t.kind: t.origin for t in trained}}
     (out_dir / "fit-report.json").write_text(json.dumps(_clean(payload), indent=1) + "\n", encoding="utf-8")
     key, direction = HEADLINE[spec.target]
     kinds = list(metrics)
@@ -61,6 +62,7 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
                      f"{', '.join(info['censored_assets']) or 'none'}")
     if spec.target == "class":
         lines.append(f"- classes: {', '.join(info['classes'])}")
+    lines += [f"- {t.kind}: {t.origin}" for t in trained]
     lines += ["", f"## Held-out metrics ({key}, {direction} is better)", "",
               "| metric | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
     lines += [f"| {m} | " + " | ".join(_fmt(metrics[k].get(m, math.nan)) for k in kinds) + " |" for m in shown]

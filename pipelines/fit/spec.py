@@ -61,6 +61,10 @@ class FitSpec(BaseModel):
     holdout: float = Field(0.3, gt=0, lt=1, description="share of assets held out for the test")
     seed: int = 0
     preset: str = "tiny"
+    backbone: str | None = Field(None, description="'shipped' or a MoE .safetensors file: its backbone is "
+                                 "frozen and only a new adapter + head is trained (default: train the "
+                                 "preset from scratch)")
+    unfreeze: bool = Field(False, description="with backbone: fine-tune the backbone too")
     epochs: int = Field(3, ge=1)
     steps: int | None = Field(None, ge=1)
     batch_size: int = Field(32, ge=2)

@@ -155,3 +155,20 @@ def test_the_fitted_moe_scores_its_asset_type_through_the_predictor_registry(pla
     predictor = load_predictor("moe", Path(version.path)).for_asset_type("pump")
     (prediction,) = predictor.predict(list(windows.values()))
     assert prediction.rul_mean is not None and 0 <= prediction.rul_mean <= result.info["rul_cap"]
+
+
+def test_a_new_adapter_on_the_shipped_frozen_backbone(plant: Database, tmp_path: Path) -> None:
+    from plantpulse.data.core.resources import checkpoints_dir
+    from plantpulse.model.moe.checkpoint import load_checkpoint
+
+    result = _fit(plant, tmp_path, target="class", label_column="state", backbone="shipped")
+    _check(plant, result, "class")
+    report = json.loads((result.report.parent / "fit-report.json").read_text(encoding="utf-8"))
+    assert "frozen" in report["learners"]["moe"]
+    shipped, _ = load_checkpoint(checkpoints_dir() / "main-s0-teacher.safetensors")
+    fitted, _ = load_checkpoint(report["files"]["moe"])
+    assert "fault:pump" in [t.name for t in fitted.cfg.tasks]
+    backbone = [n for n, _ in shipped.named_parameters() if not n.startswith("decoder.")]
+    assert backbone
+    trained = dict(fitted.named_parameters())
+    assert all(bool((trained[n] == p).all()) for n, p in shipped.named_parameters() if n in backbone)
