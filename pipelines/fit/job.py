@@ -146,12 +146,11 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
              "window_lengths": {spec.asset_type: spec.window},
              "channel_lists": {spec.asset_type: list(prep.data.channels)}}
     trained: list[Trained] = []
-    for label, fn in (("baseline", lambda p: learners.fit_baseline(spec, prep.data, p)),
+    for label, fn in (("baseline", lambda p: learners.fit_baseline(spec, prep.data, p, extra)),
                       ("moe", lambda p: learners.fit_moe(spec, prep.data, p, extra, echo, show_progress))):
         echo(f"training {label} ...")
         start = time.perf_counter()
-        suffix = ".safetensors" if label == "moe" else ".joblib"
-        result = fn(model_dir / f"{name}-{label}-{stamp}{suffix}")
+        result = fn(model_dir / f"{name}-{label}-{stamp}.safetensors")
         result.wall_s = round(time.perf_counter() - start, 1)
         trained.append(result)
         echo(f"training {label}: done in {result.wall_s} s")

@@ -20,6 +20,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.resources import checkpoints_dir
+from plantpulse.model.baseline.window_gbm import ensembles, save_gbm
 from plantpulse.model.moe.channels import vocabulary
 from plantpulse.model.moe.checkpoint import load_checkpoint, save_checkpoint
 from plantpulse.model.moe.config import TaskSpec, preset
@@ -65,35 +66,41 @@ class Trained:
     origin: str = "gradient boosting on window features"
 
 
-def fit_baseline(spec: FitSpec, data: FitData, path: Path) -> Trained:
-    """Gradient boosting on (last, mean, std, slope) per channel; saved with joblib."""
+def fit_baseline(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any]) -> Trained:
+    """Gradient boosting on (last, mean, std, slope) per channel, saved as the ``gbm`` predictor
+    kind; for anomaly an isolation forest on the normal windows (not yet a predictor kind)."""
     feats = rul_features(data.x)
     x_tr, x_val, x_te = feats[data.train], feats[data.val], feats[data.test]
     y_tr, y_val = data.targets[data.train], data.targets[data.val]
-    saved: dict[str, Any]
+    stats = extra["normalizers"][spec.asset_type]
+    meta = {"asset_type": spec.asset_type, "target": spec.target, "channels": list(data.channels),
+            "window": spec.window, "mean": stats["mean"], "std": stats["std"], "rul_cap": data.rul_cap}
     if spec.target == "rul":
         model = fit_regressor(x_tr, y_tr.astype(float), x_val, y_val.astype(float), spec.gbm_rounds, spec.seed)
         bounds = [HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=model.rounds,
                                                 random_state=spec.seed).fit(x_tr, y_tr) for q in (0.1, 0.9)]
         mean = np.clip(model.predict(x_te), 0, data.rul_cap)
         low, high = (np.clip(b.predict(x_te), 0, data.rul_cap) for b in bounds)
-        outputs = {"mean": mean, "lower": np.minimum(low, mean), "upper": np.maximum(high, mean)}
-        saved = {"model": model, "quantiles": bounds}
-    elif spec.target == "class":
-        model = fit_classifier(x_tr, y_tr.astype(int), x_val, y_val.astype(int), spec.gbm_rounds, spec.seed)
+        heads = {"mean": ensembles(model.model, model.rounds)[0], "q10": ensembles(bounds[0])[0],
+                 "q90": ensembles(bounds[1])[0]}
+        save_gbm(path, heads, {**meta, "classes": []})
+        return Trained("gbm", {"mean": mean, "lower": np.minimum(low, mean), "upper": np.maximum(high, mean)}, path)
+    if spec.target == "class":
+        fitted = fit_classifier(x_tr, y_tr.astype(int), x_val, y_val.astype(int), spec.gbm_rounds, spec.seed)
+        present = fitted.model.classes_.astype(int)
         probs = np.zeros((len(x_te), len(data.classes)))
-        probs[:, model.model.classes_.astype(int)] = model.predict_proba(x_te)
-        outputs, saved = {"probs": probs}, {"model": model}
-    else:
-        forest = IsolationForest(n_estimators=200, random_state=spec.seed).fit(x_tr[y_tr.astype(bool)])
-        outputs = {"score": -forest.score_samples(x_te), "val_score": -forest.score_samples(x_val)}
-        saved = {"model": forest}
+        probs[:, present] = fitted.predict_proba(x_te)
+        trees = ensembles(fitted.model, fitted.rounds)
+        save_gbm(path, {f"class{k}": t for k, t in enumerate(trees)},
+                 {**meta, "classes": [data.classes[k] for k in present]},
+                 fitted.bins.edges if fitted.bins is not None else None)
+        return Trained("gbm", {"probs": probs}, path)
+    forest = IsolationForest(n_estimators=200, random_state=spec.seed).fit(x_tr[y_tr.astype(bool)])
+    outputs = {"score": -forest.score_samples(x_te), "val_score": -forest.score_samples(x_val)}
+    path = path.with_suffix(".joblib")
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump({**saved, "channels": list(data.channels), "classes": list(data.classes),
-                 "features": "last, mean, std, slope per channel", "window": spec.window}, path)
-    if spec.target == "anomaly":
-        return Trained("iforest", outputs, path, origin="isolation forest on normal windows' features")
-    return Trained("gbm", outputs, path)
+    joblib.dump({"model": forest, **meta}, path)
+    return Trained("iforest", outputs, path, origin="isolation forest on normal windows' features")
 
 
 def task_spec(spec: FitSpec, data: FitData) -> TaskSpec:

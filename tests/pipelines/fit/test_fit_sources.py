@@ -172,3 +172,26 @@ def test_a_new_adapter_on_the_shipped_frozen_backbone(plant: Database, tmp_path:
     assert backbone
     trained = dict(fitted.named_parameters())
     assert all(bool((trained[n] == p).all()) for n, p in shipped.named_parameters() if n in backbone)
+
+
+@pytest.mark.parametrize("target", ["rul", "class"])
+def test_the_fitted_baseline_scores_through_the_gbm_predictor_kind(plant: Database, tmp_path: Path,
+                                                                   target: str) -> None:
+    from plantpulse.data.store.repository import asset_ids, latest_windows
+    from plantpulse.model.predictor import load_predictor
+
+    source: dict[str, Any] = {"failure_kind": "failure"} if target == "rul" else {"label_column": "state"}
+    _fit(plant, tmp_path, target=target, **source)
+    with plant.session() as s:
+        version = s.scalars(select(ModelVersion).where(ModelVersion.kind == "gbm")).one()
+        windows = latest_windows(s, list(asset_ids(s, ["p1", "p4"]).values()), 8)
+    predictor = load_predictor("gbm", Path(version.path)).for_asset_type("pump")
+    predictions = predictor.predict(list(windows.values()))
+    assert len(predictions) == 2
+    if target == "rul":
+        assert all(p.rul_lower <= p.rul_mean <= p.rul_upper for p in predictions)
+    else:
+        assert all(p.fault_probs.keys() == {"0", "1"} for p in predictions)
+        assert all(sum(p.fault_probs.values()) == pytest.approx(1.0) for p in predictions)
+        # both pumps end worn (state 1): the baseline says so for their latest windows
+        assert all(p.top_fault[0] == "1" for p in predictions)
