@@ -6,7 +6,7 @@ evaluated here with numpy: loading never unpickles anything. Features per channe
 ``window`` rows, standardised with the training statistics: last value, mean, standard deviation,
 slope (:func:`plantpulse.model.baseline.quantile_mlp.window_features`).
 
-Heads: ``rul`` (ensembles ``mean``, ``q10``, ``q90``: RUL and its 80 % interval), ``class``
+Heads: ``anomaly`` (an isolation forest: ensemble ``forest`` of path lengths), ``rul`` (ensembles ``mean``, ``q10``, ``q90``: RUL and its 80 % interval), ``class``
 (one ensemble per class, softmax; one for two classes, sigmoid); a classifier's trees split on
 quantile-bin codes of the features, so its bin edges are stored too.
 """
@@ -79,6 +79,40 @@ class Trees:
         return self.baseline + self.value[node].sum(1)
 
 
+def average_path_length(n: int) -> float:
+    """c(n): the mean depth of an unsuccessful search in a binary tree of n points (Liu et al. 2008)."""
+    if n <= 1:
+        return 0.0
+    if n == 2:
+        return 1.0
+    return 2.0 * (np.log(n - 1.0) + np.euler_gamma) - 2.0 * (n - 1.0) / n
+
+
+def isolation_trees(forest: Any) -> tuple[Trees, float]:
+    """A fitted scikit-learn ``IsolationForest`` as one ensemble whose leaf values are the path
+    lengths (depth + expected remaining depth), and the normaliser n_trees * c(max_samples):
+    ``2 ** -(raw / normaliser)`` is scikit-learn's anomaly score (0 .. 1, higher = more anomalous)."""
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _NODE_FIELDS}
+    roots, offset = [], 0
+    for i, tree in enumerate(forest.estimators_):
+        t = tree.tree_
+        if len(forest.estimators_features_[i]) != forest.n_features_in_:
+            raise ValueError("isolation_trees needs max_features=1.0 (every tree sees every feature)")
+        roots.append(offset)
+        leaf = t.children_left == -1
+        parts["feature"].append(np.where(leaf, 0, t.feature).astype(np.int64))
+        parts["threshold"].append(t.threshold.astype(np.float64))
+        parts["missing_left"].append(np.zeros(t.node_count, dtype=bool))
+        parts["left"].append(np.where(leaf, 0, t.children_left).astype(np.int64) + offset)
+        parts["right"].append(np.where(leaf, 0, t.children_right).astype(np.int64) + offset)
+        parts["leaf"].append(leaf)
+        parts["value"].append(forest._decision_path_lengths[i] + forest._average_path_length_per_tree[i] - 1.0)
+        offset += t.node_count
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    norm = len(forest.estimators_) * average_path_length(int(forest._max_samples))
+    return Trees(**arrays, roots=np.asarray(roots, dtype=np.int64), baseline=0.0), norm
+
+
 def ensembles(estimator: Any, rounds: int | None = None) -> list[Trees]:
     """The tree ensembles of a fitted scikit-learn ``HistGradientBoosting*`` model after ``rounds``
     boosting rounds (default all): one per raw output (K classes of a multi-class model, else one)."""
@@ -139,6 +173,10 @@ class WindowGbm:
         if not windows:
             return []
         x = self.features(windows)
+        if self.meta["target"] == "anomaly":  # trees split float32 features, as scikit-learn's do
+            depth = self.heads["forest"].raw(x.astype(np.float32).astype(np.float64))
+            score = 2.0 ** (-depth / float(self.meta["normaliser"]))
+            return [Prediction(anomaly_score=float(v)) for v in score]
         if self.meta["target"] == "rul":
             cap = float(self.meta["rul_cap"])
             mean, q10, q90 = (np.clip(self.heads[k].raw(x), 0, cap) for k in ("mean", "q10", "q90"))

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.resources import checkpoints_dir
-from plantpulse.model.baseline.window_gbm import ensembles, save_gbm
+from plantpulse.model.baseline.window_gbm import ensembles, isolation_trees, save_gbm
 from plantpulse.model.moe.channels import vocabulary
 from plantpulse.model.moe.checkpoint import load_checkpoint, save_checkpoint
 from plantpulse.model.moe.config import TaskSpec, preset
@@ -68,7 +67,7 @@ class Trained:
 
 def fit_baseline(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any]) -> Trained:
     """Gradient boosting on (last, mean, std, slope) per channel, saved as the ``gbm`` predictor
-    kind; for anomaly an isolation forest on the normal windows (not yet a predictor kind)."""
+    kind; for anomaly an isolation forest on the normal windows (the same kind)."""
     feats = rul_features(data.x)
     x_tr, x_val, x_te = feats[data.train], feats[data.val], feats[data.test]
     y_tr, y_val = data.targets[data.train], data.targets[data.val]
@@ -97,10 +96,9 @@ def fit_baseline(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any]
         return Trained("gbm", {"probs": probs}, path)
     forest = IsolationForest(n_estimators=200, random_state=spec.seed).fit(x_tr[y_tr.astype(bool)])
     outputs = {"score": -forest.score_samples(x_te), "val_score": -forest.score_samples(x_val)}
-    path = path.with_suffix(".joblib")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"model": forest, **meta}, path)
-    return Trained("iforest", outputs, path, origin="isolation forest on normal windows' features")
+    trees, normaliser = isolation_trees(forest)
+    save_gbm(path, {"forest": trees}, {**meta, "classes": [], "normaliser": normaliser})
+    return Trained("gbm", outputs, path, origin="isolation forest on normal windows' features")
 
 
 def task_spec(spec: FitSpec, data: FitData) -> TaskSpec:

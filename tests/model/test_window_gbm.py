@@ -49,3 +49,16 @@ def test_a_saved_file_loads_without_pickle_and_refuses_other_files(rng: np.rando
     (tmp_path / "bad.safetensors").write_bytes(b"not a model")
     with pytest.raises(CheckpointError, match="Cannot read gbm model"):
         load(tmp_path / "bad.safetensors")
+
+
+def test_isolation_forest_trees_match_scikit_learn(rng: np.random.Generator, tmp_path) -> None:
+    from sklearn.ensemble import IsolationForest
+
+    from plantpulse.model.baseline.window_gbm import isolation_trees
+
+    x = rng.normal(size=(200, 4))
+    forest = IsolationForest(n_estimators=20, random_state=0).fit(x)
+    trees, norm = isolation_trees(forest)
+    probe = np.concatenate([x[:50], rng.normal(3, 1, (20, 4))])
+    score = 2.0 ** (-trees.raw(probe.astype(np.float32).astype(np.float64)) / norm)
+    np.testing.assert_allclose(score, -forest.score_samples(probe), rtol=1e-9)

@@ -46,7 +46,7 @@ def _fit(db: Database, tmp_path: Path, **fields: Any):
 def _check(db: Database, result, target: str) -> None:
     report = json.loads((result.report.parent / "fit-report.json").read_text(encoding="utf-8"))
     key = HEADLINE[target]
-    assert set(report["metrics"]) == {"gbm" if target != "anomaly" else "iforest", "moe"}
+    assert set(report["metrics"]) == {"gbm", "moe"}
     for values in report["metrics"].values():
         assert math.isfinite(values[key])
     assert "## Held-out metrics" in result.report.read_text(encoding="utf-8")
@@ -174,13 +174,14 @@ def test_a_new_adapter_on_the_shipped_frozen_backbone(plant: Database, tmp_path:
     assert all(bool((trained[n] == p).all()) for n, p in shipped.named_parameters() if n in backbone)
 
 
-@pytest.mark.parametrize("target", ["rul", "class"])
+@pytest.mark.parametrize("target", ["rul", "class", "anomaly"])
 def test_the_fitted_baseline_scores_through_the_gbm_predictor_kind(plant: Database, tmp_path: Path,
                                                                    target: str) -> None:
     from plantpulse.data.store.repository import asset_ids, latest_windows
     from plantpulse.model.predictor import load_predictor
 
-    source: dict[str, Any] = {"failure_kind": "failure"} if target == "rul" else {"label_column": "state"}
+    source: dict[str, Any] = {"rul": {"failure_kind": "failure"}, "class": {"label_column": "state"},
+                              "anomaly": {"normal_fraction": 0.3}}[target]
     _fit(plant, tmp_path, target=target, **source)
     with plant.session() as s:
         version = s.scalars(select(ModelVersion).where(ModelVersion.kind == "gbm")).one()
@@ -190,6 +191,8 @@ def test_the_fitted_baseline_scores_through_the_gbm_predictor_kind(plant: Databa
     assert len(predictions) == 2
     if target == "rul":
         assert all(p.rul_lower <= p.rul_mean <= p.rul_upper for p in predictions)
+    elif target == "anomaly":
+        assert all(0 < p.anomaly_score <= 1 for p in predictions)
     else:
         assert all(p.fault_probs.keys() == {"0", "1"} for p in predictions)
         assert all(sum(p.fault_probs.values()) == pytest.approx(1.0) for p in predictions)
