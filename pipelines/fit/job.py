@@ -102,6 +102,10 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
         targets = raw.astype(bool)
         if not targets[split.train].any():
             raise InputDataError("No normal window in the training assets: widen the normal period.")
+    if spec.target == "rul":  # what predicting the training mean would score: the bar both must clear
+        held = split.test[observed[split.test]]
+        if len(held):
+            info["constant_rmse"] = float(np.sqrt(np.mean((targets[held] - targets[split.train].mean()) ** 2)))
     z, normalizer = _standardise(x, split.train)
     data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test)
     return Prepared(data, observed, duration, info, normalizer)

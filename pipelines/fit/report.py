@@ -60,6 +60,8 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
     if spec.target == "rul":
         lines.append(f"- RUL unit: {info['rul_unit']}; cap {info['rul_cap']:g}; right-censored assets: "
                      f"{', '.join(info['censored_assets']) or 'none'}")
+        if "constant_rmse" in info:
+            lines.append(f"- predicting the training mean everywhere: held-out rmse {info['constant_rmse']:.4g}")
     if spec.target == "class":
         lines.append(f"- classes: {', '.join(info['classes'])}")
     lines += [f"- {t.kind}: {t.origin}" for t in trained]
