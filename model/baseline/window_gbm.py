@@ -29,7 +29,29 @@ from plantpulse.model.baseline.quantile_mlp import window_features
 from plantpulse.model.predictor import window_values
 
 FORMAT = "plantpulse-window-gbm/1"
+SNAPSHOT_BANDS = 16
 _NODE_FIELDS = ("feature", "threshold", "missing_left", "left", "right", "leaf", "value")
+
+
+def snapshot_features(windows: np.ndarray, bands: int = SNAPSHOT_BANDS) -> np.ndarray:
+    """(N, T, C) high-rate snapshots -> (N, (4 + bands) C): log RMS, kurtosis, crest factor and
+    skewness of the de-meaned signal, and the log power of ``bands`` equal-width bands of its
+    Hann-windowed spectrum (fault frequencies show up as band energy)."""
+    x = windows.astype(np.float64)
+    x = x - x.mean(1, keepdims=True)
+    rms = np.sqrt((x**2).mean(1)) + 1e-12
+    z = x / rms[:, None, :]
+    stats = [np.log(rms), (z**4).mean(1), np.abs(x).max(1) / rms, (z**3).mean(1)]
+    power = np.abs(np.fft.rfft(x * np.hanning(x.shape[1])[None, :, None], axis=1)) ** 2
+    split = np.array_split(np.arange(power.shape[1]), bands)
+    energy = np.log(np.stack([power[:, b].mean(1) for b in split], axis=1) + 1e-12)
+    return np.concatenate([np.stack(stats, axis=1).reshape(len(x), -1), energy.reshape(len(x), -1)], axis=1)
+
+
+def features(windows: np.ndarray, kind: str) -> np.ndarray:
+    """The baseline's features of standardised windows: ``window`` (last, mean, std, slope per
+    channel) or ``snapshot`` (:func:`snapshot_features`)."""
+    return snapshot_features(windows) if kind == "snapshot" else window_features(windows.astype(np.float64))
 
 
 @dataclass(frozen=True)
@@ -160,7 +182,7 @@ class WindowGbm:
     def features(self, windows: Sequence[SensorWindow]) -> np.ndarray:
         values = np.stack([window_values(w, self.channels, self.window_length) for w in windows])
         z = (values - np.asarray(self.meta["mean"])) / np.asarray(self.meta["std"])
-        return window_features(np.nan_to_num(z))
+        return features(np.nan_to_num(z), self.meta.get("features", "window"))
 
     def _codes(self, x: np.ndarray) -> np.ndarray:
         out = np.empty_like(x)

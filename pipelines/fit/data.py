@@ -15,7 +15,7 @@ from plantpulse.data.store.schema import Asset, MaintenanceEvent
 from plantpulse.data.store.types import as_utc
 from plantpulse.pipelines.fit.labels import Event, label
 from plantpulse.pipelines.fit.spec import FitSpec, threshold_rule
-from plantpulse.pipelines.fit.windows import make_windows, median_step
+from plantpulse.pipelines.fit.windows import burst_spacing, make_snapshots, make_windows, median_step
 
 UNIT_SECONDS = {"seconds": 1.0, "hours": 3600.0}
 
@@ -77,13 +77,16 @@ def collect(session: Session, spec: FitSpec, echo: Callable[[str], None]) -> Col
             echo(f"  asset {i}/{len(assets)} {asset.name}: fewer than 2 readings, skipped")
             continue
         if out is None:
-            step = spec.step_seconds or median_step(readings)
+            step = spec.step_seconds or (burst_spacing(readings) if spec.snapshots else median_step(readings))
             if step <= 0:
                 raise InputDataError(f"asset {asset.name}: readings share one timestamp; set step_seconds in the spec.")
             out = Collected(_channels(spec, readings.channels), step)
-        aw = make_windows(readings, out.channels, extra, out.step, spec.max_gap_steps, spec.window, spec.stride)
+        if spec.snapshots:
+            aw = make_snapshots(readings, out.channels, extra, spec.window, spec.snapshot_gap_seconds or 10 * out.step)
+        else:
+            aw = make_windows(readings, out.channels, extra, out.step, spec.max_gap_steps, spec.window, spec.stride)
         if aw is None:
-            out.skipped.append((asset.name, f"shorter than one window of {spec.window} steps"))
+            out.skipped.append((asset.name, f"no burst / stretch of {spec.window} samples"))
             echo(f"  asset {i}/{len(assets)} {asset.name}: shorter than one window, skipped")
             continue
         labels = label(spec, aw, _events(session, asset.id) if spec.source in ("failure_events", "event_codes") else [])

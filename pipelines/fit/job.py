@@ -107,7 +107,8 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
         if len(held):
             info["constant_rmse"] = float(np.sqrt(np.mean((targets[held] - targets[split.train].mean()) ** 2)))
     z, normalizer = _standardise(x, split.train)
-    data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test)
+    rate = 1.0 / got.step if spec.snapshots else None
+    data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate)
     return Prepared(data, observed, duration, info, normalizer)
 
 
@@ -146,7 +147,8 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
              "classes": list(prep.data.classes), "rul_cap": prep.data.rul_cap, "label_source": spec.source,
              "rul_unit": prep.info.get("rul_unit"),
              # what the "moe" predictor kind reads to score this asset type (model/moe/inference.py)
-             "normalizers": {spec.asset_type: {"channels": list(prep.data.channels), **prep.normalizer}},
+             "normalizers": {spec.asset_type: {"channels": list(prep.data.channels), **prep.normalizer,
+                                               "sample_rate_hz": prep.data.sample_rate_hz}},
              "window_lengths": {spec.asset_type: spec.window},
              "channel_lists": {spec.asset_type: list(prep.data.channels)}}
     trained: list[Trained] = []

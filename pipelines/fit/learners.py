@@ -19,7 +19,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.core.resources import checkpoints_dir
-from plantpulse.model.baseline.window_gbm import ensembles, isolation_trees, save_gbm
+from plantpulse.model.baseline.window_gbm import ensembles, isolation_trees, save_gbm, snapshot_features
 from plantpulse.model.moe.channels import vocabulary
 from plantpulse.model.moe.checkpoint import load_checkpoint, save_checkpoint
 from plantpulse.model.moe.config import TaskSpec, preset
@@ -41,7 +41,9 @@ HEAD_KIND = {"rul": "rul", "class": "classification", "anomaly": "anomaly"}
 class FitData:
     """Model-ready rows. ``x`` (N, T, C) float32 standardised, NaN replaced by 0; ``targets`` (N,)
     RUL in the spec's unit (capped), class index, or is-normal; ``train``/``val``/``test`` row indices
-    (train and val hold only rows the learners may fit on)."""
+    (train and val hold only rows the learners may fit on); the baseline's features are
+    :func:`plantpulse.pipelines.evaluate.features.rul_features` on grid windows, spectral ones
+    (:func:`plantpulse.model.baseline.window_gbm.snapshot_features`) on snapshots."""
 
     x: np.ndarray
     groups: np.ndarray
@@ -52,6 +54,7 @@ class FitData:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    sample_rate_hz: float | None = None  # snapshots: the sensors' rate (the network's spectral tokens)
 
 
 @dataclass
@@ -68,12 +71,14 @@ class Trained:
 def fit_baseline(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any]) -> Trained:
     """Gradient boosting on (last, mean, std, slope) per channel, saved as the ``gbm`` predictor
     kind; for anomaly an isolation forest on the normal windows (the same kind)."""
-    feats = rul_features(data.x)
+    kind = "snapshot" if spec.snapshots else "window"
+    feats = rul_features(data.x) if kind == "window" else snapshot_features(data.x).astype(np.float32)
     x_tr, x_val, x_te = feats[data.train], feats[data.val], feats[data.test]
     y_tr, y_val = data.targets[data.train], data.targets[data.val]
     stats = extra["normalizers"][spec.asset_type]
     meta = {"asset_type": spec.asset_type, "target": spec.target, "channels": list(data.channels),
-            "window": spec.window, "mean": stats["mean"], "std": stats["std"], "rul_cap": data.rul_cap}
+            "window": spec.window, "mean": stats["mean"], "std": stats["std"], "rul_cap": data.rul_cap,
+            "features": kind}
     if spec.target == "rul":
         model = fit_regressor(x_tr, y_tr.astype(float), x_val, y_val.astype(float), spec.gbm_rounds, spec.seed)
         bounds = [HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=model.rounds,
@@ -113,7 +118,7 @@ def _task_data(name: str, task: TaskSpec, data: FitData, rows: np.ndarray) -> Ta
     targets = targets.astype(np.float32) if task.kind == "rul" else targets.astype(
         bool if task.kind == "anomaly" else np.int64)
     return TaskData(name=name, task=task, groups=data.groups[rows], sensor=data.x[rows],
-                    channels=data.channels, targets=targets)
+                    channels=data.channels, targets=targets, sample_rate_hz=data.sample_rate_hz)
 
 
 def backbone_path(name: str) -> Path:

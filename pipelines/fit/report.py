@@ -55,8 +55,13 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
         f"- assets: {len(info['assets'])} ({', '.join(info['assets'])}); held out: {', '.join(info['test_assets'])}",
         f"- split: by {info['split']}; windows train/val/test: {info['rows']['train']}/{info['rows']['val']}/"
         f"{info['rows']['test']}",
-        f"- channels: {', '.join(info['channels'])}; grid step {info['step_seconds']:g} s; window {spec.window} steps",
     ]
+    if spec.snapshots:
+        lines.append(f"- channels: {', '.join(info['channels'])}; one window per snapshot: its first {spec.window} "
+                     f"samples at {1 / info['step_seconds']:g} Hz")
+    else:
+        lines.append(f"- channels: {', '.join(info['channels'])}; grid step {info['step_seconds']:g} s; "
+                     f"window {spec.window} steps")
     if spec.target == "rul":
         lines.append(f"- RUL unit: {info['rul_unit']}; cap {info['rul_cap']:g}; right-censored assets: "
                      f"{', '.join(info['censored_assets']) or 'none'}")

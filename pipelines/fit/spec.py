@@ -56,6 +56,10 @@ class FitSpec(BaseModel):
     # windows and training
     step_seconds: float | None = Field(None, gt=0, description="grid step; default: median spacing")
     max_gap_steps: int = Field(3, ge=0, description="gaps up to this many steps are forward-filled")
+    snapshots: bool = Field(False, description="high-rate data stored as bursts: one burst is one window "
+                            "(its first 'window' samples), with spectral features; no grid")
+    snapshot_gap_seconds: float | None = Field(None, gt=0, description="a pause longer than this starts a "
+                                               "new burst (default: 10 x the median sample spacing)")
     window: int = Field(16, ge=4)
     stride: int = Field(4, ge=1)
     holdout: float = Field(0.3, gt=0, lt=1, description="share of assets held out for the test")

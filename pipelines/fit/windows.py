@@ -41,8 +41,8 @@ def seconds(ts: np.ndarray) -> np.ndarray:
 
 def median_step(window: SensorWindow) -> float:
     """The median spacing of an asset's timestamps in seconds (0 when it has fewer than two)."""
-    t = seconds(window.ts)
-    return float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    us = window.ts.astype("datetime64[us]").astype(np.int64)  # differences of integers: exact
+    return float(np.median(np.diff(us))) / 1e6 if len(us) > 1 else 0.0
 
 
 def to_grid(window: SensorWindow, step: float, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,3 +111,37 @@ def _last_valid(values: np.ndarray) -> np.ndarray:
     ok = last >= 0
     out[ok] = values[np.flatnonzero(ok), last[ok]]
     return out
+
+
+def make_snapshots(window: SensorWindow, channels: tuple[str, ...], extra: tuple[str, ...], length: int,
+                   gap: float) -> AssetWindows | None:
+    """One window per burst of samples (a pause longer than ``gap`` seconds ends a burst): its first
+    ``length`` samples; shorter bursts are dropped. ``grid`` holds each burst's mean (threshold rules
+    read it), ``ends`` each burst's last sample time."""
+    missing = [c for c in (*channels, *extra) if c not in window.channels]
+    if missing:
+        msg = (f"asset {window.asset_name!r} has no readings of channel(s) {missing}; it has "
+               f"{list(window.channels)}. Fix 'channels' / the label column in the spec.")
+        raise InputDataError(msg)
+    t = seconds(window.ts)
+    values = window.values[:, [window.channels.index(c) for c in (*channels, *extra)]]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(t) > gap) + 1])
+    stops = np.concatenate([starts[1:], [len(t)]])
+    keep = [(a, b) for a, b in zip(starts, stops, strict=True) if b - a >= length]
+    if not keep:
+        return None
+    data = np.stack([values[a:a + length] for a, _ in keep]).astype(np.float32)
+    data = np.stack([_fill_short_gaps(w.astype(np.float64), length) for w in data]).astype(np.float32)
+    ends = np.array([t[b - 1] for _, b in keep])
+    n_ch = len(channels)
+    extras = {name: _last_valid(data[:, :, n_ch + j]) for j, name in enumerate(extra)}
+    with np.errstate(invalid="ignore"):
+        means = np.nanmean(data[:, :, :n_ch], axis=1)
+    return AssetWindows(window.asset_name, channels, data[:, :, :n_ch], ends, float(t[0]), float(t[-1]), extras,
+                        means, ends)
+
+
+def burst_spacing(window: SensorWindow) -> float:
+    """The median spacing of samples inside bursts (seconds): the snapshot's sample period."""
+    d = np.diff(window.ts.astype("datetime64[us]").astype(np.int64))
+    return float(np.median(d[d > 0])) / 1e6 if (d > 0).any() else 0.0

@@ -83,3 +83,34 @@ def write_label_file(folder: Path, ranges: bool) -> Path:
         lines.append(f"{asset},{_iso(middle)},{_iso(end_time(asset))},worn")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+SNAPSHOT_ASSETS = ("b1", "b2", "b3", "b4")
+RATE_HZ = 1000
+BURST = 128
+
+
+def write_snapshots(folder: Path, bursts: int = 30, seed: int = 0) -> tuple[Path, Path]:
+    """High-rate vibration stored as snapshots: every 10 minutes a burst of 128 samples at 1 kHz.
+    Each bearing is healthy for its first half and has an outer-race fault (a 180 Hz line and
+    impacts) after; returns the readings and a label file of time ranges (healthy / outer)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(BURST) / RATE_HZ
+    lines, labels = ["asset,timestamp,accel"], ["asset,start,end,class"]
+    for asset in SNAPSHOT_ASSETS:
+        for b in range(bursts):
+            start = START + timedelta(minutes=10 * b)
+            faulty = b >= bursts // 2
+            signal = np.sin(2 * np.pi * 50 * t) + rng.normal(0, 0.3, BURST)
+            if faulty:
+                signal += 0.8 * np.sin(2 * np.pi * 180 * t) + (rng.random(BURST) < 0.03) * 3.0
+            for i, value in enumerate(signal):
+                stamp = (start + timedelta(microseconds=1000 * i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                lines.append(f"{asset},{stamp},{value:.5f}")
+        middle = START + timedelta(minutes=10 * (bursts // 2))
+        labels.append(f"{asset},{_iso(START)},{_iso(middle - timedelta(minutes=1))},healthy")
+        labels.append(f"{asset},{_iso(middle)},{_iso(START + timedelta(minutes=10 * bursts))},outer")
+    readings, label_file = folder / "snapshots.csv", folder / "bearing-labels.csv"
+    readings.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    label_file.write_text("\n".join(labels) + "\n", encoding="utf-8")
+    return readings, label_file

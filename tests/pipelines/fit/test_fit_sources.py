@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fit_support import write_end_times, write_label_file, write_log, write_sensors
+from fit_support import (
+    BURST,
+    RATE_HZ,
+    write_end_times,
+    write_label_file,
+    write_log,
+    write_sensors,
+    write_snapshots,
+)
 from sqlalchemy import select
 
 from plantpulse.connectors.logs.connector import LogOptions
@@ -198,3 +206,25 @@ def test_the_fitted_baseline_scores_through_the_gbm_predictor_kind(plant: Databa
         assert all(sum(p.fault_probs.values()) == pytest.approx(1.0) for p in predictions)
         # both pumps end worn (state 1): the baseline says so for their latest windows
         assert all(p.top_fault[0] == "1" for p in predictions)
+
+
+def test_high_rate_snapshots_are_one_window_each_with_spectral_features(database: Database, tmp_path: Path) -> None:
+    from plantpulse.data.store.repository import asset_ids, latest_windows
+    from plantpulse.model.predictor import load_predictor
+
+    readings, labels = write_snapshots(tmp_path)
+    ingest_sensor_file(database, readings, create_assets=True, asset_type="bearing")
+    spec = FitSpec(asset_type="bearing", target="class", label_file=labels, snapshots=True, window=BURST,
+                   epochs=1, steps=2, batch_size=8, gbm_rounds=20)
+    result = run_fit(spec, database, tmp_path / "models", tmp_path / "report", echo=lambda _: None,
+                     show_progress=False)
+    assert result.info["windows"] == 4 * 30  # one window per burst
+    assert result.info["step_seconds"] == pytest.approx(1 / RATE_HZ)
+    assert result.metrics["gbm"]["macro_f1"] == pytest.approx(1.0)  # the 180 Hz line separates the classes
+    assert math.isfinite(result.metrics["moe"]["macro_f1"])
+    with database.session() as s:
+        rows = {v.kind: v for v in s.scalars(select(ModelVersion))}
+        windows = latest_windows(s, list(asset_ids(s, ["b1"]).values()), BURST)
+    assert rows["moe"].config["normalizers"]["bearing"]["sample_rate_hz"] == pytest.approx(RATE_HZ)
+    (latest,) = load_predictor("gbm", Path(rows["gbm"].path)).for_asset_type("bearing").predict(list(windows.values()))
+    assert latest.top_fault[0] == "outer"
