@@ -36,7 +36,12 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--normal-start", type=click.DateTime(), default=None, help="anomaly: normal period start.")
 @click.option("--normal-end", type=click.DateTime(), default=None, help="anomaly: normal period end.")
 @click.option("--step-seconds", type=float, default=None, help="Grid step (default: median reading spacing).")
-@click.option("--window", type=int, default=None, help="Window length in grid steps (default 16).")
+@click.option("--max-gap-steps", type=int, default=None, help="Gaps up to this many grid steps are carried forward (default 3).")
+@click.option("--snapshots/--no-snapshots", default=None,
+              help="High-rate data stored as bursts: one burst is one window (its first --window samples).")
+@click.option("--snapshot-gap-seconds", type=float, default=None,
+              help="A pause longer than this starts a new burst (default: 10 x the sample spacing).")
+@click.option("--window", type=int, default=None, help="Window length in grid steps or samples (default 16).")
 @click.option("--stride", type=int, default=None, help="Steps between window ends (default 4).")
 @click.option("--holdout", type=float, default=None, help="Share of assets held out for the test (default 0.3).")
 @click.option("--epochs", type=int, default=None, help="MoE epochs (default 3).")
