@@ -27,7 +27,7 @@ from plantpulse.pipelines.fit.learners import FitData, Trained
 from plantpulse.pipelines.fit.metrics import HEADLINE, anomaly_metrics, better, class_metrics, rul_metrics
 from plantpulse.pipelines.fit.report import write_report
 from plantpulse.pipelines.fit.spec import FitSpec
-from plantpulse.pipelines.fit.split import Split, split_rows
+from plantpulse.pipelines.fit.split import Split, normal_time_split, split_rows
 
 Echo = Callable[[str], None]
 
@@ -68,7 +68,10 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
     with db.session() as session:
         got = collect(session, spec, echo)
     x, groups, ends, raw, observed = got.arrays()
-    split = split_rows(groups, ends, spec.holdout, gap=max(1, spec.window // spec.stride), seed=spec.seed)
+    gap = max(1, spec.window // spec.stride)
+    split = split_rows(groups, ends, spec.holdout, gap=gap, seed=spec.seed)
+    if spec.target == "anomaly" and split.how == "time":
+        split = normal_time_split(ends, raw, gap, split.test_assets[0])
     if min(len(split.train), len(split.val), len(split.test)) == 0:
         raise InputDataError(f"Too few windows to split ({len(x)} in {len(set(groups))} asset(s)): lower "
                              f"'window'/'stride' or add assets.")

@@ -20,15 +20,15 @@ class Split:
 
 
 def _time_parts(rows: np.ndarray, fractions: tuple[float, ...], gap: int) -> list[np.ndarray]:
-    """Consecutive parts of ``rows`` (in time order) with ``gap`` rows dropped between parts, so
-    overlapping windows never straddle two parts."""
-    n = len(rows)
-    cuts = np.cumsum([0, *[int(round(f * n)) for f in fractions[:-1]], n])
-    cuts[-1] = n
-    parts = []
-    for i in range(len(fractions)):
-        start = cuts[i] + (gap if i else 0)
-        parts.append(rows[start:cuts[i + 1]])
+    """Consecutive parts of ``rows`` (in time order) sized by ``fractions`` of what is left after
+    dropping ``gap`` rows between parts, so overlapping windows never straddle two parts."""
+    usable = max(len(rows) - gap * (len(fractions) - 1), 0)
+    sizes = [int(round(f * usable)) for f in fractions[:-1]]
+    sizes.append(usable - sum(sizes))
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(rows[start:start + size])
+        start += size + gap
     return parts
 
 
@@ -57,3 +57,13 @@ def split_rows(groups: np.ndarray, order: np.ndarray, holdout: float, gap: int, 
         return Split(head, tail, np.flatnonzero(groups == test_asset), "assets+time", (str(test_asset),))
     parts = _time_parts(by_time, (1 - holdout - 0.15, 0.15, holdout), gap)
     return Split(parts[0], parts[1], parts[2], "time", (str(assets[0]),) if len(assets) else ())
+
+
+def normal_time_split(order: np.ndarray, normal: np.ndarray, gap: int, asset: str) -> Split:
+    """Anomaly on one asset: the normal period is split by time (60 / 20 / 20 %, with gaps) so the
+    test holds held-out normal windows beside every later one; the AUROC needs both."""
+    by_time = np.argsort(order, kind="stable")
+    normal_rows = by_time[normal[by_time].astype(bool)]
+    train, val, test_normal = _time_parts(normal_rows, (0.6, 0.2, 0.2), gap)
+    later = by_time[~normal[by_time].astype(bool)]
+    return Split(train, val, np.sort(np.concatenate([test_normal, later])), "time", (asset,))

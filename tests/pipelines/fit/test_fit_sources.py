@@ -228,3 +228,14 @@ def test_high_rate_snapshots_are_one_window_each_with_spectral_features(database
     assert rows["moe"].config["normalizers"]["bearing"]["sample_rate_hz"] == pytest.approx(RATE_HZ)
     (latest,) = load_predictor("gbm", Path(rows["gbm"].path)).for_asset_type("bearing").predict(list(windows.values()))
     assert latest.top_fault[0] == "outer"
+
+
+def test_a_single_asset_is_split_by_time(database: Database, tmp_path: Path) -> None:
+    rows = write_sensors(tmp_path).read_text(encoding="utf-8").splitlines()
+    solo = tmp_path / "solo.csv"
+    solo.write_text("\n".join([rows[0], *[r for r in rows[1:] if r.startswith("p4,")]]) + "\n", encoding="utf-8")
+    ingest_sensor_file(database, solo, create_assets=True, asset_type="pump")
+    result = _fit(database, tmp_path, target="anomaly", normal_fraction=0.5, channels=("vib", "temp"), stride=1)
+    assert result.info["split"] == "time"
+    assert result.info["test_assets"] == ["p4"]
+    assert all(math.isfinite(m["auroc"]) for m in result.metrics.values())
