@@ -239,3 +239,16 @@ def test_a_single_asset_is_split_by_time(database: Database, tmp_path: Path) -> 
     assert result.info["split"] == "time"
     assert result.info["test_assets"] == ["p4"]
     assert all(math.isfinite(m["auroc"]) for m in result.metrics.values())
+
+
+def test_unfreeze_fine_tunes_the_shipped_backbone_too(plant: Database, tmp_path: Path) -> None:
+    from plantpulse.data.core.resources import checkpoints_dir
+    from plantpulse.model.moe.checkpoint import load_checkpoint
+
+    result = _fit(plant, tmp_path, target="class", label_column="state", backbone="shipped", unfreeze=True)
+    report = json.loads((result.report.parent / "fit-report.json").read_text(encoding="utf-8"))
+    assert "fine-tuned" in report["learners"]["moe"]
+    shipped, _ = load_checkpoint(checkpoints_dir() / "main-s0-teacher.safetensors")
+    fitted = dict(load_checkpoint(report["files"]["moe"])[0].named_parameters())
+    changed = [n for n, p in shipped.named_parameters() if not n.startswith("decoder.") and not (fitted[n] == p).all()]
+    assert changed
