@@ -82,7 +82,7 @@ class FitSpec(BaseModel):
             "class": {"label_column": self.label_column is not None, "label_file": self.label_file is not None,
                       "event_codes": self.event_codes},
             "anomaly": {"normal_fraction": self.normal_fraction is not None,
-                        "normal_start/normal_end": self.normal_end is not None},
+                        "normal_start/normal_end": self.normal_start is not None or self.normal_end is not None},
         }[self.target]
         chosen = [name for name, on in sources.items() if on]
         if len(chosen) != 1:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,8 @@ def test_cli_fits_from_a_spec_file(plant: Database, tmp_path: Path) -> None:
 def test_a_spec_needs_exactly_one_label_source(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="exactly one label source"):
         load_spec(None, {"asset_type": "pump", "target": "rul", "failure_kind": "failure", "threshold": "vib >= 2"})
+    after = load_spec(None, {"asset_type": "pump", "target": "anomaly", "normal_start": "2024-01-01T00:00:00Z"})
+    assert after.source == "normal_dates"
     with pytest.raises(ConfigError, match="must look like 'channel >= 5.5'"):
         load_spec(None, {"asset_type": "pump", "target": "rul", "threshold": "vib > 2"})
 
@@ -252,3 +255,12 @@ def test_unfreeze_fine_tunes_the_shipped_backbone_too(plant: Database, tmp_path:
     fitted = dict(load_checkpoint(report["files"]["moe"])[0].named_parameters())
     changed = [n for n, p in shipped.named_parameters() if not n.startswith("decoder.") and not (fitted[n] == p).all()]
     assert changed
+
+
+def test_anomaly_from_normal_dates(plant: Database, tmp_path: Path) -> None:
+    from fit_support import START
+
+    result = _fit(plant, tmp_path, target="anomaly", normal_start=START.isoformat(),
+                  normal_end=(START + timedelta(hours=30)).isoformat())
+    _check(plant, result, "anomaly")
+    assert result.spec.source == "normal_dates"
