@@ -141,3 +141,7 @@ def _register_builtin() -> None:
         from plantpulse.model.moe import inference
 
         PREDICTORS.add("moe", inference.load_for_scoring)
+    if "gbm" not in PREDICTORS:
+        from plantpulse.model.baseline import window_gbm
+
+        PREDICTORS.add("gbm", window_gbm.load)

@@ -41,6 +41,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "train": "plantpulse.pipelines.cli.train:train",
     "evaluate": "plantpulse.pipelines.cli.evaluate:evaluate",
     "models": "plantpulse.pipelines.cli.models:models",
+    "fit": "plantpulse.pipelines.cli.fit:fit",
 }
 
 

@@ -1,0 +1,8 @@
+"""``plantpulse fit``: train and compare models for one asset type from the plant's own data.
+
+spec.py (what to train, from a TOML file and CLI options), windows.py (per-asset readings ->
+a regular grid -> windows), labels.py (targets from failure events, threshold rules, end times,
+label columns/files, event codes, normal periods), split.py (by asset, else by time with a gap),
+learners.py (gradient boosting / isolation forest baseline and the MoE), job.py (the run: metrics,
+report, registration, promotion).
+"""

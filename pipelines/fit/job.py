@@ -1,0 +1,209 @@
+"""The fit job: database -> windows and labels -> split by asset -> baseline and MoE -> held-out
+metrics -> report -> two registered model versions, the better one promoted.
+
+Model versions are named ``<asset_type>-<target>`` (e.g. ``pump-rul``): the baseline and the MoE
+are two versions of one name, so promoting one archives the other (champion / challenger).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.hashing import sha256_file
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.repository import promote_model_version, register_model_version
+from plantpulse.pipelines.fit import learners
+from plantpulse.pipelines.fit.data import collect, rul_unit
+from plantpulse.pipelines.fit.learners import FitData, Trained
+from plantpulse.pipelines.fit.metrics import HEADLINE, anomaly_metrics, better, class_metrics, rul_metrics
+from plantpulse.pipelines.fit.report import write_report
+from plantpulse.pipelines.fit.spec import FitSpec
+from plantpulse.pipelines.fit.split import Split, normal_time_split, split_rows
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class FitResult:
+    """What a fit produced: held-out metrics per learner, registered versions, the winner."""
+
+    spec: FitSpec
+    metrics: dict[str, dict[str, Any]]
+    versions: dict[str, str]
+    winner: str
+    promoted: str | None
+    report: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    data: FitData
+    observed: np.ndarray  # (N,) RUL: end of life known
+    duration: np.ndarray  # (N,) RUL: time to end of life or censoring, uncapped, in the unit
+    info: dict[str, Any]
+    normalizer: dict[str, list[float]]
+
+
+def _standardise(x: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, dict[str, list[float]]]:
+    flat = x[train].reshape(-1, x.shape[2])
+    with np.errstate(invalid="ignore"):
+        mean, std = np.nanmean(flat, 0), np.nanstd(flat, 0)
+    mean, std = np.nan_to_num(mean), np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
+    z = np.nan_to_num((x - mean) / std).astype(np.float32)
+    return z, {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
+    """Collect the windows, split them and turn labels into targets the learners fit."""
+    with db.session() as session:
+        got = collect(session, spec, echo)
+    x, groups, ends, raw, observed = got.arrays()
+    gap = max(1, spec.window // spec.stride)
+    split = split_rows(groups, ends, spec.holdout, gap=gap, seed=spec.seed)
+    if spec.target == "anomaly" and split.how == "time":
+        split = normal_time_split(ends, raw, gap, split.test_assets[0])
+    if min(len(split.train), len(split.val), len(split.test)) == 0:
+        raise InputDataError(f"Too few windows to split ({len(x)} in {len(set(groups))} asset(s)): lower "
+                             f"'window'/'stride' or add assets.")
+    info: dict[str, Any] = {"assets": sorted(set(groups.tolist())), "test_assets": list(split.test_assets),
+                            "split": split.how, "windows": len(x), "step_seconds": got.step,
+                            "channels": list(got.channels), "skipped": got.skipped,
+                            "rows": {"train": len(split.train), "val": len(split.val), "test": len(split.test)}}
+    classes: tuple[str, ...] = ()
+    cap = 1.0
+    duration = np.zeros(len(x))
+    if spec.target == "rul":
+        unit, unit_s = rul_unit(spec, got.step)
+        duration = raw.astype(float) / unit_s
+        obs_train = duration[split.train][observed[split.train]]
+        if spec.rul_cap is None and not len(obs_train):
+            raise InputDataError("No training asset reaches its end of life: check the failure events / rule, or "
+                                 "set rul_cap in the spec so censored runs can train.")
+        cap = spec.rul_cap or float(max(1.0, np.quantile(obs_train, 0.95)))
+        targets = np.minimum(duration, cap)
+        split = _trainable(split, observed | (duration >= cap))
+        info |= {"rul_unit": unit, "rul_cap": cap, "censored_assets": sorted(set(groups[~observed].tolist()) -
+                                                                           set(groups[observed].tolist()))}
+    elif spec.target == "class":
+        classes = tuple(sorted(set(raw.tolist())))
+        if len(set(raw[split.train].tolist())) < 2:
+            raise InputDataError(f"The training assets hold one class only ({classes}); classification needs two or "
+                                 f"more. Add labelled assets or check the label source.")
+        targets = np.searchsorted(np.array(classes, dtype=object), raw).astype(np.int64)
+        info["classes"] = list(classes)
+    else:
+        targets = raw.astype(bool)
+        if not targets[split.train].any():
+            raise InputDataError("No normal window in the training assets: widen the normal period.")
+    if spec.target == "rul":  # what predicting the training mean would score: the bar both must clear
+        held = split.test[observed[split.test]]
+        if len(held):
+            info["constant_rmse"] = float(np.sqrt(np.mean((targets[held] - targets[split.train].mean()) ** 2)))
+    z, normalizer = _standardise(x, split.train)
+    rate = 1.0 / got.step if spec.snapshots else None
+    data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate)
+    return Prepared(data, observed, duration, info, normalizer)
+
+
+def _trainable(split: Split, ok: np.ndarray) -> Split:
+    """Train/val rows the learners can fit (RUL: known end of life, or censored beyond the cap)."""
+    return Split(split.train[ok[split.train]], split.val[ok[split.val]], split.test, split.how, split.test_assets)
+
+
+def evaluate(spec: FitSpec, prep: Prepared, trained: Trained) -> dict[str, Any]:
+    d, test = prep.data, prep.data.test
+    if spec.target == "rul":
+        return rul_metrics(trained.outputs, d.targets[test], prep.observed[test], prep.duration[test])
+    if spec.target == "class":
+        return class_metrics(trained.outputs, d.targets[test], d.classes)
+    return anomaly_metrics(trained.outputs, d.targets[test], d.targets[d.val])
+
+
+def _fingerprint(data: FitData) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(data.x).tobytes())
+    digest.update(np.ascontiguousarray(data.targets).astype(np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, promote: bool = True,
+            echo: Echo = print, show_progress: bool = True) -> FitResult:
+    """Fit both learners for ``spec`` and register them (see the module docstring)."""
+    name = f"{spec.asset_type}-{spec.target}"
+    echo(f"fit {name}: reading windows of asset type {spec.asset_type!r} (label source: {spec.source})")
+    prep = prepare(spec, db, echo)
+    rows = prep.info["rows"]
+    echo(f"split by {prep.info['split']}: {rows['train']} train / {rows['val']} validation / {rows['test']} test "
+         f"windows; test assets {', '.join(prep.info['test_assets'])}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    extra = {"asset_type": spec.asset_type, "target": spec.target, "channels": list(prep.data.channels),
+             "window": spec.window, "step_seconds": prep.info["step_seconds"],
+             "classes": list(prep.data.classes), "rul_cap": prep.data.rul_cap, "label_source": spec.source,
+             "rul_unit": prep.info.get("rul_unit"),
+             # what the "moe" predictor kind reads to score this asset type (model/moe/inference.py)
+             "normalizers": {spec.asset_type: {"channels": list(prep.data.channels), **prep.normalizer,
+                                               "sample_rate_hz": prep.data.sample_rate_hz}},
+             "window_lengths": {spec.asset_type: spec.window},
+             "channel_lists": {spec.asset_type: list(prep.data.channels)}}
+    trained: list[Trained] = []
+    for label, fn in (("baseline", lambda p: learners.fit_baseline(spec, prep.data, p, extra)),
+                      ("moe", lambda p: learners.fit_moe(spec, prep.data, p, extra, echo, show_progress))):
+        echo(f"training {label} ...")
+        start = time.perf_counter()
+        result = fn(model_dir / f"{name}-{label}-{stamp}.safetensors")
+        result.wall_s = round(time.perf_counter() - start, 1)
+        trained.append(result)
+        echo(f"training {label}: done in {result.wall_s} s")
+    metrics = {t.kind: {**evaluate(spec, prep, t), "wall_s": t.wall_s} for t in trained}
+    key, _ = HEADLINE[spec.target]
+    winner = trained[better(spec.target, metrics[trained[0].kind], metrics[trained[1].kind])].kind
+    for kind, values in metrics.items():
+        echo(f"held-out {key} {kind}: {values.get(key, math.nan):.4f}")
+    versions, promoted = _register(spec, name, trained, metrics, extra, winner, promote, db, _fingerprint(prep.data))
+    for kind, label in versions.items():
+        echo(f"registered {label} ({kind})")
+    echo(f"promoted {promoted} (better held-out {key})" if promoted else f"not promoted; the better is {winner}")
+    report = write_report(out_dir, spec, prep.info, metrics, versions, winner, promoted, trained, prep)
+    echo(f"report: {report}")
+    return FitResult(spec, metrics, versions, winner, promoted, report, prep.info)
+
+
+def _register(spec: FitSpec, name: str, trained: list[Trained], metrics: dict[str, dict[str, Any]],
+              extra: dict[str, Any], winner: str, promote: bool, db: Database, fingerprint: str
+              ) -> tuple[dict[str, str], str | None]:
+    versions: dict[str, str] = {}
+    promoted = None
+    task = f"{learners.TASK_PREFIX[spec.target]}:{spec.asset_type}"
+    with db.session() as session:
+        ids = {}
+        for t in trained:
+            row = register_model_version(
+                session, name=name, kind=t.kind, path=str(t.path.resolve()), task=task,
+                metrics=_jsonable(metrics[t.kind]), config=_jsonable({**extra, "learner": t.kind}),
+                data_fingerprint=fingerprint, sha256=sha256_file(t.path))
+            ids[t.kind], versions[t.kind] = row.id, f"{row.name} v{row.version}"
+        if promote:
+            promote_model_version(session, ids[winner])
+            promoted = versions[winner]
+    return versions, promoted
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

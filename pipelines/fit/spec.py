@@ -1,0 +1,138 @@
+"""The training spec of ``plantpulse fit``: one asset type, one target, one label source.
+
+Read from a TOML file (``--spec``) whose keys are the fields below; CLI options override the file.
+Unknown keys are rejected so a typo fails instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from plantpulse.data.core.errors import ConfigError
+
+_THRESHOLD = re.compile(r"^\s*(?P<channel>[^<>=\s]+)\s*(?P<op><=|>=)\s*(?P<value>[-+0-9.eE]+)\s*$")
+
+
+class FitSpec(BaseModel):
+    """What ``plantpulse fit`` trains. Exactly one label source per target:
+
+    - ``rul``: ``failure_kind``/``failure_code`` (maintenance-log events), ``threshold``
+      ("channel >= X" or "channel <= X"), or ``end_times`` (CSV ``asset,end_time``);
+    - ``class``: ``label_column`` (a channel holding class numbers), ``label_file`` (CSV
+      ``asset,class`` or ``asset,start,end,class``), or ``event_codes`` (the code of the next coded
+      event within ``horizon_hours`` of a window's end, else ``normal_class``);
+    - ``anomaly``: ``normal_fraction`` (first share of each asset's life) or ``normal_start``/``normal_end``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    asset_type: str = Field(..., pattern=r"^[a-z0-9_]+$")
+    target: Literal["rul", "class", "anomaly"]
+    channels: tuple[str, ...] = ()
+    # RUL
+    failure_kind: str | None = None
+    failure_code: str | None = None
+    threshold: str | None = None
+    end_times: Path | None = None
+    rul_unit: Literal["auto", "cycles", "hours", "seconds"] = "auto"
+    rul_cap: float | None = Field(None, gt=0)
+    # class
+    label_column: str | None = None
+    label_file: Path | None = None
+    event_codes: bool = False
+    codes: tuple[str, ...] = ()
+    horizon_hours: float = Field(24.0, gt=0)
+    normal_class: str = "normal"
+    # anomaly
+    normal_fraction: float | None = Field(None, gt=0, lt=1)
+    normal_start: datetime | None = None
+    normal_end: datetime | None = None
+    # windows and training
+    step_seconds: float | None = Field(None, gt=0, description="grid step; default: median spacing")
+    max_gap_steps: int = Field(3, ge=0, description="gaps up to this many steps are forward-filled")
+    snapshots: bool = Field(False, description="high-rate data stored as bursts: one burst is one window "
+                            "(its first 'window' samples), with spectral features; no grid")
+    snapshot_gap_seconds: float | None = Field(None, gt=0, description="a pause longer than this starts a "
+                                               "new burst (default: 10 x the median sample spacing)")
+    window: int = Field(16, ge=4)
+    stride: int = Field(4, ge=1)
+    holdout: float = Field(0.3, gt=0, lt=1, description="share of assets held out for the test")
+    seed: int = 0
+    preset: str = "tiny"
+    backbone: str | None = Field(None, description="'shipped' or a MoE .safetensors file: its backbone is "
+                                 "frozen and only a new adapter + head is trained (default: train the "
+                                 "preset from scratch)")
+    unfreeze: bool = Field(False, description="with backbone: fine-tune the backbone too")
+    epochs: int = Field(3, ge=1)
+    steps: int | None = Field(None, ge=1)
+    batch_size: int = Field(32, ge=2)
+    gbm_rounds: int = Field(200, ge=10)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FitSpec:
+        sources = {
+            "rul": {"failure_kind/failure_code": bool(self.failure_kind or self.failure_code),
+                    "threshold": self.threshold is not None, "end_times": self.end_times is not None},
+            "class": {"label_column": self.label_column is not None, "label_file": self.label_file is not None,
+                      "event_codes": self.event_codes},
+            "anomaly": {"normal_fraction": self.normal_fraction is not None,
+                        "normal_start/normal_end": self.normal_start is not None or self.normal_end is not None},
+        }[self.target]
+        chosen = [name for name, on in sources.items() if on]
+        if len(chosen) != 1:
+            msg = (f"target {self.target!r} needs exactly one label source: one of {', '.join(sources)}. "
+                   f"Got {chosen or 'none'}.")
+            raise ValueError(msg)
+        if self.threshold is not None:
+            threshold_rule(self.threshold)
+        return self
+
+    @property
+    def source(self) -> str:
+        for name, on in (("failure_events", bool(self.failure_kind or self.failure_code)),
+                         ("threshold", self.threshold is not None), ("end_times", self.end_times is not None),
+                         ("label_column", self.label_column is not None),
+                         ("label_file", self.label_file is not None), ("event_codes", self.event_codes),
+                         ("normal_fraction", self.normal_fraction is not None)):
+            if on:
+                return name
+        return "normal_dates"
+
+
+def threshold_rule(text: str) -> tuple[str, str, float]:
+    """``"pressure >= 5.5"`` -> ("pressure", ">=", 5.5)."""
+    match = _THRESHOLD.match(text)
+    if match is None:
+        msg = f"threshold {text!r} must look like 'channel >= 5.5' or 'channel <= 0.2'."
+        raise ValueError(msg)
+    try:
+        value = float(match["value"])
+    except ValueError as err:
+        raise ValueError(f"threshold {text!r}: {match['value']!r} is not a number.") from err
+    return match["channel"], match["op"], value
+
+
+def load_spec(path: Path | None, overrides: dict[str, Any]) -> FitSpec:
+    """The spec of TOML file ``path`` (optional) with ``overrides`` (CLI options; None = not given)."""
+    fields: dict[str, Any] = {}
+    if path is not None:
+        try:
+            fields = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"Cannot read the training spec {path}: {err}. Fix the TOML file.") from err
+        base = Path(path).parent
+        for key in ("end_times", "label_file"):
+            if isinstance(fields.get(key), str) and not Path(fields[key]).is_absolute():
+                fields[key] = str(base / fields[key])
+    fields |= {k: v for k, v in overrides.items() if v is not None and v != ()}
+    try:
+        return FitSpec(**fields)
+    except ValidationError as err:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"Invalid training spec{where}: {err}") from err
