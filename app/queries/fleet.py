@@ -7,8 +7,6 @@ overview costs the same with ten thousand or ten million readings.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import datetime
 
@@ -140,23 +138,6 @@ def survival_inputs(url: str) -> tuple[dict[int, list[datetime]], dict[int, tupl
     spans = {asset_id: (lo, hi) for asset_id, _, lo, hi in rows if lo is not None}
     groups = {asset_id: kind for asset_id, kind, _, _ in rows}
     return dict(failures), spans, groups
-
-
-def work_orders_csv(url: str, asset_id: int, asset_name: str) -> tuple[str, int]:
-    """The asset's open alerts as work orders (``pipelines.workorders`` CSV columns), and how many."""
-    from dataclasses import asdict
-
-    from plantpulse.pipelines.alerts.workorders import COLUMNS, from_alert
-
-    with database(url).session() as session:
-        alerts = session.scalars(select(Alert).where(Alert.asset_id == asset_id, Alert.status == "open")
-                                 .order_by(Alert.id)).all()
-        orders = [from_alert(alert, asset_name) for alert in alerts]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(asdict(order) for order in orders)
-    return out.getvalue(), len(orders)
 
 
 def clear() -> None:

@@ -142,12 +142,21 @@ def _maintenance(ctx: AppContext, info: dict[str, Any]) -> None:
                  column_config={"text": st.column_config.TextColumn("text", width="large")})
 
 
+def _work_orders(url: str, asset_id: int, asset_name: str) -> tuple[str, int]:
+    """The asset's open alerts as work orders, written by the work-order job's own CSV rule."""
+    from plantpulse.app.queries.sql import database
+    from plantpulse.pipelines.alerts.workorders import open_orders_csv
+
+    with database(url).session() as session:
+        return open_orders_csv(session, asset_id, asset_name)
+
+
 def _action(ctx: AppContext, info: dict[str, Any], latest: dict[str, Any] | None) -> None:
     alerts = fleet.alert_list(ctx.url, asset_id=info["id"])
     st.subheader("Recommended action")
     components.show_flash()
     components.alert_list(ctx, alerts, key=f"asset-{info['id']}")
-    csv_text, count = fleet.work_orders_csv(ctx.url, info["id"], info["name"])
+    csv_text, count = _work_orders(ctx.url, info["id"], info["name"])
     st.download_button(f"Export {count} work order{'s' if count != 1 else ''} (CSV)", csv_text,
                        file_name=f"work-orders-{info['name']}.csv", mime="text/csv", disabled=not count,
                        icon=":material/download:", key=f"wo-{info['id']}", on_click="ignore",

@@ -12,6 +12,7 @@ Each POST carries ``Idempotency-Key: plantpulse-alert-<id>`` so a receiver can d
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from urllib3.util.retry import Retry
 
 from plantpulse.data.core.config.jobs import AlertSettings
@@ -45,6 +48,17 @@ class WorkOrder:
 def from_alert(alert: Alert, asset: str) -> WorkOrder:
     return WorkOrder(alert.id, alert.created_at.isoformat(), asset, alert.severity, alert.rule, alert.message,
                      json.dumps(alert.evidence, sort_keys=True, default=str), alert.recommended_action)
+
+
+def open_orders_csv(session: Session, asset_id: int, asset_name: str) -> tuple[str, int]:
+    """An asset's open alerts as work orders: the CSV text (the columns ``write_csv`` writes) and how many."""
+    alerts = session.scalars(select(Alert).where(Alert.asset_id == asset_id, Alert.status == "open")
+                             .order_by(Alert.id)).all()
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(asdict(from_alert(alert, asset_name)) for alert in alerts)
+    return out.getvalue(), len(alerts)
 
 
 def write_csv(orders: Sequence[WorkOrder], path: Path) -> Path:

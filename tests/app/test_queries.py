@@ -40,7 +40,11 @@ def test_alerts_worst_first(seeded) -> None:
 
 def test_work_orders_of_one_asset(seeded) -> None:
     url, seed = seeded
-    text, count = fleet.work_orders_csv(url, seed.assets["turbofan-fd001-test-020"], "turbofan-fd001-test-020")
+    from plantpulse.app.queries.sql import database
+    from plantpulse.pipelines.alerts.workorders import open_orders_csv
+
+    with database(url).session() as session:
+        text, count = open_orders_csv(session, seed.assets["turbofan-fd001-test-020"], "turbofan-fd001-test-020")
     lines = text.strip().split("\n")
     assert count == 1 and lines[0].startswith("alert_id,created_at,asset,severity")
     assert ",turbofan-fd001-test-020,critical,rul_low," in lines[1] and "borescope" in lines[1]
