@@ -45,6 +45,7 @@ if CHROMIUM is None or CHROMEDRIVER is None:
     pytest.skip("headless Chromium and chromedriver are not installed (apt-get install chromium "
                 "chromium-driver, or `make chromium`)", allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -134,8 +135,11 @@ def browser() -> Iterator[WebDriver]:
 def wait_for(driver: WebDriver, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():
-            return
+        try:
+            if check():
+                return
+        except StaleElementReferenceException:
+            pass  # Streamlit re-rendered the page between finding an element and reading it
         time.sleep(0.2)
     _shot(driver, "failure")
     pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
