@@ -28,6 +28,7 @@ from plantpulse.pipelines.fit.metrics import HEADLINE, anomaly_metrics, better, 
 from plantpulse.pipelines.fit.report import write_report
 from plantpulse.pipelines.fit.spec import FitSpec
 from plantpulse.pipelines.fit.split import Split, normal_time_split, split_rows
+from plantpulse.pipelines.models.registry import SERVES
 
 Echo = Callable[[str], None]
 
@@ -153,7 +154,10 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
              "normalizers": {spec.asset_type: {"channels": list(prep.data.channels), **prep.normalizer,
                                                "sample_rate_hz": prep.data.sample_rate_hz}},
              "window_lengths": {spec.asset_type: spec.window},
-             "channel_lists": {spec.asset_type: list(prep.data.channels)}}
+             "channel_lists": {spec.asset_type: list(prep.data.channels)},
+             # what `plantpulse models list` shows and scoring checks: this asset type only
+             SERVES: {"asset_types": [spec.asset_type],
+                      "channels": {spec.asset_type: list(prep.data.channels)}}}
     trained: list[Trained] = []
     for label, fn in (("baseline", lambda p: learners.fit_baseline(spec, prep.data, p, extra)),
                       ("moe", lambda p: learners.fit_moe(spec, prep.data, p, extra, echo, show_progress))):

@@ -31,6 +31,7 @@ from plantpulse.data.store.schema import ModelVersion
 from plantpulse.pipelines.fit.job import run_fit
 from plantpulse.pipelines.fit.spec import FitSpec, load_spec
 from plantpulse.pipelines.ingest.entry import ingest_log_file, ingest_sensor_file
+from plantpulse.pipelines.models.registry import served_types
 
 TINY: dict[str, Any] = dict(asset_type="pump", window=8, stride=2, epochs=1, steps=2, batch_size=8,
                             gbm_rounds=20, seed=0)
@@ -64,6 +65,7 @@ def _check(db: Database, result, target: str) -> None:
         stages = {r.kind: r.stage for r in rows}
         assert {r.config["asset_type"] for r in rows} == {"pump"}
         assert all(r.config["channels"] for r in rows)
+        assert {served_types(r) for r in rows} == {("pump",)}  # what `models list` shows and scoring checks
     assert stages[result.winner] == "production"
     assert sorted(stages.values()) == ["candidate", "production"]
     values = {k: v[key] for k, v in report["metrics"].items()}
