@@ -6,6 +6,7 @@ Run from the repository root with the datasets folder configured, for example::
     nice -n 10 python benchmarks/bench_weld.py evaluate   # clip-split test: mAP per class, verdicts
     nice -n 10 python benchmarks/bench_weld.py evaluate --split grouped   # a grouped-trained checkpoint
     nice -n 10 python benchmarks/bench_weld.py latency    # PyTorch vs ONNX, 2 threads, median
+    nice -n 10 python benchmarks/bench_weld.py verdict --checkpoint X  # detector + image classifier, fused
     nice -n 10 python benchmarks/bench_weld.py clip       # the shipped recipe on the clip split (~1 h)
     nice -n 10 python benchmarks/bench_weld.py original --epochs 8; ... grouped --epochs 8  # comparisons
     nice -n 10 python benchmarks/bench_weld.py splits     # split leakage audit + mAP by test subset
@@ -115,6 +116,49 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                       "strategy": data.split.strategy, "split": data.split.summary(), "detection": asdict(detection),
                       "verdict_pytorch": verdicts(TorchWeldDetector.from_model(model), data),
                       "verdict_onnx": verdicts(onnx, data), "train": model.card.train})
+
+
+def image_reject_probability(split: Any, names: list[str], size: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A whole-image classifier's P(defective) on val and test: gradient boosting on colour and
+    gradient-texture features (the evaluation protocol's weld baseline), fitted on the train part
+    with the number of rounds chosen on val."""
+    from plantpulse.pipelines.evaluate.features import image_features
+    from plantpulse.pipelines.evaluate.gbm import class_probabilities
+    from plantpulse.pipelines.train.tasks.weld import load_image
+
+    x, y = {}, {}
+    for part in ("train", "val", "test"):
+        items = split.part(part)
+        x[part] = image_features(np.stack([load_image(item.image, size) for item in items]))
+        y[part] = defective_labels(items, names, REJECT).astype(int)
+    probs = class_probabilities(x["train"], y["train"], x["val"], y["val"],
+                                np.concatenate([x["val"], x["test"]]), 2, 400, seed)[:, 1]
+    return {"val": probs[: len(x["val"])], "test": probs[len(x["val"]):]}
+
+
+def cmd_verdict(args: argparse.Namespace) -> None:
+    """Detector, whole-image classifier and their fusion, chosen on val, on the detector's split."""
+    from plantpulse.pipelines.weld.fusion import Scores, fuse, markdown
+
+    started = time.perf_counter()
+    model = load_weld_model(args.checkpoint)
+    data = prepare_data(dataset_dir(), WORK / "datasets", args.split, 0, REJECT)
+    check_held_out(model, dataset_dir(), data.split)
+    detector = TorchWeldDetector.from_model(model)
+    classifier = image_reject_probability(data.split, list(data.names), args.imgsz)
+    scores = {}
+    for part in ("val", "test"):
+        items = data.split.part(part)
+        scores[part] = Scores({"detector": reject_scores(detector, items, REJECT),
+                               "image classifier": classifier[part]},
+                              defective_labels(items, data.names, REJECT))
+    report = fuse(scores["val"], scores["test"], TARGETS)
+    print(markdown(report))
+    save("verdict", {"checkpoint": Path(args.checkpoint).name, "version": model.version,
+                     "strategy": data.split.strategy, "split": data.split.summary(),
+                     "classifier": f"gradient boosting on colour + gradient features, {args.imgsz} px",
+                     "wall_seconds": round(time.perf_counter() - started, 1), **report.to_dict(),
+                     "markdown": markdown(report)})
 
 
 def _timed(fn: Any, items: list[Any], warmup: int = 5) -> list[float]:
@@ -261,10 +305,12 @@ def plot_transfer() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("evaluate", "latency", "splits"):
+    for name in ("evaluate", "latency", "splits", "verdict"):
         cmd = sub.add_parser(name)
         cmd.add_argument("--checkpoint", type=Path, default=SHIPPED_CHECKPOINT)
-    for name in ("evaluate", "latency"):
+    sub.choices["verdict"].add_argument("--imgsz", type=int, default=64,
+                                        help="Image side for the whole-image classifier's features.")
+    for name in ("evaluate", "latency", "verdict"):
         sub.choices[name].add_argument("--split", choices=STRATEGIES, default=DEFAULT_STRATEGY,
                                        help="Split protocol (default: clip; grouped and original "
                                             "are comparisons).")
@@ -295,7 +341,7 @@ def main() -> None:
         print(f"wrote the weld section of {args.out}")
         return
     {"evaluate": cmd_evaluate, "latency": cmd_latency, "clip": cmd_protocol, "original": cmd_protocol,
-     "grouped": cmd_protocol, "splits": cmd_splits, "transfer": cmd_transfer, "plot": lambda _: plot_transfer()}[args.command](args)
+     "grouped": cmd_protocol, "splits": cmd_splits, "verdict": cmd_verdict, "transfer": cmd_transfer, "plot": lambda _: plot_transfer()}[args.command](args)
 
 
 if __name__ == "__main__":
