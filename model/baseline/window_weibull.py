@@ -25,13 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
-from plantpulse.data.core.errors import CheckpointError, InputDataError
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import Prediction, SensorWindow
-from plantpulse.model.baseline.window_gbm import features
-from plantpulse.model.predictor import window_values
+from plantpulse.model.baseline.window_gbm import WindowModel, read_arrays
 
 FORMAT = "plantpulse-window-weibull/1"
 PENALIZERS = (0.05, 0.5, 5.0)  # tried in turn: a stronger penalty when lifelines does not converge
@@ -133,31 +131,18 @@ def save_weibull(path: Path | str, model: WeibullAft, meta: dict[str, Any]) -> P
     return path
 
 
-class WindowWeibull:
+class WindowWeibull(WindowModel):
     """The ``weibull`` predictor: one asset type's RUL as the median remaining time."""
 
-    accepts_text = False
-
     def __init__(self, name: str, meta: dict[str, Any], model: WeibullAft) -> None:
-        self.name, self.meta, self.model = name, meta, model
-        self.asset_types = (str(meta["asset_type"]),)
-        self.channels = tuple(meta["channels"])
-        self.window_length = int(meta["window"])
-
-    def for_asset_type(self, asset_type: str) -> WindowWeibull:
-        if asset_type not in self.asset_types:
-            msg = f"Model {self.name} has no heads for asset type {asset_type!r}. It knows: {list(self.asset_types)}."
-            raise InputDataError(msg)
-        return self
+        super().__init__(name, meta)
+        self.model = model
 
     def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
                 ) -> list[Prediction]:
         if not windows:
             return []
-        values = np.stack([window_values(w, self.channels, self.window_length) for w in windows])
-        z = (values - np.asarray(self.meta["mean"])) / np.asarray(self.meta["std"])
-        feats = features(np.nan_to_num(z), self.meta.get("features", "window"))
-        median, low, high = self.model.rul(feats, float(self.meta["rul_cap"]))
+        median, low, high = self.model.rul(self.features(windows), float(self.meta["rul_cap"]))
         return [Prediction(rul_mean=float(m), rul_lower=float(lo), rul_upper=float(hi),
                            rul_quantiles={"0.1": float(lo), "0.5": float(m), "0.9": float(hi)})
                 for m, lo, hi in zip(median, low, high, strict=True)]
@@ -166,15 +151,7 @@ class WindowWeibull:
 def load(path: Path | str) -> WindowWeibull:
     """Load a ``weibull`` file written by :func:`save_weibull` (no code is executed)."""
     path = Path(path)
-    try:
-        tensors = load_file(str(path))
-        with safe_open(str(path), framework="numpy") as handle:
-            metadata = handle.metadata() or {}
-    except (OSError, SafetensorError) as err:
-        raise CheckpointError(f"Cannot read weibull model {path}: {err}. Re-run plantpulse fit.") from err
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a {FORMAT} file (format {metadata.get('format')!r}).")
-    meta = json.loads(metadata["meta"])
+    tensors, meta = read_arrays(path, FORMAT, "weibull")
     model = WeibullAft(tensors["columns"], tensors["feature_mean"], tensors["feature_std"], tensors["coef"],
                        float(meta["intercept"]), float(meta["log_rho"]), float(meta["offset"]),
                        float(meta["penalizer"]))
