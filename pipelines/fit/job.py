@@ -90,6 +90,7 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
         raise InputDataError(f"Too few windows to split ({len(x)} in {len(set(groups))} asset(s)): lower "
                              f"'window'/'stride' or add assets.")
     info: dict[str, Any] = {"assets": sorted(set(groups.tolist())), "test_assets": list(split.test_assets),
+                            "val_assets": sorted(set(groups[split.val].tolist())),
                             "split": split.how, "windows": len(x), "step_seconds": got.step,
                             "channels": list(got.channels), "skipped": got.skipped,
                             "rows": {"train": len(split.train), "val": len(split.val), "test": len(split.test)}}
