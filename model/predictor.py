@@ -145,3 +145,7 @@ def _register_builtin() -> None:
         from plantpulse.model.baseline import window_gbm
 
         PREDICTORS.add("gbm", window_gbm.load)
+    if "weibull" not in PREDICTORS:
+        from plantpulse.model.baseline import window_weibull
+
+        PREDICTORS.add("weibull", window_weibull.load)

@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
@@ -162,18 +162,20 @@ def save_gbm(path: Path | str, heads: dict[str, Trees], meta: dict[str, Any],
     return path
 
 
-class WindowGbm:
-    """The ``gbm`` predictor: one asset type, the head its fit trained (see the module text)."""
+class WindowModel:
+    """What the predictors of ``plantpulse fit``'s window-feature models share: one asset type, its
+    channels and window length, and their features of the windows standardised as in training
+    (``meta``: asset_type, channels, window, mean, std, features)."""
 
     accepts_text = False
 
-    def __init__(self, name: str, meta: dict[str, Any], heads: dict[str, Trees], bins: list[np.ndarray]) -> None:
-        self.name, self.meta, self.heads, self.bins = name, meta, heads, bins
+    def __init__(self, name: str, meta: dict[str, Any]) -> None:
+        self.name, self.meta = name, meta
         self.asset_types = (str(meta["asset_type"]),)
         self.channels = tuple(meta["channels"])
         self.window_length = int(meta["window"])
 
-    def for_asset_type(self, asset_type: str) -> WindowGbm:
+    def for_asset_type(self, asset_type: str) -> Self:
         if asset_type not in self.asset_types:
             msg = f"Model {self.name} has no heads for asset type {asset_type!r}. It knows: {list(self.asset_types)}."
             raise InputDataError(msg)
@@ -183,6 +185,28 @@ class WindowGbm:
         values = np.stack([window_values(w, self.channels, self.window_length) for w in windows])
         z = (values - np.asarray(self.meta["mean"])) / np.asarray(self.meta["std"])
         return features(np.nan_to_num(z), self.meta.get("features", "window"))
+
+
+def read_arrays(path: Path, fmt: str, what: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and JSON ``meta`` of a safetensors model file of format ``fmt`` (nothing is
+    executed); a ``CheckpointError`` names the file and the fix."""
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+    except (OSError, SafetensorError) as err:
+        raise CheckpointError(f"Cannot read {what} model {path}: {err}. Re-run plantpulse fit.") from err
+    if metadata.get("format") != fmt:
+        raise CheckpointError(f"{path} is not a {fmt} file (format {metadata.get('format')!r}).")
+    return tensors, json.loads(metadata["meta"])
+
+
+class WindowGbm(WindowModel):
+    """The ``gbm`` predictor: one asset type, the head its fit trained (see the module text)."""
+
+    def __init__(self, name: str, meta: dict[str, Any], heads: dict[str, Trees], bins: list[np.ndarray]) -> None:
+        super().__init__(name, meta)
+        self.heads, self.bins = heads, bins
 
     def _codes(self, x: np.ndarray) -> np.ndarray:
         out = np.empty_like(x)
@@ -226,15 +250,7 @@ class WindowGbm:
 def load(path: Path | str) -> WindowGbm:
     """Load a ``gbm`` file written by :func:`save_gbm` (no code is executed)."""
     path = Path(path)
-    try:
-        tensors = load_file(str(path))
-        with safe_open(str(path), framework="numpy") as handle:
-            metadata = handle.metadata() or {}
-    except (OSError, SafetensorError) as err:
-        raise CheckpointError(f"Cannot read gbm model {path}: {err}. Re-run plantpulse fit.") from err
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a {FORMAT} file (format {metadata.get('format')!r}).")
-    meta = json.loads(metadata["meta"])
+    tensors, meta = read_arrays(path, FORMAT, "gbm")
     heads = {}
     for name in meta["heads"]:
         arrays = {k: tensors[f"{name}.{k}"] for k in (*_NODE_FIELDS, "roots")}

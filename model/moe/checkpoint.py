@@ -4,8 +4,9 @@ A checkpoint is one ``.safetensors`` file. Its header metadata holds the format 
 model config (JSON), metrics, the data fingerprint, the kind (teacher/student) and a sha256 over
 all tensor bytes. Loading never unpickles anything: a corrupted file, a checkpoint of another
 architecture or a config that differs from the expected one raise :class:`CheckpointError` with
-what was seen and what to do. Resumable training state (optimiser, step) lives beside it in a
-``.state.pt`` file read with ``torch.load(weights_only=True)``.
+what was seen and what to do. Resumable training state (optimiser, step, best weights) lives
+beside it in a ``.state.safetensors`` file: its tensors as safetensors, everything else as JSON in
+the header, so resuming never unpickles either.
 """
 
 from __future__ import annotations
@@ -166,18 +167,65 @@ def load_checkpoint(path: Path | str, expected_config: ModelConfig | None = None
     return model.to(device).eval(), meta
 
 
+STATE_FORMAT = "plantpulse-training-state/1"
+
+
+def _encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """``value`` as JSON, its tensors moved into ``tensors`` (dict keys keep their type: optimiser
+    state is keyed by parameter number)."""
+    if isinstance(value, torch.Tensor):
+        key = f"t{len(tensors)}"
+        tensors[key] = value.detach().cpu().contiguous().clone()
+        return {"__tensor__": key}
+    if isinstance(value, dict):
+        return {"__map__": [[k, _encode(v, tensors)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, tensors) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, tensors) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"training state holds a {type(value).__name__}; only tensors and plain values are saved")
+
+
+def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(value, list):
+        return [_decode(v, tensors) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__tensor__" in value:
+        return tensors[value["__tensor__"]]
+    if "__tuple__" in value:
+        return tuple(_decode(v, tensors) for v in value["__tuple__"])
+    return {k: _decode(v, tensors) for k, v in value["__map__"]}
+
+
 def save_training_state(path: Path | str, state: dict[str, Any]) -> Path:
-    """Optimiser/scheduler state and counters for resuming (tensors and plain values only)."""
+    """Optimiser state, counters and best weights for resuming (tensors and plain values only),
+    as safetensors + JSON; written to a temporary file first, so a kill never leaves half a file."""
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
+    tensors: dict[str, torch.Tensor] = {}
+    header = json.dumps(_encode(state, tensors))
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": STATE_FORMAT, "state": header})
     tmp.replace(path)
     return path
 
 
 def load_training_state(path: Path | str) -> dict[str, Any]:
+    """The state :func:`save_training_state` wrote (nothing is unpickled or executed)."""
     try:
-        return torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for bad pickles; all mean the same here
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        if meta.get("format") != STATE_FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}, expected {STATE_FORMAT!r}")
+        state = _decode(json.loads(meta["state"]), tensors)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as err:
         msg = f"Training state {path} cannot be read safely ({type(err).__name__}: {err}). Delete it to start over."
         raise CheckpointError(msg) from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"Training state {path} holds no mapping. Delete it to start over.")
+    return state

@@ -55,8 +55,10 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               show_default=True, help="Folder for fit-report.md / .json.")
 @click.option("--no-promote", is_flag=True, help="Register both models; promote neither.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted fit recorded in --out (same spec and data): "
+              "finished learners are kept, the MoE continues after its last completed epoch.")
 @click.pass_obj
-def fit(settings: Settings, spec_file: Path | None, out_dir: Path, no_promote: bool, quiet: bool,
+def fit(settings: Settings, spec_file: Path | None, out_dir: Path, no_promote: bool, quiet: bool, resume: bool,
         normal_start: datetime | None, normal_end: datetime | None, **options: object) -> None:
     """Train, compare, register and promote a model for one asset type from the database.
 
@@ -70,5 +72,5 @@ def fit(settings: Settings, spec_file: Path | None, out_dir: Path, no_promote: b
     db = open_database(settings)
     db.require_current()
     result = run_fit(spec, db, settings.model_dir, out_dir, promote=not no_promote, echo=click.echo,
-                     show_progress=not quiet)
+                     show_progress=not quiet, resume=resume)
     click.echo(f"winner: {result.winner}; promoted: {result.promoted or 'none'}")

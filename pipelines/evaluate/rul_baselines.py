@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from plantpulse.model.baseline.window_weibull import fit_weibull, last_and_slope
 from plantpulse.model.moe.training import TaskData
 from plantpulse.pipelines.evaluate.features import chunked, rul_features
 from plantpulse.pipelines.evaluate.gbm import fit_regressor
@@ -42,36 +42,18 @@ def gbm_rul(train: TaskData, val: TaskData, test: TaskData, max_iter: int, seed:
     return RulPrediction(np.clip(model.predict(chunked(test.sensor, rul_features)), 0, CAP))
 
 
-def _survival_frame(features: np.ndarray, keep: np.ndarray, mean: np.ndarray, std: np.ndarray) -> pd.DataFrame:
-    z = (features[:, keep] - mean) / std
-    return pd.DataFrame(z, columns=[f"f{i}" for i in range(z.shape[1])])
-
-
 def weibull_rul(train: TaskData, test: TaskData, seed: int, max_rows: int = 4000) -> RulPrediction:
-    """Weibull accelerated-failure-time regression (lifelines) on the last value and slope of
+    """Weibull accelerated-failure-time regression (lifelines, through
+    :func:`plantpulse.model.baseline.window_weibull.fit_weibull`) on the last value and slope of
     each varying channel. The cap enters as right-censoring: a window whose RUL is at the cap
     is known only to have *at least* that much life left. Median and 10th/90th percentiles of
     the fitted survival function give the prediction and the 80 % interval."""
-    from lifelines import WeibullAFTFitter
-
     rows = _cap_rows(len(train), max_rows, seed)
     feats = chunked(train.sensor, rul_features, rows)
-    c = feats.shape[1] // 4
-    picked = np.r_[0:c, 3 * c:4 * c]  # last value and slope
-    spread = feats[:, picked].std(0)
-    keep = picked[spread > 1e-6]
-    mean, std = feats[:, keep].mean(0), feats[:, keep].std(0)
-    frame = _survival_frame(feats, keep, mean, std)
-    target = train.targets[rows].astype(float)
-    frame["duration"] = target + 1.0  # cycles until failure, counting the current one
-    frame["observed"] = target < CAP
-    fitter = WeibullAFTFitter(penalizer=0.05).fit(frame, "duration", "observed")
-    test_frame = _survival_frame(chunked(test.sensor, rul_features), keep, mean, std)
-
-    def at(p: float) -> np.ndarray:  # lifelines' percentile p is the time where S(t) = p
-        return np.clip(np.asarray(fitter.predict_percentile(test_frame, p=p), dtype=float).ravel() - 1.0, 0, CAP)
-
-    return RulPrediction(at(0.5), at(0.9), at(0.1))
+    target = train.targets[rows].astype(float)  # cycles until failure; the offset counts the current one
+    model = fit_weibull(feats, target, target < CAP, columns=last_and_slope(feats.shape[1] // 4), offset=1.0,
+                        penalizers=(0.05,))
+    return RulPrediction(*model.rul(chunked(test.sensor, rul_features), CAP))
 
 
 def quantile_mlp_rul(raw_train: list[np.ndarray], raw_test_windows: np.ndarray, channels: tuple[str, ...],

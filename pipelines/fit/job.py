@@ -1,8 +1,12 @@
-"""The fit job: database -> windows and labels -> split by asset -> baseline and MoE -> held-out
-metrics -> report -> two registered model versions, the better one promoted.
+"""The fit job: database -> windows and labels -> split by asset -> learners -> metrics -> report
+-> registered model versions, the best on validation promoted.
 
-Model versions are named ``<asset_type>-<target>`` (e.g. ``pump-rul``): the baseline and the MoE
-are two versions of one name, so promoting one archives the other (champion / challenger).
+The learners: the gradient-boosting baseline, for RUL the Weibull AFT survival model, and the MoE.
+The winner is chosen on the validation assets' headline metric; the test assets are only reported,
+so the held-out figures stay an unbiased estimate. Model versions are named
+``<asset_type>-<target>`` (e.g. ``pump-rul``): every learner is a version of one name, so promoting
+one archives the others (champion / challenger). A fit records each finished learner in its out
+folder (:mod:`plantpulse.pipelines.fit.state`), so ``resume=True`` continues an interrupted one.
 """
 
 from __future__ import annotations
@@ -21,13 +25,22 @@ from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import promote_model_version, register_model_version
+from plantpulse.model.baseline.window_weibull import SurvivalFitError
 from plantpulse.pipelines.fit import learners
 from plantpulse.pipelines.fit.data import collect, rul_unit
 from plantpulse.pipelines.fit.learners import FitData, Trained
-from plantpulse.pipelines.fit.metrics import HEADLINE, anomaly_metrics, better, class_metrics, rul_metrics
+from plantpulse.pipelines.fit.metrics import (
+    HEADLINE,
+    anomaly_metrics,
+    best_on_validation,
+    class_metrics,
+    rul_metrics,
+)
 from plantpulse.pipelines.fit.report import write_report
 from plantpulse.pipelines.fit.spec import FitSpec
 from plantpulse.pipelines.fit.split import Split, normal_time_split, split_rows
+from plantpulse.pipelines.fit.state import FitState, open_state
+from plantpulse.pipelines.fit.survival import fit_survival
 from plantpulse.pipelines.models.registry import SERVES
 
 Echo = Callable[[str], None]
@@ -53,6 +66,7 @@ class Prepared:
     duration: np.ndarray  # (N,) RUL: time to end of life or censoring, uncapped, in the unit
     info: dict[str, Any]
     normalizer: dict[str, list[float]]
+    all_train: np.ndarray  # (M,) every training row, right-censored ones below the cap included
 
 
 def _standardise(x: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, dict[str, list[float]]]:
@@ -77,11 +91,13 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
         raise InputDataError(f"Too few windows to split ({len(x)} in {len(set(groups))} asset(s)): lower "
                              f"'window'/'stride' or add assets.")
     info: dict[str, Any] = {"assets": sorted(set(groups.tolist())), "test_assets": list(split.test_assets),
+                            "val_assets": sorted(set(groups[split.val].tolist())),
                             "split": split.how, "windows": len(x), "step_seconds": got.step,
                             "channels": list(got.channels), "skipped": got.skipped,
                             "rows": {"train": len(split.train), "val": len(split.val), "test": len(split.test)}}
     classes: tuple[str, ...] = ()
     cap = 1.0
+    all_train = split.train
     duration = np.zeros(len(x))
     if spec.target == "rul":
         unit, unit_s = rul_unit(spec, got.step)
@@ -92,8 +108,10 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
                                  "set rul_cap in the spec so censored runs can train.")
         cap = spec.rul_cap or float(max(1.0, np.quantile(obs_train, 0.95)))
         targets = np.minimum(duration, cap)
+        all_train = split.train
         split = _trainable(split, observed | (duration >= cap))
-        info |= {"rul_unit": unit, "rul_cap": cap, "censored_assets": sorted(set(groups[~observed].tolist()) -
+        info["censored_train_windows"] = len(all_train) - len(split.train)  # only the survival model fits them
+        info |= {"rul_unit": unit, "rul_step": got.step / unit_s, "rul_cap": cap, "censored_assets": sorted(set(groups[~observed].tolist()) -
                                                                            set(groups[observed].tolist()))}
     elif spec.target == "class":
         classes = tuple(sorted(set(raw.tolist())))
@@ -106,14 +124,14 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
         targets = raw.astype(bool)
         if not targets[split.train].any():
             raise InputDataError("No normal window in the training assets: widen the normal period.")
-    if spec.target == "rul":  # what predicting the training mean would score: the bar both must clear
+    if spec.target == "rul":  # what predicting the training mean would score: the bar every learner must clear
         held = split.test[observed[split.test]]
         if len(held):
             info["constant_rmse"] = float(np.sqrt(np.mean((targets[held] - targets[split.train].mean()) ** 2)))
     z, normalizer = _standardise(x, split.train)
     rate = 1.0 / got.step if spec.snapshots else None
     data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate)
-    return Prepared(data, observed, duration, info, normalizer)
+    return Prepared(data, observed, duration, info, normalizer, all_train)
 
 
 def _trainable(split: Split, ok: np.ndarray) -> Split:
@@ -121,13 +139,25 @@ def _trainable(split: Split, ok: np.ndarray) -> Split:
     return Split(split.train[ok[split.train]], split.val[ok[split.val]], split.test, split.how, split.test_assets)
 
 
-def evaluate(spec: FitSpec, prep: Prepared, trained: Trained) -> dict[str, Any]:
-    d, test = prep.data, prep.data.test
+def evaluate(spec: FitSpec, prep: Prepared, outs: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any]:
+    """Metrics of ``outs`` on ``rows`` (the test rows, or the validation rows with their outputs)."""
+    d = prep.data
     if spec.target == "rul":
-        return rul_metrics(trained.outputs, d.targets[test], prep.observed[test], prep.duration[test])
+        return rul_metrics(outs, d.targets[rows], prep.observed[rows], prep.duration[rows])
     if spec.target == "class":
-        return class_metrics(trained.outputs, d.targets[test], d.classes)
-    return anomaly_metrics(trained.outputs, d.targets[test], d.targets[d.val])
+        return class_metrics(outs, d.targets[rows], d.classes)
+    return anomaly_metrics(outs, d.targets[rows], d.targets[d.val])
+
+
+def scores(spec: FitSpec, prep: Prepared, trained: Trained) -> dict[str, Any]:
+    """Held-out (test) metrics, and the validation ones prefixed ``val_`` (what the winner is chosen on)."""
+    val = {k.removeprefix("val_"): v for k, v in trained.outputs.items() if k.startswith("val_")}
+    if spec.target == "anomaly":
+        val["val_score"] = val["score"]
+    on_val = evaluate(spec, prep, val, prep.data.val)
+    return {**evaluate(spec, prep, trained.outputs, prep.data.test),
+            **{f"val_{k}": v for k, v in on_val.items() if isinstance(v, (int, float, np.floating))},
+            "wall_s": trained.wall_s}
 
 
 def _fingerprint(data: FitData) -> str:
@@ -137,15 +167,17 @@ def _fingerprint(data: FitData) -> str:
 
 
 def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, promote: bool = True,
-            echo: Echo = print, show_progress: bool = True) -> FitResult:
-    """Fit both learners for ``spec`` and register them (see the module docstring)."""
+            echo: Echo = print, show_progress: bool = True, resume: bool = False) -> FitResult:
+    """Fit every learner for ``spec`` and register them (see the module docstring). ``resume``:
+    continue the interrupted fit recorded in ``out_dir`` (same spec and data, else a ``ConfigError``)."""
     name = f"{spec.asset_type}-{spec.target}"
     echo(f"fit {name}: reading windows of asset type {spec.asset_type!r} (label source: {spec.source})")
     prep = prepare(spec, db, echo)
     rows = prep.info["rows"]
     echo(f"split by {prep.info['split']}: {rows['train']} train / {rows['val']} validation / {rows['test']} test "
          f"windows; test assets {', '.join(prep.info['test_assets'])}")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    fingerprint = _fingerprint(prep.data)
+    state = open_state(out_dir, spec, fingerprint, time.strftime("%Y%m%d-%H%M%S"), resume)
     extra = {"asset_type": spec.asset_type, "target": spec.target, "channels": list(prep.data.channels),
              "window": spec.window, "step_seconds": prep.info["step_seconds"],
              "classes": list(prep.data.classes), "rul_cap": prep.data.rul_cap, "label_source": spec.source,
@@ -158,27 +190,64 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
              # what `plantpulse models list` shows and scoring checks: this asset type only
              SERVES: {"asset_types": [spec.asset_type],
                       "channels": {spec.asset_type: list(prep.data.channels)}}}
-    trained: list[Trained] = []
-    for label, fn in (("baseline", lambda p: learners.fit_baseline(spec, prep.data, p, extra)),
-                      ("moe", lambda p: learners.fit_moe(spec, prep.data, p, extra, echo, show_progress))):
-        echo(f"training {label} ...")
-        start = time.perf_counter()
-        result = fn(model_dir / f"{name}-{label}-{stamp}.safetensors")
-        result.wall_s = round(time.perf_counter() - start, 1)
-        trained.append(result)
-        echo(f"training {label}: done in {result.wall_s} s")
-    metrics = {t.kind: {**evaluate(spec, prep, t), "wall_s": t.wall_s} for t in trained}
+    trained, notes = _train_all(spec, prep, extra, model_dir / name, state, echo, show_progress)
+    metrics = {t.kind: scores(spec, prep, t) for t in trained}
     key, _ = HEADLINE[spec.target]
-    winner = trained[better(spec.target, metrics[trained[0].kind], metrics[trained[1].kind])].kind
+    winner, ranked = best_on_validation(spec.target, metrics)
+    if not ranked:
+        notes.append(f"no learner has a finite validation {key} (the validation assets cannot rank them); "
+                     f"{winner} is kept as the default")
     for kind, values in metrics.items():
-        echo(f"held-out {key} {kind}: {values.get(key, math.nan):.4f}")
-    versions, promoted = _register(spec, name, trained, metrics, extra, winner, promote, db, _fingerprint(prep.data))
+        echo(f"{kind}: validation {key} {values.get('val_' + key, math.nan):.4f}, "
+             f"held-out {key} {values.get(key, math.nan):.4f}")
+    versions, promoted = _register(spec, name, trained, metrics, extra, winner, promote, db, fingerprint)
+    state.registered = versions
+    state.save()
     for kind, label in versions.items():
         echo(f"registered {label} ({kind})")
-    echo(f"promoted {promoted} (better held-out {key})" if promoted else f"not promoted; the better is {winner}")
-    report = write_report(out_dir, spec, prep.info, metrics, versions, winner, promoted, trained, prep)
+    echo(f"promoted {promoted} (best validation {key})" if promoted else f"not promoted; the best is {winner}")
+    report = write_report(out_dir, spec, prep.info, metrics, versions, winner, promoted, trained, prep, notes)
     echo(f"report: {report}")
-    return FitResult(spec, metrics, versions, winner, promoted, report, prep.info)
+    return FitResult(spec, metrics, versions, winner, promoted, report, prep.info | {"notes": notes})
+
+
+def _learners(spec: FitSpec, prep: Prepared, extra: dict[str, Any], state: FitState, echo: Echo,
+              show_progress: bool) -> list[tuple[str, str, Callable[[Path], Trained]]]:
+    """(kind, file label, fit function) of each learner, in the order they train."""
+    d = prep.data
+    out: list[tuple[str, str, Callable[[Path], Trained]]] = [
+        ("gbm", "baseline", lambda p: learners.fit_baseline(spec, d, p, extra))]
+    if spec.target == "rul":
+        out.append(("weibull", "survival", lambda p: fit_survival(
+            spec, d, p, extra, prep.all_train, prep.duration, prep.observed, prep.info["rul_step"])))
+    out.append(("moe", "moe", lambda p: learners.fit_moe(spec, d, p, extra, echo, show_progress, state.moe_epochs)))
+    return out
+
+
+def _train_all(spec: FitSpec, prep: Prepared, extra: dict[str, Any], stem: Path, state: FitState, echo: Echo,
+               show_progress: bool) -> tuple[list[Trained], list[str]]:
+    """Train the learners not finished in ``state`` (recording each as it finishes); a survival
+    model that cannot converge is left out with a note rather than failing the fit."""
+    trained, notes = [], []
+    for kind, label, fn in _learners(spec, prep, extra, state, echo, show_progress):
+        done = state.finished(kind)
+        if done is not None:
+            echo(f"{kind}: finished before this resume ({done.path.name}); not retrained")
+            trained.append(done)
+            continue
+        echo(f"training {label} ...")
+        start = time.perf_counter()
+        try:
+            result = fn(stem.with_name(f"{stem.name}-{label}-{state.stamp}.safetensors"))
+        except SurvivalFitError as err:
+            notes.append(f"{kind} left out: {err}")
+            echo(f"training {label}: {notes[-1]}")
+            continue
+        result.wall_s = round(time.perf_counter() - start, 1)
+        state.record(result)
+        trained.append(result)
+        echo(f"training {label}: done in {result.wall_s} s")
+    return trained, notes
 
 
 def _register(spec: FitSpec, name: str, trained: list[Trained], metrics: dict[str, dict[str, Any]],

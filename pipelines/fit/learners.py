@@ -1,10 +1,12 @@
-"""The two learners of a fit, on the same rows: a baseline on engineered window features
+"""Two of the learners of a fit, on the same rows: a baseline on engineered window features
 (histogram gradient boosting; an isolation forest for anomaly, which has no labels to boost on)
-and the MoE network (the tiny preset trained from scratch with one new task head).
+and the MoE network (the tiny preset trained from scratch with one new task head). The third, for
+RUL, is the survival model of :mod:`plantpulse.pipelines.fit.survival`.
 
-Both take :class:`FitData` (standardised windows, NaN as 0) and return per-test-row outputs in the
-shape :func:`plantpulse.pipelines.fit.metrics.score` reads: ``mean``/``lower``/``upper`` for RUL,
-``probs`` for classes, ``score`` (higher = more anomalous) for anomaly.
+Each takes :class:`FitData` (standardised windows, NaN as 0) and returns per-row outputs in the
+shape :mod:`plantpulse.pipelines.fit.metrics` reads: ``mean``/``lower``/``upper`` for RUL,
+``probs`` for classes, ``score`` (higher = more anomalous) for anomaly; the test rows under those
+names and the validation rows with a ``val_`` prefix.
 """
 
 from __future__ import annotations
@@ -17,15 +19,27 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 
-from plantpulse.data.core.errors import ConfigError
+from plantpulse.data.core.errors import CheckpointError, ConfigError
 from plantpulse.data.core.resources import checkpoints_dir
 from plantpulse.model.baseline.window_gbm import ensembles, isolation_trees, save_gbm, snapshot_features
 from plantpulse.model.moe.channels import vocabulary
-from plantpulse.model.moe.checkpoint import load_checkpoint, save_checkpoint
+from plantpulse.model.moe.checkpoint import (
+    load_checkpoint,
+    load_training_state,
+    save_checkpoint,
+    save_training_state,
+)
 from plantpulse.model.moe.config import TaskSpec, preset
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.network import PlantPulseModel
-from plantpulse.model.moe.training import Batcher, StageOptions, TaskData, TaskSplits, run_finetune
+from plantpulse.model.moe.training import (
+    Batcher,
+    StageOptions,
+    StageState,
+    TaskData,
+    TaskSplits,
+    run_finetune,
+)
 from plantpulse.model.moe.training.runtime import pick_device, seed_everything
 from plantpulse.model.moe.training.validation import predict
 from plantpulse.pipelines.evaluate.features import rul_features
@@ -68,37 +82,48 @@ class Trained:
     origin: str = "gradient boosting on window features"
 
 
-def fit_baseline(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any]) -> Trained:
-    """Gradient boosting on (last, mean, std, slope) per channel, saved as the ``gbm`` predictor
-    kind; for anomaly an isolation forest on the normal windows (the same kind)."""
+def window_inputs(spec: FitSpec, data: FitData, extra: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """The baselines' (N, F) features of every row, and the metadata their predictor kinds read
+    (asset type, channels, window, standardisation, RUL cap, feature kind)."""
     kind = "snapshot" if spec.snapshots else "window"
     feats = rul_features(data.x) if kind == "window" else snapshot_features(data.x).astype(np.float32)
-    x_tr, x_val, x_te = feats[data.train], feats[data.val], feats[data.test]
-    y_tr, y_val = data.targets[data.train], data.targets[data.val]
     stats = extra["normalizers"][spec.asset_type]
     meta = {"asset_type": spec.asset_type, "target": spec.target, "channels": list(data.channels),
             "window": spec.window, "mean": stats["mean"], "std": stats["std"], "rul_cap": data.rul_cap,
             "features": kind}
+    return feats, meta
+
+
+def fit_baseline(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any]) -> Trained:
+    """Gradient boosting on (last, mean, std, slope) per channel, saved as the ``gbm`` predictor
+    kind; for anomaly an isolation forest on the normal windows (the same kind). Outputs hold the
+    test rows and, prefixed ``val_``, the validation rows (the winner is chosen on those)."""
+    feats, meta = window_inputs(spec, data, extra)
+    x_tr, x_val, x_te = feats[data.train], feats[data.val], feats[data.test]
+    y_tr, y_val = data.targets[data.train], data.targets[data.val]
     if spec.target == "rul":
         model = fit_regressor(x_tr, y_tr.astype(float), x_val, y_val.astype(float), spec.gbm_rounds, spec.seed)
         bounds = [HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=model.rounds,
                                                 random_state=spec.seed).fit(x_tr, y_tr) for q in (0.1, 0.9)]
-        mean = np.clip(model.predict(x_te), 0, data.rul_cap)
-        low, high = (np.clip(b.predict(x_te), 0, data.rul_cap) for b in bounds)
+        outs: dict[str, np.ndarray] = {}
+        for part, x in (("", x_te), ("val_", x_val)):
+            mean = np.clip(model.predict(x), 0, data.rul_cap)
+            low, high = (np.clip(b.predict(x), 0, data.rul_cap) for b in bounds)
+            outs |= {part + "mean": mean, part + "lower": np.minimum(low, mean), part + "upper": np.maximum(high, mean)}
         heads = {"mean": ensembles(model.model, model.rounds)[0], "q10": ensembles(bounds[0])[0],
                  "q90": ensembles(bounds[1])[0]}
         save_gbm(path, heads, {**meta, "classes": []})
-        return Trained("gbm", {"mean": mean, "lower": np.minimum(low, mean), "upper": np.maximum(high, mean)}, path)
+        return Trained("gbm", outs, path)
     if spec.target == "class":
         fitted = fit_classifier(x_tr, y_tr.astype(int), x_val, y_val.astype(int), spec.gbm_rounds, spec.seed)
         present = fitted.model.classes_.astype(int)
-        probs = np.zeros((len(x_te), len(data.classes)))
-        probs[:, present] = fitted.predict_proba(x_te)
+        probs, val_probs = np.zeros((len(x_te), len(data.classes))), np.zeros((len(x_val), len(data.classes)))
+        probs[:, present], val_probs[:, present] = fitted.predict_proba(x_te), fitted.predict_proba(x_val)
         trees = ensembles(fitted.model, fitted.rounds)
         save_gbm(path, {f"class{k}": t for k, t in enumerate(trees)},
                  {**meta, "classes": [data.classes[k] for k in present]},
                  fitted.bins.edges if fitted.bins is not None else None)
-        return Trained("gbm", {"probs": probs}, path)
+        return Trained("gbm", {"probs": probs, "val_probs": val_probs}, path)
     forest = IsolationForest(n_estimators=200, random_state=spec.seed).fit(x_tr[y_tr.astype(bool)])
     outputs = {"score": -forest.score_samples(x_te), "val_score": -forest.score_samples(x_val)}
     trees, normaliser = isolation_trees(forest)
@@ -151,14 +176,19 @@ def initial_model(spec: FitSpec, task: TaskSpec, channels: tuple[str, ...]) -> t
 
 
 def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
-            echo: Callable[[str], None], show_progress: bool) -> Trained:
-    """Train the network with one head for this asset type (see :func:`initial_model`)."""
+            echo: Callable[[str], None], show_progress: bool, epoch_state: Path | None = None) -> Trained:
+    """Train the network with one head for this asset type (see :func:`initial_model`).
+
+    With ``epoch_state`` (a file path) the weights, optimiser and early-stopping state are written
+    there after every epoch (safetensors + JSON), and an existing file is resumed from: training
+    continues after its last completed epoch."""
     seed_everything(spec.seed)
     task = task_spec(spec, data)
     model, origin = initial_model(spec, task, data.channels)
     echo(f"moe: {origin}")
     cfg = model.cfg
     device = pick_device("auto")
+    state = _resume_moe(model, epoch_state, spec, echo)
     model.to(device)
     batcher = Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), model.channel_index, device)
     train_rows = data.train
@@ -168,14 +198,38 @@ def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
     opts = StageOptions(epochs=spec.epochs, steps_per_epoch=spec.steps, batch_size=spec.batch_size,
                         seed=spec.seed, device=str(device), show_progress=show_progress, pcgrad=False,
                         val_batches=max(1, -(-len(data.val) // spec.batch_size)))
-    state = run_finetune(model, [splits], opts, batcher)
+
+    def on_epoch(done: StageState, improved: bool) -> None:
+        if epoch_state is not None:
+            save_training_state(epoch_state, {**done.to_dict(), "model": model.state_dict()})
+        echo(f"moe epoch {done.epoch}/{spec.epochs}: validation score {done.history[-1]['score']:.4f}"
+             f"{' (best)' if improved else ''}")
+
+    state = run_finetune(model, [splits], opts, batcher, state, on_epoch)
     echo(f"moe: {state.epoch} epoch(s), best validation score {state.best_score:.4f}")
     outs: dict[str, np.ndarray] = {}
     for part, rows in (("", data.test), ("val_", data.val)):
         found, _ = predict(model, _task_data(task.name, task, data, rows), batcher, spec.batch_size)
         outs |= {part + k: v for k, v in found.items() if k != "target"}
-    if "mean" in outs:
-        for key in ("mean", "lower", "upper"):
+    for key in ("mean", "lower", "upper", "val_mean", "val_lower", "val_upper"):
+        if key in outs:
             outs[key] = np.clip(outs[key], 0, data.rul_cap)
     save_checkpoint(model.cpu(), path, kind="finetune", name=path.stem, extra=extra)
     return Trained("moe", outs, path, origin=origin)
+
+
+def _resume_moe(model: PlantPulseModel, epoch_state: Path | None, spec: FitSpec,
+                echo: Callable[[str], None]) -> StageState | None:
+    """Load the last completed epoch from ``epoch_state`` into ``model`` (None: start afresh)."""
+    if epoch_state is None or not epoch_state.is_file():
+        return None
+    saved = load_training_state(epoch_state)
+    weights = saved.pop("model")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise CheckpointError(f"{epoch_state} holds weights of another network ({err}). Delete it, or run "
+                              f"plantpulse fit without --resume.") from err
+    state = StageState.from_dict(saved)
+    echo(f"moe: resuming after epoch {state.epoch} of {spec.epochs} ({epoch_state.name})")
+    return state

@@ -59,3 +59,16 @@ def better(target: str, a: dict[str, Any], b: dict[str, Any]) -> int:
     if not math.isfinite(va):
         return 1
     return 0 if (va <= vb if direction == "lower" else va >= vb) else 1
+
+
+def best_on_validation(target: str, metrics: dict[str, dict[str, Any]]) -> tuple[str, bool]:
+    """The learner (key of ``metrics``) with the best validation headline metric (``val_<key>``;
+    ties go to the earlier learner), and whether any had a finite one (else the first is returned)."""
+    key, _ = HEADLINE[target]
+    kinds = list(metrics)
+    values = {k: {key: metrics[k].get(f"val_{key}", math.nan)} for k in kinds}
+    winner = kinds[0]
+    for kind in kinds[1:]:
+        if better(target, values[winner], values[kind]) == 1:
+            winner = kind
+    return winner, any(math.isfinite(v[key]) for v in values.values())

@@ -1,5 +1,6 @@
 """The fit report: ``fit-report.json`` (everything) and ``fit-report.md`` (the comparison a reader
-needs: data, split, both learners' held-out metrics, what was registered and promoted)."""
+needs: data, split, every learner's held-out and validation metrics, what was registered and
+promoted, notes)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,12 @@ def _clean(value: Any) -> Any:
 
 def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: dict[str, dict[str, Any]],
                  versions: dict[str, str], winner: str, promoted: str | None, trained: list[Trained],
-                 prep: Prepared) -> Path:
+                 prep: Prepared, notes: list[str] | tuple[str, ...] = ()) -> Path:
     """Write both files to ``out_dir``; returns the Markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"spec": spec.model_dump(mode="json"), "data": info, "metrics": metrics, "versions": versions,
                "winner": winner, "promoted": promoted, "files": {t.kind: str(t.path) for t in trained},
-               "learners": {t.kind: t.origin for t in trained}}
+               "learners": {t.kind: t.origin for t in trained}, "notes": list(notes)}
     (out_dir / "fit-report.json").write_text(json.dumps(_clean(payload), indent=1) + "\n", encoding="utf-8")
     key, direction = HEADLINE[spec.target]
     kinds = list(metrics)
@@ -64,22 +65,30 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
                      f"window {spec.window} steps")
     if spec.target == "rul":
         lines.append(f"- RUL unit: {info['rul_unit']}; cap {info['rul_cap']:g}; right-censored assets: "
-                     f"{', '.join(info['censored_assets']) or 'none'}")
+                     f"{', '.join(info['censored_assets']) or 'none'}; training windows censored below the cap: "
+                     f"{info['censored_train_windows']} (the survival model fits them, the others cannot)")
         if "constant_rmse" in info:
             lines.append(f"- predicting the training mean everywhere: held-out rmse {info['constant_rmse']:.4g}")
     if spec.target == "class":
         lines.append(f"- classes: {', '.join(info['classes'])}")
     lines += [f"- {t.kind}: {t.origin}" for t in trained]
-    lines += ["", f"## Held-out metrics ({key}, {direction} is better)", "",
+    lines += ["", f"## Held-out metrics ({key}, {direction} is better; test assets, reported only)", "",
               "| metric | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
     lines += [f"| {m} | " + " | ".join(_fmt(metrics[k].get(m, math.nan)) for k in kinds) + " |" for m in shown]
+    validated = [m for m in _SHOWN if any(f"val_{m}" in metrics[k] for k in kinds)]
+    lines += ["", f"## Validation metrics (the winner is the best on validation {key})", "",
+              "| metric | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    lines += [f"| {m} | " + " | ".join(_fmt(metrics[k].get(f"val_{m}", math.nan)) for k in kinds) + " |"
+              for m in validated]
     if spec.target == "class":
         for k in kinds:
             lines += ["", f"Confusion of {k} (rows: true {', '.join(info['classes'])}; columns: predicted):", ""]
             lines += ["    " + " ".join(f"{v:5d}" for v in row) for row in metrics[k]["confusion"]]
     lines += ["", "## Registry", ""]
     lines += [f"- {kind}: {label}" for kind, label in versions.items()]
-    lines.append(f"- better on {key}: {winner}; promoted: {promoted or 'none (--no-promote)'}")
+    lines.append(f"- best on validation {key}: {winner}; promoted: {promoted or 'none (--no-promote)'}")
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     path = out_dir / "fit-report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

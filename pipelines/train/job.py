@@ -187,7 +187,7 @@ def check_channels(config: ModelConfig, tasks: list[TaskSplits], bundles: list[T
 
 
 def _state_path(ctx: _Context, stage: str) -> Path:
-    return ctx.run_dir / f"{stage}.state.pt"
+    return ctx.run_dir / f"{stage}.state.safetensors"
 
 
 def _load_state(ctx: _Context, stage: str) -> StageState | None:

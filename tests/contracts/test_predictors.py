@@ -58,17 +58,23 @@ def build_moe(folder: Path) -> Path:
                            extra=extra)
 
 
+def _standardised_windows() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every window of the runs standardised, (N, WINDOW, C); their RUL (N,); the mean and std (C,)."""
+    runs = _runs()
+    stack = np.concatenate(runs)
+    mean, std = stack.mean(0), stack.std(0)
+    windows = np.stack([(r[i - WINDOW:i] - mean) / std for r in runs for i in range(WINDOW, len(r) + 1)])
+    rul = np.concatenate([np.arange(len(r) - WINDOW, -1, -1.0) for r in runs])
+    return windows, rul, mean, std
+
+
 def build_gbm(folder: Path) -> Path:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     from plantpulse.model.baseline.quantile_mlp import window_features
     from plantpulse.model.baseline.window_gbm import ensembles, save_gbm
 
-    runs = _runs()
-    stack = np.concatenate(runs)
-    mean, std = stack.mean(0), stack.std(0)
-    windows = np.stack([(r[i - WINDOW:i] - mean) / std for r in runs for i in range(WINDOW, len(r) + 1)])
-    rul = np.concatenate([np.arange(len(r) - WINDOW, -1, -1.0) for r in runs])
+    windows, rul, mean, std = _standardised_windows()
     x = window_features(windows)
     heads = {name: ensembles(HistGradientBoostingRegressor(max_iter=10, **kw).fit(x, rul))[0] for name, kw in
              (("mean", {}), ("q10", {"loss": "quantile", "quantile": 0.1}), ("q90", {"loss": "quantile", "quantile": 0.9}))}
@@ -77,9 +83,21 @@ def build_gbm(folder: Path) -> Path:
     return save_gbm(folder / "gbm.safetensors", heads, meta)
 
 
-BUILDERS: dict[str, Callable[[Path], Path]] = {"baseline": build_baseline, "moe": build_moe, "gbm": build_gbm}
+def build_weibull(folder: Path) -> Path:
+    from plantpulse.model.baseline.quantile_mlp import window_features
+    from plantpulse.model.baseline.window_weibull import fit_weibull, save_weibull
+
+    windows, rul, mean, std = _standardised_windows()
+    model = fit_weibull(window_features(windows), np.minimum(rul, 30.0), rul < 30.0)
+    meta = {"asset_type": ASSET, "target": "rul", "channels": list(CHANNELS), "window": WINDOW,
+            "mean": mean.tolist(), "std": std.tolist(), "rul_cap": 30.0}
+    return save_weibull(folder / "weibull.safetensors", model, meta)
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {"baseline": build_baseline, "moe": build_moe, "gbm": build_gbm,
+                                               "weibull": build_weibull}
 # models built here without an anomaly head, by predictor name (their anomaly_score is None)
-NO_ANOMALY_HEAD = {"gbm"}
+NO_ANOMALY_HEAD = {"gbm", "weibull"}
 
 
 def _windows() -> list[SensorWindow]:

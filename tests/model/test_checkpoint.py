@@ -104,8 +104,14 @@ def test_versions_increase(tmp_path, tiny_model):
 
 
 def test_training_state_round_trip_and_refuses_pickled_code(tmp_path):
-    path = save_training_state(tmp_path / "s.pt", {"epoch": 3, "opt": {"lr": torch.tensor(0.1)}})
-    assert load_training_state(path)["epoch"] == 3
+    state = {"epoch": 3, "best": float("inf"), "opt": {"state": {0: {"step": torch.tensor(2.0)}},
+                                                       "param_groups": [{"betas": (0.9, 0.99), "params": [0]}]}}
+    path = save_training_state(tmp_path / "s.state.safetensors", state)
+    back = load_training_state(path)
+    assert (back["epoch"], back["best"]) == (3, float("inf"))
+    assert list(back["opt"]["state"]) == [0]  # optimiser state stays keyed by parameter number
+    assert float(back["opt"]["state"][0]["step"]) == 2.0
+    assert back["opt"]["param_groups"][0]["betas"] == (0.9, 0.99)
     evil = tmp_path / "evil.pt"
     torch.save({"f": print}, evil)  # a callable needs full unpickling
     with pytest.raises(CheckpointError, match="cannot be read safely"):

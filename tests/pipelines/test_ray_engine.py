@@ -148,7 +148,7 @@ def test_train_command_on_ray_writes_and_registers_checkpoints(datasets_dir: Pat
     student = home / "models" / "plantpulse-student-v1.safetensors"
     assert f"student: {student.resolve()}" in out.out
     assert teacher.is_file() and student.is_file()
-    assert (home / "models" / "runs" / "plantpulse-tiny" / "distill.state.pt").is_file()
+    assert (home / "models" / "runs" / "plantpulse-tiny" / "distill.state.safetensors").is_file()
     with Database(url).session() as session:
         rows = {(r.name, r.version) for r in session.query(ModelVersion).all()}
     assert rows == {("plantpulse-teacher", 1), ("plantpulse-student", 1)}

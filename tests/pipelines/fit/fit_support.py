@@ -12,6 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
+
+from plantpulse.data.core.records import Prediction
+from plantpulse.data.store.db import Database
+from plantpulse.data.store.schema import ModelVersion
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 LIVES = {"p1": 70, "p2": 90, "p3": 80, "p4": 100, "p5": 85}  # hours of readings
@@ -114,3 +119,15 @@ def write_snapshots(folder: Path, bursts: int = 30, seed: int = 0) -> tuple[Path
     readings.write_text("\n".join(lines) + "\n", encoding="utf-8")
     label_file.write_text("\n".join(labels) + "\n", encoding="utf-8")
     return readings, label_file
+
+
+def latest_predictions(db: Database, kind: str, assets: list[str], window: int) -> list[Prediction]:
+    """What the registered model of predictor ``kind`` says about the latest window of ``assets``
+    (loaded through the predictor registry, as scoring does)."""
+    from plantpulse.data.store.repository import asset_ids, latest_windows
+    from plantpulse.model.predictor import load_predictor
+
+    with db.session() as s:
+        version = s.scalars(select(ModelVersion).where(ModelVersion.kind == kind)).one()
+        windows = latest_windows(s, list(asset_ids(s, assets).values()), window)
+    return load_predictor(kind, Path(version.path)).for_asset_type("pump").predict(list(windows.values()))
