@@ -7,7 +7,8 @@ make sure a RUL model is registered for the turbofans (a distilled MoE student m
 baseline trained on the sample's training engines: no student checkpoint is shipped yet, because
 the one the 2-core training budget gave was less accurate on the sample's test engines than the
 baseline); fit the machines' RUL model from their telemetry and failure log with ``plantpulse
-fit`` (gradient boosting and the MoE side by side, the better promoted); score every asset with
+fit`` (gradient boosting, a Weibull survival model and the MoE on one split, the best on validation
+promoted); score every asset with
 the production model of its type and raise alerts; inspect the weld images; serve the dashboard.
 """
 
@@ -147,8 +148,8 @@ MACHINE_TYPE = "rotating_machine"  # the sample's Azure machines (assets.csv)
 
 def fit_machine_model(settings: Settings, db: Database) -> str:
     """Train the machines' RUL model the way a plant trains its own: `plantpulse fit` on the
-    telemetry and the failure log, gradient boosting and the MoE on the same held-out machine,
-    the better one promoted. Skipped when a version is already in production."""
+    telemetry and the failure log, every learner on the same split, the best on validation
+    promoted. Skipped when a version is already in production."""
     from plantpulse.pipelines.fit.job import run_fit
     from plantpulse.pipelines.fit.spec import FitSpec
 
@@ -161,11 +162,14 @@ def fit_machine_model(settings: Settings, db: Database) -> str:
             return f"{name} v{current.version} ({current.kind}) already in production"
     result = run_fit(spec, db, settings.model_dir, settings.home / "reports" / name, echo=log.info,
                      show_progress=False)
-    figures = ", ".join(f"{kind} {values['rmse']:.1f} h" for kind, values in result.metrics.items())
+    def figures(key: str) -> str:
+        return ", ".join(f"{kind} {values.get(key, float('nan')):.1f} h" for kind, values in result.metrics.items())
+
     constant = result.info.get("constant_rmse")
     bar = f", predicting the training mean {constant:.1f} h" if constant is not None else ""
-    return (f"held-out RMSE {figures}{bar} (machine {', '.join(result.info['test_assets'])}); "
-            f"promoted {result.promoted} ({result.winner}); report {result.report}")
+    return (f"validation RMSE {figures('val_rmse')} -> promoted {result.promoted} ({result.winner}); "
+            f"held-out RMSE {figures('rmse')}{bar} (machine {', '.join(result.info['test_assets'])}); "
+            f"report {result.report}")
 
 
 def _score(settings: Settings, db: Database) -> str:
