@@ -4,6 +4,8 @@ Each image is decoded and checked by :mod:`plantpulse.connectors.images.validati
 truncated, oversized, unsupported files are refused with a reason), so one bad image is a
 Rejection and the rest of the upload goes on. Labels are looked up in ``labels/`` beside
 ``images/`` or next to the image; files that are neither images nor labels are counted.
+Whole-image class labels (class folders or a labels CSV) come from
+:mod:`plantpulse.connectors.images.classes` when :class:`ClassLabels` are given.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from plantpulse.connectors.images.archive import ArchiveLimits, Entry, open_upload
+from plantpulse.connectors.images.classes import MAX_CLASS_LENGTH, ClassLabels, folder_class, match_table
 from plantpulse.connectors.images.labels import CLASS_FILES, class_names, label_candidates, parse_labels
 from plantpulse.connectors.images.validation import validate_image
 from plantpulse.data.core.errors import InputDataError
@@ -41,6 +44,7 @@ class UploadContents:
     other_files: list[str] = field(default_factory=list)
     class_file: str | None = None
     classes: tuple[str, ...] = ()
+    image_classes: dict[str, str] = field(default_factory=dict)  # image name -> whole-image class
 
 
 class ImageConnector:
@@ -48,8 +52,9 @@ class ImageConnector:
 
     name = "images"
 
-    def __init__(self, options: ImageOptions | None = None) -> None:
+    def __init__(self, options: ImageOptions | None = None, classes: ClassLabels | None = None) -> None:
         self.options = options or ImageOptions()
+        self.classes = classes or ClassLabels()
         self.contents = UploadContents()
 
     def read(self, path: str | Path, source: str | None = None) -> Iterator[WeldImageFile | Rejection]:
@@ -73,6 +78,7 @@ class ImageConnector:
                     rejected.append(Rejection(name, None, None, str(err), "", "bad_class_file"))
                 break
         yield from rejected
+        yield from self._class_labels([n for n in entries if n.lower().endswith(IMAGE_SUFFIXES)])
         used: set[str] = set()
         for name in sorted(entries):
             if not name.lower().endswith(IMAGE_SUFFIXES):
@@ -83,6 +89,22 @@ class ImageConnector:
             if name in used or name.lower().endswith(IMAGE_SUFFIXES) or name == contents.class_file:
                 continue
             (contents.unmatched_labels if name.endswith(".txt") else contents.other_files).append(name)
+
+    def _class_labels(self, images: list[str]) -> Iterator[Rejection]:
+        """Fill ``contents.image_classes``; bad labels-CSV rows and over-long folder names are refused."""
+        found = self.contents.image_classes
+        if self.classes.table is not None:
+            matched = match_table(self.classes.table, set(images))
+            found.update(matched.classes)
+            yield from matched.rejected
+        elif self.classes.from_folders:
+            for name in images:
+                cls = folder_class(name)
+                if cls is not None and len(cls) > MAX_CLASS_LENGTH:
+                    yield Rejection(name, None, None, f"class folder name is longer than {MAX_CLASS_LENGTH} "
+                                    f"characters; rename the folder", cls[:200], "bad_class_label")
+                elif cls is not None:
+                    found[name] = cls
 
     def _image(self, entries: dict[str, Entry], name: str, used: set[str]
                ) -> Iterator[WeldImageFile | Rejection]:
@@ -105,4 +127,5 @@ class ImageConnector:
         yield WeldImageFile(
             name=name, data=data, sha256=image.sha256, format=EXTENSIONS.get(image.format, image.format.lower()),
             width=image.width, height=image.height, labels=boxes, label_name=label_name,
+            class_name=self.contents.image_classes.get(name),
         )

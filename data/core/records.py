@@ -253,6 +253,8 @@ class WeldImageFile:
     """A validated weld image ready to store: original bytes plus what the decoder found.
 
     ``labels`` is None when no label file came with the image, else its boxes (possibly none).
+    ``class_name`` is the whole-image class given by the upload (its class folder or a row of a
+    labels CSV), None when it gave none.
     """
 
     name: str
@@ -263,6 +265,7 @@ class WeldImageFile:
     height: int
     labels: tuple[YoloBox, ...] | None = None
     label_name: str | None = None
+    class_name: str | None = None
 
 
 # --- weld images: the one result of image validation (connectors.images.validation) ---

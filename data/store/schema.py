@@ -165,7 +165,9 @@ class WeldInspection(Base):
 
 
 class WeldLabel(Base):
-    """Ground truth for an image: imported YOLO labels or an engineer's review."""
+    """Ground truth for an image: imported YOLO labels (``source`` 'import'), an engineer's review
+    ('review': boxes, verdict and the class it implies) or a whole-image class from an upload's
+    class folders or labels CSV ('class': no boxes; the detector never reads these rows)."""
 
     __tablename__ = "weld_labels"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,6 +175,7 @@ class WeldLabel(Base):
     source: Mapped[str] = mapped_column(String(16))
     boxes: Mapped[list[Any]] = mapped_column(default=list)
     verdict: Mapped[str | None] = mapped_column(String(16))
+    class_name: Mapped[str | None] = mapped_column(String(64))
     author: Mapped[str] = mapped_column(String(128), default="")
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("weld_inspections.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from plantpulse.data.core.errors import DatasetError, InputDataError
@@ -40,6 +40,8 @@ _RECORDING_PART = re.compile(r"^(?P<recording>.+?)_\d+$")
 # counts frames across a folder of videos, so clip boundaries cannot be read from it and every
 # frame of the prefix counts as one clip.
 _NUMBERED_FRAME = re.compile(r"^(?P<video>(?:.*[_-])?vid)\d+(?:_|$)", re.IGNORECASE)
+# the stratum of one split unit (a clip's or a photo's images) when not "any reject box"
+Stratum = Callable[[Sequence[LabelledImage]], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,20 @@ def original_split(items: Sequence[LabelledImage]) -> WeldSplit:
     return WeldSplit(parts["train"], parts["valid"], parts["test"], strategy="original")
 
 
+def _strata(groups: dict[str, list[LabelledImage]], reject_classes: Collection[int],
+            stratum: Stratum | None) -> list[list[str]]:
+    """Group keys per stratum, in a fixed order: with / without a reject box by default (the order
+    the published splits were drawn in), else per value of ``stratum(group)`` sorted by its text."""
+    if stratum is None:
+        return [[key for key, group in groups.items()
+                 if any(has_reject_box(it, reject_classes) for it in group) == defective]
+                for defective in (True, False)]
+    found: dict[str, list[str]] = defaultdict(list)
+    for key, group in groups.items():
+        found[str(stratum(group))].append(key)
+    return [found[value] for value in sorted(found)]
+
+
 def _check_fractions(fractions: Sequence[float]) -> None:
     if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         msg = f"fractions must be three positive numbers summing to 1 (train, val, test); got {fractions}."
@@ -154,19 +170,19 @@ def grouped_split(
     fractions: Sequence[float] = (0.7, 0.15, 0.15),
     seed: int = 0,
     reject_classes: Collection[int] = (),
+    stratum: Stratum | None = None,
 ) -> WeldSplit:
     """Split by source photo: no source crosses parts; val/test keep one image per source.
 
     Sources are shuffled with ``seed`` within two strata (with / without a box of
-    ``reject_classes``) so every part holds both good and defective welds.
+    ``reject_classes``) so every part holds both good and defective welds; ``stratum`` replaces
+    those two strata by its own (e.g. the whole-image class; see :func:`_strata`).
     """
     _check_fractions(fractions)
     groups = group_by_source(items)
     rng = random.Random(seed)
     assignment: dict[str, str] = {}
-    for defective in (True, False):
-        keys = [key for key, group in groups.items()
-                if any(has_reject_box(it, reject_classes) for it in group) == defective]
+    for keys in _strata(groups, reject_classes, stratum):
         rng.shuffle(keys)
         assignment.update(_assign(keys, fractions))
     parts = {name: [it for key, group in groups.items() if assignment[key] == name for it in group]
@@ -198,13 +214,14 @@ def clip_split(
     fractions: Sequence[float] = (0.7, 0.15, 0.15),
     seed: int = 0,
     reject_classes: Collection[int] = (),
+    stratum: Stratum | None = None,
 ) -> WeldSplit:
     """Split by video clip: all frames of one clip (and all copies of one photo) share a part.
 
     The unit is :func:`group_key`: the clip of a video frame, else the source photo. Units are
     shuffled with ``seed`` within two strata (any box of ``reject_classes`` or none) and fill
     val and test up to their share of the stratum's sources (:func:`_fill`); val/test keep one
-    image per source.
+    image per source. ``stratum`` replaces the two strata by its own, as in :func:`grouped_split`.
     """
     _check_fractions(fractions)
     groups: dict[str, list[LabelledImage]] = defaultdict(list)
@@ -213,9 +230,8 @@ def clip_split(
     sizes = {key: len({it.source for it in group}) for key, group in groups.items()}
     rng = random.Random(seed)
     assignment: dict[str, str] = {}
-    for defective in (True, False):
-        keys = sorted(key for key, group in groups.items()
-                      if any(has_reject_box(it, reject_classes) for it in group) == defective)
+    for found in _strata(groups, reject_classes, stratum):
+        keys = sorted(found)
         rng.shuffle(keys)
         assignment.update(_fill(keys, sizes, fractions))
     parts = {name: sorted((it for key, group in groups.items() if assignment[key] == name

@@ -17,6 +17,7 @@ import click
 from tqdm import tqdm
 
 from plantpulse.connectors.images.archive import ArchiveLimits
+from plantpulse.connectors.images.classes import CLASS_SOURCES, FOLDERS, ClassLabels, read_class_table
 from plantpulse.connectors.images.connector import ImageOptions
 from plantpulse.connectors.logs.connector import LogOptions
 from plantpulse.connectors.logs.presets import FORMATS
@@ -213,20 +214,28 @@ def logs(settings: Settings, files: tuple[str, ...], log_format: str, mapping: t
 @click.option("--create-assets", is_flag=True, help="Create --asset if the database does not know it.")
 @click.option("--asset-type", default="weld_cell", show_default=True)
 @click.option("--replace", is_flag=True, help=REPLACE_HELP)
+@click.option("--classes-from", type=click.Choice(CLASS_SOURCES),
+              help="Whole-image class labels: 'folders' takes each image's folder name as its class "
+                   "(good/a.jpg is 'good'); they train `plantpulse weld classify train`.")
+@click.option("--labels", "labels_csv", type=click.Path(exists=True, dir_okay=False),
+              help="Whole-image class labels from a CSV with columns file,class (file: the image's path "
+                   "inside the upload, or its unique file name). Bad rows are quarantined with their line.")
 @click.pass_obj
 def images(settings: Settings, paths: tuple[str, ...], asset: str | None, create_assets: bool, asset_type: str,
-           replace: bool) -> None:
-    """Ingest weld images from folders or zip files (PNG/JPG, optional YOLO labels)."""
+           replace: bool, classes_from: str | None, labels_csv: str | None) -> None:
+    """Ingest weld images from folders or zip files (PNG/JPG, optional YOLO labels, optional class labels)."""
     limits = settings.ingest
     options = ImageOptions(ArchiveLimits(limits.max_upload_mb, limits.max_zip_ratio, limits.max_zip_members),
                            max_image_pixels=limits.max_image_pixels)
+    classes = ClassLabels(from_folders=classes_from == FOLDERS,
+                          table=read_class_table(labels_csv) if labels_csv else None)
     db = _database(settings)
 
     def run(path: Path) -> IngestResult:
         with _bar(0, "img", path.name) as bar:
             return ingest_image_upload(db, path, image_store=settings.image_store, options=options, asset=asset,
                                        create_assets=create_assets, asset_type=asset_type, progress=bar.update,
-                                       replace=replace)
+                                       replace=replace, classes=classes)
 
     _each(paths, run)
 

@@ -260,3 +260,41 @@ def retrain(settings: Settings, data: Path | None, epochs: int, from_scratch: bo
     click.echo("Candidate:\n" + detection_table(outcome.candidate.detection))
     state = "PROMOTED to production" if outcome.promoted else "kept as candidate"
     click.echo(f"Candidate {outcome.candidate_path.name} {state}: {outcome.reason}")
+
+
+@weld.group()
+def classify() -> None:
+    """Whole-image weld classifier, trained from class-labelled images (class folders, a labels
+    CSV, or review verdicts); boxes keep training the detector."""
+
+
+@classify.command("train")
+@click.option("--split", type=click.Choice(["clip", "file"]), default="clip", show_default=True,
+              help="clip: no video clip (read from the file name) or source photo in two parts, one group per "
+                   "file when no name is a video frame; file: by source photo only.")
+@click.option("--epochs", type=int, default=8, show_default=True, help="Epochs per learner (early-stopped).")
+@click.option("--steps", type=int, default=40, show_default=True, help="Optimiser steps per epoch.")
+@click.option("--imgsz", type=click.IntRange(16, 256), default=64, show_default=True,
+              help="Images are resized to this square (a multiple of 8).")
+@click.option("--batch", type=click.IntRange(2), default=32, show_default=True, help="Batch size.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Split and training seed.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("weld-class-report"), show_default=True, help="Folder of the report (Markdown + JSON).")
+@click.option("--no-promote", is_flag=True, help="Register both versions as candidates only.")
+@click.pass_obj
+def classify_train(settings: Settings, split: str, epochs: int, steps: int, imgsz: int, batch: int, seed: int,
+                   out_dir: Path, no_promote: bool) -> None:
+    """Train the plain CNN and the MoE image path on the same split; register both as `weld-class`
+    versions and promote the better on validation."""
+    from plantpulse.data.core.errors import ConfigError
+    from plantpulse.pipelines.weld import service as weld_service
+    from plantpulse.pipelines.weld.classify.job import ClassifyRequest, run_classify
+    from plantpulse.pipelines.weld.classify.learners import Budgets
+
+    if imgsz % 8:
+        raise ConfigError(f"--imgsz {imgsz} is not a multiple of 8 (the MoE's image tokens are 8 px); try "
+                          f"{imgsz - imgsz % 8 or 8}.")
+    request = ClassifyRequest(split=split, image_size=imgsz, promote=not no_promote,
+                              budget=Budgets(epochs=epochs, steps=steps, batch_size=batch, seed=seed))
+    run_classify(weld_service.database(settings), settings.image_store, settings.model_dir / "weld-class",
+                 out_dir, request, echo=click.echo)

@@ -90,6 +90,10 @@ def describe(result: IngestResult) -> str:
         lines.append(f"  unknown assets ({s['assets_unknown_count']}): {names}"
                      + (" ..." if s["assets_unknown_count"] > 5 else "")
                      + "; register them with `plantpulse ingest assets` or use --create-assets")
+    if "images_without_class" in s:
+        lines.append(f"  class labels: {_count(s.get('images_with_class', 0))} images have one "
+                     f"({_count(s.get('class_labels_written', 0))} new or changed), "
+                     f"{_count(s['images_without_class'])} have none")
     if s.get("other_files_count"):
         lines.append(f"  {s['other_files_count']} files were neither images nor labels (listed in the summary)")
     return "\n".join(lines)

@@ -1,8 +1,8 @@
 """Removing an ingest batch: what it stored goes with it, in one transaction, or nothing does.
 
 ``plantpulse db batches delete N`` and ``ingest ... --replace`` both come here. A batch's
-readings, maintenance events, weld images (with their imported labels) and quarantined rows are
-deleted together with its ``ingest_batches`` row. It is refused, naming what is in the way, when
+readings, maintenance events, weld images (with their imported labels and class labels) and
+quarantined rows are deleted together with its ``ingest_batches`` row. It is refused, naming what is in the way, when
 something else depends on what the batch stored:
 
 - a weld image of the batch has a model inspection or an engineer's review;
@@ -109,7 +109,7 @@ def dependents(session: Session, batch: IngestBatch) -> str | None:
     inspected = session.scalar(select(func.count(func.distinct(WeldInspection.image_id)))
                                .where(WeldInspection.image_id.in_(images)))
     reviewed = session.scalar(select(func.count()).select_from(WeldLabel)
-                              .where(WeldLabel.image_id.in_(images), WeldLabel.source != "import"))
+                              .where(WeldLabel.image_id.in_(images), WeldLabel.source.not_in(("import", "class"))))
     if inspected or reviewed:
         what = " and ".join(t for t in (f"{inspected:,} of its images have model inspections" if inspected else "",
                                         f"{reviewed:,} reviews were written on its images" if reviewed else "") if t)

@@ -34,6 +34,8 @@ MODEL_NAME = "weld-yolo"
 MODEL_KIND = "yolo"
 MODEL_TASK = "weld-detection"
 VERDICTS = ("pass", "reject")
+# the whole-image class an engineer's verdict records for the weld classifier
+REVIEW_CLASSES = {"pass": "good", "reject": "bad"}
 _EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "BMP": "bmp", "TIFF": "tif",
                "WEBP": "webp"}
 
@@ -223,7 +225,9 @@ def save_review(session: Session, inspection_id: int, verdict: str, names: Seque
     """Store an engineer's review of an inspection as a label.
 
     ``boxes=None`` accepts the model's boxes scoring at or above the inspection's threshold;
-    a list (possibly empty) replaces them. ``names`` are the detector's class names.
+    a list (possibly empty) replaces them. ``names`` are the detector's class names. The label
+    also records the whole-image class the verdict means (``REVIEW_CLASSES``: pass is ``good``,
+    reject is ``bad``), which trains the weld classifier as the boxes train the detector.
     """
     if verdict not in VERDICTS:
         raise InputDataError(f"Unknown verdict {verdict!r}. Available: {', '.join(VERDICTS)}.")
@@ -241,7 +245,7 @@ def save_review(session: Session, inspection_id: int, verdict: str, names: Seque
     else:
         checked = [_check_box(b, names, image.width, image.height) for b in boxes]
     label = WeldLabel(image_id=image.id, source="review", boxes=checked, verdict=verdict,
-                      author=author[:128], inspection_id=inspection.id)
+                      class_name=REVIEW_CLASSES[verdict], author=author[:128], inspection_id=inspection.id)
     session.add(label)
     session.flush()
     return label
