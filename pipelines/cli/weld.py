@@ -280,12 +280,12 @@ def classify() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Split and training seed.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("weld-class-report"), show_default=True, help="Folder of the report (Markdown + JSON).")
-@click.option("--no-promote", is_flag=True, help="Register both versions as candidates only.")
+@click.option("--no-promote", is_flag=True, help="Register every version as a candidate only.")
 @click.pass_obj
 def classify_train(settings: Settings, split: str, epochs: int, steps: int, imgsz: int, batch: int, seed: int,
                    out_dir: Path, no_promote: bool) -> None:
-    """Train the plain CNN and the MoE image path on the same split; register both as `weld-class`
-    versions and promote the better on validation."""
+    """Train gradient boosting on image features, the plain CNN and the MoE image path on the same
+    split; register each as a `weld-class` version and promote the best on validation."""
     from plantpulse.data.core.errors import ConfigError
     from plantpulse.pipelines.weld import service as weld_service
     from plantpulse.pipelines.weld.classify.job import ClassifyRequest, run_classify

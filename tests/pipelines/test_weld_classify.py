@@ -3,10 +3,12 @@ training run of both learners, and review verdicts feeding the classifier."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 from sqlalchemy import select
 
 from plantpulse.connectors.images.classes import ClassLabels, parse_class_table, read_class_table
@@ -112,7 +114,7 @@ def test_splits_keep_clips_together_only_under_clip(how: str) -> None:
     assert {it.source[:4] for it in split.test} == {"good", "badd"}  # stratified by class
 
 
-def test_tiny_training_registers_both_learners_and_promotes_one(database: Database, tmp_path: Path) -> None:
+def test_tiny_training_registers_every_learner_and_promotes_one(database: Database, tmp_path: Path) -> None:
     ingest_image_upload(database, write_welds(tmp_path / "upload", 14), image_store=tmp_path / "store",
                         classes=ClassLabels(from_folders=True))
     request = ClassifyRequest(split="clip", image_size=32, budget=Budgets(epochs=1, steps=2, batch_size=8))
@@ -122,14 +124,15 @@ def test_tiny_training_registers_both_learners_and_promotes_one(database: Databa
         versions = s.execute(select(ModelVersion.kind, ModelVersion.stage, ModelVersion.path)
                              .where(ModelVersion.name == "weld-class")).all()
     assert sorted((k, st) for k, st, _ in versions) == sorted(
-        [("weld-class-cnn", "production" if result.winner == "cnn" else "candidate"),
-         ("weld-class-moe", "production" if result.winner == "moe" else "candidate")])
+        [(f"weld-class-{k}", "production" if result.winner == k else "candidate") for k in ("gbm", "cnn", "moe")])
     for learner, m in result.metrics.items():
         assert set(m) >= {"accuracy", "macro_f1", "confusion", "roc_auc", "val_macro_f1"}, learner
         assert np.sum(m["confusion"]) == sum(result.info["per_part"]["test"].values())
     paths = {k: Path(p) for k, _, p in versions}
     assert load_plain(paths["weld-class-cnn"]).spec.classes == ("bad", "good")
     assert load_checkpoint(paths["weld-class-moe"])[1].extra["classes"] == ["bad", "good"]
+    with safe_open(str(paths["weld-class-gbm"]), "np") as f:  # trees as arrays, nothing pickled
+        assert json.loads(f.metadata()["meta"])["classes"] == ["bad", "good"]
     assert "| roc_auc |" in result.report.read_text()
     assert (tmp_path / "report" / "weld-class-report.json").is_file()
 

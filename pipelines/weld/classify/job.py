@@ -1,8 +1,9 @@
-"""``plantpulse weld classify train``: class-labelled weld images -> split -> plain CNN and MoE
-image path -> held-out metrics -> report -> two ``weld-class`` versions, the better promoted.
+"""``plantpulse weld classify train``: class-labelled weld images -> split -> gradient boosting on
+image features, plain CNN and MoE image path -> held-out metrics -> report -> three ``weld-class``
+versions, the best on validation promoted.
 
 Selection uses validation only: each learner keeps its best-on-validation weights, the promoted
-one has the higher validation macro-F1 (ties: the plain CNN, the smaller), and for two classes the
+one has the highest validation macro-F1 (ties: the plain CNN), and for two classes the
 reject threshold is the lowest one keeping validation false rejects at or under 5 %. Test images
 are scored once, for the report.
 """
@@ -27,7 +28,15 @@ from plantpulse.model import metrics as M
 from plantpulse.model.weld.verdict import choose_threshold, verdict_metrics
 from plantpulse.pipelines.fit.metrics import class_metrics
 from plantpulse.pipelines.weld.classify import data as class_data
-from plantpulse.pipelines.weld.classify.learners import KINDS, ORIGIN, Budgets, Trained, train_cnn, train_moe
+from plantpulse.pipelines.weld.classify.learners import (
+    KINDS,
+    ORIGIN,
+    Budgets,
+    Trained,
+    train_cnn,
+    train_gbm,
+    train_moe,
+)
 
 MODEL_NAME = "weld-class"
 TARGET_FALSE_REJECT = 0.05
@@ -93,7 +102,7 @@ def _fingerprint(data: class_data.ClassData) -> str:
 
 def run_classify(db: Database, store_dir: Path, model_dir: Path, out_dir: Path,
                  request: ClassifyRequest = ClassifyRequest(), echo: Echo = print) -> ClassifyResult:
-    """Train both learners on the class-labelled images of ``db`` (see the module docstring)."""
+    """Train the three learners on the class-labelled images of ``db`` (see the module docstring)."""
     with db.session() as session:
         items = class_data.labelled_images(session, store_dir)
     echo(f"weld classify: {len(items)} class-labelled images; split by {request.split}")
@@ -104,7 +113,8 @@ def run_classify(db: Database, store_dir: Path, model_dir: Path, out_dir: Path,
     extra = {"classes": list(data.classes), "image_size": request.image_size, "split": request.split,
              "task": class_data.TASK_NAME}
     trained = []
-    for learner, fit in (("cnn", lambda p: train_cnn(data.splits, request.budget, p)),
+    for learner, fit in (("gbm", lambda p: train_gbm(data.splits, request.budget, p, data.classes)),
+                         ("cnn", lambda p: train_cnn(data.splits, request.budget, p)),
                          ("moe", lambda p: train_moe(data.splits, request.budget, p, extra))):
         echo(f"training {ORIGIN[learner]} ...")
         trained.append(fit(model_dir / f"{MODEL_NAME}-{learner}-{stamp}.safetensors"))
@@ -116,7 +126,7 @@ def run_classify(db: Database, store_dir: Path, model_dir: Path, out_dir: Path,
     for k, m in metrics.items():
         echo(f"{k}: validation macro-F1 {m['val_macro_f1']:.3f}; test accuracy {m['accuracy']:.3f}, "
              f"macro-F1 {m['macro_f1']:.3f}" + (f", ROC AUC {m['roc_auc']:.3f}" if "roc_auc" in m else ""))
-    echo(f"promoted {promoted} (better validation macro-F1)" if promoted else f"not promoted; the better is {winner}")
+    echo(f"promoted {promoted} (best validation macro-F1)" if promoted else f"not promoted; the best is {winner}")
     echo(f"report: {report}")
     return ClassifyResult(metrics, versions, winner, promoted, report, data.info)
 
