@@ -230,13 +230,17 @@ class WindowGbm(WindowModel):
             return [Prediction(rul_mean=float(m), rul_lower=float(lo), rul_upper=float(hi),
                                rul_quantiles={"0.1": float(lo), "0.9": float(hi)})
                     for m, lo, hi in zip(mean, low, high, strict=True)]
-        probs = self._probs(self._codes(x) if self.bins else x)
+        probs = self.class_probabilities(x)
         task = f"fault:{self.asset_types[0]}"
         out = []
         for row in probs:
             fault = dict(zip(self.meta["classes"], (float(p) for p in row), strict=True))
             out.append(Prediction(fault_probs=fault, class_probs={task: fault}))
         return out
+
+    def class_probabilities(self, x: np.ndarray) -> np.ndarray:
+        """(N, K) probabilities of the classes in ``meta['classes']`` for (N, F) features."""
+        return self._probs(self._codes(x) if self.bins else x)
 
     def _probs(self, x: np.ndarray) -> np.ndarray:
         raw = np.stack([self.heads[h].raw(x) for h in self.meta["heads"]], axis=1)

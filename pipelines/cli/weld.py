@@ -298,3 +298,26 @@ def classify_train(settings: Settings, split: str, epochs: int, steps: int, imgs
                               budget=Budgets(epochs=epochs, steps=steps, batch_size=batch, seed=seed))
     run_classify(weld_service.database(settings), settings.image_store, settings.model_dir / "weld-class",
                  out_dir, request, echo=click.echo)
+
+
+@classify.command("predict")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image instead of a table.")
+@click.pass_obj
+def classify_predict(settings: Settings, images: tuple[Path, ...], as_json: bool) -> None:
+    """Classify weld photos (files or folders) with the production `weld-class` version: class
+    probabilities and, for a good/bad classifier, pass/reject at its validation-chosen threshold."""
+    from plantpulse.pipelines.weld import service as weld_service
+    from plantpulse.pipelines.weld.classify.predict import classify_images, load_classifier
+
+    classifier = load_classifier(weld_service.database(settings))
+    results = classify_images(classifier, _expand(images))
+    if as_json:
+        for r in results:
+            click.echo(json.dumps({"file": r.file, "class": r.top, "verdict": r.verdict, "probs": r.probs}))
+        return
+    threshold = "" if classifier.threshold is None else f"; reject when P(not good) >= {classifier.threshold:.3f}"
+    click.echo(f"{classifier.label}{threshold}")
+    for r in results:
+        probs = ", ".join(f"{c} {p:.2f}" for c, p in r.probs.items())
+        click.echo(f"{r.file}: {r.top}" + (f" -> {r.verdict}" if r.verdict else "") + f" ({probs})")

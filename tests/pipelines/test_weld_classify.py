@@ -1,5 +1,5 @@
 """Whole-image weld classes: intake by class folders and labels CSV, the clip/file split, a tiny
-training run of both learners, and review verdicts feeding the classifier."""
+training run of the three learners and scoring with each, and review verdicts feeding the classifier."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ from plantpulse.model.weld.splits import clip_key
 from plantpulse.model.weld.synthetic import encode_png, synthetic_weld
 from plantpulse.pipelines.evaluate.nets import load_plain
 from plantpulse.pipelines.ingest.entry import ingest_image_upload
+from plantpulse.pipelines.models.registry import promote_id
 from plantpulse.pipelines.weld import service as weld_service
 from plantpulse.pipelines.weld.classify import data as class_data
 from plantpulse.pipelines.weld.classify.job import ClassifyRequest, run_classify
 from plantpulse.pipelines.weld.classify.learners import Budgets
+from plantpulse.pipelines.weld.classify.predict import classify_images, load_classifier
 
 
 def write_welds(folder: Path, per_class: int, size: int = 40, seed: int = 0, nested: bool = True) -> Path:
@@ -135,6 +137,26 @@ def test_tiny_training_registers_every_learner_and_promotes_one(database: Databa
         assert json.loads(f.metadata()["meta"])["classes"] == ["bad", "good"]
     assert "| roc_auc |" in result.report.read_text()
     assert (tmp_path / "report" / "weld-class-report.json").is_file()
+
+    photos = sorted((tmp_path / "upload" / "bad").iterdir())[:2] + sorted((tmp_path / "upload" / "good").iterdir())[:2]
+    with database.session() as s:
+        ids = dict(s.execute(select(ModelVersion.kind, ModelVersion.id).where(ModelVersion.name == "weld-class")).all())
+    for kind in ("weld-class-gbm", "weld-class-cnn", "weld-class-moe"):  # each kind scores once promoted
+        promote_id(database, ids[kind])
+        classifier = load_classifier(database)
+        assert kind in classifier.label and classifier.classes == ("bad", "good")
+        found = classify_images(classifier, photos)
+        assert [r.file for r in found] == [p.name for p in photos]
+        for r in found:
+            assert sum(r.probs.values()) == pytest.approx(1.0, abs=1e-5)
+            assert r.top == max(r.probs, key=r.probs.get)
+            expected = "reject" if r.probs["bad"] >= classifier.threshold else "pass"
+            assert r.verdict == expected
+
+
+def test_predict_without_a_production_classifier_names_the_command(database: Database) -> None:
+    with pytest.raises(InputDataError, match="plantpulse weld classify train"):
+        load_classifier(database)
 
 
 def test_one_class_is_refused_with_the_remedy(database: Database, tmp_path: Path) -> None:

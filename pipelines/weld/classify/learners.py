@@ -71,7 +71,9 @@ def train_gbm(splits: TaskSplits, budget: Budgets, path: Path, classes: tuple[st
         probs[name] = np.zeros((len(x), len(classes)))
         probs[name][:, present] = fitted.predict_proba(x)
     trees = ensembles(fitted.model, fitted.rounds)
-    meta = {"features": "image colour histograms + gradient texture", "image_size": int(np.asarray(splits.train.images).shape[-1]), "classes": [classes[k] for k in present],
+    # the gbm file format's header (one asset type, no sensor channels): read back by predict.py
+    meta = {"asset_type": "weld", "target": "class", "channels": [], "window": 0,
+            "features": "image colour histograms + gradient texture", "image_size": int(np.asarray(splits.train.images).shape[-1]), "classes": [classes[k] for k in present],
             "rounds": int(fitted.rounds)}
     save_gbm(path, {f"class{k}": t for k, t in enumerate(trees)}, meta,
              fitted.bins.edges if fitted.bins is not None else None)
