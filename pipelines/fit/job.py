@@ -30,6 +30,11 @@ from plantpulse.pipelines.fit.spec import FitSpec
 from plantpulse.pipelines.fit.split import Split, normal_time_split, split_rows
 
 Echo = Callable[[str], None]
+Progress = Callable[[dict[str, Any]], None]  # receives {"stage": ..., "step": ...} as the fit goes on
+
+
+def _quiet(_: dict[str, Any]) -> None:
+    return None
 
 
 @dataclass
@@ -43,6 +48,7 @@ class FitResult:
     promoted: str | None
     report: Path
     info: dict[str, Any] = field(default_factory=dict)
+    version_ids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,9 +142,12 @@ def _fingerprint(data: FitData) -> str:
 
 
 def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, promote: bool = True,
-            echo: Echo = print, show_progress: bool = True) -> FitResult:
-    """Fit both learners for ``spec`` and register them (see the module docstring)."""
-    name = f"{spec.asset_type}-{spec.target}"
+            echo: Echo = print, show_progress: bool = True, progress: Progress = _quiet) -> FitResult:
+    """Fit both learners for ``spec`` and register them (see the module docstring); ``progress``
+    hears each stage (reading windows, training baseline, training moe with its epochs, evaluating,
+    writing report)."""
+    name = model_name(spec)
+    progress({"stage": "reading windows", "step": None})
     echo(f"fit {name}: reading windows of asset type {spec.asset_type!r} (label source: {spec.source})")
     prep = prepare(spec, db, echo)
     rows = prep.info["rows"]
@@ -156,35 +165,46 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
              "channel_lists": {spec.asset_type: list(prep.data.channels)}}
     trained: list[Trained] = []
     for label, fn in (("baseline", lambda p: learners.fit_baseline(spec, prep.data, p, extra)),
-                      ("moe", lambda p: learners.fit_moe(spec, prep.data, p, extra, echo, show_progress))):
+                      ("moe", lambda p: learners.fit_moe(spec, prep.data, p, extra, echo, show_progress,
+                                                         lambda k, n: progress({"stage": "training moe",
+                                                                                "step": f"epoch {k} of {n}"})))):
+        progress({"stage": f"training {label}", "step": None})
         echo(f"training {label} ...")
         start = time.perf_counter()
         result = fn(model_dir / f"{name}-{label}-{stamp}.safetensors")
         result.wall_s = round(time.perf_counter() - start, 1)
         trained.append(result)
         echo(f"training {label}: done in {result.wall_s} s")
+    progress({"stage": "evaluating", "step": None})
     metrics = {t.kind: {**evaluate(spec, prep, t), "wall_s": t.wall_s} for t in trained}
     key, _ = HEADLINE[spec.target]
     winner = trained[better(spec.target, metrics[trained[0].kind], metrics[trained[1].kind])].kind
     for kind, values in metrics.items():
         echo(f"held-out {key} {kind}: {values.get(key, math.nan):.4f}")
-    versions, promoted = _register(spec, name, trained, metrics, extra, winner, promote, db, _fingerprint(prep.data))
+    versions, ids, promoted = _register(spec, name, trained, metrics, extra, winner, promote, db,
+                                        _fingerprint(prep.data))
     for kind, label in versions.items():
         echo(f"registered {label} ({kind})")
     echo(f"promoted {promoted} (better held-out {key})" if promoted else f"not promoted; the better is {winner}")
+    progress({"stage": "writing report", "step": None})
     report = write_report(out_dir, spec, prep.info, metrics, versions, winner, promoted, trained, prep)
     echo(f"report: {report}")
-    return FitResult(spec, metrics, versions, winner, promoted, report, prep.info)
+    return FitResult(spec, metrics, versions, winner, promoted, report, prep.info, ids)
+
+
+def model_name(spec: FitSpec) -> str:
+    """The registry name of both versions a fit registers: ``<asset_type>-<target>``."""
+    return f"{spec.asset_type}-{spec.target}"
 
 
 def _register(spec: FitSpec, name: str, trained: list[Trained], metrics: dict[str, dict[str, Any]],
               extra: dict[str, Any], winner: str, promote: bool, db: Database, fingerprint: str
-              ) -> tuple[dict[str, str], str | None]:
+              ) -> tuple[dict[str, str], dict[str, int], str | None]:
     versions: dict[str, str] = {}
     promoted = None
     task = f"{learners.TASK_PREFIX[spec.target]}:{spec.asset_type}"
     with db.session() as session:
-        ids = {}
+        ids: dict[str, int] = {}
         for t in trained:
             row = register_model_version(
                 session, name=name, kind=t.kind, path=str(t.path.resolve()), task=task,
@@ -194,7 +214,7 @@ def _register(spec: FitSpec, name: str, trained: list[Trained], metrics: dict[st
         if promote:
             promote_model_version(session, ids[winner])
             promoted = versions[winner]
-    return versions, promoted
+    return versions, ids, promoted
 
 
 def _jsonable(value: Any) -> Any:

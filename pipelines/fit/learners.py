@@ -151,8 +151,10 @@ def initial_model(spec: FitSpec, task: TaskSpec, channels: tuple[str, ...]) -> t
 
 
 def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
-            echo: Callable[[str], None], show_progress: bool) -> Trained:
-    """Train the network with one head for this asset type (see :func:`initial_model`)."""
+            echo: Callable[[str], None], show_progress: bool,
+            on_epoch: Callable[[int, int], None] | None = None) -> Trained:
+    """Train the network with one head for this asset type (see :func:`initial_model`);
+    ``on_epoch(done, epochs)`` is called after each epoch."""
     seed_everything(spec.seed)
     task = task_spec(spec, data)
     model, origin = initial_model(spec, task, data.channels)
@@ -168,7 +170,8 @@ def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
     opts = StageOptions(epochs=spec.epochs, steps_per_epoch=spec.steps, batch_size=spec.batch_size,
                         seed=spec.seed, device=str(device), show_progress=show_progress, pcgrad=False,
                         val_batches=max(1, -(-len(data.val) // spec.batch_size)))
-    state = run_finetune(model, [splits], opts, batcher)
+    state = run_finetune(model, [splits], opts, batcher,
+                         on_epoch=None if on_epoch is None else lambda st, _: on_epoch(st.epoch, spec.epochs))
     echo(f"moe: {state.epoch} epoch(s), best validation score {state.best_score:.4f}")
     outs: dict[str, np.ndarray] = {}
     for part, rows in (("", data.test), ("val_", data.val)):
