@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plantpulse.pipelines.fit.metrics import HEADLINE
-from plantpulse.pipelines.fit.plots import comparison_plot
+from plantpulse.pipelines.fit.plots import LEARNER_TITLES, comparison_plot
 from plantpulse.pipelines.fit.spec import FitSpec
 
 if TYPE_CHECKING:
@@ -44,12 +44,14 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
     """Write both files and the comparison figure to ``out_dir``; returns the Markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     caption, figure = comparison_plot(out_dir, spec, prep, trained, metrics)
+    key, direction = HEADLINE[spec.target]
     payload = {"spec": spec.model_dump(mode="json"), "data": info, "metrics": metrics, "versions": versions,
+               "headline": {"metric": key, "better": direction},
+               "titles": {t.kind: LEARNER_TITLES.get(t.kind, t.kind) for t in trained},
                "winner": winner, "promoted": promoted, "files": {t.kind: str(t.path) for t in trained},
                "learners": {t.kind: t.origin for t in trained},
                "plots": [{"caption": caption, "file": figure}]}
     (out_dir / "fit-report.json").write_text(json.dumps(_clean(payload), indent=1) + "\n", encoding="utf-8")
-    key, direction = HEADLINE[spec.target]
     kinds = list(metrics)
     shown = [m for m in _SHOWN if any(m in metrics[k] for k in kinds)]
     lines = [
