@@ -126,7 +126,8 @@ def benchmarks(ctx: AppContext) -> None:
 def render(ctx: AppContext) -> None:
     started = components.header("Models & results", "Model versions in use, their measured quality, "
                                                      "and the speed of the system.")
-    components.show_flash()  # above the tabs: a button's outcome shows whichever tab is open
+    with st.container():  # above the tabs, whichever is open; always one element, so the tabs keep their place
+        components.show_flash()  # (and the open tab) when a message comes and goes
     tabs = st.tabs(["Model versions", "Evaluation results", "Benchmarks", "Train a model"])
     with tabs[0]:
         versions(ctx)

@@ -9,6 +9,7 @@ so a wrong value gets the same message as on the command line.
 
 from __future__ import annotations
 
+import time as clock
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -40,6 +41,7 @@ SOURCES = {  # label sources per target, as FitSpec names them
 STAGE_SHARE = {"starting": 0.02, "reading windows": 0.05, "training baseline": 0.2, "training moe": 0.4,
                "evaluating": 0.85, "writing report": 0.95, "done": 1.0}
 REFRESH_S = 2.0
+AWAIT_S = 120.0  # after Start, the tab refreshes until the new run's row appears (or this long)
 SHOWN_RUNS = 10
 UPLOAD_MB = 20
 K = "fit-"  # widget key prefix
@@ -153,15 +155,16 @@ def form_spec() -> tuple[FitSpec, dict[str, bytes]]:
     return load_spec(None, fields), files
 
 
-def _start(ctx: AppContext, running: set[str]) -> str:
+def _start(ctx: AppContext, running: set[str], newest_id: int) -> str:
     spec, files = form_spec()
     folder = launch.start_fit(ctx.settings, spec, job_name(spec) in running, files)
+    st.session_state[K + "awaiting"] = (job_name(spec), newest_id, clock.monotonic())
     jobs_q.clear()
     return (f"Started training {spec.asset_type}-{spec.target} ({spec.source}) in its own process; its spec, "
             f"log and report are in {folder}.")
 
 
-def form(ctx: AppContext, running: set[str]) -> None:
+def form(ctx: AppContext, running: set[str], newest_id: int) -> None:
     types = fq.asset_types(ctx.url)
     if not types:
         components.empty("No assets yet: training reads an asset type's readings from the database.",
@@ -192,7 +195,7 @@ def form(ctx: AppContext, running: set[str]) -> None:
                              step=0.05, key=K + "holdout")
         st.checkbox("Start the MoE from the shipped backbone (a new adapter + head is trained)", key=K + "backbone")
         st.button("Start training", type="primary", icon=":material/model_training:", key=K + "start",
-                  on_click=components.guarded, args=("start training", ctx, lambda: _start(ctx, running)))
+                  on_click=components.guarded, args=("start training", ctx, lambda: _start(ctx, running, newest_id)))
 
 
 # ---------------------------------------------------------------- the runs
@@ -218,7 +221,7 @@ def _results(ctx: AppContext, details: dict[str, Any], production: dict[str, int
     winner = report.get("winner")
     st.markdown(f"Held-out assets: {', '.join(report['data']['test_assets'])} · better on "
                 f"**{head.get('metric')}** ({head.get('better')} is better): **{titles.get(winner, winner)}**")
-    st.dataframe(fq.metric_table(report), hide_index=True, width="stretch")
+    st.table(fq.metric_table(report).set_index("metric"))  # a few rows: plain HTML, readable and copyable
     base = Path(details["report_json"]).parent
     for plot in report.get("plots") or []:
         if (base / plot["file"]).is_file():
@@ -233,7 +236,12 @@ def _results(ctx: AppContext, details: dict[str, Any], production: dict[str, int
             if ctx.user.can_write:
                 st.button(f"Promote {version['label']} ({title})", key=f"{K}promote-{version['id']}",
                           on_click=components.guarded,
-                          args=("promote models", ctx, lambda i=int(version["id"]): promote(ctx, i, "promoted")))
+                          args=("promote models", ctx, lambda i=int(version["id"]): _promote(ctx, promote, i)))
+
+
+def _promote(ctx: AppContext, promote: Promote, version_id: int) -> str:
+    st.session_state[K + "redraw"] = True  # the button sits in a fragment: redraw the whole page after it
+    return promote(ctx, version_id, "promoted")
 
 
 def _one_run(ctx: AppContext, row: Any, newest: bool, production: dict[str, int], promote: Promote) -> None:
@@ -268,10 +276,23 @@ def runs(ctx: AppContext, frame: pd.DataFrame, promote: Promote) -> None:
             _one_run(ctx, row, row.id == newest_done, production, promote)
 
 
-def _live_runs(ctx: AppContext, was_running: bool, promote: Promote) -> None:
+def _live(frame: pd.DataFrame) -> bool:
+    """A run is going, or one was started from this session and its process has not opened its row yet."""
+    awaiting = st.session_state.get(K + "awaiting")
+    if awaiting is not None:
+        job, newest_id, since = awaiting
+        if ((frame["job"] == job) & (frame["id"] > newest_id)).any() or clock.monotonic() - since > AWAIT_S:
+            del st.session_state[K + "awaiting"]
+            awaiting = None
+    return awaiting is not None or bool(frame["status"].isin(jobs_q.RUNNING).any())
+
+
+def _live_runs(ctx: AppContext, was_live: bool, promote: Promote) -> None:
+    if st.session_state.pop(K + "redraw", False):
+        st.rerun(scope="app")  # after a promotion: its message and the Model versions tab are outside
     jobs_q.runs.clear()  # this fragment reruns every few seconds to follow a run: read fresh rows
     frame = jobs_q.runs(ctx.url, limit=SHOWN_RUNS, prefix=FIT_JOB_PREFIX)
-    if was_running and not frame["status"].isin(jobs_q.RUNNING).any():
+    if was_live and not _live(frame):
         models_q.versions.clear()
         st.rerun(scope="app")  # the run finished: redraw the page (and stop refreshing)
     runs(ctx, frame, promote)
@@ -281,8 +302,9 @@ def render_tab(ctx: AppContext, promote: Promote) -> None:
     frame = jobs_q.runs(ctx.url, limit=SHOWN_RUNS, prefix=FIT_JOB_PREFIX)
     running = set(frame.loc[frame["status"].isin(jobs_q.RUNNING), "job"])
     if ctx.user.can_write:
-        form(ctx, running)
+        form(ctx, running, int(frame["id"].max()) if len(frame) else 0)
     else:
         st.caption("Only engineers can start training; you see the runs and their results.")
     st.markdown("#### Training runs")
-    st.fragment(run_every=REFRESH_S if running else None)(_live_runs)(ctx, bool(running), promote)
+    live = _live(frame)
+    st.fragment(run_every=REFRESH_S if live else None)(_live_runs)(ctx, live, promote)
