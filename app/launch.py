@@ -1,9 +1,11 @@
-"""Run-now for scheduled jobs: start ``plantpulse scheduler --once JOB`` as its own process.
+"""Long work started from the dashboard, each as its own detached process.
 
-Long work never runs inside a Streamlit session: the dashboard starts the job in a separate
-process (its own session group, output in ``<home>/logs``) and returns at once. The job runs
-exactly as a scheduled run would: leased in ``job_runs`` (so it never overlaps another run of
-the same job, in any process), with the configured retries; the Jobs page shows its progress.
+Long work never runs inside a Streamlit session: the dashboard starts a separate process (its own
+session group, output in a log file) and returns at once. Run-now starts ``plantpulse scheduler
+--once JOB``, exactly as a scheduled run (leased in ``job_runs``, so it never overlaps another run
+of the same job in any process, with the configured retries; log in ``<home>/logs``). A training
+run writes its spec to ``<home>/fits/<name>-<stamp>/spec.toml`` and starts ``plantpulse fit --spec
+… --out <that folder>/report`` (leased as ``fit:<name>``; log ``fit.log`` in that folder).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import PlantPulseError
+from plantpulse.pipelines.fit.job import model_name
+from plantpulse.pipelines.fit.spec import FitSpec, spec_toml
 
 DESCRIPTIONS = {"score": "Score assets with new data, raise alerts, write work orders.",
                 "ingest": "Ingest the sensor files waiting in the drop folder."}
@@ -54,6 +58,25 @@ def command(job: str) -> list[str]:
     return [sys.executable, "-m", "plantpulse.pipelines.cli.main", "scheduler", "--once", job]
 
 
+def fit_command(spec_path: Path, report_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "plantpulse.pipelines.cli.main", "fit", "--spec", str(spec_path),
+            "--out", str(report_dir), "--quiet"]
+
+
+def _stamp() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _detached(settings: Settings, argv: list[str], log_path: Path) -> None:
+    """Start ``argv`` in its own session with this home and database; output to ``log_path``."""
+    env = dict(os.environ)
+    env["PLANTPULSE_HOME"] = str(settings.home.resolve())
+    env["PLANTPULSE_DATABASE_URL"] = settings.db_url
+    with log_path.open("ab") as out:
+        subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         env=env, start_new_session=True, close_fds=True)
+
+
 def launch(settings: Settings, job: ScheduledJob, running: bool) -> Path:
     """Start one run of ``job`` detached; returns its log file. Refuses while a run is going."""
     if running:
@@ -64,12 +87,26 @@ def launch(settings: Settings, job: ScheduledJob, running: bool) -> Path:
         raise PlantPulseError(msg)
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    log_path = logs / f"{job.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
-    env = dict(os.environ)
-    env["PLANTPULSE_HOME"] = str(settings.home.resolve())
-    env["PLANTPULSE_DATABASE_URL"] = settings.db_url
-    with log_path.open("ab") as out:
-        subprocess.Popen(
-            command(job.name), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True, close_fds=True)
+    log_path = logs / f"{job.name}-{_stamp()}.log"
+    _detached(settings, command(job.name), log_path)
     return log_path
+
+
+def start_fit(settings: Settings, spec: FitSpec, running: bool, files: dict[str, bytes] | None = None) -> Path:
+    """Write ``spec`` (and its label ``files``, by the names the spec gives them) to a new folder
+    ``<home>/fits/<name>-<stamp>/`` and start ``plantpulse fit`` on it detached; returns the folder.
+    Refuses while a fit of the same name runs (the fit's lease would refuse it too)."""
+    name = model_name(spec)
+    if running:
+        raise JobBusyError(f"A fit of {name} is already running; wait for it to finish (see the runs below).")
+    folder = settings.home / "fits" / f"{name}-{_stamp()}"
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError as err:
+        raise JobBusyError(f"A fit of {name} was started this very second ({folder}); wait for it.") from err
+    for file_name, data in (files or {}).items():
+        (folder / file_name).write_bytes(data)
+    spec_path = folder / "spec.toml"
+    spec_path.write_text(spec_toml(spec), encoding="utf-8")
+    _detached(settings, fit_command(spec_path, folder / "report"), folder / "fit.log")
+    return folder

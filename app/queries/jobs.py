@@ -16,13 +16,15 @@ RUNNING = ("running", "queued")
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def runs(url: str, limit: int = 300, job: str | None = None) -> pd.DataFrame:
-    """The newest job runs."""
+def runs(url: str, limit: int = 300, job: str | None = None, prefix: str | None = None) -> pd.DataFrame:
+    """The newest job runs (of one ``job``, or of the jobs whose name starts with ``prefix``)."""
     query = (select(JobRun.id, JobRun.job, JobRun.status, JobRun.started_at, JobRun.finished_at,
                     JobRun.rows, JobRun.error, JobRun.details)
              .order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit))
     if job is not None:
         query = query.where(JobRun.job == job)
+    if prefix is not None:
+        query = query.where(JobRun.job.startswith(prefix, autoescape=True))
     with database(url).session() as session:
         return pd.DataFrame(session.execute(query).mappings().all(),
                             columns=["id", "job", "status", "started_at", "finished_at", "rows",

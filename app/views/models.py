@@ -1,5 +1,6 @@
 """Models & results: model versions with their metrics, promote and roll back, the evaluation
-results (docs/RESULTS.md and its JSON) with plots, and the benchmark figures."""
+results (docs/RESULTS.md and its JSON) with plots, the benchmark figures, and training a model for
+an asset type (the "Train a model" tab, training.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from plantpulse.app.context import AppContext
 from plantpulse.app.queries import fleet
 from plantpulse.app.queries import models as q
 from plantpulse.app.queries.sql import database
+from plantpulse.app.views import training
 from plantpulse.app.widgets import charts, components
 from plantpulse.app.widgets.timefmt import format_ts
 from plantpulse.pipelines.models.registry import Change, promote_id, rollback
@@ -79,7 +81,6 @@ def versions(ctx: AppContext) -> None:
     if frame.empty:
         components.empty("No model versions are registered yet.", "plantpulse demo")
         return
-    components.show_flash()
     for name, part in frame.groupby("name", sort=True):
         with st.container(border=True):
             _one_model(ctx, str(name), part)
@@ -125,11 +126,15 @@ def benchmarks(ctx: AppContext) -> None:
 def render(ctx: AppContext) -> None:
     started = components.header("Models & results", "Model versions in use, their measured quality, "
                                                      "and the speed of the system.")
-    tabs = st.tabs(["Model versions", "Evaluation results", "Benchmarks"])
+    with st.container():  # above the tabs, whichever is open; always one element, so the tabs keep their place
+        components.show_flash()  # (and the open tab) when a message comes and goes
+    tabs = st.tabs(["Model versions", "Evaluation results", "Benchmarks", "Train a model"])
     with tabs[0]:
         versions(ctx)
     with tabs[1]:
         results(ctx)
     with tabs[2]:
         benchmarks(ctx)
+    with tabs[3]:
+        training.render_tab(ctx, promote)
     components.footer(ctx, started)

@@ -62,15 +62,19 @@ def fit(settings: Settings, spec_file: Path | None, out_dir: Path, no_promote: b
         normal_start: datetime | None, normal_end: datetime | None, **options: object) -> None:
     """Train, compare, register and promote a model for one asset type from the database.
 
+    Each run is a leased job `fit:<asset_type>-<target>` in the job history (one at a time per
+    name; its stage is recorded as it goes).
+
     Example: plantpulse fit --asset-type pump --target rul --failure-kind failure --out report/
     """
     from plantpulse.data.store.db import open_database
-    from plantpulse.pipelines.fit.job import run_fit
+    from plantpulse.pipelines.fit.service import run_fit_job
     from plantpulse.pipelines.fit.spec import load_spec
 
     spec = load_spec(spec_file, {**options, "normal_start": normal_start, "normal_end": normal_end})
     db = open_database(settings)
     db.require_current()
-    result = run_fit(spec, db, settings.model_dir, out_dir, promote=not no_promote, echo=click.echo,
-                     show_progress=not quiet, resume=resume)
+    jobs = settings.scheduler
+    result = run_fit_job(spec, db, settings.model_dir, out_dir, lease_s=jobs.lease_s, heartbeat_s=jobs.heartbeat_s,
+                         promote=not no_promote, echo=click.echo, show_progress=not quiet, resume=resume)
     click.echo(f"winner: {result.winner}; promoted: {result.promoted or 'none'}")

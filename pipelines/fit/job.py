@@ -44,6 +44,11 @@ from plantpulse.pipelines.fit.survival import fit_survival
 from plantpulse.pipelines.models.registry import SERVES
 
 Echo = Callable[[str], None]
+Progress = Callable[[dict[str, Any]], None]  # receives {"stage": ..., "step": ...} as the fit goes on
+
+
+def _quiet(_: dict[str, Any]) -> None:
+    return None
 
 
 @dataclass
@@ -57,6 +62,7 @@ class FitResult:
     promoted: str | None
     report: Path
     info: dict[str, Any] = field(default_factory=dict)
+    version_ids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,10 +173,14 @@ def _fingerprint(data: FitData) -> str:
 
 
 def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, promote: bool = True,
-            echo: Echo = print, show_progress: bool = True, resume: bool = False) -> FitResult:
+            echo: Echo = print, show_progress: bool = True, resume: bool = False,
+            progress: Progress = _quiet) -> FitResult:
     """Fit every learner for ``spec`` and register them (see the module docstring). ``resume``:
-    continue the interrupted fit recorded in ``out_dir`` (same spec and data, else a ``ConfigError``)."""
-    name = f"{spec.asset_type}-{spec.target}"
+    continue the interrupted fit recorded in ``out_dir`` (same spec and data, else a ``ConfigError``).
+    ``progress`` hears each stage (reading windows, training each learner, the MoE's epochs,
+    evaluating, writing report)."""
+    name = model_name(spec)
+    progress({"stage": "reading windows", "step": None})
     echo(f"fit {name}: reading windows of asset type {spec.asset_type!r} (label source: {spec.source})")
     prep = prepare(spec, db, echo)
     rows = prep.info["rows"]
@@ -190,7 +200,8 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
              # what `plantpulse models list` shows and scoring checks: this asset type only
              SERVES: {"asset_types": [spec.asset_type],
                       "channels": {spec.asset_type: list(prep.data.channels)}}}
-    trained, notes = _train_all(spec, prep, extra, model_dir / name, state, echo, show_progress)
+    trained, notes = _train_all(spec, prep, extra, model_dir / name, state, echo, show_progress, progress)
+    progress({"stage": "evaluating", "step": None})
     metrics = {t.kind: scores(spec, prep, t) for t in trained}
     key, _ = HEADLINE[spec.target]
     winner, ranked = best_on_validation(spec.target, metrics)
@@ -200,19 +211,20 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
     for kind, values in metrics.items():
         echo(f"{kind}: validation {key} {values.get('val_' + key, math.nan):.4f}, "
              f"held-out {key} {values.get(key, math.nan):.4f}")
-    versions, promoted = _register(spec, name, trained, metrics, extra, winner, promote, db, fingerprint)
+    versions, ids, promoted = _register(spec, name, trained, metrics, extra, winner, promote, db, fingerprint)
     state.registered = versions
     state.save()
     for kind, label in versions.items():
         echo(f"registered {label} ({kind})")
     echo(f"promoted {promoted} (best validation {key})" if promoted else f"not promoted; the best is {winner}")
+    progress({"stage": "writing report", "step": None})
     report = write_report(out_dir, spec, prep.info, metrics, versions, winner, promoted, trained, prep, notes)
     echo(f"report: {report}")
-    return FitResult(spec, metrics, versions, winner, promoted, report, prep.info | {"notes": notes})
+    return FitResult(spec, metrics, versions, winner, promoted, report, prep.info | {"notes": notes}, ids)
 
 
 def _learners(spec: FitSpec, prep: Prepared, extra: dict[str, Any], state: FitState, echo: Echo,
-              show_progress: bool) -> list[tuple[str, str, Callable[[Path], Trained]]]:
+              show_progress: bool, progress: Progress) -> list[tuple[str, str, Callable[[Path], Trained]]]:
     """(kind, file label, fit function) of each learner, in the order they train."""
     d = prep.data
     out: list[tuple[str, str, Callable[[Path], Trained]]] = [
@@ -220,21 +232,24 @@ def _learners(spec: FitSpec, prep: Prepared, extra: dict[str, Any], state: FitSt
     if spec.target == "rul":
         out.append(("weibull", "survival", lambda p: fit_survival(
             spec, d, p, extra, prep.all_train, prep.duration, prep.observed, prep.info["rul_step"])))
-    out.append(("moe", "moe", lambda p: learners.fit_moe(spec, d, p, extra, echo, show_progress, state.moe_epochs)))
+    out.append(("moe", "moe", lambda p: learners.fit_moe(
+        spec, d, p, extra, echo, show_progress, state.moe_epochs,
+        lambda k, n: progress({"stage": "training moe", "step": f"epoch {k} of {n}"}))))
     return out
 
 
 def _train_all(spec: FitSpec, prep: Prepared, extra: dict[str, Any], stem: Path, state: FitState, echo: Echo,
-               show_progress: bool) -> tuple[list[Trained], list[str]]:
+               show_progress: bool, progress: Progress = _quiet) -> tuple[list[Trained], list[str]]:
     """Train the learners not finished in ``state`` (recording each as it finishes); a survival
     model that cannot converge is left out with a note rather than failing the fit."""
     trained, notes = [], []
-    for kind, label, fn in _learners(spec, prep, extra, state, echo, show_progress):
+    for kind, label, fn in _learners(spec, prep, extra, state, echo, show_progress, progress):
         done = state.finished(kind)
         if done is not None:
             echo(f"{kind}: finished before this resume ({done.path.name}); not retrained")
             trained.append(done)
             continue
+        progress({"stage": f"training {label}", "step": None})
         echo(f"training {label} ...")
         start = time.perf_counter()
         try:
@@ -250,14 +265,19 @@ def _train_all(spec: FitSpec, prep: Prepared, extra: dict[str, Any], stem: Path,
     return trained, notes
 
 
+def model_name(spec: FitSpec) -> str:
+    """The registry name of the versions a fit registers: ``<asset_type>-<target>``."""
+    return f"{spec.asset_type}-{spec.target}"
+
+
 def _register(spec: FitSpec, name: str, trained: list[Trained], metrics: dict[str, dict[str, Any]],
               extra: dict[str, Any], winner: str, promote: bool, db: Database, fingerprint: str
-              ) -> tuple[dict[str, str], str | None]:
+              ) -> tuple[dict[str, str], dict[str, int], str | None]:
     versions: dict[str, str] = {}
     promoted = None
     task = f"{learners.TASK_PREFIX[spec.target]}:{spec.asset_type}"
     with db.session() as session:
-        ids = {}
+        ids: dict[str, int] = {}
         for t in trained:
             row = register_model_version(
                 session, name=name, kind=t.kind, path=str(t.path.resolve()), task=task,
@@ -267,7 +287,7 @@ def _register(spec: FitSpec, name: str, trained: list[Trained], metrics: dict[st
         if promote:
             promote_model_version(session, ids[winner])
             promoted = versions[winner]
-    return versions, promoted
+    return versions, ids, promoted
 
 
 def _jsonable(value: Any) -> Any:

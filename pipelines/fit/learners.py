@@ -176,12 +176,13 @@ def initial_model(spec: FitSpec, task: TaskSpec, channels: tuple[str, ...]) -> t
 
 
 def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
-            echo: Callable[[str], None], show_progress: bool, epoch_state: Path | None = None) -> Trained:
+            echo: Callable[[str], None], show_progress: bool, epoch_state: Path | None = None,
+            epoch_done: Callable[[int, int], None] | None = None) -> Trained:
     """Train the network with one head for this asset type (see :func:`initial_model`).
 
     With ``epoch_state`` (a file path) the weights, optimiser and early-stopping state are written
     there after every epoch (safetensors + JSON), and an existing file is resumed from: training
-    continues after its last completed epoch."""
+    continues after its last completed epoch. ``epoch_done(done, epochs)`` hears each epoch's end."""
     seed_everything(spec.seed)
     task = task_spec(spec, data)
     model, origin = initial_model(spec, task, data.channels)
@@ -204,6 +205,8 @@ def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
             save_training_state(epoch_state, {**done.to_dict(), "model": model.state_dict()})
         echo(f"moe epoch {done.epoch}/{spec.epochs}: validation score {done.history[-1]['score']:.4f}"
              f"{' (best)' if improved else ''}")
+        if epoch_done is not None:
+            epoch_done(done.epoch, spec.epochs)
 
     state = run_finetune(model, [splits], opts, batcher, state, on_epoch)
     echo(f"moe: {state.epoch} epoch(s), best validation score {state.best_score:.4f}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plantpulse.pipelines.fit.metrics import HEADLINE
+from plantpulse.pipelines.fit.plots import LEARNER_TITLES, comparison_plot
 from plantpulse.pipelines.fit.spec import FitSpec
 
 if TYPE_CHECKING:
@@ -41,13 +42,17 @@ def _clean(value: Any) -> Any:
 def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: dict[str, dict[str, Any]],
                  versions: dict[str, str], winner: str, promoted: str | None, trained: list[Trained],
                  prep: Prepared, notes: list[str] | tuple[str, ...] = ()) -> Path:
-    """Write both files to ``out_dir``; returns the Markdown path."""
+    """Write both files and the comparison figure to ``out_dir``; returns the Markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"spec": spec.model_dump(mode="json"), "data": info, "metrics": metrics, "versions": versions,
-               "winner": winner, "promoted": promoted, "files": {t.kind: str(t.path) for t in trained},
-               "learners": {t.kind: t.origin for t in trained}, "notes": list(notes)}
-    (out_dir / "fit-report.json").write_text(json.dumps(_clean(payload), indent=1) + "\n", encoding="utf-8")
+    caption, figure = comparison_plot(out_dir, spec, prep, trained, metrics)
     key, direction = HEADLINE[spec.target]
+    payload = {"spec": spec.model_dump(mode="json"), "data": info, "metrics": metrics, "versions": versions,
+               "headline": {"metric": key, "better": direction},
+               "titles": {t.kind: LEARNER_TITLES.get(t.kind, t.kind) for t in trained},
+               "winner": winner, "promoted": promoted, "files": {t.kind: str(t.path) for t in trained},
+               "learners": {t.kind: t.origin for t in trained},
+               "plots": [{"caption": caption, "file": figure}]}
+    (out_dir / "fit-report.json").write_text(json.dumps(_clean(payload), indent=1) + "\n", encoding="utf-8")
     kinds = list(metrics)
     shown = [m for m in _SHOWN if any(m in metrics[k] for k in kinds)]
     lines = [
@@ -84,6 +89,7 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
         for k in kinds:
             lines += ["", f"Confusion of {k} (rows: true {', '.join(info['classes'])}; columns: predicted):", ""]
             lines += ["    " + " ".join(f"{v:5d}" for v in row) for row in metrics[k]["confusion"]]
+    lines += ["", f"![{caption}]({figure})"]
     lines += ["", "## Registry", ""]
     lines += [f"- {kind}: {label}" for kind, label in versions.items()]
     lines.append(f"- best on validation {key}: {winner}; promoted: {promoted or 'none (--no-promote)'}")

@@ -6,6 +6,8 @@ Unknown keys are rejected so a typo fails instead of being ignored.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import tomllib
 from datetime import datetime
@@ -136,3 +138,28 @@ def load_spec(path: Path | None, overrides: dict[str, Any]) -> FitSpec:
     except ValidationError as err:
         where = f" in {path}" if path else ""
         raise ConfigError(f"Invalid training spec{where}: {err}") from err
+
+
+def _toml_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} = {value} cannot be written to a training spec; give a finite number.")
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(key, v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def spec_toml(spec: FitSpec) -> str:
+    """``spec`` as the TOML file :func:`load_spec` reads back to an equal spec (fields left at their
+    default are not written; relative ``end_times``/``label_file`` stay relative to the file)."""
+    fields = spec.model_dump(exclude_defaults=True)
+    lines = ["# plantpulse fit --spec THIS_FILE (keys: the options of `plantpulse fit`)"]
+    lines += [f"{key} = {_toml_value(key, value)}" for key, value in fields.items()]
+    return "\n".join(lines) + "\n"

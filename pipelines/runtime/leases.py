@@ -104,10 +104,19 @@ def start_run(db: Database, job: str, lease_s: float, details: dict[str, Any] | 
 
 
 def renew(db: Database, lease: Lease, lease_s: float) -> None:
-    with db.session() as session:
+    # serialised like update_details: both rewrite the whole details JSON, so neither may lose the other's keys
+    with _serialised(db) as session:
         run = session.get(JobRun, lease.run_id)
         if run is not None and run.status == "running":
             run.details = {**run.details, "lease_until": (utcnow() + timedelta(seconds=lease_s)).isoformat()}
+
+
+def update_details(db: Database, lease: Lease, details: dict[str, Any]) -> None:
+    """Merge ``details`` into the running run's ``details`` (progress a page reload can show)."""
+    with _serialised(db) as session:
+        run = session.get(JobRun, lease.run_id)
+        if run is not None and run.status == "running":
+            run.details = {**run.details, **details}
 
 
 def finish_run(db: Database, lease: Lease, status: str, rows: int = 0, error: str | None = None,
@@ -160,18 +169,27 @@ class RunOutcome:
     details: dict[str, Any]
 
 
-def run_job(db: Database, job: str, work: Callable[[], tuple[int, dict[str, Any]]], lease_s: float,
-            heartbeat_s: float, details: dict[str, Any] | None = None) -> RunOutcome:
-    """Run ``work`` (returning rows and details) as one leased, recorded run of ``job``."""
+@contextmanager
+def leased(db: Database, job: str, lease_s: float, heartbeat_s: float,
+           details: dict[str, Any] | None = None) -> Iterator[Lease]:
+    """One leased run of ``job`` around the block, its lease renewed meanwhile; an exception marks the
+    run failed (with the error) and is raised again. The caller finishes a successful run."""
     lease = start_run(db, job, lease_s, details)
     try:
         with heartbeat(db, lease, lease_s, heartbeat_s):
-            rows, extra = work()
+            yield lease
     except Exception as err:
         text = f"{type(err).__name__}: {err}"
         log.error("Run %d of job %s failed: %s", lease.run_id, job, brief(err))
         _record_failed(db, lease, text)
         raise
+
+
+def run_job(db: Database, job: str, work: Callable[[], tuple[int, dict[str, Any]]], lease_s: float,
+            heartbeat_s: float, details: dict[str, Any] | None = None) -> RunOutcome:
+    """Run ``work`` (returning rows and details) as one leased, recorded run of ``job``."""
+    with leased(db, job, lease_s, heartbeat_s, details) as lease:
+        rows, extra = work()
     finish_run(db, lease, "succeeded", rows, details=extra)
     return RunOutcome(lease.run_id, "succeeded", rows, None, extra)
 

@@ -219,3 +219,32 @@ def seed_sample(db: Database, store: Path) -> Seeded:
     _machine_data(db, assets)
     inspections = _weld(db, assets, store)
     return Seeded(assets, n, len(alerts), inspections, _batch(db))
+
+
+PUMP_LIVES = {"pump-01": 60, "pump-02": 72, "pump-03": 66, "pump-04": 80, "pump-05": 70}  # hours of readings
+PUMPS_FAILING = ("pump-01", "pump-02", "pump-03", "pump-04")  # pump-05 is still running (censored)
+
+
+def seed_pumps(db: Database, seed: int = 0) -> dict[str, int]:
+    """Five synthetic pumps (asset type ``pump``), hourly ``pump_vib`` and ``pump_temp`` that climb
+    as they wear, and a ``failure`` event (code E7) ending four of them: small enough for a training
+    run of a few seconds (the dashboard's training tab)."""
+    rng = np.random.default_rng(seed)
+    with db.session() as session:
+        assets = ensure_assets(session, [AssetSpec(name, "pump", "Plant 1", "Line P", None) for name in PUMP_LIVES])
+    start = pd.Timestamp("2024-06-01T00:00:00Z")
+    frames = []
+    for name, hours in PUMP_LIVES.items():
+        used = np.linspace(0.0, 1.0, hours)
+        frames.append(pd.DataFrame({
+            "asset": name, "timestamp": [(start + pd.Timedelta(hours=h)).isoformat() for h in range(hours)],
+            "pump_vib": 0.8 + 1.5 * used ** 3 + rng.normal(0, 0.04, hours),
+            "pump_temp": 45.0 + 6.0 * used + rng.normal(0, 0.2, hours)}))
+    load_readings(db, assets, pd.concat(frames, ignore_index=True), ["pump_vib", "pump_temp"])
+    with db.session() as session:
+        for name in PUMPS_FAILING:
+            session.add(MaintenanceEvent(
+                asset_id=assets[name], ts=(start + pd.Timedelta(hours=PUMP_LIVES[name])).to_pydatetime(),
+                kind="failure", code="E7", text=f"{name}: bearing seized", source="pump-log.csv",
+                external_id=name))
+    return assets

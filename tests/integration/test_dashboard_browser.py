@@ -1,8 +1,9 @@
 """The dashboard in a real browser: headless Chromium drives a served app on a seeded database.
 
 Signs in with the engineer password, visits every page, uploads a small CSV, reviews a weld
-inspection, acknowledges an alert, then signs in again as a viewer and opens an asset from the
-fleet table; checks the expected text is shown and that no Streamlit exception box appears. The
+inspection, acknowledges an alert, trains a model for the seeded pumps on Models & results and
+promotes the version that was not promoted, then signs in again as a viewer and opens an asset from
+the fleet table; checks the expected text is shown and that no Streamlit exception box appears. The
 Weld QC gallery must draw no box below each inspection's threshold until its toggle is switched on.
 Screenshots land in tests/artifacts/ (git-ignored).
 """
@@ -49,6 +50,7 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 
@@ -62,6 +64,7 @@ def _seed(home: Path) -> None:
     db = Database(f"sqlite:///{home / 'plantpulse.db'}")
     db.upgrade()
     module.seed_sample(db, home / "images")
+    module.seed_pumps(db)
     db.dispose()
 
 
@@ -331,3 +334,90 @@ def test_weld_gallery_draws_no_box_below_the_threshold(server: str, home: Path,
     wait_for(browser, lambda: buttons(browser, "Download the stored image"), "the full-size view")
     no_exception(browser)
     _shot(browser, "weld-full-size")
+
+
+def open_tab(driver: WebDriver, title: str) -> None:
+    tabs = [t for t in driver.find_elements(By.CSS_SELECTOR, "[role='tab']") if title in t.text]
+    assert tabs, f"no tab {title!r}"
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", tabs[0])  # not under the header
+    tabs[0].click()
+
+
+def choose(driver: WebDriver, label: str, option: str) -> None:
+    """Pick ``option`` in the select box labelled ``label``."""
+    boxes = [b for b in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSelectbox']")
+             if b.text.split("\n")[0] == label]
+    assert boxes, f"no select box {label!r}"
+    boxes[0].find_element(By.CSS_SELECTOR, "input").click()
+    wait_for(driver, lambda: [o for o in driver.find_elements(By.CSS_SELECTOR, "[role='option']")
+                              if o.text == option], f"the option {option!r}")
+    next(o for o in driver.find_elements(By.CSS_SELECTOR, "[role='option']") if o.text == option).click()
+    wait_for(driver, lambda: idle(driver), f"the page after choosing {option!r}")
+
+
+def type_number(driver: WebDriver, label: str, value: int) -> None:
+    field = driver.find_element(By.CSS_SELECTOR, f"input[aria-label='{label}']")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(str(value), Keys.ENTER)
+    wait_for(driver, lambda: idle(driver) and driver.find_element(
+        By.CSS_SELECTOR, f"input[aria-label='{label}']").get_attribute("value") == str(value), f"{label} = {value}")
+
+
+def _stop_fits(home: Path) -> None:
+    """End a fit this test started that is still running (only when the test failed midway)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"fit" in args and any(str(home / "fits").encode() in a for a in args):
+            os.kill(int(cmdline.parent.name), signal.SIGTERM)
+
+
+def _fit_log(home: Path) -> str:
+    return "\n".join(p.read_text(errors="replace")[-3000:] for p in (home / "fits").glob("*/fit.log"))
+
+
+def test_engineer_trains_a_model_and_promotes_the_other(server: str, home: Path, browser: WebDriver) -> None:
+    sign_in(browser, server, "Erin", ENGINEER_PW)
+    open_page(browser, "Models & results")
+    open_tab(browser, "Train a model")
+    wait_for(browser, lambda: buttons(browser, "Start training"), "the training form")
+    choose(browser, "Asset type", "pump")
+    wait_for(browser, lambda: "Event kind that ends a life" in page_text(browser), "the failure-event fields")
+    type_number(browser, "Window (steps)", 8)
+    type_number(browser, "Stride (steps)", 2)
+    type_number(browser, "MoE epochs", 1)
+    _shot(browser, "train-form")
+    button(browser, "Start training").click()
+    try:
+        wait_for(browser, lambda: "Started training pump-rul" in page_text(browser), "the start message")
+        wait_for(browser, lambda: "Held-out assets" in page_text(browser) or "failed" in page_text(browser),
+                 "the finished run", timeout=300)
+    finally:
+        _stop_fits(home)
+    text = page_text(browser)
+    assert "Held-out assets" in text, f"{text[-1500:]}\n--- fit log ---\n{_fit_log(home)}"
+    assert "baseline (gbm)" in text and "MoE" in text and "rmse" in text
+    no_exception(browser)
+    _shot(browser, "train-result")
+
+    promote = [b for b in browser.find_elements(By.TAG_NAME, "button")
+               if label_of(b).startswith("Promote pump-rul v")]
+    assert len(promote) == 1, [label_of(b) for b in browser.find_elements(By.TAG_NAME, "button")]
+    label = label_of(promote[0])  # "Promote pump-rul v2 (MoE)"
+    version = label.split()[2]
+    promote[0].click()
+    wait_for(browser, lambda: f"pump-rul {version} promoted" in page_text(browser), "the promotion")
+    open_tab(browser, "Model versions")
+    wait_for(browser, lambda: f"{version} in production" in page_text(browser), f"pump-rul {version} in production")
+    no_exception(browser)
+
+    sign_in(browser, server, "Vera", VIEWER_PW)
+    open_page(browser, "Models & results")
+    open_tab(browser, "Train a model")
+    wait_for(browser, lambda: "Only engineers can start training" in page_text(browser), "the viewer's tab")
+    wait_for(browser, lambda: "Held-out assets" in page_text(browser), "the run's results for the viewer")
+    assert not buttons(browser, "Start training")
+    assert not [b for b in browser.find_elements(By.TAG_NAME, "button") if label_of(b).startswith("Promote")]
+    no_exception(browser)

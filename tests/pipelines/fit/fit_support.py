@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -18,6 +19,9 @@ from plantpulse.data.core.records import Prediction
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import ModelVersion
 
+# a fit that runs in seconds: tests check the plumbing, not the quality
+TINY: dict[str, Any] = dict(asset_type="pump", window=8, stride=2, epochs=1, steps=2, batch_size=8,
+                            gbm_rounds=20, seed=0)
 START = datetime(2024, 1, 1, tzinfo=UTC)
 LIVES = {"p1": 70, "p2": 90, "p3": 80, "p4": 100, "p5": 85}  # hours of readings
 FAILING = ("p1", "p2", "p3", "p4")

@@ -16,37 +16,24 @@ from click.testing import CliRunner
 from fit_support import (
     BURST,
     RATE_HZ,
+    TINY,
     latest_predictions,
     write_end_times,
     write_label_file,
-    write_log,
     write_sensors,
     write_snapshots,
 )
 from sqlalchemy import select
 
-from plantpulse.connectors.logs.connector import LogOptions
 from plantpulse.data.core.errors import ConfigError, InputDataError
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.schema import ModelVersion
 from plantpulse.pipelines.fit.job import run_fit
 from plantpulse.pipelines.fit.spec import FitSpec, load_spec
-from plantpulse.pipelines.ingest.entry import ingest_log_file, ingest_sensor_file
+from plantpulse.pipelines.ingest.entry import ingest_sensor_file
 from plantpulse.pipelines.models.registry import served_types
 
-TINY: dict[str, Any] = dict(asset_type="pump", window=8, stride=2, epochs=1, steps=2, batch_size=8,
-                            gbm_rounds=20, seed=0)
 HEADLINE = {"rul": "rmse", "class": "macro_f1", "anomaly": "auroc"}
-LOG = LogOptions(format="generic", mapping={"ts": "Date", "asset": "Equipment", "kind": "Kind", "code": "Code",
-                                            "text": "Description"})
-
-
-@pytest.fixture
-def plant(database: Database, tmp_path: Path) -> Database:
-    """Five pumps' readings and their maintenance log, ingested as a plant would."""
-    ingest_sensor_file(database, write_sensors(tmp_path), create_assets=True, asset_type="pump")
-    ingest_log_file(database, write_log(tmp_path), options=LOG)
-    return database
 
 
 def _fit(db: Database, tmp_path: Path, **fields: Any):
