@@ -1,7 +1,7 @@
 """The "Train a model" tab of Models & results (models.py): engineers fill a training spec and
 start ``plantpulse fit`` in its own process (app/launch.py); everyone sees the fit runs, their stage
-while they run (refreshed every few seconds) and, when done, both learners' held-out metrics and
-the report's figure side by side; engineers promote the version that is not in production.
+while they run (refreshed every few seconds) and, when done, every learner's held-out metrics and
+the report's figure side by side; engineers promote a version that is not in production.
 
 The form's values become a :class:`~plantpulse.pipelines.fit.spec.FitSpec` through ``load_spec``,
 so a wrong value gets the same message as on the command line.
@@ -219,7 +219,7 @@ def _results(ctx: AppContext, details: dict[str, Any], production: dict[str, int
     head = report.get("headline") or {}
     titles = report.get("titles") or {}
     winner = report.get("winner")
-    st.markdown(f"Held-out assets: {', '.join(report['data']['test_assets'])} · better on "
+    st.markdown(f"Held-out assets: {', '.join(report['data']['test_assets'])} · best on validation "
                 f"**{head.get('metric')}** ({head.get('better')} is better): **{titles.get(winner, winner)}**")
     st.table(fq.metric_table(report).set_index("metric"))  # a few rows: plain HTML, readable and copyable
     base = Path(details["report_json"]).parent

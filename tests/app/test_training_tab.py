@@ -1,5 +1,5 @@
 """The "Train a model" tab of Models & results (AppTest): the form writes a spec the fit CLI reads
-and starts it detached; a run's stage shows while it runs; a finished run shows both learners and
+and starts it detached; a run's stage shows while it runs; a finished run shows every learner and
 promotes the other version; a viewer sees runs and results only."""
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def test_a_running_fit_shows_its_stage_and_blocks_a_second_start(pumps, started)
     assert "A fit of pump-rul is already running" in _errors(at) and not started
 
 
-def test_a_finished_fit_compares_both_learners_and_promotes_the_other(pumps, tmp_path: Path) -> None:
+def test_a_finished_fit_compares_the_learners_and_promotes_another(pumps, tmp_path: Path) -> None:
     db = Database(pumps.url)
     spec = FitSpec(asset_type="pump", target="rul", failure_kind="failure", window=8, stride=2, epochs=1, steps=2,
                    gbm_rounds=20)
@@ -90,7 +90,7 @@ def test_a_finished_fit_compares_both_learners_and_promotes_the_other(pumps, tmp
     at = run_page("models")
     assert not at.exception, at.exception
     (table,) = [t.value for t in at.table]
-    assert list(table.columns) == ["baseline (gbm)", "MoE"] and table.index[0] == "rmse"
+    assert list(table.columns) == ["baseline (gbm)", "survival (Weibull AFT)", "MoE"] and table.index[0] == "rmse"
     assert [i for i in at.get("image") if "Predicted against true RUL" in str(i.proto)]
     label = result.versions[other]
     (button,) = [b for b in at.button if b.label.startswith(f"Promote {label}")]

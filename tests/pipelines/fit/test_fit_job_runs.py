@@ -45,7 +45,7 @@ def test_a_fit_records_its_stages_and_result(plant: Database, tmp_path: Path,
     monkeypatch.setattr(service, "update_details", spy)
     result = _run(plant, tmp_path, target="rul", failure_kind="failure", epochs=2)
     assert seen == [("reading windows", None, "running"), ("training baseline", None, "running"),
-                    ("training moe", None, "running"), ("training moe", "epoch 1 of 2", "running"),
+                    ("training survival", None, "running"), ("training moe", None, "running"), ("training moe", "epoch 1 of 2", "running"),
                     ("training moe", "epoch 2 of 2", "running"), ("evaluating", None, "running"),
                     ("writing report", None, "running")]
     (row,) = _rows(plant)
