@@ -378,7 +378,7 @@ def _fit_log(home: Path) -> str:
     return "\n".join(p.read_text(errors="replace")[-3000:] for p in (home / "fits").glob("*/fit.log"))
 
 
-def test_engineer_trains_a_model_and_promotes_the_other(server: str, home: Path, browser: WebDriver) -> None:
+def test_engineer_trains_a_model_and_promotes_another(server: str, home: Path, browser: WebDriver) -> None:
     sign_in(browser, server, "Erin", ENGINEER_PW)
     open_page(browser, "Models & results")
     open_tab(browser, "Train a model")
@@ -398,14 +398,15 @@ def test_engineer_trains_a_model_and_promotes_the_other(server: str, home: Path,
         _stop_fits(home)
     text = page_text(browser)
     assert "Held-out assets" in text, f"{text[-1500:]}\n--- fit log ---\n{_fit_log(home)}"
-    assert "baseline (gbm)" in text and "MoE" in text and "rmse" in text
+    assert "baseline (gbm)" in text and "survival (Weibull AFT)" in text and "MoE" in text and "rmse" in text
     no_exception(browser)
     _shot(browser, "train-result")
 
     promote = [b for b in browser.find_elements(By.TAG_NAME, "button")
                if label_of(b).startswith("Promote pump-rul v")]
-    assert len(promote) == 1, [label_of(b) for b in browser.find_elements(By.TAG_NAME, "button")]
-    label = label_of(promote[0])  # "Promote pump-rul v2 (MoE)"
+    # one button per version not in production: gbm, Weibull survival and MoE were fitted, one promoted
+    assert len(promote) == 2, [label_of(b) for b in browser.find_elements(By.TAG_NAME, "button")]
+    label = label_of(promote[0])  # e.g. "Promote pump-rul v3 (MoE)"
     version = label.split()[2]
     promote[0].click()
     wait_for(browser, lambda: f"pump-rul {version} promoted" in page_text(browser), "the promotion")
