@@ -161,6 +161,7 @@ DEFAULT_TRANSFER_EPOCHS = (20, 30)  # bench_weld.py transfer defaults: pre-train
 COMMANDS = """```bash
 export PLANTPULSE_DATASETS=/path/to/datasets
 nice -n 10 python benchmarks/bench_weld.py evaluate{evaluate_split}   # -> benchmarks/results/weld/evaluate.json
+nice -n 10 python benchmarks/bench_weld.py verdict    # -> verdict.json (detector + image classifier)
 nice -n 10 python benchmarks/bench_weld.py latency{latency_split}    # -> latency.json
 nice -n 10 python benchmarks/bench_weld.py splits     # -> splits.json
 nice -n 10 python benchmarks/bench_weld.py original --epochs 8   # -> original.json
@@ -216,8 +217,8 @@ def _splits_part(splits: dict[str, Any], original: dict[str, Any] | None,
     lines = ["### Split protocols", "", splits_table(splits), "",
              "Grouping by source photo removes the augmented copies (same name before `.rf.`) from "
              "val/test, but frames of one video are different sources: every video clip of the "
-             "dataset has frames in train and in test under both protocols. Scored apart, the shipped "
-             "detector does much better on those near-duplicate frames than on the rest:", "",
+             "dataset has frames in train and in test under both protocols. Scored apart, the detector "
+             "shipped before (trained on the grouped split) does much better on those near-duplicate frames than on the rest:", "",
              subset_table(subset), "",
              f"So the grouped-test mAP50 is carried by frames of videos seen in training "
              f"({video['map50']:.3f}); on images unlike any training source it is {other['map50']:.3f}.",
@@ -265,8 +266,27 @@ def _verdict_part(evaluate: dict[str, Any]) -> list[str]:
         f"{strict['false_rejects']} of {strict['n_good']} good test welds "
         f"({100 * strict['false_reject_rate']:.1f} %) and passes {strict['false_accepts']} of "
         f"{strict['n_defective']} defective ones ({100 * strict['false_accept_rate']:.0f} % false "
-        "accept). It is not usable as an automatic gate; at best it pre-sorts images for a human.",
+        "accept). It is not usable as an automatic gate" + (
+            "; at best it pre-sorts images for a human." if pt["test"]["auc"] >= 0.7 else
+            f", and with a test ROC AUC of {pt['test']['auc']:.2f} it does not rank defective welds above good "
+            "ones either, so it cannot pre-sort images for a human: every image still needs an inspector."),
         ""]
+
+
+def _fusion_part(verdict: dict[str, Any]) -> list[str]:
+    """The detector, a whole-image classifier and their fusion on the same val/test images."""
+    chosen = verdict["chosen"]
+    return [
+        "### A verdict from the detector and a whole-image classifier", "",
+        f"On the same {verdict['strategy']} split, checkpoint `{verdict['checkpoint']}`: the detector's reject "
+        f"score, a whole-image classifier's P(defective) ({verdict['classifier']}, trained on the train part, "
+        "rounds chosen on val) and their combinations (mean and max of validation ranks; a logistic "
+        "regression, judged by its cross-validated validation AUC). The verdict used is the one with the "
+        "highest validation ROC AUC; thresholds are chosen on val for each false-reject target and the "
+        "rates measured once on test (Wilson 95 % intervals). `python benchmarks/bench_weld.py verdict` "
+        f"({verdict['wall_seconds']:.0f} s).", "",
+        verdict["markdown"], "",
+        f"Chosen on validation: **{chosen}**, test ROC AUC {verdict['test_auc'][chosen]:.3f}.", ""]
 
 
 def _latency_part(latency: dict[str, Any]) -> list[str]:
@@ -370,6 +390,8 @@ def results_section(results: Path) -> str:
     parts += (_splits_part(splits, original, _load(results, "grouped"), _load(results, "clip"))
               if splits else [])
     parts += _verdict_part(evaluate)
+    verdict = _load(results, "verdict")
+    parts += _fusion_part(verdict) if verdict else []
     parts += _latency_part(latency) if latency else []
     parts += _transfer_part(transfer) if transfer else []
     parts += _weak_part(evaluate, transfer)
