@@ -53,7 +53,7 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--seed", type=int, default=None)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("fit-report"),
               show_default=True, help="Folder for fit-report.md / .json.")
-@click.option("--no-promote", is_flag=True, help="Register both models; promote neither.")
+@click.option("--no-promote", is_flag=True, help="Register every model; promote none.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted fit recorded in --out (same spec and data): "
               "finished learners are kept, the MoE continues after its last completed epoch.")

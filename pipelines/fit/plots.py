@@ -1,4 +1,4 @@
-"""The fit report's figures: both learners side by side on the held-out windows (matplotlib, Agg
+"""The fit report's figures: every learner side by side on the held-out windows (matplotlib, Agg
 backend, PNG files beside ``fit-report.md``).
 
 RUL: predicted against true remaining life (windows whose end of life is known; the diagonal is a
