@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,25 @@ def fit_command(spec_path: Path, report_dir: Path) -> list[str]:
             "--out", str(report_dir), "--quiet"]
 
 
+STARTING_S = 60.0  # a fit process opens its job row within seconds; until then its folder says it is coming
+
+
+def _starting(fits: Path, name: str, now: float | None = None) -> tuple[Path, float] | None:
+    """A fit of ``name`` started less than STARTING_S ago that has neither written its report nor
+    failed (its log names the error): the window between the click and the fit's own job row, in
+    which the lease cannot refuse a second start yet."""
+    now = time.time() if now is None else now
+    for folder in sorted(fits.glob(f"{name}-*"), reverse=True):
+        age = now - folder.stat().st_mtime
+        if age >= STARTING_S or not folder.is_dir():
+            continue
+        log = folder / "fit.log"
+        failed = log.is_file() and "error" in log.read_text(encoding="utf-8", errors="replace").lower()
+        if not (folder / "report" / "fit-report.json").is_file() and not failed:
+            return folder, age
+    return None
+
+
 def _stamp() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
@@ -99,6 +119,10 @@ def start_fit(settings: Settings, spec: FitSpec, running: bool, files: dict[str,
     name = model_name(spec)
     if running:
         raise JobBusyError(f"A fit of {name} is already running; wait for it to finish (see the runs below).")
+    starting = _starting(settings.home / "fits", name)
+    if starting is not None:
+        raise JobBusyError(f"A fit of {name} was started {starting[1]:.0f} s ago ({starting[0].name}) and is still "
+                           "starting; it appears in the runs below once it has opened its job row.")
     folder = settings.home / "fits" / f"{name}-{_stamp()}"
     try:
         folder.mkdir(parents=True)

@@ -106,3 +106,28 @@ def test_a_finished_fit_compares_the_learners_and_promotes_another(pumps, tmp_pa
     assert not [b for b in viewer.button if b.key == "fit-start" or b.label.startswith("Promote")]
     assert len(viewer.table) == 1
     db.dispose()
+
+
+def test_a_second_start_before_the_fit_opens_its_row_is_refused(pumps, started) -> None:
+    at = run_page("models")
+    at.selectbox(key="fit-asset-type").set_value("pump").run()
+    at.button(key="fit-start").click().run()
+    at.button(key="fit-start").click().run()  # the fit process (mocked here) has not opened its job row
+    assert len(started) == 1
+    assert "is still starting" in _errors(at)
+
+
+def test_a_started_fit_stops_blocking_once_it_reported_or_failed(tmp_path: Path) -> None:
+    from plantpulse.app.launch import STARTING_S, _starting
+
+    folder = tmp_path / "pump-rul-20261204T120000Z"
+    folder.mkdir()
+    assert _starting(tmp_path, "pump-rul") is not None
+    assert _starting(tmp_path, "pump-class") is None  # another model name
+    assert _starting(tmp_path, "pump-rul", now=folder.stat().st_mtime + STARTING_S + 1) is None
+    (folder / "fit.log").write_text("error: No asset of type 'pump' in the database\n", encoding="utf-8")
+    assert _starting(tmp_path, "pump-rul") is None
+    (folder / "fit.log").write_text("training baseline ...\n", encoding="utf-8")
+    (folder / "report").mkdir()
+    (folder / "report" / "fit-report.json").write_text("{}", encoding="utf-8")
+    assert _starting(tmp_path, "pump-rul") is None
