@@ -49,7 +49,9 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, psutil.Process
             if parent.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the dashboard did not start (exit status {parent.poll()})")
             time.sleep(0.3)
-        [server] = psutil.Process(parent.pid).children()
+        # only the server: a helper that has just exited (a zombie not yet reaped) is not it
+        [server] = [child for child in psutil.Process(parent.pid).children()
+                    if child.status() != psutil.STATUS_ZOMBIE]
         yield parent, server
     finally:
         for process in (parent, *([server] if server else [])):

@@ -27,10 +27,16 @@ def _parent(child_code: str, grace_s: float = 10.0) -> subprocess.Popen:
 def _child_of(parent: subprocess.Popen) -> psutil.Process:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        children = psutil.Process(parent.pid).children()
-        if children and "sleep" in " ".join(children[0].cmdline()):
-            time.sleep(0.3)  # let the child install its own signal handlers
-            return children[0]
+        for candidate in psutil.Process(parent.pid).children():
+            # the parent may briefly have other children (looking up libc runs ldconfig);
+            # one that has just exited is a zombie whose command line cannot be read
+            try:
+                is_sleeper = "sleep" in " ".join(candidate.cmdline())
+            except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if is_sleeper:
+                time.sleep(0.3)  # let the child install its own signal handlers
+                return candidate
         if parent.poll() is not None:
             pytest.fail(f"the parent exited with {parent.returncode} before starting its child")
         time.sleep(0.05)
