@@ -21,8 +21,9 @@ COPY model ./model
 COPY pipelines ./pipelines
 COPY connectors ./connectors
 COPY data ./data
+COPY docs ./docs
 
-RUN if [ -n "$TORCH_INDEX" ]; then pip install --index-url "$TORCH_INDEX" torch torchvision; fi \
+RUN if [ -n "$TORCH_INDEX" ]; then pip install --index-url "$TORCH_INDEX" torch; fi \
  && pip install -c constraints.txt . \
  && mkdir -p "$PLANTPULSE_HOME" && chown plantpulse "$PLANTPULSE_HOME"
 

@@ -7,6 +7,7 @@ Every command a service runs (and every health check that calls the CLI) must re
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,11 @@ def test_every_command_is_a_real_subcommand(where: str, args: list[str]) -> None
 
 def test_dockerfile_installs_the_package_and_runs_the_cli() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    for folder in ("app", "model", "pipelines", "connectors", "data"):
-        assert f"COPY {folder} ./{folder}" in text
+    # every folder the package is built from (pyproject's package-dir) must be in the image,
+    # or `pip install .` stops with "package directory ... does not exist"
+    package_dir = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    folders = {path.split("/")[0] for path in package_dir.values()}
+    assert {"app", "model", "pipelines", "connectors", "data", "docs"} <= folders
+    for folder in sorted(folders):
+        assert f"COPY {folder} ./{folder}" in text, f"the Dockerfile does not copy {folder}/"
     assert 'ENTRYPOINT ["plantpulse"]' in text and "USER plantpulse" in text
