@@ -1,7 +1,10 @@
-"""Packaging: every sub-package is installed, every CLI command has help."""
+"""Packaging: every sub-package is installed, every imported library declared, every CLI command has help."""
 
 from __future__ import annotations
 
+import ast
+import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -50,3 +53,42 @@ def test_every_subcommand_has_help(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output and len(result.output.splitlines()) > 3
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _imported_distributions() -> dict[str, set[str]]:
+    """Third-party distribution -> the production modules that import it (module-level and local)."""
+    from importlib.metadata import packages_distributions
+
+    by_module = packages_distributions()
+    found: dict[str, set[str]] = {}
+    for package in ("app", "model", "pipelines", "connectors", "data"):
+        for path in (ROOT / package).rglob("*.py"):
+            if "sample" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in sys.stdlib_module_names or top == "plantpulse":
+                        continue
+                    for dist in by_module.get(top, [top]):
+                        found.setdefault(dist.lower().replace("_", "-"), set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_imported_library_is_declared() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_requirement_name(r) for r in project["dependencies"]}
+    declared |= {_requirement_name(r) for extra in project["optional-dependencies"].values() for r in extra}
+    imported = _imported_distributions()
+    undeclared = {dist: sorted(paths)[:3] for dist, paths in imported.items() if dist not in declared}
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
