@@ -86,6 +86,7 @@ def _ingest_steps(settings: Settings, db: Database, sample: Path) -> list[Step]:
 def train_sample_baseline(sample: Path, out: Path, seed: int = 0) -> tuple[Path, dict[str, float]]:
     """Fit the RUL baseline on the sample's training engines; test RMSE on its test engines."""
     from plantpulse.model.baseline.quantile_mlp import BaselineRulModel, RunToFailure
+    from plantpulse.model.metrics import coverage, rmse
 
     train = pd.read_csv(sample / "training" / "turbofan_fd001_train.csv")
     test = pd.read_csv(sample / "sensors" / "turbofan_fd001_test.csv")
@@ -99,8 +100,8 @@ def train_sample_baseline(sample: Path, out: Path, seed: int = 0) -> tuple[Path,
     y = np.minimum(truth.sort_index()["true_rul_cycles"].to_numpy(float), model.cap)
     metrics = {
         "test_engines": float(len(y)),
-        "rmse_cycles": float(np.sqrt(np.mean((quantiles[:, 1] - y) ** 2))),
-        "interval80_coverage": float(np.mean((y >= quantiles[:, 0]) & (y <= quantiles[:, 2]))),
+        "rmse_cycles": rmse(quantiles[:, 1], y),
+        "interval80_coverage": coverage(y, quantiles[:, 0], quantiles[:, 2]),
     }
     return model.save(out, metrics), metrics
 

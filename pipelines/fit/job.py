@@ -26,6 +26,7 @@ from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import promote_model_version, register_model_version
 from plantpulse.model.baseline.window_weibull import SurvivalFitError
+from plantpulse.model.metrics import rmse
 from plantpulse.pipelines.fit import learners
 from plantpulse.pipelines.fit.data import collect, rul_unit
 from plantpulse.pipelines.fit.learners import FitData, Trained
@@ -133,7 +134,7 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
     if spec.target == "rul":  # what predicting the training mean would score: the bar every learner must clear
         held = split.test[observed[split.test]]
         if len(held):
-            info["constant_rmse"] = float(np.sqrt(np.mean((targets[held] - targets[split.train].mean()) ** 2)))
+            info["constant_rmse"] = rmse(np.full(len(held), targets[split.train].mean()), targets[held])
     z, normalizer = _standardise(x, split.train)
     rate = 1.0 / got.step if spec.snapshots else None
     data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate)

@@ -56,7 +56,7 @@ def test_only_a_signed_in_engineer_session_may_upload(plant, monkeypatch: pytest
     monkeypatch.setenv("PLANTPULSE_DASHBOARD__PASSWORD", "look-at-the-plant")
     monkeypatch.setenv("PLANTPULSE_DASHBOARD__ENGINEER_PASSWORD", "fix-the-machines")
     monkeypatch.setattr(auth, "FAILED_LOGIN_DELAY_S", 0.0)
-    allowed = lambda: [sid for sid, usage in gate._sessions.items() if usage.allowed]  # noqa: E731
+    allowed = lambda: [sid for sid, usage in gate._sessions.items() if usage.allowed]  # noqa: E731 - a one-line helper local to the test
     for password, may_upload in (("look-at-the-plant", False), ("fix-the-machines", True)):
         at = AppTest.from_file(str(MAIN), default_timeout=60).run()
         assert allowed() == []
@@ -113,7 +113,7 @@ def test_streamlit_upload_route_refuses_a_visitor(manager: GuardedUploadedFileMa
     monkeypatch.setattr(starlette_routes, "is_xsrf_enabled", lambda: False)
     app = Starlette(routes=starlette_routes.create_upload_routes(Runtime(), manager, None))
     client = TestClient(app)
-    put = lambda sid, fid: client.put(f"/_stcore/upload_file/{sid}/{fid}",  # noqa: E731
+    put = lambda sid, fid: client.put(f"/_stcore/upload_file/{sid}/{fid}",  # noqa: E731 - a one-line helper local to the test
                                       files={"file": ("a.csv", b"x" * 300, "text/csv")})
     assert put("visitor", "f1").status_code == 403
     gate.allow("eng")

@@ -46,12 +46,12 @@ if CHROMIUM is None or CHROMEDRIVER is None:
     pytest.skip("headless Chromium and chromedriver are not installed (apt-get install chromium "
                 "chromium-driver, or `make chromium`)", allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402 - only once selenium is known to be installed
+from selenium.webdriver.chrome.service import Service  # noqa: E402 - only once selenium is known to be installed
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402 - only once selenium is known to be installed
+from selenium.webdriver.common.by import By  # noqa: E402 - only once selenium is known to be installed
+from selenium.webdriver.common.keys import Keys  # noqa: E402 - only once selenium is known to be installed
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402 - only once selenium is known to be installed
 
 
 def _seed(home: Path) -> None:

@@ -157,7 +157,7 @@ def _database_gone(db: Database) -> None:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
         yield  # pragma: no cover
 
-    db.session = gone  # type: ignore[method-assign]
+    db.session = gone  # type: ignore[method-assign]  # a database whose sessions fail
 
 
 @pytest.fixture

@@ -157,7 +157,7 @@ def test_ai4i_labels_follow_the_documented_rules():
 
 
 def test_weld_image_label_by_severity():
-    boxes = lambda *c: np.array([[k, 0.5, 0.5, 0.1, 0.1] for k in c], np.float32)  # noqa: E731
+    boxes = lambda *c: np.array([[k, 0.5, 0.5, 0.1, 0.1] for k in c], np.float32)  # noqa: E731 - a one-line helper local to the test
     assert weld.CLASSES[weld.image_label(boxes(1, 2))] == "defect"
     assert weld.CLASSES[weld.image_label(boxes(1, 0))] == "bad_weld"
     assert weld.CLASSES[weld.image_label(boxes(1))] == "good_weld"

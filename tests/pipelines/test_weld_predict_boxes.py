@@ -44,7 +44,7 @@ def test_json_row_leaves_out_boxes_below_the_threshold() -> None:
 
 
 def test_predict_json_has_no_box_below_the_threshold(capsys: pytest.CaptureFixture[str],
-                                                     env: list[str], images: list[Path],  # noqa: F811
+                                                     env: list[str], images: list[Path],  # noqa: F811 - pytest fixtures imported by name
                                                      tmp_path: Path) -> None:
     default, every = tmp_path / "default.json", tmp_path / "all.json"
     folder = str(images[0].parent)

@@ -10,12 +10,12 @@ Images are resized to ``image_size`` squares (uint8, channels first).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.datasets import load_dataset
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
@@ -46,7 +46,7 @@ def build(root: Path | str, *, image_size: int = 64, fractions: tuple[float, flo
     data = load_dataset("weld_surface_yolo", root, verify=verify)
     seen, items = set(), []
     for item in data.items:
-        digest = hashlib.sha256(item.image_path.read_bytes()).hexdigest()
+        digest = sha256_file(item.image_path)
         if digest not in seen:
             seen.add(digest)
             items.append(item)
