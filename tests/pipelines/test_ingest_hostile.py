@@ -84,3 +84,26 @@ def test_rows_of_only_empty_cells_are_not_a_failure(database: Database, tmp_path
     path.write_text("asset,timestamp,temp\nm1,2024-01-01T00:00:00Z,\n", encoding="utf-8")
     result = ingest_sensor_file(database, path, create_assets=True)
     assert (result.status, result.loaded, result.summary["empty_cells"]) == ("committed", 0, 1)
+
+
+def test_the_field_limit_setting_reaches_the_cli_and_long_text_is_stored_verbatim(
+        database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from plantpulse.pipelines.cli.main import main
+
+    text = "bearing noise " * 15_000  # 210,000 characters, over the csv module's default of 131,072
+    path = tmp_path / "wo.csv"
+    path.write_text(f'id,text\n1,"{text}"\n2,ok\n', encoding="utf-8")
+    for key in ("PLANTPULSE_CONFIG", "PLANTPULSE_DB_URL", "PLANTPULSE_HOME"):
+        monkeypatch.delenv(key, raising=False)
+    args = ["--home", str(tmp_path / "home"), "--db", database.url, "ingest", "logs", str(path), "--allow-no-asset",
+            "--allow-no-time"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert _events(database) == {"1": text, "2": "ok"}  # read back from the database, every character
+
+    path.write_text(f'id,text\n3,"{text}"\n4,ok\n', encoding="utf-8")
+    monkeypatch.setenv("PLANTPULSE_INGEST__MAX_FIELD_CHARS", "100000")
+    assert main(args) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "quarantined 1" in out and "too_long" in out
+    assert set(_events(database)) == {"1", "2", "4"}
