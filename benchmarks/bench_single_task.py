@@ -11,7 +11,8 @@ gradient boosting on spectral features, accuracy and macro-F1 on the test window
 loads (the protocol's cross-load cases). ``azure``: Azure PdM, which component fails within 24 h (telemetry + maintenance log), the protocol's
 time split; PR-AUC and macro-F1 at thresholds chosen on validation; gradient boosting on telemetry +
 log features. ``ai4i``: AI4I 2020 failure type from one row; gradient boosting on the measurements
-plus power, temperature difference and wear × torque; accuracy and macro-F1.
+plus power, temperature difference and wear × torque (given to the MoE too with
+``--dataset-options '{"derived": true}'``); accuracy and macro-F1.
 ``cmapss-fd00N``: one C-MAPSS subset, split by engine, scored on the last window of every NASA
 test engine, RUL capped at 125; the MoE teacher and gradient boosting on window features, RMSE.
 
@@ -134,9 +135,11 @@ def run_ai4i(ctx, seed: int) -> dict[str, dict[str, float]]:
     from plantpulse.pipelines.train.tasks.ai4i import CLASSES, FAULT_TASK
 
     models = _moe(ctx, CASES["ai4i"], seed)
-    splits = X.bundle(ctx, "ai4i2020", seed).splits[FAULT_TASK.name]
+    own = X.bundle(ctx, "ai4i2020", seed, **CASES["ai4i"]["options"]).splits[FAULT_TASK.name]
+    splits = X.bundle(ctx, "ai4i2020", seed).splits[FAULT_TASK.name]  # the same rows; the baseline's channels
     truth = splits.test.targets
-    out = {"MoE teacher": class_scores(outputs(models.teacher, splits.test)["probs"], truth, len(CLASSES))
+    assert np.array_equal(own.test.groups, splits.test.groups)
+    out = {"MoE teacher": class_scores(outputs(models.teacher, own.test)["probs"], truth, len(CLASSES))
            | {"train_s": models.wall_s}}
     start = time.perf_counter()
     _, test_probs = A.gbm(ctx)(splits, seed)

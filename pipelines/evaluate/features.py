@@ -70,11 +70,11 @@ def ai4i_features(table: np.ndarray, channels: tuple[str, ...], mean: np.ndarray
     """AI4I rows (standardised) plus physics features on the original units: power (W) =
     torque · speed · 2π/60, air-process temperature difference, and tool wear × torque (the
     quantities the dataset's failure rules are written in)."""
+    from plantpulse.data.datasets.ai4i import FEATURES
+    from plantpulse.pipelines.train.tasks.ai4i import derived_features
+
     raw = table * std + mean
-    col = {name: raw[:, i] for i, name in enumerate(channels)}
-    torque, speed = col["Torque [Nm]"], col["Rotational speed [rpm]"]
-    extra = np.stack([torque * speed * 2 * np.pi / 60, col["Process temperature [K]"] - col["Air temperature [K]"],
-                      col["Tool wear [min]"] * torque], axis=1)
+    extra = derived_features(raw[:, [channels.index(name) for name in FEATURES]])
     return np.concatenate([table, extra], axis=1).astype(np.float32)
 
 

@@ -78,3 +78,17 @@ def test_text_and_tabular_tasks_are_split_by_group(datasets_dir: Path, name: str
     assert_disjoint(_groups(splits))
     assert set(np.unique(splits.train.targets)) == set(np.unique(np.concatenate(
         [splits.train.targets, splits.val.targets, splits.test.targets])))
+
+
+def test_ai4i_derived_channels_keep_the_split_and_add_the_rule_quantities(datasets_dir: Path):
+    from plantpulse.pipelines.train.tasks.ai4i import CHANNELS, DERIVED, derived_features
+
+    plain = build_bundle("ai4i2020", datasets_dir).splits["fault:milling"]
+    derived = build_bundle("ai4i2020", datasets_dir, derived=True).splits["fault:milling"]
+    assert derived.train.channels == (*CHANNELS, *DERIVED) and derived.train.sensor.shape[2] == len(CHANNELS) + 3
+    same, other = _groups(plain), _groups(derived)
+    assert same.keys() == other.keys() and all(np.array_equal(same[k], other[k]) for k in same)
+    np.testing.assert_allclose(derived.train.sensor[:, :, : len(CHANNELS)], plain.train.sensor, rtol=1e-6)
+    # 40 Nm at 1500 rpm is 6283 W; 310 K against 300 K is 10 K; 100 min of wear at 40 Nm is 4000 min·Nm
+    row = np.array([[300.0, 310.0, 1500.0, 40.0, 100.0]])
+    np.testing.assert_allclose(derived_features(row), [[40 * 1500 * 2 * np.pi / 60, 10.0, 4000.0]], rtol=1e-6)

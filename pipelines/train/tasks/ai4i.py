@@ -24,6 +24,7 @@ from plantpulse.pipelines.train.tasks.splits import Standardizer, split_groups
 ASSET = "milling"
 TYPES: tuple[str, ...] = ("L", "M", "H")
 CHANNELS: tuple[str, ...] = (*FEATURES, *(f"Type {t}" for t in TYPES))
+DERIVED: tuple[str, ...] = ("Power [W]", "Temperature difference [K]", "Tool wear x torque [min Nm]")
 CLASSES: tuple[str, ...] = ("no_failure", *MODES)
 FAULT_TASK = TaskSpec(name=f"fault:{ASSET}", kind="classification", classes=CLASSES)
 
@@ -35,23 +36,39 @@ def failure_labels(machine_failure: np.ndarray, modes: np.ndarray) -> np.ndarray
     return np.where((machine_failure == 1) & ~has_mode, -1, labels)
 
 
+def derived_features(features: np.ndarray) -> np.ndarray:
+    """(N, 3) in original units from the five measurements: power (W) = torque · speed · 2π/60,
+    process − air temperature, tool wear × torque: the quantities the dataset's failure rules are
+    written in (Matzka 2020: HDF below 8.6 K and 1380 rpm, PWF outside 3500–9000 W, OSF above
+    11,000–13,000 min·Nm by quality type)."""
+    col = {name: features[:, i].astype(np.float64) for i, name in enumerate(FEATURES)}
+    torque = col["Torque [Nm]"]
+    return np.stack([torque * col["Rotational speed [rpm]"] * 2 * np.pi / 60,
+                     col["Process temperature [K]"] - col["Air temperature [K]"],
+                     col["Tool wear [min]"] * torque], axis=1).astype(np.float32)
+
+
 def build(root: Path | str, *, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-          seed: int = 0, verify: str = "sizes", **_: object) -> TaskBundle:
+          seed: int = 0, verify: str = "sizes", derived: bool = False, **_: object) -> TaskBundle:
+    """``derived``: also give the model power, temperature difference and wear × torque as
+    channels (what the gradient-boosting baseline is given)."""
     data = load_dataset("ai4i2020", root, verify=verify)
     labels = failure_labels(data.machine_failure, data.modes)
     keep = labels >= 0
     onehot = (data.product_type[:, None] == np.array(TYPES)[None, :]).astype(np.float32)
-    table = np.concatenate([data.features, onehot], axis=1)[keep]
+    parts = [data.features, onehot, *([derived_features(data.features)] if derived else [])]
+    channels = (*CHANNELS, *DERIVED) if derived else CHANNELS
+    table = np.concatenate(parts, axis=1)[keep]
     labels, groups = labels[keep], data.udi[keep]
     masks = split_groups(groups, fractions, seed, stratify=labels)
-    scaler = Standardizer.fit(table[masks[0]], CHANNELS)
-    values = scaler.apply(table)[:, None, :]  # (N, 1, 8)
+    scaler = Standardizer.fit(table[masks[0]], channels)
+    values = scaler.apply(table)[:, None, :]  # (N, 1, channels)
     splits = [TaskData(name=f"ai4i_{split}", task=FAULT_TASK, groups=groups[m], sensor=values[m],
-                       channels=CHANNELS, targets=labels[m])
+                       channels=channels, targets=labels[m])
               for split, m in zip(("train", "val", "test"), masks, strict=True)]
     notes = {"rows_without_mode_left_out": int((~keep).sum()),
              "label_counts": dict(zip(CLASSES, np.bincount(labels, minlength=len(CLASSES)).tolist(), strict=True))}
     pretrain = TaskData(name="ai4i_pretrain", task=None, groups=splits[0].groups,
-                        sensor=splits[0].sensor, channels=CHANNELS)
+                        sensor=splits[0].sensor, channels=channels)
     return TaskBundle("ai4i2020", {FAULT_TASK.name: TaskSplits(*splits)}, (pretrain,),
                       {ASSET: scaler.to_dict()}, notes)
