@@ -10,7 +10,8 @@ gradient boosting on spectral features, accuracy and macro-F1 on the test window
 ``cwru-loadK``: CWRU cross-load, trained on the recordings at K hp and tested on the other three
 loads (the protocol's cross-load cases). ``azure``: Azure PdM, which component fails within 24 h (telemetry + maintenance log), the protocol's
 time split; PR-AUC and macro-F1 at thresholds chosen on validation; gradient boosting on telemetry +
-log features. ``ai4i``: AI4I 2020 failure type from one row; gradient boosting on the measurements
+log features (given to the MoE too, as structured channels, with ``--dataset-options
+'{"log_channels": true}'``). ``ai4i``: AI4I 2020 failure type from one row; gradient boosting on the measurements
 plus power, temperature difference and wear × torque (given to the MoE too with
 ``--dataset-options '{"derived": true}'``); accuracy and macro-F1.
 ``cmapss-fd00N``: one C-MAPSS subset, split by engine, scored on the last window of every NASA
@@ -110,13 +111,15 @@ def run_azure(ctx, seed: int) -> dict[str, dict[str, float]]:
     from plantpulse.pipelines.train.tasks.azure import FAILURE_TASK
 
     models = _moe(ctx, CASES["azure"], seed)
-    splits = X.bundle(ctx, "azure_pdm", seed).splits[FAILURE_TASK.name]
+    own = X.bundle(ctx, "azure_pdm", seed, **CASES["azure"]["options"]).splits[FAILURE_TASK.name]
+    splits = X.bundle(ctx, "azure_pdm", seed).splits[FAILURE_TASK.name]  # the same samples; the baseline's inputs
+    assert np.array_equal(own.test.targets, splits.test.targets)
 
     def scored(val_probs: np.ndarray, test_probs: np.ndarray) -> dict[str, float]:
         return multilabel_scores(test_probs, splits.test.targets, best_f1_thresholds(val_probs, splits.val.targets))
 
-    out = {"MoE teacher": scored(outputs(models.teacher, splits.val)["probs"],
-                                 outputs(models.teacher, splits.test)["probs"]) | {"train_s": models.wall_s}}
+    out = {"MoE teacher": scored(outputs(models.teacher, own.val)["probs"],
+                                 outputs(models.teacher, own.test)["probs"]) | {"train_s": models.wall_s}}
     start = time.perf_counter()
     x = [A.features(ctx, d, "sensor+text") for d in (splits.train, splits.val, splits.test)]
     fitted = fit_multilabel(x[0], splits.train.targets, x[1], splits.val.targets, ctx.budget.gbm_iter, seed)

@@ -92,3 +92,20 @@ def test_ai4i_derived_channels_keep_the_split_and_add_the_rule_quantities(datase
     # 40 Nm at 1500 rpm is 6283 W; 310 K against 300 K is 10 K; 100 min of wear at 40 Nm is 4000 min·Nm
     row = np.array([[300.0, 310.0, 1500.0, 40.0, 100.0]])
     np.testing.assert_allclose(derived_features(row), [[40 * 1500 * 2 * np.pi / 60, 10.0, 4000.0]], rtol=1e-6)
+
+
+def test_azure_log_channels_hold_the_maintenance_history_beside_the_telemetry(datasets_dir: Path):
+    from plantpulse.data.datasets.azure_pdm import CHANNELS
+    from plantpulse.pipelines.train.tasks.azure_features import LOG_FEATURES
+
+    plain = build_bundle("azure_pdm", datasets_dir).splits["failure24h:machine"]
+    logs = build_bundle("azure_pdm", datasets_dir, log_channels=True).splits["failure24h:machine"]
+    assert logs.train.channels == (*CHANNELS, *LOG_FEATURES)
+    rows = np.arange(0, len(plain.test), 97)
+    np.testing.assert_array_equal(logs.test.targets, plain.test.targets)
+    np.testing.assert_allclose(logs.test.sensor[rows][:, :, : len(CHANNELS)], plain.test.sensor[rows])
+    extra = logs.train.sensor[:, :, len(CHANNELS):]
+    assert np.all(extra == extra[:, :1, :])  # constant over each window
+    # standardised on the training samples, and they vary (not a constant column)
+    np.testing.assert_allclose(extra[:, 0, :].mean(0), 0, atol=1e-3)
+    assert np.all(extra[:, 0, :].std(0) > 0.5)

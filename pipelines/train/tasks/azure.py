@@ -25,12 +25,12 @@ from plantpulse.data.datasets.azure_pdm import CHANNELS, AzurePdmData, EventLog
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.score.texts import event_phrase
+from plantpulse.pipelines.train.tasks.azure_features import COMPONENTS, LOG_FEATURES, log_features
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import Standardizer, time_split
 from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
 
 ASSET = "machine"
-COMPONENTS: tuple[str, ...] = ("comp1", "comp2", "comp3", "comp4")
 FAILURE_TASK = TaskSpec(name=f"failure24h:{ASSET}", kind="multilabel", classes=COMPONENTS)
 HOUR = np.timedelta64(1, "h")
 
@@ -107,9 +107,13 @@ def only(data: TaskData, modalities: tuple[str, ...]) -> TaskData:
 
 def build(root: Path | str, *, window: int = 24, stride: int = 3, lookback_days: int = 7,
           val_start: str = "2015-03-01", test_start: str = "2015-03-16", seed: int = 0,
-          verify: str = "sizes", modalities: tuple[str, ...] = ("sensor", "text"), **_: object) -> TaskBundle:
+          verify: str = "sizes", modalities: tuple[str, ...] = ("sensor", "text"), log_channels: bool = False,
+          **_: object) -> TaskBundle:
     """Azure PdM as a :class:`TaskBundle` (time-based split; groups are machine ids).
-    ``modalities`` keeps only some inputs (see :func:`only`)."""
+    ``modalities`` keeps only some inputs (see :func:`only`). ``log_channels``: the maintenance
+    history also as structured channels beside the telemetry (error counts by code over 24 h and
+    7 d, hours since each component was replaced; standardised on the training samples and held
+    constant over the window), the features the gradient-boosting baseline is given."""
     data = load_dataset("azure_pdm", root, verify=verify)
     horizon = np.timedelta64(24, "h")
     s = _samples(data, window, stride, np.timedelta64(lookback_days, "D"), horizon)
@@ -117,19 +121,27 @@ def build(root: Path | str, *, window: int = 24, stride: int = 3, lookback_days:
     train_end = np.datetime64(val_start)
     scaler = Standardizer.fit(data.telemetry.values[data.telemetry.time < train_end], CHANNELS)
     series = scaler.apply(data.telemetry.values)
+    sensor: np.ndarray | WindowView = WindowView(series, np.asarray(s["starts"]), window)
+    channels: tuple[str, ...] = CHANNELS
+    if log_channels:
+        logs = log_features(data, np.asarray(s["machine"]), np.asarray(s["time"]))
+        log_scaler = Standardizer.fit(logs[masks[0]], LOG_FEATURES)
+        constant = np.repeat(log_scaler.apply(logs)[:, None, :], window, axis=1)
+        sensor = np.concatenate([sensor[np.arange(len(logs))], constant], axis=2).astype(np.float32)
+        channels = (*CHANNELS, *LOG_FEATURES)
     splits = []
     for split, mask in zip(("train", "val", "test"), masks, strict=True):
         rows = np.flatnonzero(mask)
         texts = tuple(s["text"][i] for i in rows)
         splits.append(TaskData(
             name=f"azure_{split}", task=FAILURE_TASK, groups=s["machine"][rows],
-            sensor=WindowView(series, s["starts"][rows], window), channels=CHANNELS,
+            sensor=sensor[rows] if isinstance(sensor, np.ndarray) else sensor.take(rows), channels=channels,
             texts=texts, text_present=np.array([bool(t) for t in texts]), targets=s["label"][rows],
             info={"time": s["time"][rows], "ttf_hours": s["ttf"][rows], "failure_observed": s["event"][rows]},
         ))
     splits = [only(d, tuple(modalities)) for d in splits]
     train = splits[0]
-    notes = {"window_h": window, "modalities": list(modalities), "stride_h": stride, "lookback_days": lookback_days,
+    notes = {"window_h": window, "modalities": list(modalities), "log_channels": log_channels, "stride_h": stride, "lookback_days": lookback_days,
              "val_start": val_start, "test_start": test_start,
              **{f"{d.name}_samples": len(d) for d in splits},
              **{f"{d.name}_positives": int(d.targets.any(1).sum()) for d in splits}}

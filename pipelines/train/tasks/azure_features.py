@@ -1,4 +1,6 @@
-"""Engineered Azure PdM features at (machine, hour t), from information available at t only.
+"""Engineered Azure PdM features at (machine, hour t), from information available at t only
+(the gradient-boosting baseline's inputs; the log features are also the MoE's structured
+channels when the task is built with ``log_channels=True``).
 
 - telemetry (from the model's own 24 h standardised window): mean, sd, min, max and last-3 h
   mean of volt, rotate, pressure, vibration;
@@ -12,11 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 from plantpulse.data.datasets.azure_pdm import AzurePdmData, EventLog
-from plantpulse.pipelines.train.tasks.azure import COMPONENTS
 
 HOUR = np.timedelta64(1, "h")
+COMPONENTS: tuple[str, ...] = ("comp1", "comp2", "comp3", "comp4")
 ERRORS: tuple[str, ...] = ("error1", "error2", "error3", "error4", "error5")
 MAX_HOURS = 5000.0
+LOG_FEATURES: tuple[str, ...] = (
+    *(f"{code} count {span}" for span in ("24h", "7d") for code in ERRORS),
+    *(f"hours since {comp} replaced" for comp in COMPONENTS),
+)
 
 
 def telemetry_features(windows: np.ndarray) -> np.ndarray:
