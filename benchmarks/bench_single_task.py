@@ -55,7 +55,7 @@ def _context(args: argparse.Namespace, work: Path):
     overrides = dict(MOE_OVERRIDES) | json.loads(args.model_options)
     budget = Budget(name="single", preset=args.preset, moe_overrides=overrides, moe_steps=args.steps,
                     pretrain_epochs=args.pretrain_epochs, finetune_epochs=args.epochs, distill_epochs=0,
-                    batch_size=args.batch_size, lr=args.lr, gbm_iter=300, max_rows=25_000, cwru_gbm_rows=3000,
+                    batch_size=args.batch_size, lr=args.lr, val_rows=args.val_rows, patience=args.patience, gbm_iter=300, max_rows=25_000, cwru_gbm_rows=3000,
                     device=args.device)
     return EvalContext(datasets_dir=Path(args.datasets), seeds=(args.seed,), budget=budget, work_dir=work / "runs",
                        checkpoint_dir=work / "checkpoints", image_dir=work / "images", ablations=False)
@@ -195,6 +195,8 @@ def main() -> None:
     parser.add_argument("--dataset-options", default="{}",
                         help='JSON dict of task-builder options, e.g. \'{"window": 50}\' for C-MAPSS')
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-rows", type=int, default=1024, help="validation rows scored each epoch")
+    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="where the MoE trains (cpu, cuda); baselines use the CPU")
     parser.add_argument("--datasets", default=os.environ.get("PLANTPULSE_DATASETS", "/work/shared/datasets"))

@@ -81,6 +81,11 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
 @click.option("--register/--no-register", "register_versions", default=DEFAULTS.register_versions, show_default=True,
               help="Record the checkpoints as ModelVersion rows in the database.")
 @click.option("--eval-rows", type=int, default=DEFAULTS.eval_rows, show_default=True, help="Rows per split scored.")
+@click.option("--val-rows", type=int, default=DEFAULTS.val_rows, show_default=True,
+              help="Validation rows per task scored each epoch to pick the best weights (more rows: a "
+                   "steadier choice where positives are rare).")
+@click.option("--patience", type=int, default=DEFAULTS.patience, show_default=True,
+              help="Stop a stage after this many epochs without a better validation score.")
 @click.option("--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Change one field of the preset (VALUE read as JSON when it parses), e.g. "
                    "patch_len=8 ffn=dense. Repeatable.")

@@ -73,7 +73,8 @@ def _request(ctx: EvalContext, spec: MoeSpec, stage: str):
         steps=b.moe_steps, batch_size=b.batch_size, lr=b.lr, seed=spec.seed, device=b.device,
         name=spec.name, resume=True, pcgrad=spec.pcgrad,
         model_overrides={**b.moe_overrides, **spec.overrides}, register_versions=False,
-        eval_rows=64, show_progress=False, bundle_options=spec.bundle_options)
+        eval_rows=64, val_rows=b.val_rows, patience=b.patience, show_progress=False,
+        bundle_options=spec.bundle_options)
 
 
 def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
@@ -182,6 +183,9 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
              "--distill-epochs", str(b.distill_epochs), *(["--steps", str(b.moe_steps)] if b.moe_steps else []),
              "--batch-size", str(b.batch_size), "--lr", str(b.lr), "--seed", str(spec.seed), "--device", b.device, "--name",
              spec.name, "--no-register", "--eval-rows", "64", "--quiet"]
+    defaults = type(b)()
+    args += ["--val-rows", str(b.val_rows)] if b.val_rows != defaults.val_rows else []
+    args += ["--patience", str(b.patience)] if b.patience != defaults.patience else []
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():
         args += ["--model-option", f"{key}={json.dumps(value)}"]

@@ -49,6 +49,8 @@ class Budget(BaseModel):
     baseline_all_seeds: bool = Field(False, description="baselines on every seed where the split does "
                                      "not depend on it (CWRU, Azure); C-MAPSS always uses every seed")
     eval_rows: int | None = Field(None, ge=1, description="cap on test rows (quick runs only)")
+    val_rows: int = Field(1024, ge=1, description="MoE validation rows per task and epoch (best-weights choice)")
+    patience: int = Field(3, ge=1, description="MoE early stopping: epochs without a better validation score")
     qmlp_epochs: int = Field(10, ge=1, description="epochs of the quantile-MLP RUL baseline (its default is 40)")
     device: str = Field("cpu", description="where the MoE experiments train (the baselines train on the CPU)")
     seeded_protocols: tuple[str, ...] | None = Field(

@@ -91,6 +91,7 @@ class TrainRequest(BaseModel):
     eval_rows: int = Field(2000, ge=1, description="rows per split scored for the metrics")
     val_rows: int = Field(1024, ge=1, description="validation rows per task scored each epoch to "
                           "select the best weights")
+    patience: int = Field(3, ge=1, description="early stopping: epochs without a better validation score")
     show_progress: bool = True
 
     def stages(self) -> tuple[str, ...]:
@@ -100,7 +101,7 @@ class TrainRequest(BaseModel):
         return StageOptions(epochs=self.epochs.get(stage, 1), steps_per_epoch=self.steps,
                             batch_size=self.batch_size, lr=self.lr, seed=self.seed, device=self.device,
                             show_progress=self.show_progress, pcgrad=self.pcgrad,
-                            val_batches=max(1, -(-self.val_rows // self.batch_size)),
+                            val_batches=max(1, -(-self.val_rows // self.batch_size)), patience=self.patience,
                             uncertainty_weighting=self.uncertainty_weighting)
 
 
