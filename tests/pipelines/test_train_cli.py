@@ -46,6 +46,24 @@ def test_invalid_option_values_are_reported(tmp_path: Path, capsys):
     assert "Invalid training options" in err and "steps" in err
 
 
+def test_validation_rows_and_patience_reach_every_stage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from plantpulse.pipelines.train import job
+
+    seen = []
+
+    def record(settings, request, **_):
+        seen.append(request)
+        return job.TrainResult(run_dir=tmp_path)
+
+    monkeypatch.setattr(job, "run", record)
+    code = main(["--home", str(tmp_path), "train", "--datasets", "cwru", "--val-rows", "4000", "--patience", "6",
+                 "--batch-size", "64", "--no-register"])
+    assert code == 0 and len(seen) == 1
+    options = seen[0].options("finetune")
+    assert (options.val_batches, options.patience) == (63, 6)  # 4000 rows in batches of 64
+    assert job.TrainRequest().options("finetune").patience == 3
+
+
 def test_missing_datasets_folder_says_how_to_set_it(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.delenv("PLANTPULSE_DATASETS", raising=False)
     code = main(["--home", str(tmp_path), "train", "--no-register", "--preset", "tiny"])
