@@ -5,7 +5,8 @@ member's compression ratio (zip bombs), names that climb out of the archive (pat
 symbolic links, encrypted members, archives inside the archive and two members with one name.
 Any of these refuses the whole upload with :class:`UploadRejectedError`; nothing is ever
 extracted to disk. In a folder only regular files are read: symbolic links, FIFOs and devices
-are skipped and reported (a FIFO would block the reader forever).
+are skipped and reported (a FIFO would block the reader forever); :func:`regular_files` is that
+folder walk, also used by ``weld predict`` and ``weld classify predict``.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class Listing(list[Entry]):
         self.skipped = skipped or []
 
 
-def _not_regular(mode: int) -> str | None:
+def not_regular(mode: int) -> str | None:
     """Why a file of this ``lstat`` mode is skipped, or None for a regular file."""
     if stat.S_ISREG(mode):
         return None
@@ -133,8 +134,16 @@ def _not_regular(mode: int) -> str | None:
 
 
 def _folder_entries(root: Path) -> Listing:
-    """Regular files under ``root`` in name order. Symbolic links are not followed and, like
-    FIFOs and devices, are never opened: they are listed in ``skipped`` with the reason."""
+    """Regular files under ``root`` in name order; what else it holds is in ``skipped``."""
+    found, skipped = regular_files(root)
+    entries = [Entry(p.relative_to(root).as_posix(), size, _path=p) for p, size in found]
+    return Listing(entries, skipped)
+
+
+def regular_files(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[str, str]]]:
+    """(path, size) of the regular files under ``root`` in path order, and (name relative to
+    ``root``, why) of everything else. Symbolic links are not followed and, like FIFOs and
+    devices, are never opened, so walking a folder never blocks on a named pipe."""
     found: list[tuple[Path, int]] = []
     skipped: list[tuple[str, str]] = []
     for folder, dirs, files in os.walk(root, followlinks=False):
@@ -145,13 +154,12 @@ def _folder_entries(root: Path) -> Listing:
         for name in files:
             path = Path(folder) / name
             info = path.lstat()
-            why = _not_regular(info.st_mode)
+            why = not_regular(info.st_mode)
             if why is None:
                 found.append((path, info.st_size))
             else:
                 skipped.append((path.relative_to(root).as_posix(), why))
-    entries = [Entry(p.relative_to(root).as_posix(), size, _path=p) for p, size in sorted(found)]
-    return Listing(entries, sorted(skipped))
+    return sorted(found), sorted(skipped)
 
 
 @contextmanager

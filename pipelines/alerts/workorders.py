@@ -2,7 +2,8 @@
 
 Columns: alert id, created (UTC), asset, severity, rule, finding, evidence (JSON), recommended
 action. The webhook URL and its bearer token come from settings (the token from the environment
-only: ``PLANTPULSE_ALERTS__WEBHOOK_TOKEN``). A failed webhook never loses a work order: the CSV is
+or the secrets folder only, ``PLANTPULSE_ALERTS__WEBHOOK_TOKEN``; the settings file may not hold
+it). A failed webhook never loses a work order: the CSV is
 written first; a POST that fails (no answer, 5xx, 429) is retried with exponential back-off
 (``alerts.webhook_retries``, ``alerts.webhook_backoff_s``), and one still undelivered stays
 pending in the database for the next scoring run (:mod:`plantpulse.pipelines.alerts.delivery`).

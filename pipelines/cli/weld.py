@@ -176,7 +176,7 @@ def predict(settings: Settings, images: tuple[Path, ...], checkpoint: Path | Non
     from plantpulse.pipelines.weld import inspect as weld_inspect
     from plantpulse.pipelines.weld.report import inspection_json, inspection_line
 
-    paths = _expand(images)
+    paths, skipped = _expand(images)
     loaded = weld_inspect.choose_detector(settings, checkpoint, onnx, use_db=store)
     click.echo(f"Detector {loaded.detector.version} ({loaded.kind}), threshold "
                f"{loaded.threshold:.3f}, {len(paths)} files", err=True)
@@ -188,26 +188,47 @@ def predict(settings: Settings, images: tuple[Path, ...], checkpoint: Path | Non
     outcomes, rejected = weld_inspect.inspect_paths(settings, loaded, paths, store, echo)
     for bad in rejected:
         click.echo(f"SKIPPED {bad.reason}", err=True)
+    _report_skipped(skipped)
     n_reject = sum(out.verdict == "reject" for out in outcomes)
-    click.echo(f"{len(outcomes)} inspected ({n_reject} reject), {len(rejected)} invalid files"
-               f"{', stored' if store else ''}.", err=True)
+    click.echo(f"{len(outcomes)} inspected ({n_reject} reject), {len(rejected)} invalid files, "
+               f"{len(skipped)} not regular files{', stored' if store else ''}.", err=True)
     if json_out:
         rows = [{**inspection_json(out.name, out.result, out.score, out.verdict, **rule),
                  "inspection_id": out.inspection_id} for out in outcomes]
         json_out.write_text(json.dumps({"inspections": rows, "invalid": [
-            {"file": bad.name, "reason": bad.reason} for bad in rejected]}, indent=2), encoding="utf-8")
+            {"file": bad.name, "reason": bad.reason} for bad in rejected], "skipped": [
+            {"file": name, "reason": why} for name, why in skipped]}, indent=2), encoding="utf-8")
 
 
-def _expand(items: tuple[Path, ...]) -> list[Path]:
+def _expand(items: tuple[Path, ...]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The image files named, or found by suffix in the named folders (recursively), and
+    (file, why) of what is skipped: only regular files are read, links inside a folder are not
+    followed, and a FIFO, socket or device is never opened (reading a FIFO waits for a writer)."""
+    from plantpulse.connectors.images.archive import not_regular, regular_files
     from plantpulse.model.weld.dataset import IMAGE_SUFFIXES
 
     paths: list[Path] = []
+    skipped: list[tuple[str, str]] = []
     for item in items:
         if item.is_dir():
-            paths.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
-        else:
+            found, others = regular_files(item)
+            paths.extend(p for p, _ in found if p.suffix.lower() in IMAGE_SUFFIXES)
+            skipped.extend((str(item / name), why) for name, why in others)
+            continue
+        try:  # named on the command line: a link is followed to what it names
+            why = not_regular(item.stat().st_mode)
+        except OSError:
+            why = None  # missing or unreadable: the reader reports it with the cause
+        if why is None:
             paths.append(item)
-    return paths
+        else:
+            skipped.append((str(item), why))
+    return paths, skipped
+
+
+def _report_skipped(skipped: list[tuple[str, str]]) -> None:
+    for name, why in skipped:
+        click.echo(f"SKIPPED {name}: {why}; only regular files are read", err=True)
 
 
 @weld.command()
@@ -310,8 +331,10 @@ def classify_predict(settings: Settings, images: tuple[Path, ...], as_json: bool
     from plantpulse.pipelines.weld import service as weld_service
     from plantpulse.pipelines.weld.classify.predict import classify_images, load_classifier
 
+    paths, skipped = _expand(images)
+    _report_skipped(skipped)
     classifier = load_classifier(weld_service.database(settings))
-    results = classify_images(classifier, _expand(images))
+    results = classify_images(classifier, paths)
     if as_json:
         for r in results:
             click.echo(json.dumps({"file": r.file, "class": r.top, "verdict": r.verdict, "probs": r.probs}))

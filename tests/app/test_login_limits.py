@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,33 @@ def test_the_lockout_is_logged_without_the_password(clock: FakeClock, caplog: py
     assert record.levelno == logging.WARNING
     assert "'mallory'" in record.getMessage() and "203.0.113.9" in record.getMessage()
     assert "locked for 120 s after 2 failed attempts" in record.getMessage()
+
+
+def test_anyone_locks_a_known_name_and_a_new_process_forgets_it(clock: FakeClock) -> None:
+    """What docs/security.md warns about: the lockout is per name from any client, and held in
+    the memory of one server process (a restart, or another replica, starts from nothing)."""
+    limiter = LoginLimiter(LIMITS, clock)
+    for i in range(5):
+        limiter.record_failure("ann", f"198.51.100.{i}")
+    assert limiter.locked_for("ann", "10.0.0.5") == 900.0  # ann's own computer is locked out too
+    assert LoginLimiter(LIMITS, clock).locked_for("ann", "10.0.0.5") == 0.0
+
+
+def _lockout_section() -> str:
+    text = resources.files("plantpulse.docs").joinpath("security.md").read_text(encoding="utf-8")
+    start = text.index("**The sign-in lockout can be used against a user.**")
+    return " ".join(text[start:text.index("\n\n", start)].split())
+
+
+@pytest.mark.parametrize("stated", [
+    "knows a user name can lock that name out", "live in the memory of the dashboard server process",
+    "a restart forgets them", "replicas behind a load balancer do not share them",
+    "`dashboard.lockout_s`", "`dashboard.max_failed_logins`", "`dashboard.failed_login_window_s`",
+    "`dashboard.oidc`",
+], ids=["anyone-locks-a-name", "in-memory", "restart", "replicas", "lockout_s", "max_failed_logins",
+        "window", "oidc"])
+def test_security_doc_states_what_the_lockout_costs(stated: str) -> None:
+    assert stated in _lockout_section()
 
 
 def test_counting_is_thread_safe(clock: FakeClock) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
 from click.testing import CliRunner
 
@@ -61,6 +63,20 @@ def test_bad_hashes_are_refused(encoded: str, match: str) -> None:
         parse_hash(encoded)
     with pytest.raises(ConfigError, match=rf"PLANTPULSE_DASHBOARD__PASSWORD_HASH\) .*{match}"):
         load_settings(env={"PLANTPULSE_DASHBOARD__PASSWORD_HASH": encoded})
+
+
+@pytest.mark.parametrize("doc", ["security.md", "dashboard.md", "architecture.md"])
+def test_docs_name_only_the_hash_the_code_accepts(doc: str) -> None:
+    """The settings table once promised argon2 hashes too; only scrypt is read."""
+    text = resources.files("plantpulse.docs").joinpath(doc).read_text(encoding="utf-8").lower()
+    assert "scrypt" in text
+    assert not [other for other in ("argon2", "bcrypt", "pbkdf2") if other in text]
+
+
+def test_an_argon2_hash_is_refused() -> None:
+    argon2 = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
+    with pytest.raises(ValueError, match=r"not a password hash of the form scrypt\$n\$r\$p\$salt\$key"):
+        parse_hash(argon2)
 
 
 def test_hashes_grant_roles() -> None:

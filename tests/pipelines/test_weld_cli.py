@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +79,74 @@ def test_predict_without_storing(capsys: pytest.CaptureFixture[str], env: list[s
     data = json.loads(report.read_text())
     assert len(data["inspections"]) == 3 and data["invalid"][0]["file"].endswith("broken.jpg")
     assert {row["verdict"] for row in data["inspections"]} <= {"pass", "reject"}
+
+
+@pytest.fixture
+def special_files(images: list[Path]) -> tuple[Path, Path]:
+    """A FIFO named like an image and a symbolic link to a real image, beside the images."""
+    folder = images[0].parent
+    os.mkfifo(folder / "pipe.png")
+    (folder / "link.png").symlink_to(images[0])
+    return folder / "pipe.png", folder / "link.png"
+
+
+def run_within(capsys: pytest.CaptureFixture[str], fifo: Path, *argv: str) -> tuple[int, str, str]:
+    """``run``, failing instead of hanging when the command blocks (on opening ``fifo``)."""
+    done: dict[str, int] = {}
+    worker = threading.Thread(target=lambda: done.update(code=main(list(argv))), daemon=True)
+    worker.start()
+    worker.join(120)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # end of file for the stuck reader
+        worker.join(30)
+        pytest.fail(f"plantpulse {' '.join(argv)} blocked reading the FIFO {fifo.name}")
+    out = capsys.readouterr()
+    return done["code"], out.out, out.err
+
+
+def test_predict_skips_fifos_and_links(capsys: pytest.CaptureFixture[str], env: list[str],
+                                       images: list[Path], special_files: tuple[Path, Path],
+                                       tmp_path: Path) -> None:
+    fifo, link = special_files
+    report = tmp_path / "out.json"
+    code, out, err = run_within(capsys, fifo, *env, "weld", "predict", str(fifo.parent), "--no-store",
+                                "--json", str(report))
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 3  # the three real images, not the link to one
+    assert f"SKIPPED {fifo}: a named pipe (FIFO)" in err
+    assert f"SKIPPED {link}: a symbolic link (not followed)" in err
+    assert "2 not regular files" in err
+    skipped = json.loads(report.read_text())["skipped"]
+    assert [row["file"] for row in skipped] == [str(link), str(fifo)]
+
+
+def test_predict_skips_a_fifo_named_on_the_command_line(capsys: pytest.CaptureFixture[str], env: list[str],
+                                                        images: list[Path],
+                                                        special_files: tuple[Path, Path]) -> None:
+    fifo, link = special_files
+    code, out, err = run_within(capsys, fifo, *env, "weld", "predict", str(fifo), str(link), "--no-store")
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 1  # a link named on the command line is followed
+    assert f"SKIPPED {fifo}: a named pipe (FIFO)" in err
+
+
+def test_classify_predict_skips_fifos_and_links(capsys: pytest.CaptureFixture[str], env: list[str],
+                                                images: list[Path], special_files: tuple[Path, Path],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from plantpulse.pipelines.weld.classify import predict as classify_predict
+
+    def uniform(pixels: np.ndarray) -> np.ndarray:
+        return np.full((len(pixels), 2), 0.5)
+
+    classifier = classify_predict.Classifier("weld-class v1 (test)", ("bad", "good"), 32, 0.5, uniform)
+    monkeypatch.setattr(classify_predict, "load_classifier", lambda _db: classifier)
+    (images[-1]).unlink()  # broken.jpg: this command has no per-file rejection
+    fifo, link = special_files
+    code, out, err = run_within(capsys, fifo, *env, "weld", "classify", "predict", str(fifo.parent))
+    assert code == 0, err
+    assert sorted(line.split(":")[0] for line in out.splitlines()[1:]) == ["weld0.png", "weld1.png", "weld2.png"]
+    assert f"SKIPPED {fifo}: a named pipe (FIFO)" in err
+    assert f"SKIPPED {link}: a symbolic link (not followed)" in err
 
 
 def test_predict_stores_and_review(capsys: pytest.CaptureFixture[str], env: list[str],

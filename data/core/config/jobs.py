@@ -2,7 +2,8 @@
 
 Sections of :class:`plantpulse.data.core.config.settings.Settings`: ``scoring``, ``alerts``, ``scheduler``
 (environment: ``PLANTPULSE_ALERTS__RUL_THRESHOLD=30``, ``PLANTPULSE_SCHEDULER__SCORE_CRON=...``).
-Secrets (the work-order webhook token) come from the environment only.
+Secrets (the work-order webhook token) come from the environment or the secrets folder only;
+``[alerts] webhook_token`` in a settings file is refused (:mod:`.secrets`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class AlertSettings(Section):
     shift_starts: tuple[int, ...] = Field((6, 14, 22), min_length=1, description="shift start hours, plant time")
     workorder_dir: Path | None = Field(None, description="work-order CSV folder; default home/workorders")
     webhook_url: str | None = Field(None, pattern=r"^https?://", description="POST each work order here")
-    webhook_token: SecretStr | None = Field(None, description="bearer token; env PLANTPULSE_ALERTS__WEBHOOK_TOKEN")
+    webhook_token: SecretStr | None = Field(None, description="bearer token; env PLANTPULSE_ALERTS__WEBHOOK_TOKEN "
+                                                              "or the secrets folder, never the settings file")
     webhook_timeout_s: float = Field(10.0, gt=0)
     webhook_retries: int = Field(3, ge=0, le=10, description="retries of a failed POST (5xx, 429, no answer)")
     webhook_backoff_s: float = Field(2.0, ge=0, le=60,

@@ -1,10 +1,11 @@
 """Secrets that a settings file may not hold: they are read from the environment only.
 
 A TOML file is copied, committed and shown in diffs; a password in it leaks. The documented
-rule is that the OPC-UA password comes from the environment (``PLANTPULSE_OPCUA__PASSWORD``,
-which a secrets manager or a systemd credential can fill) or from a file of that name in the
-secrets folder ``PLANTPULSE_SECRETS_DIR`` (a docker or Kubernetes secret), so a password found in
-the settings file is refused with that fix instead of being used.
+rule is that the OPC-UA password and the work-order webhook's bearer token come from the
+environment (``PLANTPULSE_OPCUA__PASSWORD``, ``PLANTPULSE_ALERTS__WEBHOOK_TOKEN``, which a secrets
+manager or a systemd credential can fill) or from a file of that name in the secrets folder
+``PLANTPULSE_SECRETS_DIR`` (a docker or Kubernetes secret), so one found in the settings file is
+refused with that fix instead of being used.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 from plantpulse.data.core.errors import ConfigError
 
 # (section, key) -> the environment variable that must carry it instead.
-ENV_ONLY: dict[tuple[str, str], str] = {("opcua", "password"): "PLANTPULSE_OPCUA__PASSWORD"}
+ENV_ONLY: dict[tuple[str, str], str] = {
+    ("opcua", "password"): "PLANTPULSE_OPCUA__PASSWORD",
+    ("alerts", "webhook_token"): "PLANTPULSE_ALERTS__WEBHOOK_TOKEN",
+}
 
 
 def refuse_file_secrets(values: Mapping[str, Any], path: Path) -> None:
