@@ -177,6 +177,8 @@ def _routing(model, test) -> dict[str, float]:
     from plantpulse.pipelines.evaluate.routing import modality_load
 
     load = modality_load(model, test)[0]
+    if load.size == 0:  # a dense model (ffn="dense") routes nothing
+        return {"experts_used": 0, "experts": 0, "top_share": 0.0}
     share = load / max(load.sum(), 1.0)
     return {"experts_used": int((share > 0.01).sum()), "experts": int(len(share)),
             "top_share": float(share.max())}
