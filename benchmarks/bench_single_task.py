@@ -62,6 +62,8 @@ def _context(args: argparse.Namespace, work: Path):
 
 
 def _moe(ctx, case: dict, seed: int):
+    """The trained MoE experiment of ``case`` and the task splits it was trained on (built with the
+    case's options; the baselines may use the plain bundle of the same split)."""
     from plantpulse.pipelines.evaluate import experiments as X
     from plantpulse.pipelines.evaluate.moe import MoeSpec, train_commands
 
@@ -69,20 +71,17 @@ def _moe(ctx, case: dict, seed: int):
                    seed=seed, pretrain=ctx.budget.pretrain_epochs > 0, distill=False,
                    bundle_options={case["dataset"]: case["options"]} if case["options"] else {})
     print("\n".join(train_commands(ctx, spec)), flush=True)
-    return X.get(ctx, spec)
+    return X.get(ctx, spec), X.bundle(ctx, case["dataset"], seed, **case["options"]).splits[case["task"]]
 
 
 def run_cwru(ctx, seed: int, case: str = "cwru") -> dict[str, dict[str, float]]:
-    from plantpulse.pipelines.evaluate import experiments as X
     from plantpulse.pipelines.evaluate.features import chunked, vibration_features
     from plantpulse.pipelines.evaluate.gbm import class_probabilities
     from plantpulse.pipelines.evaluate.moe import outputs
     from plantpulse.pipelines.evaluate.scoring import class_scores
     from plantpulse.pipelines.train.tasks.cwru import CLASSES
 
-    models = _moe(ctx, CASES[case], seed)
-    options = {k: tuple(v) if isinstance(v, list) else v for k, v in CASES[case]["options"].items()}
-    splits = X.bundle(ctx, "cwru", seed, **options).splits["fault:bearing"]
+    models, splits = _moe(ctx, CASES[case], seed)
     truth = splits.test.targets
     out = {"MoE teacher": class_scores(outputs(models.teacher, splits.test)["probs"], truth, len(CLASSES))
            | {"train_s": models.wall_s}}
@@ -110,8 +109,7 @@ def run_azure(ctx, seed: int) -> dict[str, dict[str, float]]:
     from plantpulse.pipelines.evaluate.scoring import multilabel_scores
     from plantpulse.pipelines.train.tasks.azure import FAILURE_TASK
 
-    models = _moe(ctx, CASES["azure"], seed)
-    own = X.bundle(ctx, "azure_pdm", seed, **CASES["azure"]["options"]).splits[FAILURE_TASK.name]
+    models, own = _moe(ctx, CASES["azure"], seed)
     splits = X.bundle(ctx, "azure_pdm", seed).splits[FAILURE_TASK.name]  # the same samples; the baseline's inputs
     assert np.array_equal(own.test.targets, splits.test.targets)
 
@@ -128,7 +126,7 @@ def run_azure(ctx, seed: int) -> dict[str, dict[str, float]]:
         fitted = fit_multilabel(x[0], splits.train.targets, x[1], splits.val.targets, ctx.budget.gbm_iter, seed)
         out[f"Gradient boosting, {A.MODALITY_LABEL[which]}"] = scored(
             multilabel_proba(fitted, x[1]), multilabel_proba(fitted, x[2])) | {"train_s": time.perf_counter() - start}
-    out["_routing"] = _routing(models.teacher, splits.test)
+    out["_routing"] = _routing(models.teacher, own.test)
     return out
 
 
@@ -140,8 +138,7 @@ def run_ai4i(ctx, seed: int) -> dict[str, dict[str, float]]:
     from plantpulse.pipelines.evaluate.scoring import class_scores
     from plantpulse.pipelines.train.tasks.ai4i import CLASSES, FAULT_TASK
 
-    models = _moe(ctx, CASES["ai4i"], seed)
-    own = X.bundle(ctx, "ai4i2020", seed, **CASES["ai4i"]["options"]).splits[FAULT_TASK.name]
+    models, own = _moe(ctx, CASES["ai4i"], seed)
     splits = X.bundle(ctx, "ai4i2020", seed).splits[FAULT_TASK.name]  # the same rows; the baseline's channels
     truth = splits.test.targets
     assert np.array_equal(own.test.groups, splits.test.groups)
@@ -151,19 +148,17 @@ def run_ai4i(ctx, seed: int) -> dict[str, dict[str, float]]:
     _, test_probs = A.gbm(ctx)(splits, seed)
     out["Gradient boosting (measurements + power, dT, wear*torque)"] = class_scores(test_probs, truth, len(CLASSES)) | {
         "train_s": time.perf_counter() - start}
-    out["_routing"] = _routing(models.teacher, splits.test)
+    out["_routing"] = _routing(models.teacher, own.test)
     return out
 
 
 def run_cmapss(ctx, seed: int, case: str) -> dict[str, dict[str, float]]:
-    from plantpulse.pipelines.evaluate import experiments as X
     from plantpulse.pipelines.evaluate import rul_baselines as B
     from plantpulse.pipelines.evaluate.moe import outputs
     from plantpulse.pipelines.evaluate.scoring import rul_scores
     from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
 
-    models = _moe(ctx, CASES[case], seed)
-    splits = X.bundle(ctx, "cmapss", seed, **CASES[case]["options"]).splits[RUL_TASK.name]
+    models, splits = _moe(ctx, CASES[case], seed)
     o = outputs(models.teacher, splits.test)
     out = {"MoE teacher": rul_scores(o["mean"], o["target"], RUL_TASK.rul_cap, o["lower"], o["upper"])
            | {"train_s": models.wall_s}}

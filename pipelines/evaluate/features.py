@@ -13,7 +13,9 @@ import numpy as np
 from scipy.signal import hilbert
 from scipy.stats import kurtosis, skew
 
+from plantpulse.data.datasets.ai4i import FEATURES
 from plantpulse.model.baseline.quantile_mlp import window_features
+from plantpulse.pipelines.train.tasks.ai4i import derived_features
 from plantpulse.pipelines.train.tasks.windows import WindowView
 
 
@@ -70,9 +72,6 @@ def ai4i_features(table: np.ndarray, channels: tuple[str, ...], mean: np.ndarray
     """AI4I rows (standardised) plus physics features on the original units: power (W) =
     torque · speed · 2π/60, air-process temperature difference, and tool wear × torque (the
     quantities the dataset's failure rules are written in)."""
-    from plantpulse.data.datasets.ai4i import FEATURES
-    from plantpulse.pipelines.train.tasks.ai4i import derived_features
-
     raw = table * std + mean
     extra = derived_features(raw[:, [channels.index(name) for name in FEATURES]])
     return np.concatenate([table, extra], axis=1).astype(np.float32)
