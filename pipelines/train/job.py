@@ -52,6 +52,7 @@ from plantpulse.model.moe.training import (
     run_pretrain,
     seed_everything,
     student_config,
+    warm_start_student,
 )
 from plantpulse.model.moe.training.calibrate import calibrate_rul
 from plantpulse.model.moe.training.finetune import validation_subset
@@ -268,6 +269,8 @@ def stage_distill(ctx: _Context, teacher: PlantPulseModel | None) -> tuple[Plant
                                       f"--stage finetune` (same options) first.")
             teacher = _load_model(path, ctx.config)
         student = PlantPulseModel(student_cfg)
+        copied = warm_start_student(teacher, student)
+        ctx.echo(f"distill: the student starts from the teacher ({copied} tensors copied)")
     teacher.to(ctx.batcher.device)
     student.to(ctx.batcher.device)
     state = run_distill(teacher, student, ctx.tasks, ctx.request.options("distill"), ctx.batcher, state,

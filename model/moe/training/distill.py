@@ -3,8 +3,8 @@
 Each step, per task: the teacher takes a supervised step on the batch (it keeps learning), and
 the student learns from the same batch with α·(ground-truth loss) + (1-α)·(distillation loss
 towards the teacher's outputs, computed in the same forward and detached). The student has half
-the layers and half the experts of the teacher (same width, so every adapter/head kind carries
-over). The report gives both models' size, CPU speed and validation metrics.
+the layers (at least two) and half the experts of the teacher (same width, so every adapter/head
+kind carries over) and starts from the teacher's weights where they fit (:func:`warm_start_student`). The report gives both models' size, CPU speed and validation metrics.
 """
 
 from __future__ import annotations
@@ -43,12 +43,54 @@ from plantpulse.model.moe.training.runtime import (
 
 
 def student_config(teacher: ModelConfig) -> ModelConfig:
-    """Half the layers and half the routed experts (at least one per group) of ``teacher``."""
+    """Half the layers (at least two, when the teacher has two) and half the routed experts (at
+    least one per group) of ``teacher``, each token using fewer experts than it may choose from (top-1
+    of 2 for ``tiny``: with top-2 of 2 every token would use both, a dense layer). A one-layer student of the two-layer ``tiny`` teacher stayed
+    about 20 % behind it on C-MAPSS validation RMSE (docs/model.md)."""
     groups = teacher.n_groups
     experts = max(groups, (teacher.n_experts // 2) // groups * groups)
     probe = teacher.replace(n_experts=experts, top_k=1)
-    return teacher.replace(n_layers=max(1, teacher.n_layers // 2), n_experts=experts,
-                           top_k=min(teacher.top_k, probe.experts_per_token_pool))
+    layers = max(min(2, teacher.n_layers), teacher.n_layers // 2)
+    pool = probe.experts_per_token_pool  # a token still chooses among more experts than it uses
+    return teacher.replace(n_layers=layers, n_experts=experts, top_k=min(teacher.top_k, max(1, pool - 1)))
+
+
+def _expert_map(teacher: ModelConfig, student: ModelConfig) -> list[int]:
+    """For each routed expert of ``student``, the teacher expert it starts from: the first experts
+    of the same group (a group serves the same modality or token pool in both)."""
+    per_t, per_s = teacher.n_experts // teacher.n_groups, student.n_experts // student.n_groups
+    return [(e // per_s) * per_t + e % per_s for e in range(student.n_experts)]
+
+
+@torch.no_grad()
+def warm_start_student(teacher: PlantPulseModel, student: PlantPulseModel) -> int:
+    """Copy the teacher's weights into ``student`` where they fit; the number of tensors copied.
+
+    Embeddings, adapters, heads and normalisers carry over as they are; student layer i starts from
+    teacher layer i; routed experts and their router columns come from the teacher's experts of the
+    same group (:func:`_expert_map`). A student that starts from its teacher converges in a few
+    distillation epochs instead of relearning the input representation from scratch.
+    """
+    mapping = torch.tensor(_expert_map(teacher.cfg, student.cfg))
+    source = teacher.state_dict()
+    copied = 0
+    for name, target in student.state_dict().items():
+        found = source.get(name)
+        if found is None:
+            continue
+        if name.endswith("ffn.expert_bias") and found.shape != target.shape:
+            found = found[mapping]
+        elif name.endswith("router.lora.B") and found.shape != target.shape:
+            found = found[:, mapping]
+        elif ".ffn.experts." in name:
+            prefix, rest = name.split(".ffn.experts.", 1)
+            index, tail = rest.split(".", 1)
+            found = source.get(f"{prefix}.ffn.experts.{int(mapping[int(index)])}.{tail}")
+        if found is None or found.shape != target.shape:
+            continue
+        target.copy_(found)
+        copied += 1
+    return copied
 
 
 def _detached(out: HeadOutput) -> HeadOutput:
@@ -150,4 +192,4 @@ def distill_report(teacher: PlantPulseModel, student: PlantPulseModel, tasks: li
     return report
 
 
-__all__ = ["run_distill", "student_config", "distill_report", "validation_subset"]
+__all__ = ["run_distill", "student_config", "warm_start_student", "distill_report", "validation_subset"]
