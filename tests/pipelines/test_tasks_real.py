@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.pipelines.train.tasks import build_bundle
 from plantpulse.pipelines.train.tasks.splits import assert_disjoint
 
@@ -109,3 +110,29 @@ def test_azure_log_channels_hold_the_maintenance_history_beside_the_telemetry(da
     # standardised on the training samples, and they vary (not a constant column)
     np.testing.assert_allclose(extra[:, 0, :].mean(0), 0, atol=1e-3)
     assert np.all(extra[:, 0, :].std(0) > 0.5)
+
+
+def test_cwru_with_the_drive_end_only(datasets_dir: Path):
+    both = build_bundle("cwru", datasets_dir).splits["fault:bearing"]
+    bundle = build_bundle("cwru", datasets_dir, channels=["drive_end_accel"])
+    one = bundle.splits["fault:bearing"]
+    assert one.train.channels == ("drive_end_accel",) and bundle.normalizers["bearing"]["channels"] == ["drive_end_accel"]
+    assert len(one.train) == len(both.train) and len(one.test) == len(both.test)
+    first = np.asarray(one.test.sensor[np.arange(3)])
+    assert first.shape[-1] == 1
+    np.testing.assert_allclose(first[..., 0], np.asarray(both.test.sensor[np.arange(3)])[..., 0], rtol=1e-5)
+    with pytest.raises(InputDataError, match="choose one or more of"):
+        build_bundle("cwru", datasets_dir, channels=["base_accel"])
+
+
+def test_the_demo_bearings_lie_in_the_test_segment_of_the_same_load_split(datasets_dir: Path):
+    """The sample's bearing vibration (the shipped bearing model scores it in the demo) was never
+    training or validation data of that model's split."""
+    from plantpulse.data.datasets import load_dataset
+    from plantpulse.data.datasets.sample import CWRU_BEARING_SAMPLES, CWRU_FILES
+    from plantpulse.pipelines.train.tasks.cwru import recording_segments
+
+    for rec in load_dataset("cwru", datasets_dir).recordings:
+        if rec.file_number in CWRU_FILES:
+            begin, end = recording_segments(rec, "time", (0.7, 0.15, 0.15), (3,), 0.021, 1024)["test"]
+            assert begin <= len(rec.de) - CWRU_BEARING_SAMPLES and end == len(rec.de), rec.file_number

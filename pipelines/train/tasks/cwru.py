@@ -70,16 +70,23 @@ def recording_segments(rec: CwruRecording, protocol: str, fractions: tuple[float
 def build(root: Path | str, *, protocol: str = "time", window: int = 1024, stride: int = 512,
           fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), test_loads: tuple[int, ...] = (3,),
           test_size: float = 0.021, gap: int | None = None, seed: int = 0, verify: str = "sizes",
-          **_: object) -> TaskBundle:
+          channels: tuple[str, ...] | list[str] = CHANNELS, **_: object) -> TaskBundle:
     """CWRU as a :class:`TaskBundle`; groups are file numbers. Val/test windows do not overlap;
-    ``gap`` samples (default: one window) between consecutive segments of a recording are unused."""
+    ``gap`` samples (default: one window) between consecutive segments of a recording are unused.
+    ``channels``: the accelerometers to use (e.g. only ``drive_end_accel``, for a plant that
+    measures one point per bearing)."""
     gap = window if gap is None else gap
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown or not channels:
+        raise InputDataError(f"cwru.channels {list(channels)}: choose one or more of {list(CHANNELS)}.")
+    picked = [CHANNELS.index(c) for c in channels]
+    channels = tuple(channels)
     data = load_dataset("cwru", root, verify=verify)
     layout: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {
         split: ([], [], []) for split in SPLITS}  # starts, labels, groups
     pieces, offset, train_rows = [], 0, []
     for rec in data.recordings:
-        signal = np.stack([rec.de, rec.fe], axis=1)
+        signal = np.stack([rec.de, rec.fe], axis=1)[:, picked]
         pieces.append(signal)
         cuts = recording_segments(rec, protocol, fractions, tuple(test_loads), test_size, gap)
         for split, (begin, end) in cuts.items():
@@ -91,7 +98,7 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
             if split == "train":
                 train_rows.append(signal[begin:end])
         offset += len(signal)
-    scaler = Standardizer.fit(np.concatenate(train_rows), CHANNELS)
+    scaler = Standardizer.fit(np.concatenate(train_rows), channels)
     rate = float(data.recordings[0].sample_rate_hz)
     series = scaler.apply(np.concatenate(pieces))
     made = {}
@@ -101,7 +108,7 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
         labels_arr = np.concatenate(labels)
         view = WindowView(series, np.concatenate(starts), window)
         base = dict(name=f"cwru_{protocol}_{split}", groups=np.concatenate(groups), sensor=view,
-                    channels=CHANNELS, sample_rate_hz=rate)
+                    channels=channels, sample_rate_hz=rate)
         made[split] = (TaskData(task=FAULT_TASK, targets=labels_arr, **base),
                        TaskData(task=ANOMALY_TASK, targets=labels_arr == 0, **base))
     test = made.get("test", (None, None))
@@ -109,7 +116,7 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
              ANOMALY_TASK.name: TaskSplits(made["train"][1], made["val"][1], test[1])}
     train = made["train"][0]
     pretrain = TaskData(name=f"cwru_{protocol}_pretrain", task=None, groups=train.groups,
-                        sensor=train.sensor, channels=CHANNELS, sample_rate_hz=rate)
+                        sensor=train.sensor, channels=channels, sample_rate_hz=rate)
     notes = {"protocol": protocol, "window": window, "stride": stride,
              **{f"{k}_windows": len(v[0]) for k, v in made.items()}}
     return TaskBundle("cwru", tasks, (pretrain,), {ASSET: {**scaler.to_dict(), "sample_rate_hz": rate}}, notes)
