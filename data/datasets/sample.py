@@ -27,6 +27,8 @@ MAINTNET_ROWS = 300
 AI4I_ROWS = 1000
 CWRU_FILES = (97, 105, 118, 130, 169, 185, 197, 209, 222, 234)  # normal + 9 faults at 0 hp
 CWRU_SAMPLES = 8192
+CWRU_BEARING_SAMPLES = 2048  # the last samples of each recording, as the demo's bearings' vibration
+CWRU_EPOCH = pd.Timestamp("2025-01-01T00:00:00Z")  # sample k of a recording at CWRU_EPOCH + k / rate
 WELD_EVERY = 5  # every 5th test image of the weld set, in name order
 
 
@@ -109,6 +111,27 @@ def build_cwru(root: Path, out: Path) -> None:
     (out / "vibration" / "cwru_de_0hp_labels.json").write_text(json.dumps(labels, indent=1) + "\n")
 
 
+def bearing_asset(file_number: int, label: str) -> str:
+    """``cwru-bearing-105-inner-race-0007``: the recording's file number and its fault."""
+    return f"cwru-bearing-{file_number:03d}-{label.replace('_', '-').replace('.', '')}"
+
+
+def build_cwru_bearings(root: Path, out: Path) -> None:
+    """The demo's bearings: the last ``CWRU_BEARING_SAMPLES`` drive-end samples of each chosen 0 hp
+    recording as a wide sensor CSV (one asset per recording), stamped at the recording's rate."""
+    data = load_dataset("cwru", root)
+    frames = []
+    for rec in sorted((r for r in data.recordings if r.file_number in CWRU_FILES), key=lambda r: r.file_number):
+        values = rec.de[-CWRU_BEARING_SAMPLES:]
+        offsets = pd.to_timedelta(np.round(np.arange(len(values)) * 1e6 / rec.sample_rate_hz).astype(np.int64),
+                                  unit="us")
+        frame = pd.DataFrame({"asset": bearing_asset(rec.file_number, rec.label),
+                              "timestamp": (CWRU_EPOCH + offsets).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                              "drive_end_accel": values})
+        frames.append(frame)
+    _write_csv(pd.concat(frames, ignore_index=True), out / "sensors" / "cwru_bearings_de_0hp.csv")
+
+
 def build_weld(root: Path, out: Path) -> None:
     data = load_dataset("weld_surface_yolo", root)
     chosen = sorted(data.split("test"), key=lambda item: item.image_path.name)[::WELD_EVERY]
@@ -122,6 +145,9 @@ def build_weld(root: Path, out: Path) -> None:
 def build_assets(out: Path) -> None:
     rows = [(cmapss_asset(u), "turbofan", "Hangar 1", "Fleet FD001", "C-MAPSS sim") for u in TEST_ENGINES]
     rows += [(azure_asset(m), "rotating_machine", "Plant 2", "Line A", "") for m in AZURE_MACHINES]
+    labels = json.loads((out / "vibration" / "cwru_de_0hp_labels.json").read_text())
+    rows += [(bearing_asset(int(key[1:4]), label), "bearing", "Test rig", "Drive end, 0 hp", "CWRU test rig")
+             for key, label in sorted(labels.items())]
     rows += [("weld-cell-01", "weld_cell", "Plant 2", "Body shop", "")]
     frame = pd.DataFrame(rows, columns=["name", "asset_type", "site", "line", "model"])
     _write_csv(frame, out / "assets.csv")
@@ -140,7 +166,7 @@ def manifest(out: Path) -> list[SampleFile]:
 
 def build_sample(root: Path, out: Path) -> list[SampleFile]:
     """Write the whole sample into ``out`` and return its manifest (also saved as MANIFEST.json)."""
-    for step in (build_cmapss, build_azure, build_text_and_tables, build_cwru, build_weld):
+    for step in (build_cmapss, build_azure, build_text_and_tables, build_cwru, build_cwru_bearings, build_weld):
         step(root, out)
     build_assets(out)
     files = manifest(out)

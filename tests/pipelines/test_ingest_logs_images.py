@@ -40,7 +40,7 @@ def _count(db: Database, table) -> int:
 
 @pytest.fixture
 def registered(database: Database) -> Database:
-    assert load_asset_registry(database, SAMPLE / "assets.csv").loaded == 24
+    assert load_asset_registry(database, SAMPLE / "assets.csv").loaded == 34
     return database
 
 
