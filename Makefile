@@ -9,7 +9,7 @@ CONSTRAINTS := constraints.txt
 PYTEST_ARGS ?=
 FAST := not slow and not real_data and not integration and not browser and not postgres
 
-.PHONY: demo test test-fast lint bench lock chromium clean help
+.PHONY: demo test test-fast lint bench lock chromium clean help shipped-model
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,24 @@ $(VENV)/.installed-dev: pyproject.toml $(CONSTRAINTS) | $(PY)
 
 demo: $(VENV)/.installed-base  ## load the bundled sample, train/score, serve the dashboard on :8501
 	$(VENV)/bin/plantpulse demo
+
+SHIPPED_HOME ?= .plantpulse-shipped
+shipped-model: $(VENV)/.installed-base  ## retrain the demo's MoE checkpoints (turbofan RUL, bearing fault) into model/shipped/ (needs PLANTPULSE_DATASETS)
+	rm -rf $(SHIPPED_HOME)
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/plantpulse --home $(SHIPPED_HOME) train --preset tiny \
+	  --datasets cwru --tasks fault:bearing --pretrain-epochs 0 --finetune-epochs 10 --distill-epochs 6 \
+	  --batch-size 64 --lr 0.002 --seed 0 --device cpu --threads 1 --name plantpulse-cwru --no-register --quiet \
+	  --model-option patch_len=8 --model-option max_text_len=48 --model-option image_size=64 \
+	  '--dataset-option=cwru.channels=["drive_end_accel"]'
+	cp $(SHIPPED_HOME)/models/plantpulse-cwru-teacher-v1.safetensors model/shipped/plantpulse-teacher-cwru.safetensors
+	cp $(SHIPPED_HOME)/models/plantpulse-cwru-student-v1.safetensors model/shipped/plantpulse-student-cwru.safetensors
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/plantpulse --home $(SHIPPED_HOME) train --preset tiny \
+	  --datasets cmapss --tasks rul:turbofan --pretrain-epochs 2 --finetune-epochs 12 --distill-epochs 6 \
+	  --batch-size 64 --lr 0.002 --seed 0 --device cpu --threads 1 --name plantpulse-cmapss --no-register --quiet \
+	  --model-option patch_len=8 --model-option max_text_len=48 --model-option image_size=64 \
+	  '--dataset-option=cmapss.subsets=["FD001"]' --dataset-option=cmapss.window=50
+	cp $(SHIPPED_HOME)/models/plantpulse-cmapss-teacher-v1.safetensors model/shipped/plantpulse-teacher-cmapss.safetensors
+	cp $(SHIPPED_HOME)/models/plantpulse-cmapss-student-v1.safetensors model/shipped/plantpulse-student-cmapss.safetensors
 
 chromium:  ## install headless Chromium + chromedriver for the browser tests (Debian)
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \

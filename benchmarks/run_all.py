@@ -74,6 +74,10 @@ BENCHES: tuple[Bench, ...] = (
           lambda: ["--pg", _postgres() or DEFAULT_PG, "--runs", "1"],
           needs=lambda: None if _postgres() and _chromium() else
           "needs PLANTPULSE_BENCH_POSTGRES_URL and headless Chromium (make chromium)"),
+    Bench("shipped-cmapss", "bench_shipped.py", lambda: ["cmapss"], lambda: ["cmapss", "--repeats", "1"],
+          needs=lambda: None if _datasets() else "needs PLANTPULSE_DATASETS (C-MAPSS)"),
+    Bench("shipped-cwru", "bench_shipped.py", lambda: ["cwru", "--repeats", "3"], lambda: ["cwru", "--repeats", "1"],
+          needs=lambda: None if _datasets() else "needs PLANTPULSE_DATASETS (CWRU)"),
     # The weld scripts write the committed results in benchmarks/results/weld/: no quick version.
     Bench("weld-evaluate", "bench_weld.py", lambda: ["evaluate"], None,
           needs=lambda: None if _datasets() else "needs PLANTPULSE_DATASETS (the weld images)"),

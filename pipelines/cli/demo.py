@@ -2,14 +2,13 @@
 
 Steps (each idempotent, so a second run only serves): migrate the database; load the asset
 registry, the sensor files, the maintenance logs and the weld images through the connectors;
-make sure a RUL model is registered for the turbofans (a distilled MoE student made by
-``plantpulse train`` on C-MAPSS, when one is shipped in ``model/shipped/``; otherwise the quantile
-baseline trained on the sample's training engines: no student checkpoint is shipped yet, because
-the one the 2-core training budget gave was less accurate on the sample's test engines than the
-baseline); fit the machines' RUL model from their telemetry and failure log with ``plantpulse
-fit`` (gradient boosting, a Weibull survival model and the MoE on one split, the best on validation
-promoted); score every asset with
-the production model of its type and raise alerts; inspect the weld images; serve the dashboard.
+register the shipped MoE students (``model/shipped/``, made by ``make shipped-model`` with
+``plantpulse train``; ``model/shipped/README.md`` gives their figures beside the baselines): the
+turbofans' RUL model (without its file, the quantile baseline trained on the sample's training
+engines instead) and the bearings' fault model; fit the machines' RUL model from their telemetry
+and failure log with ``plantpulse fit`` (gradient boosting, a Weibull survival model and the MoE on
+one split, the best on validation promoted); score every asset with the production model of its
+type and raise alerts; inspect the weld images; serve the dashboard.
 """
 
 from __future__ import annotations
@@ -41,6 +40,8 @@ SAMPLE = sample_dir()
 BASELINE_NAME = "rul-baseline"
 STUDENT_NAME = "plantpulse-student"  # what `plantpulse score` uses by default
 SHIPPED_STUDENT = shipped_dir() / "plantpulse-student-cmapss.safetensors"
+BEARING_NAME = "plantpulse-bearing-student"
+SHIPPED_BEARING_STUDENT = shipped_dir() / "plantpulse-student-cwru.safetensors"
 AZURE_TEMPLATE = "azure-machine-{:03d}"
 WELD_CELL = "weld-cell-01"
 
@@ -76,6 +77,7 @@ def _ingest_steps(settings: Settings, db: Database, sample: Path) -> list[Step]:
         Step("asset registry", lambda: ingest.describe(ingest.load_asset_registry(db, sample / "assets.csv"))),
         Step("turbofan sensors", lambda: sensors("turbofan_fd001_test.csv", ignore_columns=("cycle",))),
         Step("machine telemetry", lambda: sensors("azure_telemetry.csv")),
+        Step("bearing vibration", lambda: sensors("cwru_bearings_de_0hp.csv")),
         *(Step(f"log {n}", partial(logs, n, asset_template=AZURE_TEMPLATE))
           for n in ("PdM_errors.csv", "PdM_maint.csv", "PdM_failures.csv")),
         Step("aviation logbook", lambda: logs("maintnet_aviation_sample.csv")),
@@ -123,16 +125,7 @@ def ensure_rul_model(settings: Settings, db: Database, sample: Path, shipped: Pa
             if current_model_version(session, name) is not None:
                 return name
     if shipped.is_file():
-        from plantpulse.data.core.hashing import sha256_file
-        from plantpulse.model.moe.checkpoint import read_metadata
-
-        meta = read_metadata(shipped)
-        with db.session() as session:
-            version = register_model_version(
-                session, name=STUDENT_NAME, kind="student", task="multitask", path=str(shipped.resolve()),
-                metrics=meta.metrics, config=meta.config.to_dict(), data_fingerprint=meta.data_fingerprint,
-                sha256=sha256_file(shipped))
-            promote_model_version(session, version.id)
+        _register_shipped(db, STUDENT_NAME, shipped)
         return STUDENT_NAME
     path, metrics = train_sample_baseline(sample, settings.model_dir / "rul-baseline.safetensors")
     with db.session() as session:
@@ -142,6 +135,41 @@ def ensure_rul_model(settings: Settings, db: Database, sample: Path, shipped: Pa
         )
         promote_model_version(session, version.id)
     return BASELINE_NAME
+
+
+def _register_shipped(db: Database, name: str, path: Path) -> None:
+    """Register and promote a shipped MoE checkpoint (read and checked first: a corrupted file is
+    an error, not a fallback)."""
+    from plantpulse.data.core.hashing import sha256_file
+    from plantpulse.model.moe.checkpoint import read_metadata
+
+    meta = read_metadata(path)
+    with db.session() as session:
+        version = register_model_version(
+            session, name=name, kind="student", task="multitask", path=str(path.resolve()),
+            metrics=meta.metrics, config=meta.config.to_dict(), data_fingerprint=meta.data_fingerprint,
+            sha256=sha256_file(path))
+        promote_model_version(session, version.id)
+
+
+def ensure_bearing_model(db: Database, shipped: Path = SHIPPED_BEARING_STUDENT) -> str:
+    """Register (and promote) the shipped bearing-fault MoE student unless it is there; a message."""
+    with db.session() as session:
+        current = current_model_version(session, BEARING_NAME)
+    if current is not None:
+        return f"{BEARING_NAME} v{current.version} already in production"
+    if not shipped.is_file():
+        return f"skipped: no {shipped.name} in model/shipped/ (make shipped-model makes it); bearings are not scored"
+    _register_shipped(db, BEARING_NAME, shipped)
+    return (f"{BEARING_NAME} (the shipped MoE student, CWRU drive end; its figures beside the baselines: "
+            "model/shipped/README.md)")
+
+
+def _describe_rul_model(name: str) -> str:
+    if name == STUDENT_NAME:
+        return (f"{name} (the shipped MoE student; its figures beside the baselines: "
+                "model/shipped/README.md)")
+    return f"{name} (quantile MLP trained on the sample's 40 training engines)"
 
 
 MACHINE_TYPE = "rotating_machine"  # the sample's Azure machines (assets.csv)
@@ -202,7 +230,8 @@ def run_demo(settings: Settings, sample: Path = SAMPLE, echo: Callable[[str], No
     prepare_database(db)
     steps = [
         *_ingest_steps(settings, db, sample),
-        Step("RUL model", lambda: ensure_rul_model(settings, db, sample)),
+        Step("RUL model", lambda: _describe_rul_model(ensure_rul_model(settings, db, sample))),
+        Step("bearing fault model", lambda: ensure_bearing_model(db)),
         Step("machine RUL model (fit)", lambda: fit_machine_model(settings, db)),
         Step("scoring", lambda: _score(settings, db)),
         Step("weld inspection", lambda: _inspect_welds(settings, sample)),

@@ -20,7 +20,14 @@ from plantpulse.data.store.schema import (
     WeldImage,
 )
 from plantpulse.model.moe.checkpoint import CheckpointError
-from plantpulse.pipelines.cli.demo import SAMPLE, SHIPPED_STUDENT, ensure_rul_model, run_demo
+from plantpulse.pipelines.cli.demo import (
+    SAMPLE,
+    SHIPPED_BEARING_STUDENT,
+    SHIPPED_STUDENT,
+    ensure_bearing_model,
+    ensure_rul_model,
+    run_demo,
+)
 from plantpulse.pipelines.ingest.entry import prepare_database
 
 
@@ -37,19 +44,34 @@ def test_demo_loads_scores_and_is_idempotent(tmp_path: Path) -> None:
     run_demo(settings, echo=lines.append)
     db = Database(settings.db_url)
     first = _counts(db)
-    assert first["assets"] == 24
-    assert first["sensor_readings"] == 2435 * 24 + 6480 * 4  # every value of both sensor files
+    assert first["assets"] == 34
+    # every value of the three sensor files: turbofans, machine telemetry, bearing vibration
+    assert first["sensor_readings"] == 2435 * 24 + 6480 * 4 + 10 * 2048
     assert first["maintenance_events"] == 102 + 106 + 16 + 300
     assert first["weld_images"] == 15
-    assert first["predictions"] == 23  # one per turbofan and per machine; the weld cell is inspected
+    # one per turbofan, machine and bearing; the weld cell is inspected instead
+    assert first["predictions"] == 20 + 3 + (10 if SHIPPED_BEARING_STUDENT.is_file() else 0)
     assert any("RUL model" in line for line in lines)
     assert any("machine RUL model (fit)" in line and "promoted rotating_machine-rul v" in line for line in lines)
     with db.session() as s:
         machines = s.scalars(select(ModelVersion.kind).where(ModelVersion.name == "rotating_machine-rul")).all()
     assert sorted(machines) == ["gbm", "moe", "weibull"]  # fitted on one split, the best on validation promoted
     with db.session() as s:
-        rul = s.execute(select(Prediction.rul_lower, Prediction.rul_mean, Prediction.rul_upper)).all()
-    assert all(lo <= mid <= hi for lo, mid, hi in rul)
+        rul = s.execute(select(Prediction.rul_lower, Prediction.rul_mean, Prediction.rul_upper)
+                        .where(Prediction.rul_mean.is_not(None))).all()
+    assert len(rul) == 20 + 3 and all(lo <= mid <= hi for lo, mid, hi in rul)  # turbofans and machines
+    if SHIPPED_BEARING_STUDENT.is_file():
+        with db.session() as s:
+            bearings = s.execute(select(Asset.name, Prediction.top_fault, Prediction.routing, ModelVersion.name)
+                                 .join(Prediction, Prediction.asset_id == Asset.id)
+                                 .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
+                                 .where(Asset.asset_type == "bearing")).all()
+        assert {model for *_, model in bearings} == {"plantpulse-bearing-student"}
+        # the asset name carries the recording's fault (cwru-bearing-105-inner-race-0007)
+        named = sum(top is not None and name.endswith(top.replace("_", "-").replace(".", ""))
+                    for name, top, _, _ in bearings)
+        assert len(bearings) == 10 and named >= 9
+        assert all(routing for _, _, routing, _ in bearings)  # modality and expert shares shown on the asset page
     run_demo(settings, echo=lines.append)
     assert _counts(db) == first
 
@@ -89,3 +111,16 @@ def test_without_a_shipped_student_the_sample_baseline_is_trained(tmp_path: Path
     prepare_database(db)
     assert ensure_rul_model(settings, db, SAMPLE, shipped=tmp_path / "missing.safetensors") == "rul-baseline"
     assert _models(db) == [("rul-baseline", "baseline", "production")]
+
+
+def test_the_shipped_bearing_model_is_registered_once_and_a_missing_one_is_said(tmp_path: Path) -> None:
+    settings = load_settings(env={}, home=str(tmp_path / "home"))
+    db = Database(settings.db_url)
+    prepare_database(db)
+    assert ensure_bearing_model(db, shipped=tmp_path / "missing.safetensors").startswith("skipped: no missing")
+    assert _models(db) == []
+    if not SHIPPED_BEARING_STUDENT.is_file():
+        pytest.skip("no shipped bearing student in model/shipped/")
+    assert "plantpulse-bearing-student (the shipped MoE student" in ensure_bearing_model(db)
+    assert "already in production" in ensure_bearing_model(db)
+    assert _models(db) == [("plantpulse-bearing-student", "student", "production")]
