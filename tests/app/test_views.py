@@ -159,3 +159,35 @@ def test_server_preload_imports_every_view(plant) -> None:
 
     assert preload() > 0
     assert all(f"plantpulse.app.views.{view}" in sys.modules for view in PAGES)
+
+
+def test_bearings_scored_by_the_shipped_student_show_their_fault_and_routing(plant) -> None:
+    """The sample's bearings, scored by the shipped MoE student as the demo does: the overview names
+    each one's fault and the asset page draws the modality and expert shares of its prediction."""
+    from pages import TIMEOUT_S, _page
+    from streamlit.testing.v1 import AppTest
+
+    from plantpulse.connectors.sensors.options import SensorOptions
+    from plantpulse.data.core.config.settings import load_settings
+    from plantpulse.data.core.resources import sample_dir
+    from plantpulse.pipelines.cli.demo import BEARING_NAME, SHIPPED_BEARING_STUDENT, ensure_bearing_model
+    from plantpulse.pipelines.ingest.entry import ingest_sensor_file
+    from plantpulse.pipelines.score.job import request_from, run_scoring
+
+    if not SHIPPED_BEARING_STUDENT.is_file():
+        pytest.skip("no shipped bearing student in model/shipped/")
+    settings, db = load_settings(), Database(plant.url)
+    ingest_sensor_file(db, sample_dir() / "sensors" / "cwru_bearings_de_0hp.csv", options=SensorOptions(timezone="UTC"))
+    ensure_bearing_model(db)
+    assert run_scoring(settings, db, request_from(settings, model=BEARING_NAME)).predictions == 10
+    db.dispose()
+
+    fleet = run_page("overview").dataframe[0].value.set_index("asset")
+    assert fleet.loc["cwru-bearing-105-inner-race-0007", "top fault"] == "inner_race_0.007"
+    assert fleet.loc["cwru-bearing-234-outer-race-0021", "top fault"] == "outer_race_0.021"
+    at = AppTest.from_function(_page, args=("asset", "engineer"), default_timeout=TIMEOUT_S)
+    at.query_params["asset"] = "cwru-bearing-105-inner-race-0007"
+    at.run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "What drove the latest prediction" in shown and "reports no routing" not in shown
