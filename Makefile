@@ -30,19 +30,18 @@ demo: $(VENV)/.installed-base  ## load the bundled sample, train/score, serve th
 	$(VENV)/bin/plantpulse demo
 
 SHIPPED_HOME ?= .plantpulse-shipped
+# what both shipped models share: the tiny preset, one CPU thread, seed 0
+SHIPPED_TRAIN = OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/plantpulse --home $(SHIPPED_HOME) train \
+	--preset tiny --batch-size 64 --lr 0.002 --seed 0 --device cpu --threads 1 --no-register --quiet \
+	--model-option patch_len=8 --model-option max_text_len=48 --model-option image_size=64
 shipped-model: $(VENV)/.installed-base  ## retrain the demo's MoE checkpoints (turbofan RUL, bearing fault) into model/shipped/ (needs PLANTPULSE_DATASETS)
 	rm -rf $(SHIPPED_HOME)
-	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/plantpulse --home $(SHIPPED_HOME) train --preset tiny \
-	  --datasets cwru --tasks fault:bearing --pretrain-epochs 0 --finetune-epochs 10 --distill-epochs 6 \
-	  --batch-size 64 --lr 0.002 --seed 0 --device cpu --threads 1 --name plantpulse-cwru --no-register --quiet \
-	  --model-option patch_len=8 --model-option max_text_len=48 --model-option image_size=64 \
-	  '--dataset-option=cwru.channels=["drive_end_accel"]'
+	$(SHIPPED_TRAIN) --name plantpulse-cwru --datasets cwru --tasks fault:bearing \
+	  --pretrain-epochs 0 --finetune-epochs 10 --distill-epochs 6 '--dataset-option=cwru.channels=["drive_end_accel"]'
 	cp $(SHIPPED_HOME)/models/plantpulse-cwru-teacher-v1.safetensors model/shipped/plantpulse-teacher-cwru.safetensors
 	cp $(SHIPPED_HOME)/models/plantpulse-cwru-student-v1.safetensors model/shipped/plantpulse-student-cwru.safetensors
-	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/plantpulse --home $(SHIPPED_HOME) train --preset tiny \
-	  --datasets cmapss --tasks rul:turbofan --pretrain-epochs 2 --finetune-epochs 12 --distill-epochs 6 \
-	  --batch-size 64 --lr 0.002 --seed 0 --device cpu --threads 1 --name plantpulse-cmapss --no-register --quiet \
-	  --model-option patch_len=8 --model-option max_text_len=48 --model-option image_size=64 \
+	$(SHIPPED_TRAIN) --name plantpulse-cmapss --datasets cmapss --tasks rul:turbofan \
+	  --pretrain-epochs 2 --finetune-epochs 12 --distill-epochs 6 \
 	  '--dataset-option=cmapss.subsets=["FD001"]' --dataset-option=cmapss.window=50
 	cp $(SHIPPED_HOME)/models/plantpulse-cmapss-teacher-v1.safetensors model/shipped/plantpulse-teacher-cmapss.safetensors
 	cp $(SHIPPED_HOME)/models/plantpulse-cmapss-student-v1.safetensors model/shipped/plantpulse-student-cmapss.safetensors

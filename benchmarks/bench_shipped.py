@@ -89,8 +89,7 @@ def run_cwru(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     import pandas as pd
 
     from plantpulse.model.moe.inference import load_moe
-    from plantpulse.pipelines.evaluate.features import chunked, vibration_features
-    from plantpulse.pipelines.evaluate.gbm import class_probabilities
+    from plantpulse.pipelines.evaluate.cwru import gbm_probabilities
     from plantpulse.pipelines.evaluate.moe import outputs
     from plantpulse.pipelines.evaluate.scoring import class_scores
     from plantpulse.pipelines.train.tasks import build_bundle
@@ -104,12 +103,8 @@ def run_cwru(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             o, seconds = _timed(lambda m=model, d=data: outputs(m, d), args.repeats if part == "test" else 1)
             out[f"{label} | {part}"] = class_scores(o["probs"], data.targets, len(CLASSES)) | {
                 "seconds": seconds, "windows": float(len(data))}
-    rows = np.sort(np.random.default_rng(0).choice(len(splits.train), min(3000, len(splits.train)), replace=False))
-    feats = [chunked(d.sensor, vibration_features, r) for d, r in
-             ((splits.train, rows), (splits.val, None), (splits.test, None))]
-    for part, index in (("val", 1), ("test", 2)):
-        probs = class_probabilities(feats[0], splits.train.targets[rows], feats[1], splits.val.targets, feats[index],
-                                    len(CLASSES), 300, 0)
+    for part, probs in zip(("val", "test"), gbm_probabilities(splits, (splits.val, splits.test), 3000, 300, 0),
+                           strict=True):
         out[f"Gradient boosting (spectral features) | {part}"] = class_scores(
             probs, getattr(splits, part).targets, len(CLASSES))
     frame = pd.read_csv(ROOT / "data" / "sample" / "sensors" / "cwru_bearings_de_0hp.csv")

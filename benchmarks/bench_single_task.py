@@ -75,8 +75,7 @@ def _moe(ctx, case: dict, seed: int):
 
 
 def run_cwru(ctx, seed: int, case: str = "cwru") -> dict[str, dict[str, float]]:
-    from plantpulse.pipelines.evaluate.features import chunked, vibration_features
-    from plantpulse.pipelines.evaluate.gbm import class_probabilities
+    from plantpulse.pipelines.evaluate.cwru import gbm_probabilities
     from plantpulse.pipelines.evaluate.moe import outputs
     from plantpulse.pipelines.evaluate.scoring import class_scores
     from plantpulse.pipelines.train.tasks.cwru import CLASSES
@@ -86,12 +85,7 @@ def run_cwru(ctx, seed: int, case: str = "cwru") -> dict[str, dict[str, float]]:
     out = {"MoE teacher": class_scores(outputs(models.teacher, splits.test)["probs"], truth, len(CLASSES))
            | {"train_s": models.wall_s}}
     start = time.perf_counter()
-    rows = np.sort(np.random.default_rng(seed).choice(len(splits.train), min(ctx.budget.cwru_gbm_rows, len(splits.train)),
-                                                      replace=False))
-    feats = [chunked(d.sensor, vibration_features, r) for d, r in
-             ((splits.train, rows), (splits.val, None), (splits.test, None))]
-    probs = class_probabilities(feats[0], splits.train.targets[rows], feats[1], splits.val.targets, feats[2],
-                                len(CLASSES), ctx.budget.gbm_iter, seed)
+    probs = gbm_probabilities(splits, (splits.test,), ctx.budget.cwru_gbm_rows, ctx.budget.gbm_iter, seed)[0]
     out["Gradient boosting (spectral features)"] = class_scores(probs, truth, len(CLASSES)) | {
         "train_s": time.perf_counter() - start}
     out["_routing"] = _routing(models.teacher, splits.test)

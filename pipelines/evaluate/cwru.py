@@ -28,7 +28,7 @@ import numpy as np
 
 from plantpulse.data.datasets import load_dataset
 from plantpulse.model.metrics import confusion
-from plantpulse.model.moe.training import TaskSplits
+from plantpulse.model.moe.training import TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.cwru_cases import cross_load_table, size_table, targets
@@ -75,18 +75,27 @@ def predict_all(ctx: EvalContext, splits: TaskSplits, spec, seed: int, key: str,
     if not baselines:
         return out
     start = time.perf_counter()
-    rows = np.arange(len(splits.train))
-    limit = min(ctx.budget.cwru_gbm_rows, ctx.budget.max_rows or len(rows))
-    if len(rows) > limit:  # overlapping training windows: a subset loses little
-        rows = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
-    feats = [chunked(d.sensor, vibration_features, r) for d, r in
-             ((splits.train, rows), (splits.val, None), (test, None))]
-    probs = class_probabilities(feats[0], splits.train.targets[rows], feats[1], splits.val.targets, feats[2],
-                                len(CLASSES), ctx.budget.gbm_iter, seed)
+    limit = min(ctx.budget.cwru_gbm_rows, ctx.budget.max_rows or len(splits.train))
+    probs = gbm_probabilities(splits, (test,), limit, ctx.budget.gbm_iter, seed)[0]
     out[MODELS[2]] = (probs, time.perf_counter() - start)
     net, wall = plain_model(ctx, splits, seed, f"cwru-{key}-s{seed}")
     out[MODELS[3]] = (outputs(net, test)["probs"], wall)
     return out
+
+
+def gbm_probabilities(splits: TaskSplits, parts: tuple[TaskData, ...], limit: int, gbm_iter: int,
+                      seed: int) -> list[np.ndarray]:
+    """Gradient boosting on spectrum and envelope features of the windows: class probabilities for
+    each of ``parts``, trained on at most ``limit`` training windows (a seeded subset: overlapping
+    windows, so a subset loses little) and early-stopped on the validation windows."""
+    rows = np.arange(len(splits.train))
+    if len(rows) > limit:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
+    train = chunked(splits.train.sensor, vibration_features, rows)
+    val = chunked(splits.val.sensor, vibration_features, None)
+    return [class_probabilities(train, splits.train.targets[rows], val, splits.val.targets,
+                                chunked(part.sensor, vibration_features, None), len(CLASSES), gbm_iter, seed)
+            for part in parts]
 
 
 def _same_load(ctx: EvalContext, rows: dict[str, RowBuilder], details: dict) -> list:

@@ -17,6 +17,7 @@ from plantpulse.data.core.errors import DatasetError
 from plantpulse.data.core.resources import sample_dir
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SENSOR_NAMES, SETTING_NAMES
+from plantpulse.data.datasets.sample import bearing_asset
 
 CMAPSS_CHANNELS: tuple[str, ...] = ("cycle", *SETTING_NAMES, *SENSOR_NAMES)
 CWRU_RATE_HZ = 12_000.0
@@ -95,7 +96,7 @@ def cwru_assets(root: Path | None, block: int) -> list[ReplayAsset]:
         with np.load(folder / "cwru_de_0hp.npz") as arrays:
             series = {key: (labels[key], arrays[key]) for key in sorted(arrays.files)}
     return [
-        ReplayAsset(f"cwru-bearing-{key[1:4]}-{label.replace('_', '-').replace('.', '')}", "bearing_rig", "CWRU",
+        ReplayAsset(bearing_asset(int(key[1:4]), label), "bearing_rig", "CWRU",
                     ("vibration_de",), np.asarray(values, np.float64).reshape(-1, 1), block, CWRU_RATE_HZ)
         for key, (label, values) in sorted(series.items())
     ]
