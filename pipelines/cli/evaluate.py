@@ -86,7 +86,8 @@ def check_datasets(root: Path, names: list[str]) -> None:
               help="Comma-separated protocols (see below) or 'all'.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Seeds of the main model and baselines.")
 @click.option("--budget", type=click.Choice(sorted(BUDGETS)), default=None,
-              help="Training budget: 'full' the designed run, 'reduced' what fitted 2 CPU cores, 'quick' a "
+              help="Training budget: 'full' the designed multi-task run, 'reduced' what of it fitted 2 CPU cores, "
+                   "'per-task' one MoE per task trained on it alone (the published run), 'quick' a "
                    "minutes-long smoke run, 'gpu' the default preset on a CUDA device. Default: 'full', or with --from-checkpoint the budget the "
                    "checkpoints were trained with.")
 @click.option("--from-checkpoint", is_flag=True,

@@ -1,6 +1,6 @@
 """The shared skeleton of the single-label classification protocols (MaintNet, AI4I, weld):
-per seed, the MoE teacher and student of the main experiment, the ablations (first seed), and
-each baseline, all scored on the same test split of the task builder."""
+per seed, the MoE teacher and student of the main experiment (or, per task, the task's own MoE),
+the ablations (first seed), and each baseline, all scored on the same test split of the task builder."""
 
 from __future__ import annotations
 
@@ -45,16 +45,19 @@ def collect(ctx: EvalContext, dataset: str, task: str, baselines: dict[str, Base
         first = seed == ctx.seeds[0]
         if first:
             found.splits = splits
-        specs = [(X.main_spec(seed), "MoE", "moe")]
+        specs = [(X.task_spec(ctx, dataset, seed), "MoE", "moe")]
         if first:
             specs += [(X.ablation_spec(a, seed), X.ABLATION_LABELS[a], "ablation") for a in X.ablation_names(ctx)]
         for spec, label, family in specs:
             models = X.get(ctx, spec)
+            own = X.own_splits(ctx, spec, dataset, seed, task)  # same rows; the options may add channels
+            assert np.array_equal(own.test.groups, full.test.groups), "the MoE's bundle splits differently"
+            own = TaskSplits(own.train, own.val, subset_rows(own.test, ctx.budget.eval_rows))
             for kind, model in (("teacher", models.teacher), ("student", models.student)):
                 if model is None:
                     continue
                 name = f"{label} {kind}" if family == "moe" else label
-                probs = (outputs(model, splits.val)["probs"], outputs(model, splits.test)["probs"])
+                probs = (outputs(model, own.val)["probs"], outputs(model, own.test)["probs"])
                 found.rows.setdefault(name, RowBuilder(name, family)).add(
                     case, class_scores(probs[1], splits.test.targets, n), seed,
                     models.wall_s if kind == "teacher" else 0.0)

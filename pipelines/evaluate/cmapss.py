@@ -8,7 +8,9 @@ coverage is the share of test engines whose true (capped) RUL lies inside it, sh
 width in cycles. The MoE's interval is the one scoring shows: split-conformal calibrated on the
 validation engines' last windows by the training job (stored in the checkpoint), or the nominal
 Gaussian one for checkpoints made before that calibration.
-The MoE is one multi-task model for all four subsets; the baselines are fitted per subset.
+The MoE is one multi-task model for all four subsets (or, with a per-task budget, one model per
+subset trained on it alone, on the recipe's longer windows, with gradient boosting also fitted on
+those windows); the baselines are fitted per subset.
 """
 
 from __future__ import annotations
@@ -77,30 +79,62 @@ def _raw_inputs(ctx: EvalContext, splits: TaskSplits, index: int, name: str) -> 
 
 
 def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits, seed: int) -> None:
+    for index, name in enumerate(SUBSETS):
+        _subset_baselines(ctx, rows, name, _subset(splits, index), splits, index, seed)
+
+
+def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, part: TaskSplits,
+                      whole: TaskSplits, index: int, seed: int, long: TaskSplits | None = None) -> None:
+    """The baselines of one subset: ``part`` its 30-cycle windows, ``whole``/``index`` the bundle they
+    come from and the subset's index there (for the raw histories), ``long`` the per-task MoE's own
+    longer windows (gradient boosting is also fitted on those: the stronger of the two is the bar)."""
     import time
 
     b = ctx.budget
+    truth = part.test.targets
+    runs = {
+        "Gradient boosting (window features)": partial(B.gbm_rul, part.train, part.val, part.test,
+                                                       b.gbm_iter, seed, b.max_rows),
+        "Weibull AFT (lifelines)": partial(B.weibull_rul, part.train, part.test, seed,
+                                           min(4000, b.max_rows or 4000)),
+        "Quantile MLP (model/baseline/quantile_mlp.py)": partial(_quantile_mlp, ctx, whole, index, name, seed),
+        "Plain CNN": partial(_plain, ctx, part, seed, f"cmapss-{name}-s{seed}"),
+    }
+    if long is not None:
+        assert np.array_equal(long.test.targets, truth), "the long windows must score the same test engines"
+        runs[f"Gradient boosting ({long.train.sensor.shape[1]}-cycle window features)"] = partial(
+            B.gbm_rul, long.train, long.val, long.test, b.gbm_iter, seed, b.max_rows)
+    for label, fit in runs.items():
+        start = time.perf_counter()
+        pred = fit()
+        builder = rows.setdefault(label, RowBuilder(label, "baseline"))
+        builder.add(name, rul_scores(pred.mean, truth, B.CAP, pred.lower, pred.upper), seed,
+                    time.perf_counter() - start)
+
+
+def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, keep: dict) -> None:
+    """One seed of the per-task scope: per subset, an MoE trained on that subset alone (its recipe's
+    windows) beside the baselines fitted on the same engine split."""
+    collected: dict[str, list] = {}
     for index, name in enumerate(SUBSETS):
-        part = _subset(splits, index)
-        truth = part.test.targets
-        runs = {
-            "Gradient boosting (window features)": partial(B.gbm_rul, part.train, part.val, part.test,
-                                                           b.gbm_iter, seed, b.max_rows),
-            "Weibull AFT (lifelines)": partial(B.weibull_rul, part.train, part.test, seed,
-                                               min(4000, b.max_rows or 4000)),
-            "Quantile MLP (model/baseline/quantile_mlp.py)": partial(_quantile_mlp, ctx, splits, index, seed),
-            "Plain CNN": partial(_plain, ctx, part, seed, f"cmapss-{name}-s{seed}"),
-        }
-        for label, fit in runs.items():
-            start = time.perf_counter()
-            pred = fit()
-            builder = rows.setdefault(label, RowBuilder(label, "baseline"))
-            builder.add(name, rul_scores(pred.mean, truth, B.CAP, pred.lower, pred.upper), seed,
-                        time.perf_counter() - start)
+        spec = X.task_spec(ctx, "cmapss", seed, name=f"cmapss-{name}", subsets=[name])
+        own = X.own_splits(ctx, spec, "cmapss", seed, RUL_TASK.name)
+        models = X.get(ctx, spec)
+        outs = calibrated(outputs(models.teacher, own.test), models.extras.get("teacher"))
+        builder = rows.setdefault("MoE teacher", RowBuilder("MoE teacher", "moe"))
+        builder.add(name, rul_scores(outs["mean"], outs["target"], RUL_TASK.rul_cap, outs["lower"], outs["upper"]),
+                    seed, models.wall_s)
+        collected.setdefault("group", []).append(index * 1000 + own.test.groups % 1000)
+        for key in ("mean", "std", "target", "lower", "upper"):
+            collected.setdefault(key, []).append(outs[key])
+        part = X.bundle(ctx, "cmapss", seed, subsets=[name]).splits[RUL_TASK.name]
+        _subset_baselines(ctx, rows, name, part, part, 0, seed, long=own)
+    if seed == ctx.seeds[0]:
+        keep["teacher"] = {k: np.concatenate(v) for k, v in collected.items()}
 
 
-def _quantile_mlp(ctx: EvalContext, splits: TaskSplits, index: int, seed: int) -> B.RulPrediction:
-    runs, test = _raw_inputs(ctx, splits, index, SUBSETS[index])
+def _quantile_mlp(ctx: EvalContext, splits: TaskSplits, index: int, name: str, seed: int) -> B.RulPrediction:
+    runs, test = _raw_inputs(ctx, splits, index, name)
     return B.quantile_mlp_rul(runs, test, channel_names(), seed, ctx.budget.qmlp_epochs)
 
 
@@ -116,6 +150,9 @@ def run(ctx: EvalContext) -> ProtocolResult:
     rows: dict[str, RowBuilder] = {}
     keep: dict[str, dict] = {}
     for seed in ctx.seeds:
+        if X.per_task(ctx):
+            _per_task_seed(ctx, rows, seed, keep)
+            continue
         splits = X.bundle(ctx, "cmapss", seed).splits[RUL_TASK.name]
         _score_moe(ctx, rows, X.main_spec(seed), "MoE", "moe", splits.test, seed, keep)
         if seed == ctx.seeds[0]:
@@ -128,7 +165,8 @@ def run(ctx: EvalContext) -> ProtocolResult:
         for subset in SUBSETS:
             builder.add(subset, {"rmse": figures[subset]})
     test = X.bundle(ctx, "cmapss", ctx.seeds[0]).splits[RUL_TASK.name].test
-    plot_paths = plots.rul_plots(ctx, keep, test.groups, SUBSETS) if keep else ()
+    groups = keep["teacher"].pop("group") if X.per_task(ctx) else test.groups
+    plot_paths = plots.rul_plots(ctx, keep, groups, SUBSETS) if keep else ()
     result_rows = tuple(r.row() for r in rows.values())
     return ProtocolResult(
         name="cmapss", title="C-MAPSS turbofan RUL (FD001–FD004)", protocol=__doc__.split("\n\n", 1)[1].strip(),
@@ -139,9 +177,10 @@ def run(ctx: EvalContext) -> ProtocolResult:
                f"first seed's MoE are in the JSON (details.predictions).",
                f"The quantile MLP of model/baseline/quantile_mlp.py is trained for {ctx.budget.qmlp_epochs} epochs (its default is 40) to fit "
                "the CPU budget; it sees raw (not condition-normalised) values, as in scoring."),
-        details={"predictions": {kind: {"group": test.groups.tolist(), "true": o["target"].tolist(),
+        details={"predictions": {kind: {"group": groups.tolist(), "true": o["target"].tolist(),
                                         "mean": o["mean"].tolist(), "lower": o["lower"].tolist(),
-                                        "upper": o["upper"].tolist()} for kind, o in keep.items()}})
+                                        "upper": o["upper"].tolist()} for kind, o in keep.items()}}
+                 | ({"moe": "one MoE per subset and seed, trained on that subset alone"} if X.per_task(ctx) else {}))
 
 
 def _targets(rows) -> tuple[TargetCheck, ...]:

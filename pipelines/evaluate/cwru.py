@@ -70,7 +70,8 @@ def predict_all(ctx: EvalContext, splits: TaskSplits, spec, seed: int, key: str,
     if spec is not None:
         models = X.get(ctx, spec)
         out["MoE teacher"] = (outputs(models.teacher, test)["probs"], models.wall_s)
-        out["MoE student"] = (outputs(models.student, test)["probs"], 0.0)
+        if models.student is not None:
+            out["MoE student"] = (outputs(models.student, test)["probs"], 0.0)
     out["_target"], out["_groups"] = (test.targets, 0.0), (test.groups, 0.0)
     if not baselines:
         return out
@@ -103,7 +104,7 @@ def _same_load(ctx: EvalContext, rows: dict[str, RowBuilder], details: dict) -> 
     for seed in ctx.seeds:
         splits = X.bundle(ctx, "cwru", seed).splits[FAULT_TASK.name]
         first = seed == ctx.seeds[0]
-        preds = predict_all(ctx, splits, X.main_spec(seed), seed, "same-load", first or ctx.budget.baseline_all_seeds)
+        preds = predict_all(ctx, splits, X.task_spec(ctx, "cwru", seed), seed, "same-load", first or ctx.budget.baseline_all_seeds)
         truth = preds.pop("_target")[0]
         preds.pop("_groups")
         for model, (probs, wall) in preds.items():
@@ -130,7 +131,7 @@ def _cross_load(ctx: EvalContext, seed: int) -> tuple[dict[str, dict[tuple[int, 
     for a in X.CWRU_LOADS:
         test_loads = [k for k in X.CWRU_LOADS if k != a]
         splits = X.bundle(ctx, "cwru", seed, protocol="load", test_loads=test_loads).splits[FAULT_TASK.name]
-        preds = predict_all(ctx, splits, X.cwru_load_spec(a, seed), seed, f"load{a}")
+        preds = predict_all(ctx, splits, X.cwru_load_spec(ctx, a, seed), seed, f"load{a}")
         truth, groups = preds.pop("_target")[0], preds.pop("_groups")[0]
         load = np.array([loads[int(g)] for g in groups])
         for model, (probs, wall) in preds.items():
@@ -149,7 +150,7 @@ def _unseen_size(ctx: EvalContext, seed: int) -> tuple[dict[str, dict[float, dic
     pooled: dict[str, list] = {"pred": [], "true": []}
     for size in X.CWRU_SIZES:
         splits = X.bundle(ctx, "cwru", seed, protocol="fault_size", test_size=size).splits[FAULT_TASK.name]
-        preds = predict_all(ctx, splits, X.cwru_size_spec(size, seed), seed, f"size{size}")
+        preds = predict_all(ctx, splits, X.cwru_size_spec(ctx, size, seed), seed, f"size{size}")
         truth = TYPE_OF[preds.pop("_target")[0].astype(int)]
         preds.pop("_groups")
         for model, (probs, wall) in preds.items():
@@ -185,5 +186,6 @@ def run(ctx: EvalContext) -> ProtocolResult:
                f"as listed per row. Cross-load and unseen size: seed {seed} only (one model per held-out "
                f"load / size).", f"Gradient boosting is fitted on {ctx.budget.cwru_gbm_rows} randomly chosen "
                f"training windows (of the half-overlapping ones) to fit the CPU budget.",
-               "The ablation models are the main multi-task model with one change; they exist for the "
-               "same-load split only."), details=details)
+               *(() if X.per_task(ctx) else ("The ablation models are the main multi-task model with one "
+                                              "change; they exist for the same-load split only.",))),
+        details=details)

@@ -9,6 +9,11 @@
   protocols (the split depends on the held-out load or size).
 - ``azure-<modalities>``: Azure-only models for the single- vs multi-modality comparison
   (teacher only).
+
+Under a ``per_task`` budget there is no multi-task model: every protocol's MoE is trained on its one
+task (:func:`task_spec`: ``cmapss-FD00x-s<seed>``, ``cwru-s<seed>``, ``ai4i2020-s<seed>``, ...) with
+the budget's recipe for that dataset (epochs, task-builder options), teacher only, and scored on
+the bundle it was trained on; the ablations of the joint model are not run.
 """
 
 from __future__ import annotations
@@ -34,30 +39,68 @@ AZURE_MODALITIES: dict[str, tuple[str, ...]] = {
 }
 
 
+# the task every single-task MoE is trained for, per dataset
+TASK_OF: dict[str, str] = {"cmapss": "rul:turbofan", "cwru": "fault:bearing", "azure_pdm": "failure24h:machine",
+                           "maintnet": "system:aircraft", "ai4i2020": "fault:milling",
+                           "weld_surface_yolo": "defect:weld"}
+
+
+def per_task(ctx: EvalContext) -> bool:
+    return ctx.budget.scope == "per_task"
+
+
 def main_spec(seed: int) -> MoeSpec:
     return MoeSpec(name=f"main-s{seed}", datasets=ALL_DATASETS, seed=seed)
 
 
-def ablation_spec(name: str, seed: int = 0) -> MoeSpec:
+def task_spec(ctx: EvalContext, dataset: str, seed: int, name: str | None = None, **options: object) -> MoeSpec:
+    """The MoE a protocol reports for ``dataset``: the multi-task ``main-s<seed>`` under a joint
+    budget; under a per-task budget, a model of that task alone, trained with the budget's recipe for
+    the dataset and the task-builder ``options`` of the case (e.g. one C-MAPSS subset)."""
+    if not per_task(ctx):
+        return main_spec(seed)
+    return _single(ctx, name or dataset, dataset, seed, options, distill=False)
+
+
+def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[str, object],
+            distill: bool, tasks: tuple[str, ...] | None = None) -> MoeSpec:
+    recipe = ctx.budget.recipes.get(dataset, {}) if per_task(ctx) else {}
+    epochs = {stage: int(recipe[f"{stage}_epochs"]) for stage in ("pretrain", "finetune")
+              if f"{stage}_epochs" in recipe}
+    merged = {**recipe.get("options", {}), **options}
+    pretrain = epochs.get("pretrain", ctx.budget.pretrain_epochs) > 0 if per_task(ctx) else True
+    return MoeSpec(name=f"{name}-s{seed}", datasets=(dataset,), seed=seed,
+                   tasks=(TASK_OF[dataset],) if tasks is None else tasks, pretrain=pretrain,
+                   distill=distill and not per_task(ctx), bundle_options={dataset: merged} if merged else {},
+                   epochs=epochs)
+
+
+def own_splits(ctx: EvalContext, spec: MoeSpec, dataset: str, seed: int, task: str):
+    """The train/val/test splits of ``task`` from the bundle ``spec`` was trained on (its options)."""
+    return bundle(ctx, dataset, seed, **spec.bundle_options.get(dataset, {})).splits[task]
+
+
+def ablation_spec(name: str, seed: int = 0) -> MoeSpec:  # joint budgets only
     return MoeSpec(name=f"{name}-s{seed}", datasets=ALL_DATASETS, seed=seed, distill=False,
                    **ABLATIONS[name])
 
 
-def cwru_load_spec(train_load: int, seed: int = 0) -> MoeSpec:
+def cwru_load_spec(ctx: EvalContext, train_load: int, seed: int = 0) -> MoeSpec:
     test = [k for k in CWRU_LOADS if k != train_load]
-    return MoeSpec(name=f"cwru-load{train_load}-s{seed}", datasets=("cwru",), tasks=("fault:bearing",),
-                   seed=seed, bundle_options={"cwru": {"protocol": "load", "test_loads": test}})
+    return _single(ctx, f"cwru-load{train_load}", "cwru", seed, {"protocol": "load", "test_loads": test},
+                   distill=True)
 
 
-def cwru_size_spec(test_size: float, seed: int = 0) -> MoeSpec:
+def cwru_size_spec(ctx: EvalContext, test_size: float, seed: int = 0) -> MoeSpec:
     tag = f"{test_size:.3f}".replace("0.", "")
-    return MoeSpec(name=f"cwru-size{tag}-s{seed}", datasets=("cwru",), tasks=("fault:bearing",), seed=seed,
-                   bundle_options={"cwru": {"protocol": "fault_size", "test_size": test_size}})
+    return _single(ctx, f"cwru-size{tag}", "cwru", seed, {"protocol": "fault_size", "test_size": test_size},
+                   distill=True)
 
 
-def azure_spec(modalities: str, seed: int = 0) -> MoeSpec:
-    return MoeSpec(name=f"azure-{modalities.replace('+', '-')}-s{seed}", datasets=("azure_pdm",), seed=seed,
-                   distill=False, bundle_options={"azure_pdm": {"modalities": list(AZURE_MODALITIES[modalities])}})
+def azure_spec(ctx: EvalContext, modalities: str, seed: int = 0) -> MoeSpec:
+    return _single(ctx, f"azure-{modalities.replace('+', '-')}", "azure_pdm", seed,
+                   {"modalities": list(AZURE_MODALITIES[modalities])}, distill=False,
+                   tasks=None if per_task(ctx) else ())
 
 
 def get(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
@@ -70,7 +113,7 @@ def get(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
 
 
 def ablation_names(ctx: EvalContext) -> tuple[str, ...]:
-    return tuple(ABLATIONS) if ctx.ablations else ()
+    return tuple(ABLATIONS) if ctx.ablations and not per_task(ctx) else ()
 
 
 def bundle(ctx: EvalContext, name: str, seed: int, **options: object):
@@ -95,6 +138,6 @@ def legacy_checkpoints(ctx: EvalContext) -> bool:
     key = "legacy-checkpoints"
     if key not in ctx.cache:
         path = ctx.checkpoint_dir / f"{main_spec(ctx.seeds[0]).name}-teacher.safetensors"
-        ctx.cache[key] = bool(ctx.from_checkpoint and path.is_file()
+        ctx.cache[key] = bool(ctx.from_checkpoint and not per_task(ctx) and path.is_file()
                               and not read_metadata(path).config.channel_vocab)
     return bool(ctx.cache[key])

@@ -43,6 +43,12 @@ class MoeSpec:
     pcgrad: bool = True
     distill: bool = True
     bundle_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    epochs: dict[str, int] = field(default_factory=dict)  # stage -> epochs, over the budget's
+
+    def stage_epochs(self, ctx: EvalContext) -> dict[str, int]:
+        b = ctx.budget
+        return {"pretrain": b.pretrain_epochs, "finetune": b.finetune_epochs, "distill": b.distill_epochs,
+                **self.epochs}
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def _request(ctx: EvalContext, spec: MoeSpec, stage: str):
     b = ctx.budget
     return TrainRequest(
         stage=stage, preset=b.preset, datasets=spec.datasets, tasks=spec.tasks,
-        epochs={"pretrain": b.pretrain_epochs, "finetune": b.finetune_epochs, "distill": b.distill_epochs},
+        epochs=spec.stage_epochs(ctx),
         steps=b.moe_steps, batch_size=b.batch_size, lr=b.lr, seed=spec.seed, device=b.device,
         name=spec.name, resume=True, pcgrad=spec.pcgrad,
         model_overrides={**b.moe_overrides, **spec.overrides}, register_versions=False,
@@ -179,8 +185,9 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     b = ctx.budget
     args = ["--preset", b.preset, "--datasets", ",".join(spec.datasets)]
     args += ["--tasks", ",".join(spec.tasks)] if spec.tasks else []
-    args += ["--pretrain-epochs", str(b.pretrain_epochs), "--finetune-epochs", str(b.finetune_epochs),
-             "--distill-epochs", str(b.distill_epochs), *(["--steps", str(b.moe_steps)] if b.moe_steps else []),
+    epochs = spec.stage_epochs(ctx)
+    args += ["--pretrain-epochs", str(epochs["pretrain"]), "--finetune-epochs", str(epochs["finetune"]),
+             "--distill-epochs", str(epochs["distill"]), *(["--steps", str(b.moe_steps)] if b.moe_steps else []),
              "--batch-size", str(b.batch_size), "--lr", str(b.lr), "--seed", str(spec.seed), "--device", b.device, "--name",
              spec.name, "--no-register", "--eval-rows", "64", "--quiet"]
     defaults = type(b)()

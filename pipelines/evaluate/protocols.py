@@ -100,8 +100,8 @@ def run_protocols(ctx: EvalContext, names: list[str], command: str) -> tuple[lis
         results.append(replace(result, wall_s=time.perf_counter() - t0))
         ctx.echo(f"== {name} done in {(time.perf_counter() - t0) / 60:.1f} min")
     meta = {
-        "command": command, "commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain", "--",
-                                                                                       "pipelines", "model")),
+        "command": command, "commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain", "--", "pipelines", "model",
+                                                  ":!model/checkpoints")),  # the run's own output
         "started": started.strftime("%Y-%m-%d %H:%M UTC"), "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": round(time.perf_counter() - start, 1), "machine": machine(), "seeds": list(ctx.seeds),
         "protocol_seeds": {name: list(s) for name, s in seeds.items()},

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,6 +54,12 @@ class Budget(BaseModel):
     patience: int = Field(3, ge=1, description="MoE early stopping: epochs without a better validation score")
     qmlp_epochs: int = Field(10, ge=1, description="epochs of the quantile-MLP RUL baseline (its default is 40)")
     device: str = Field("cpu", description="where the MoE experiments train (the baselines train on the CPU)")
+    scope: Literal["joint", "per_task"] = Field(
+        "joint", description="'joint': one multi-task MoE for every dataset (main-s<seed>) plus ablations; "
+                             "'per_task': one MoE per task, trained on that task alone with its recipe")
+    recipes: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per dataset (per_task scope): pretrain_epochs, finetune_epochs and "
+                                          "task-builder options of its MoE, over the budget's own")
     seeded_protocols: tuple[str, ...] | None = Field(
         None, description="protocols that run every seed given; the others run the first seed only "
                           "(None: every protocol runs every seed)")
@@ -70,6 +77,20 @@ BUDGETS: dict[str, Budget] = {
     # C-MAPSS (its protocol asks for at least 3), the first seed for the other protocols.
     "reduced": Budget(name="reduced", moe_steps=40, pretrain_epochs=1, finetune_epochs=5, distill_epochs=2,
                       net_steps=100, net_epochs=6, qmlp_epochs=5, seeded_protocols=("cmapss",)),
+    # One MoE per task, trained on that task alone for epochs of one pass over its training data,
+    # with the recipes measured in docs/benchmarks.md ("MoE single-task runs"); early stopping on
+    # validation picks each teacher's epoch; no distillation. About 2.5 h of one core for C-MAPSS
+    # (4 subsets x 3 seeds) and half an hour for the rest, on 2 CPU cores.
+    "per-task": Budget(name="per-task", scope="per_task", moe_steps=None, pretrain_epochs=0, finetune_epochs=10,
+                       distill_epochs=0, batch_size=64, net_steps=100, net_epochs=6, qmlp_epochs=5,
+                       seeded_protocols=("cmapss",), recipes={
+                           "cmapss": {"pretrain_epochs": 2, "finetune_epochs": 12, "options": {"window": 50}},
+                           "cwru": {"finetune_epochs": 10},
+                           "azure_pdm": {"pretrain_epochs": 2, "finetune_epochs": 15},
+                           "ai4i2020": {"finetune_epochs": 40, "options": {"derived": True}},
+                           "maintnet": {"finetune_epochs": 15},
+                           "weld_surface_yolo": {"finetune_epochs": 15},
+                       }),
     # The ``default`` preset (256 wide, 6 layers, 24 experts, 8 per modality group, top-2) on a GPU:
     # epochs are passes over every task's training data. Not used for the shipped checkpoints or CI.
     "gpu": Budget(name="gpu", preset="default", moe_steps=None, pretrain_epochs=2, finetune_epochs=20,

@@ -89,6 +89,19 @@ def budget_line(budget: Any) -> str:
 
     if not isinstance(budget, dict):
         return f"Budget: `{budget}`."
+    if budget.get("scope") == "per_task":
+        recipes = "; ".join(
+            f"{dataset} {r.get('pretrain_epochs', budget.get('pretrain_epochs'))} pre-training + "
+            f"{r.get('finetune_epochs', budget.get('finetune_epochs'))} fine-tuning epochs"
+            + (f" with {', '.join(f'{k}={v}' for k, v in r['options'].items())}" if r.get("options") else "")
+            for dataset, r in budget.get("recipes", {}).items())
+        seeded = budget.get("seeded_protocols")
+        return (f"Budget: `{budget.get('name')}`: **one MoE per task**, each trained on that task alone with the "
+                f"`{budget.get('preset')}` preset, batch {budget.get('batch_size')}, lr {budget.get('lr')}, epochs of "
+                + ("one pass over the task's training data" if budget.get("moe_steps") is None
+                   else f"{budget.get('moe_steps')} steps") + ", the best epoch on validation kept (patience "
+                f"{budget.get('patience')}), no distillation: {recipes}."
+                + (f" Only {', '.join(seeded)} runs every seed, the other protocols the first one." if seeded else ""))
     full = BUDGETS["full"].model_dump(mode="json")
     changed = [f"{k} {full[k]} → {v}" for k, v in budget.items()
                if k not in ("name", "seeded_protocols") and k in full and full[k] != v]
@@ -135,8 +148,11 @@ def markdown(results: list[ProtocolResult], meta: dict[str, Any], existing: str,
         "- Cells are mean ± sample standard deviation over the seeds listed in each row; 'wall' is the "
         "training + scoring wall time of that row summed over its seeds (shared CPU, so a rough guide; "
         "for checkpointed models it is the wall time recorded when they were trained).",
-        "- MoE rows: the teacher and the distilled student of one multi-task model trained on all six "
-        "datasets at once (`plantpulse train`); baselines are fitted per task.", "",
+        ("- MoE rows: the teacher of an MoE trained on that task alone (`plantpulse train --tasks`; one per "
+         "C-MAPSS subset and seed, one per CWRU held-out load or size); baselines are fitted per task on the "
+         "same split." if isinstance(meta.get("budget"), dict) and meta["budget"].get("scope") == "per_task" else
+         "- MoE rows: the teacher and the distilled student of one multi-task model trained on all six "
+         "datasets at once (`plantpulse train`); baselines are fitted per task."), "",
     ]
     runs = {r.name: r.details["run"] if isinstance(r.details.get("run"), dict) else _run(meta, r.name)
             for r in results}

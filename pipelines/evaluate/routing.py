@@ -3,6 +3,7 @@
 Runs the first seed's teacher and student over (up to ``rows``) test samples of every task and
 sums each MoE layer's per-modality expert load (``RouterStats.modality_load``: computed
 token-to-expert assignments). Each heatmap row is one (task, modality) pair normalised to 1.
+With a per-task budget each row comes from that task's own teacher (C-MAPSS: the FD001 model).
 """
 
 from __future__ import annotations
@@ -55,14 +56,35 @@ def heat(model: PlantPulseModel, tests: list[TaskData]) -> tuple[np.ndarray, lis
     return np.stack(shares) if shares else np.zeros((0, 0)), labels, raw
 
 
+def per_task_heat(ctx: EvalContext, rows: int) -> tuple[np.ndarray, list[str], dict]:
+    """Per-task scope: each task's own teacher routing its own test subset (first seed; C-MAPSS: FD001)."""
+    seed, parts = ctx.seeds[0], []
+    for dataset in X.ALL_DATASETS:
+        if dataset == "cmapss":
+            spec = X.task_spec(ctx, dataset, seed, name="cmapss-FD001", subsets=["FD001"])
+        elif dataset == "azure_pdm":
+            spec = X.azure_spec(ctx, "sensor+text", seed)
+        else:
+            spec = X.task_spec(ctx, dataset, seed)
+        test = X.own_splits(ctx, spec, dataset, seed, X.TASK_OF[dataset]).test
+        parts.append(heat(X.get(ctx, spec).teacher, [subset_rows(test, rows, seed)]))
+    shares = [p[0] for p in parts if len(p[1])]
+    labels = [label for p in parts for label in p[1]]
+    raw = {k: v for p in parts for k, v in p[2].items()}
+    return (np.concatenate(shares) if shares else np.zeros((0, 0))), labels, raw
+
+
 def run(ctx: EvalContext) -> ProtocolResult:
-    models = X.get(ctx, X.main_spec(ctx.seeds[0]))
-    tests = task_tests(ctx, 64 if ctx.quick else 256)
+    rows = 64 if ctx.quick else 256
+    if X.per_task(ctx):
+        heats = {"teacher": per_task_heat(ctx, rows)}
+    else:
+        models = X.get(ctx, X.main_spec(ctx.seeds[0]))
+        tests = task_tests(ctx, rows)
+        heats = {kind: heat(model, tests) for kind, model in (("teacher", models.teacher),
+                                                              ("student", models.student)) if model is not None}
     plot_list, details, notes = [], {}, []
-    for kind, model in (("teacher", models.teacher), ("student", models.student)):
-        if model is None:
-            continue
-        shares, labels, raw = heat(model, tests)
+    for kind, (shares, labels, raw) in heats.items():
         details[kind] = raw
         if len(labels):
             plot_list.append(plots.expert_heatmap(ctx, shares, labels, f"Expert load per task and modality, MoE {kind}",

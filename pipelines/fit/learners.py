@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 
 from plantpulse.data.core.errors import CheckpointError, ConfigError
-from plantpulse.data.core.resources import checkpoints_dir
+from plantpulse.data.core.resources import shipped_dir
 from plantpulse.model.baseline.window_gbm import ensembles, isolation_trees, save_gbm, snapshot_features
 from plantpulse.model.moe.channels import vocabulary
 from plantpulse.model.moe.checkpoint import (
@@ -47,7 +47,7 @@ from plantpulse.pipelines.evaluate.gbm import fit_classifier, fit_regressor
 from plantpulse.pipelines.fit.spec import FitSpec
 
 TASK_PREFIX = {"rul": "rul", "class": "fault", "anomaly": "anomaly"}
-SHIPPED_BACKBONE = "main-s0-teacher.safetensors"
+SHIPPED_BACKBONE = "plantpulse-backbone.safetensors"  # the multi-task teacher (six datasets)
 HEAD_KIND = {"rul": "rul", "class": "classification", "anomaly": "anomaly"}
 
 
@@ -148,7 +148,7 @@ def _task_data(name: str, task: TaskSpec, data: FitData, rows: np.ndarray) -> Ta
 
 def backbone_path(name: str) -> Path:
     """``shipped`` -> the committed multi-task teacher; anything else is a checkpoint path."""
-    path = checkpoints_dir() / SHIPPED_BACKBONE if name == "shipped" else Path(name)
+    path = shipped_dir() / SHIPPED_BACKBONE if name == "shipped" else Path(name)
     if not path.is_file():
         raise ConfigError(f"backbone {name!r}: no checkpoint at {path}. Give 'shipped' or a .safetensors file "
                           f"written by plantpulse train / fit.")

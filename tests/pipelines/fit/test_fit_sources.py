@@ -163,14 +163,14 @@ def test_the_fitted_moe_scores_its_asset_type_through_the_predictor_registry(pla
 
 
 def test_a_new_adapter_on_the_shipped_frozen_backbone(plant: Database, tmp_path: Path) -> None:
-    from plantpulse.data.core.resources import checkpoints_dir
+    from plantpulse.data.core.resources import shipped_dir
     from plantpulse.model.moe.checkpoint import load_checkpoint
 
     result = _fit(plant, tmp_path, target="class", label_column="state", backbone="shipped")
     _check(plant, result, "class")
     report = json.loads((result.report.parent / "fit-report.json").read_text(encoding="utf-8"))
     assert "frozen" in report["learners"]["moe"]
-    shipped, _ = load_checkpoint(checkpoints_dir() / "main-s0-teacher.safetensors")
+    shipped, _ = load_checkpoint(shipped_dir() / "plantpulse-backbone.safetensors")
     fitted, _ = load_checkpoint(report["files"]["moe"])
     assert "fault:pump" in [t.name for t in fitted.cfg.tasks]
     backbone = [n for n, _ in shipped.named_parameters() if not n.startswith("decoder.")]
@@ -232,13 +232,13 @@ def test_a_single_asset_is_split_by_time(database: Database, tmp_path: Path) -> 
 
 
 def test_unfreeze_fine_tunes_the_shipped_backbone_too(plant: Database, tmp_path: Path) -> None:
-    from plantpulse.data.core.resources import checkpoints_dir
+    from plantpulse.data.core.resources import shipped_dir
     from plantpulse.model.moe.checkpoint import load_checkpoint
 
     result = _fit(plant, tmp_path, target="class", label_column="state", backbone="shipped", unfreeze=True)
     report = json.loads((result.report.parent / "fit-report.json").read_text(encoding="utf-8"))
     assert "fine-tuned" in report["learners"]["moe"]
-    shipped, _ = load_checkpoint(checkpoints_dir() / "main-s0-teacher.safetensors")
+    shipped, _ = load_checkpoint(shipped_dir() / "plantpulse-backbone.safetensors")
     fitted = dict(load_checkpoint(report["files"]["moe"])[0].named_parameters())
     changed = [n for n, p in shipped.named_parameters() if not n.startswith("decoder.") and not (fitted[n] == p).all()]
     assert changed
