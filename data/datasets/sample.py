@@ -111,6 +111,12 @@ def build_cwru(root: Path, out: Path) -> None:
     (out / "vibration" / "cwru_de_0hp_labels.json").write_text(json.dumps(labels, indent=1) + "\n")
 
 
+# the demo's bearings, in the sample and in the OPC-UA replay: the asset type and channel the shipped
+# bearing model scores
+BEARING_TYPE = "bearing"
+BEARING_CHANNEL = "drive_end_accel"
+
+
 def bearing_asset(file_number: int, label: str) -> str:
     """``cwru-bearing-105-inner-race-0007``: the recording's file number and its fault."""
     return f"cwru-bearing-{file_number:03d}-{label.replace('_', '-').replace('.', '')}"
@@ -127,7 +133,7 @@ def build_cwru_bearings(root: Path, out: Path) -> None:
                                   unit="us")
         frame = pd.DataFrame({"asset": bearing_asset(rec.file_number, rec.label),
                               "timestamp": (CWRU_EPOCH + offsets).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                              "drive_end_accel": values})
+                              BEARING_CHANNEL: values})
         frames.append(frame)
     _write_csv(pd.concat(frames, ignore_index=True), out / "sensors" / "cwru_bearings_de_0hp.csv")
 
@@ -146,7 +152,7 @@ def build_assets(out: Path) -> None:
     rows = [(cmapss_asset(u), "turbofan", "Hangar 1", "Fleet FD001", "C-MAPSS sim") for u in TEST_ENGINES]
     rows += [(azure_asset(m), "rotating_machine", "Plant 2", "Line A", "") for m in AZURE_MACHINES]
     labels = json.loads((out / "vibration" / "cwru_de_0hp_labels.json").read_text())
-    rows += [(bearing_asset(int(key[1:4]), label), "bearing", "Test rig", "Drive end, 0 hp", "CWRU test rig")
+    rows += [(bearing_asset(int(key[1:4]), label), BEARING_TYPE, "Test rig", "Drive end, 0 hp", "CWRU test rig")
              for key, label in sorted(labels.items())]
     rows += [("weld-cell-01", "weld_cell", "Plant 2", "Body shop", "")]
     frame = pd.DataFrame(rows, columns=["name", "asset_type", "site", "line", "model"])

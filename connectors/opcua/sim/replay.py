@@ -17,7 +17,7 @@ from plantpulse.data.core.errors import DatasetError
 from plantpulse.data.core.resources import sample_dir
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SENSOR_NAMES, SETTING_NAMES
-from plantpulse.data.datasets.sample import bearing_asset
+from plantpulse.data.datasets.sample import BEARING_CHANNEL, BEARING_TYPE, bearing_asset
 
 CMAPSS_CHANNELS: tuple[str, ...] = ("cycle", *SETTING_NAMES, *SENSOR_NAMES)
 CWRU_RATE_HZ = 12_000.0
@@ -86,7 +86,8 @@ def _decimal(values: np.ndarray) -> np.ndarray:
 
 
 def cwru_assets(root: Path | None, block: int) -> list[ReplayAsset]:
-    """One waveform asset per CWRU 0 hp recording (drive-end accelerometer, in g)."""
+    """One waveform asset per CWRU 0 hp recording (drive-end accelerometer, in g), with the asset type
+    and channel of the sample's bearings, so the shipped bearing model scores what the replay streams."""
     if root is not None:
         recordings = [r for r in load_dataset("cwru", root, verify="sizes").recordings if r.load_hp == 0]
         series = {f"X{r.file_number:03d}_DE": (r.label, r.de) for r in recordings}
@@ -96,8 +97,8 @@ def cwru_assets(root: Path | None, block: int) -> list[ReplayAsset]:
         with np.load(folder / "cwru_de_0hp.npz") as arrays:
             series = {key: (labels[key], arrays[key]) for key in sorted(arrays.files)}
     return [
-        ReplayAsset(bearing_asset(int(key[1:4]), label), "bearing_rig", "CWRU",
-                    ("vibration_de",), np.asarray(values, np.float64).reshape(-1, 1), block, CWRU_RATE_HZ)
+        ReplayAsset(bearing_asset(int(key[1:4]), label), BEARING_TYPE, "CWRU",
+                    (BEARING_CHANNEL,), np.asarray(values, np.float64).reshape(-1, 1), block, CWRU_RATE_HZ)
         for key, (label, values) in sorted(series.items())
     ]
 

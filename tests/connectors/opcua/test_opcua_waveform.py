@@ -14,7 +14,7 @@ from plantpulse.connectors.opcua.connector import OpcUaConnector
 from plantpulse.data.core.resources import sample_dir
 from plantpulse.data.core.times import to_micros
 from plantpulse.data.store.db import Database
-from plantpulse.data.store.schema import Asset, SensorReading
+from plantpulse.data.store.schema import Asset, Channel, SensorReading
 from plantpulse.pipelines.ingest.opcua import database_sinks
 
 pytestmark = [pytest.mark.integration]
@@ -38,7 +38,10 @@ def test_vibration_blocks_are_stored_sample_by_sample(sims: list[SimProcess], sq
         asset = s.scalar(select(Asset).where(Asset.name == "cwru-bearing-105-inner-race-0007"))
         rows = s.execute(select(SensorReading.ts, SensorReading.value).where(SensorReading.asset_id == asset.id)
                          .order_by(SensorReading.ts)).all()
-    assert asset.asset_type == "bearing_rig"
+        channels = s.scalars(select(Channel.name).join(SensorReading, SensorReading.channel_id == Channel.id)
+                             .where(SensorReading.asset_id == asset.id).distinct()).all()
+    assert asset.asset_type == "bearing"  # what the shipped bearing model scores
+    assert channels == ["drive_end_accel"]
     with np.load(sample_dir() / "vibration" / "cwru_de_0hp.npz") as arrays:
         expected = arrays["X105_DE"][: STEPS * BLOCK]
     np.testing.assert_array_equal([v for _, v in rows], expected)
