@@ -21,17 +21,8 @@ pickle). `<name>-teacher` / `<name>-student` were made by `plantpulse train` (th
 `plantpulse evaluate`, which runs the same training job and copies the finished versions here);
 `plain/<key>` are the plain-CNN baselines, trained by `plantpulse evaluate` itself.
 
-**Turbofan scoring** (demo and scoring job): `main-s0-student.safetensors` — the distilled
-student of the multi-task model; it holds the `rul:turbofan` and `anomaly:turbofan` heads with the
-C-MAPSS per-operating-condition normaliser and 30-cycle window. Load it with
-
-```python
-from plantpulse.model.moe.inference import load_moe
-predictor = load_moe("model/checkpoints/main-s0-student.safetensors", quantize=True)
-predictions = predictor.predict_batch(windows, predictor.channels_for("turbofan"), "turbofan")
-```
-
-(`windows`: raw values, shape (B, 30, 24): the 3 operational settings then sensors 1–21.)
+The models the product scores with are not here: they are in `model/shipped/` (the demo's MoE
+students, and the backbone `plantpulse fit` adapts), each with the command that made it.
 """
 
 

@@ -63,4 +63,4 @@ def test_from_checkpoint_takes_the_checkpoints_budget_and_refuses_another(tmp_pa
     with pytest.raises(ConfigError, match="b.json is unreadable"):
         resolve_budget(None, True, tmp_path)
     committed = checkpoints_dir()
-    assert resolve_budget(None, True, committed) in {"full", "reduced"}
+    assert resolve_budget(None, True, committed) == "per-task"

@@ -131,3 +131,52 @@ def test_reduced_budget_runs_every_seed_only_where_the_protocol_asks_for_it():
     assert BUDGETS["reduced"].seeds_for("cmapss", seeds) == seeds
     assert BUDGETS["reduced"].seeds_for("cwru", seeds) == (0,)
     assert all(BUDGETS["full"].seeds_for(name, seeds) == seeds for name in PROTOCOLS)
+
+
+def _ctx(budget: str, tmp_path: Path):
+    from plantpulse.pipelines.evaluate.records import EvalContext
+
+    return EvalContext(tmp_path, (0, 1, 2), BUDGETS[budget], tmp_path / "w", tmp_path / "c", tmp_path / "i")
+
+
+def test_per_task_budget_trains_each_task_alone_with_its_recipe(tmp_path: Path):
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.moe import train_commands
+
+    ctx = _ctx("per-task", tmp_path)
+    spec = X.task_spec(ctx, "cmapss", 1, name="cmapss-FD002", subsets=["FD002"])
+    assert (spec.name, spec.datasets, spec.tasks) == ("cmapss-FD002-s1", ("cmapss",), ("rul:turbofan",))
+    assert spec.pretrain and not spec.distill and spec.epochs == {"pretrain": 2, "finetune": 12}
+    assert spec.bundle_options == {"cmapss": {"window": 50, "subsets": ["FD002"]}}
+    commands = train_commands(ctx, spec)
+    assert [c.split(" train ")[1].split()[:2] for c in commands] == [["--stage", "pretrain"], ["--stage", "finetune"]]
+    assert all("--pretrain-epochs 2 --finetune-epochs 12 --distill-epochs 0" in c for c in commands)
+    assert all("--dataset-option=cmapss.window=50" in c and "--tasks rul:turbofan" in c for c in commands)
+    assert "--steps" not in commands[0]  # epochs are passes over the task's own training data
+    ai4i = X.task_spec(ctx, "ai4i2020", 0)
+    assert not ai4i.pretrain and ai4i.epochs == {"finetune": 40} and ai4i.bundle_options == {"ai4i2020": {"derived": True}}
+    load = X.cwru_load_spec(ctx, 2, 0)
+    assert load.bundle_options == {"cwru": {"protocol": "load", "test_loads": [0, 1, 3]}} and not load.distill
+    assert X.azure_spec(ctx, "sensor", 0).tasks == ("failure24h:machine",)
+    assert X.ablation_names(ctx) == ()
+
+
+def test_joint_budgets_keep_the_multi_task_model_and_its_commands(tmp_path: Path):
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.moe import train_commands
+
+    ctx = _ctx("reduced", tmp_path)
+    assert X.task_spec(ctx, "cwru", 0) == X.main_spec(0)
+    load = X.cwru_load_spec(ctx, 0, 0)
+    assert load.distill and load.pretrain and load.epochs == {} and load.tasks == ("fault:bearing",)
+    assert X.azure_spec(ctx, "text", 0).tasks == () and X.ablation_names(ctx) == tuple(X.ABLATIONS)
+    (command,) = train_commands(ctx, X.main_spec(0))
+    assert "--pretrain-epochs 1 --finetune-epochs 5 --distill-epochs 2 --steps 40" in command
+
+
+def test_report_says_the_per_task_budget_trains_one_model_per_task():
+    from plantpulse.pipelines.evaluate.report import budget_line
+
+    line = budget_line(BUDGETS["per-task"].model_dump(mode="json"))
+    assert "one MoE per task" in line and "cmapss 2 pre-training + 12 fine-tuning epochs with window=50" in line
+    assert "reduced from" not in line and "Only cmapss runs every seed" in line

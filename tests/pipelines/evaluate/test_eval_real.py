@@ -25,8 +25,14 @@ CHECKPOINTS = Path(__file__).resolve().parents[3] / "model" / "checkpoints"
 
 @pytest.fixture(scope="module")
 def ctx(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> EvalContext:
+    """The committed checkpoints' budget (one MoE per task), with the quick budget's small baseline
+    fits and capped test sets."""
     out = tmp_path_factory.mktemp("evaluate")
-    return EvalContext(datasets_dir, (0,), BUDGETS["quick"], out / "work", CHECKPOINTS, out / "img",
+    quick = BUDGETS["quick"]
+    budget = BUDGETS["per-task"].model_copy(update={
+        "name": "quick", "gbm_iter": quick.gbm_iter, "max_rows": quick.max_rows, "eval_rows": quick.eval_rows,
+        "qmlp_epochs": quick.qmlp_epochs})
+    return EvalContext(datasets_dir, (0,), budget, out / "work", CHECKPOINTS, out / "img",
                        from_checkpoint=True, ablations=False, echo=lambda _: None)
 
 
@@ -67,6 +73,12 @@ def test_cmapss_test_engines_never_train_and_validation_is_by_engine(ctx):
     splits = X.bundle(ctx, "cmapss", 0).splits["rul:turbofan"]
     assert not set(splits.train.groups) & set(splits.val.groups)
     assert len(np.unique(splits.test.groups)) == len(splits.test)  # one window per test engine
+    for index, subset in enumerate(("FD001", "FD002", "FD003", "FD004")):  # each per-task MoE's own split
+        spec = X.task_spec(ctx, "cmapss", 0, name=f"cmapss-{subset}", subsets=[subset])
+        own = X.own_splits(ctx, spec, "cmapss", 0, "rul:turbofan")
+        assert own.train.sensor.shape[1] == 50 and not set(own.train.groups) & set(own.val.groups)
+        whole = splits.test.groups[splits.test.groups // 1000 == index] % 1000
+        assert np.array_equal(own.test.groups % 1000, whole)  # the same NASA test engines, in order
 
 
 def test_cwru_cross_load_and_unseen_size_splits(ctx):
