@@ -27,15 +27,16 @@ CACHE_TTL_S = 10
 RECENT_ROWS = 5000  # rows scanned to find which channels an asset reports
 
 
-NICE_WIDTHS_S = (1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400,
-                 7 * 86_400)
+# from 1 ms, so that a second of vibration sampled at kHz rates still spreads over many buckets
+NICE_WIDTHS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10_800,
+                 21_600, 43_200, 86_400, 7 * 86_400)
 
 
 def nice_width(raw_us: int) -> int:
-    """The smallest round bucket width (1 s, 5 s, … 1 h, 6 h, 1 d, 1 week) of at least ``raw_us``."""
+    """The smallest round bucket width (1 ms, 5 ms, … 1 s, 5 s, … 1 h, 6 h, 1 d, 1 week) of at least ``raw_us``."""
     for seconds in NICE_WIDTHS_S:
-        if seconds * 1_000_000 >= raw_us:
-            return seconds * 1_000_000
+        if round(seconds * 1_000_000) >= raw_us:
+            return round(seconds * 1_000_000)
     weeks = -(-raw_us // (NICE_WIDTHS_S[-1] * 1_000_000))
     return int(weeks * NICE_WIDTHS_S[-1] * 1_000_000)
 

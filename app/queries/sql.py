@@ -42,9 +42,8 @@ def epoch_us(column: Any, dialect: str) -> ColumnElement[int]:
 def bucket_us(column: Any, width_us: int, dialect: str) -> ColumnElement[int]:
     """Start of the ``width_us``-wide time bucket holding each row, in µs since the epoch."""
     width = literal(int(width_us), BigInteger)
-    if dialect == "postgresql":
-        seconds = func.floor(func.extract("epoch", column) / (int(width_us) / 1_000_000))
-        return (seconds.cast(BigInteger) * width).label("bucket")
+    if dialect == "postgresql":  # whole µs first: a float division by 0.001 s misplaces edge samples
+        return (func.floor(epoch_us(column, dialect) / width).cast(BigInteger) * width).label("bucket")
     return ((type_coerce(column, BigInteger) // width) * width).label("bucket")
 
 

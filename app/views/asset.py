@@ -47,8 +47,9 @@ def _summary(ctx: AppContext, info: dict[str, Any], latest: dict[str, Any] | Non
                    delta_color="off", delta_arrow="off", border=True,
                    help="mean of the latest prediction and its 80 % interval")
     name, prob = fleet.top_finding(latest.get("fault_probs") if latest else None, ctx.normal_classes)
-    fault = f"{name} ({prob:.0%})" if name else "—"
-    cols[1].metric("Top fault", fault, border=True)
+    # the name goes in the label: a fault name as the big value is cut off in a quarter-width card
+    cols[1].metric(f"Top fault: {name}" if name else "Top fault", f"{prob:.0%}" if name else "—", border=True,
+                   help=f"{name}, probability {prob:.0%} in the latest prediction" if name else None)
     score = latest.get("anomaly_score") if latest else None
     cols[2].metric("Anomaly score", "—" if score is None or pd.isna(score) else f"{score:.2f}",
                    border=True)

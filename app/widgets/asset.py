@@ -76,16 +76,20 @@ def routing_shares(routing: Mapping[str, Any] | None) -> pd.DataFrame:
     """A prediction's routing JSON as ``group``, ``name``, ``share`` (shares sum to 1 per group).
 
     Accepts ``{"modality": {"sensors": 0.8, ...}, "experts": {"e3": 0.4, ...}}``, lists of
-    loads (``{"experts": [0.1, 0.3, ...]}``) and a flat ``{"sensors": 0.8, ...}``.
+    loads (``{"experts": [0.1, 0.3, ...]}``; named ``expert 0``, ``expert 1``, ...) and a flat
+    ``{"sensors": 0.8, ...}``; a group's ``_shares`` suffix is dropped.
     """
     rows: list[tuple[str, str, float]] = []
     flat = {k: v for k, v in (routing or {}).items() if isinstance(v, int | float)}
     groups = {k: v for k, v in (routing or {}).items() if isinstance(v, dict | list)}
     if flat:
         groups["routing"] = flat
-    for group, values in groups.items():
+    for key, values in groups.items():
+        group = key.removesuffix("_shares")  # the scorer's "modality_shares" / "expert_shares"
         items = values.items() if isinstance(values, dict) else enumerate(values)
         pairs = [(str(k), float(v)) for k, v in items if isinstance(v, int | float) and np.isfinite(v)]
+        if "expert" in group:  # experts are numbered: "expert 3", not a bare "3"
+            pairs = [(f"expert {k}" if k.isdigit() else k, v) for k, v in pairs]
         total = sum(v for _, v in pairs if v > 0)
         rows.extend((group, name, v / total) for name, v in pairs if total > 0 and v > 0)
     return pd.DataFrame(rows, columns=["group", "name", "share"])

@@ -68,12 +68,12 @@ def format_age(value: datetime | pd.Timestamp | None, now: datetime | None = Non
 
 
 def duration(micros: int) -> str:
-    """A bucket width as people say it: ``1 s``, ``15 min``, ``6 h``, ``1 d``."""
+    """A bucket width as people say it: ``5 ms``, ``1 s``, ``15 min``, ``6 h``, ``1 d``."""
     seconds = micros / 1e6
     for size, unit in ((86_400, "d"), (3600, "h"), (60, "min")):
         if seconds >= size and seconds % size == 0:
             return f"{seconds / size:.0f} {unit}"
-    return f"{seconds:g} s"
+    return f"{micros / 1000:g} ms" if 0 < micros < 1_000_000 else f"{seconds:g} s"
 
 
 def zone_label(zone_name: str, at: datetime | None = None) -> str:

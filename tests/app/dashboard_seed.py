@@ -215,6 +215,8 @@ def seed_sample(db: Database, store: Path) -> Seeded:
     n = load_readings(db, assets, turbofan, sensors)
     azure = pd.read_csv(SAMPLE / "sensors" / "azure_telemetry.csv")
     n += load_readings(db, assets, azure, ["volt", "rotate", "pressure", "vibration"])
+    bearings = pd.read_csv(SAMPLE / "sensors" / "cwru_bearings_de_0hp.csv")
+    n += load_readings(db, assets, bearings, ["drive_end_accel"])
     alerts = _turbofan_predictions(db, assets, turbofan)
     _machine_data(db, assets)
     inspections = _weld(db, assets, store)

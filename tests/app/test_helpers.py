@@ -87,11 +87,19 @@ def test_rul_survival_from_quantiles_is_monotone() -> None:
     assert fallback["time"].tolist() == [0.0, 30.0, 50.0, 70.0]
 
 
-@pytest.mark.parametrize(("raw_s", "width_s"), [(0.2, 1), (7, 10), (50 * 60, 3600), (3 * 86_400, 7 * 86_400),
-                                                (20 * 86_400, 21 * 86_400)],
-                         ids=["sub-second", "seconds", "hour", "week", "weeks"])
-def test_nice_bucket_widths(raw_s: float, width_s: int) -> None:
-    assert nice_width(int(raw_s * 1e6)) == width_s * 1_000_000
+@pytest.mark.parametrize(("raw_s", "width_s"), [(0.00057, 0.001), (0.2, 0.5), (0.7, 1), (7, 10), (50 * 60, 3600),
+                                                (3 * 86_400, 7 * 86_400), (20 * 86_400, 21 * 86_400)],
+                         ids=["vibration", "sub-second", "second", "seconds", "hour", "week", "weeks"])
+def test_nice_bucket_widths(raw_s: float, width_s: float) -> None:
+    assert nice_width(int(raw_s * 1e6)) == round(width_s * 1_000_000)
+
+
+@pytest.mark.parametrize(("micros", "text"), [(1000, "1 ms"), (500_000, "500 ms"), (1_000_000, "1 s"),
+                                              (900_000_000, "15 min"), (86_400_000_000, "1 d")])
+def test_bucket_widths_read_as_people_say_them(micros: int, text: str) -> None:
+    from plantpulse.app.widgets.timefmt import duration
+
+    assert duration(micros) == text
 
 
 def test_channels_that_drift_come_first() -> None:
@@ -112,7 +120,9 @@ def test_routing_shares_normalise_each_group() -> None:
                                         "note": "ignored"})
     shares = frame.set_index(["group", "name"])["share"]
     assert shares[("modality", "sensors")] == pytest.approx(0.75)
-    assert shares[("experts", "1")] == pytest.approx(0.5) and ("experts", "0") not in shares.index
+    assert shares[("experts", "expert 1")] == pytest.approx(0.5) and ("experts", "expert 0") not in shares.index
+    stored = asset_views.routing_shares({"modality_shares": {"sensor": 1.0}, "expert_shares": [0.2, 0.8]})
+    assert set(stored["group"]) == {"modality", "expert"} and stored["name"].tolist()[-1] == "expert 1"
 
 
 def test_p_chart_flags_only_judged_points_above_the_limit() -> None:

@@ -50,18 +50,27 @@ def test_work_orders_of_one_asset(seeded) -> None:
     assert ",turbofan-fd001-test-020,critical,rul_low," in lines[1] and "borescope" in lines[1]
 
 
-def test_sensor_buckets_equal_pandas(seeded) -> None:
+@pytest.mark.parametrize(("name", "channel", "csv", "buckets", "width_us"), [
+    ("azure-machine-002", "volt", "azure_telemetry.csv", 30, None),
+    # 2,048 samples at 12 kHz (0.17 s): millisecond buckets, not one 1 s bucket
+    ("cwru-bearing-105-inner-race-0007", "drive_end_accel", "cwru_bearings_de_0hp.csv", 300, 1000),
+], ids=["hourly telemetry", "vibration"])
+def test_sensor_buckets_equal_pandas(seeded, name: str, channel: str, csv: str, buckets: int,
+                                     width_us: int | None) -> None:
     url, seed = seeded
-    asset_id = seed.assets["azure-machine-002"]
+    asset_id = seed.assets[name]
     chans = asset.channels(url, asset_id).set_index("name")["channel_id"]
     first, last = asset.time_span(url, asset_id)
-    buckets = asset.sensor_buckets(url, asset_id, (int(chans["volt"]),), first, last, 30)
-    raw = pd.read_csv(SAMPLE / "sensors" / "azure_telemetry.csv")
-    raw = raw[raw["asset"] == "azure-machine-002"]
-    us = pd.to_datetime(raw["timestamp"], utc=True).astype("int64") // 1000
-    width = buckets.attrs["width_us"]
-    expected = raw.groupby((us // width) * width)["volt"].agg(["mean", "min", "max", "count"])
-    got = buckets.set_index("bucket")
+    found = asset.sensor_buckets(url, asset_id, (int(chans[channel]),), first, last, buckets)
+    raw = pd.read_csv(SAMPLE / "sensors" / csv)
+    raw = raw[raw["asset"] == name]
+    us = pd.to_datetime(raw["timestamp"], utc=True, format="ISO8601").astype("int64") // 1000
+    width = found.attrs["width_us"]
+    assert width_us is None or width == width_us
+    expected = raw.groupby((us // width) * width)[channel].agg(["mean", "min", "max", "count"])
+    assert len(expected) > 1
+    buckets_found = found
+    got = buckets_found.set_index("bucket")
     assert got.index.tolist() == expected.index.tolist()
     np.testing.assert_allclose(got["mean"], expected["mean"])
     assert (got["n"].to_numpy() == expected["count"].to_numpy()).all()
