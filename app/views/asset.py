@@ -40,15 +40,17 @@ def _summary(ctx: AppContext, info: dict[str, Any], latest: dict[str, Any] | Non
     st.markdown(f"### {health.BADGES[state]} {info['name']}  \n"
                 f":gray[{info['asset_type']} · {info['site'] or 'no site'} · {info['line'] or 'no line'}"
                 f"{' · ' + info['model'] if info['model'] else ''}]")
-    cols = st.columns(4)
+    cols = st.columns([1, 1.4, 1, 1])  # the fault card holds names like inner_race_0.007
     rul = health.format_rul(latest["rul_mean"], None, None, unit) if latest else "—"
     interval = health.format_interval(latest["rul_lower"], latest["rul_upper"]) if latest else ""
     cols[0].metric("Remaining useful life", rul, delta=f"80 %: {interval} {unit}" if interval else None,
                    delta_color="off", delta_arrow="off", border=True,
                    help="mean of the latest prediction and its 80 % interval")
     name, prob = fleet.top_finding(latest.get("fault_probs") if latest else None, ctx.normal_classes)
-    # the name goes in the label: a fault name as the big value is cut off in a quarter-width card
-    cols[1].metric(f"Top fault: {name}" if name else "Top fault", f"{prob:.0%}" if name else "—", border=True,
+    # the name goes on the small second line (as the RUL card's interval): a fault name as the big value
+    # or in the label is cut off in a quarter-width card
+    cols[1].metric("Top fault", f"{prob:.0%}" if name else "—", delta=name or None, delta_color="off",
+                   delta_arrow="off", border=True,
                    help=f"{name}, probability {prob:.0%} in the latest prediction" if name else None)
     score = latest.get("anomaly_score") if latest else None
     cols[2].metric("Anomaly score", "—" if score is None or pd.isna(score) else f"{score:.2f}",

@@ -78,7 +78,8 @@ def test_asset_page_shows_prediction_and_history(plant) -> None:
     assert not at.exception, at.exception
     shown = texts(at)
     assert "Remaining useful life 504 h" in shown
-    assert "comp" in shown and "none (" not in shown  # the normal class is not a "top fault"
+    fault = next(m for m in at.metric if m.label == "Top fault")
+    assert fault.value.endswith("%") and str(fault.delta).startswith("comp")  # the normal class is not a "top fault"
     assert "mean per 1 h" in shown
     assert at.multiselect(key=f"channels-{plant.seeded.assets['azure-machine-001']}").value
 
