@@ -40,7 +40,7 @@ def _summary(ctx: AppContext, info: dict[str, Any], latest: dict[str, Any] | Non
     st.markdown(f"### {health.BADGES[state]} {info['name']}  \n"
                 f":gray[{info['asset_type']} · {info['site'] or 'no site'} · {info['line'] or 'no line'}"
                 f"{' · ' + info['model'] if info['model'] else ''}]")
-    cols = st.columns([1, 1.4, 1, 1])  # the fault card holds names like inner_race_0.007
+    cols = st.columns(4)
     rul = health.format_rul(latest["rul_mean"], None, None, unit) if latest else "—"
     interval = health.format_interval(latest["rul_lower"], latest["rul_upper"]) if latest else ""
     cols[0].metric("Remaining useful life", rul, delta=f"80 %: {interval} {unit}" if interval else None,
