@@ -60,12 +60,11 @@ def _score(builder: RowBuilder, val_probs: np.ndarray, splits: TaskSplits, test_
 
 
 def _moe_rows(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits, seed: int) -> None:
-    # per task, the Azure-only model on telemetry + logs is the reported MoE itself
-    main = X.azure_spec(ctx, "sensor+text", seed) if X.per_task(ctx) else X.main_spec(seed)
+    main = X.task_spec(ctx, "azure_pdm", seed)
     specs = [(main, "MoE", "moe")]
-    if seed == ctx.seeds[0]:
+    if seed == ctx.seeds[0]:  # one row per modality set, unless it is the reported model itself
         specs += [(X.azure_spec(ctx, m, seed), f"MoE teacher, Azure only, {MODALITY_LABEL[m]}", "ablation")
-                  for m in X.AZURE_MODALITIES if not (X.per_task(ctx) and m == "sensor+text")]
+                  for m in X.AZURE_MODALITIES if X.azure_spec(ctx, m, seed) != main]
         specs += [(X.ablation_spec(n, seed), X.ABLATION_LABELS[n], "ablation") for n in X.ablation_names(ctx)]
     for spec, label, family in specs:
         models = X.get(ctx, spec)

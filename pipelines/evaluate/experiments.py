@@ -59,6 +59,8 @@ def task_spec(ctx: EvalContext, dataset: str, seed: int, name: str | None = None
     the dataset and the task-builder ``options`` of the case (e.g. one C-MAPSS subset)."""
     if not per_task(ctx):
         return main_spec(seed)
+    if dataset == "azure_pdm" and not options:  # the Azure-only model on telemetry + logs
+        return azure_spec(ctx, "sensor+text", seed)
     return _single(ctx, name or dataset, dataset, seed, options, distill=False)
 
 

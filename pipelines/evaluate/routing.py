@@ -60,12 +60,8 @@ def per_task_heat(ctx: EvalContext, rows: int) -> tuple[np.ndarray, list[str], d
     """Per-task scope: each task's own teacher routing its own test subset (first seed; C-MAPSS: FD001)."""
     seed, parts = ctx.seeds[0], []
     for dataset in X.ALL_DATASETS:
-        if dataset == "cmapss":
-            spec = X.task_spec(ctx, dataset, seed, name="cmapss-FD001", subsets=["FD001"])
-        elif dataset == "azure_pdm":
-            spec = X.azure_spec(ctx, "sensor+text", seed)
-        else:
-            spec = X.task_spec(ctx, dataset, seed)
+        spec = (X.task_spec(ctx, dataset, seed, name="cmapss-FD001", subsets=["FD001"]) if dataset == "cmapss"
+                else X.task_spec(ctx, dataset, seed))
         test = X.own_splits(ctx, spec, dataset, seed, X.TASK_OF[dataset]).test
         parts.append(heat(X.get(ctx, spec).teacher, [subset_rows(test, rows, seed)]))
     shares = [p[0] for p in parts if len(p[1])]

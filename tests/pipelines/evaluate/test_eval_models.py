@@ -158,6 +158,7 @@ def test_per_task_budget_trains_each_task_alone_with_its_recipe(tmp_path: Path):
     load = X.cwru_load_spec(ctx, 2, 0)
     assert load.bundle_options == {"cwru": {"protocol": "load", "test_loads": [0, 1, 3]}} and not load.distill
     assert X.azure_spec(ctx, "sensor", 0).tasks == ("failure24h:machine",)
+    assert X.task_spec(ctx, "azure_pdm", 0) == X.azure_spec(ctx, "sensor+text", 0)  # one Azure model, not two
     assert X.ablation_names(ctx) == ()
 
 
