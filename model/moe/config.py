@@ -100,6 +100,8 @@ class ModelConfig(BaseModel):
     image_size: int = Field(64, ge=8)
     image_channels: int = Field(3, ge=1)
     image_patch: int = Field(8, ge=4, description="pixels per image token side (stem stride 4)")
+    image_norm: bool = Field(False, description="standardise pixels and layer-normalise the stem's "
+                             "tokens, so image content is not drowned by the position encoding")
     vocab_size: int = Field(4096, ge=16, description="hashing tokenizer buckets")
     max_text_len: int = Field(48, ge=4)
     # fusion and decoding
@@ -181,21 +183,21 @@ class ModelConfig(BaseModel):
 
 # Every preset routes for real: a token chooses among more experts than it uses (4 of a modality
 # group's experts for tiny, 8 for default, 16 reachable for large), and waveforms are embedded as
-# spectra. The field defaults above describe checkpoints from before these choices, so those
-# still load; new models get the presets' values.
-_SPECTRAL: dict[str, Any] = dict(waveform_bands=64, envelope_bands=32, waveform_band_group=8)
+# spectra, and image tokens are normalised. The field defaults above describe checkpoints from
+# before these choices, so those still load; new models get the presets' values.
+_CURRENT: dict[str, Any] = dict(waveform_bands=64, envelope_bands=32, waveform_band_group=8, image_norm=True)
 _PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         d_model=32, n_layers=2, n_heads=4, n_experts=12, n_shared_experts=1, expert_hidden=32,
         top_k=2, n_groups=3, router_rank=2, window=8, patch_len=4, channel_buckets=64,
-        image_size=32, image_patch=8, vocab_size=512, max_text_len=24, adapter_dim=8, **_SPECTRAL,
+        image_size=32, image_patch=8, vocab_size=512, max_text_len=24, adapter_dim=8, **_CURRENT,
     ),
-    "default": dict(n_experts=24, expert_hidden=128, top_k=2, dropout=0.1, **_SPECTRAL),
+    "default": dict(n_experts=24, expert_hidden=128, top_k=2, dropout=0.1, **_CURRENT),
     "large": dict(
         d_model=1280, n_layers=24, n_heads=20, n_experts=16, n_shared_experts=1,
         expert_hidden=640, top_k=4, n_groups=4, group_routing="learned", topk_groups=2,
         router_rank=8, window=64, n_global_tokens=2, patch_len=16, image_size=128,
-        image_patch=16, vocab_size=32768, max_text_len=64, adapter_dim=256, **_SPECTRAL,
+        image_patch=16, vocab_size=32768, max_text_len=64, adapter_dim=256, **_CURRENT,
     ),
 }
 PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)

@@ -153,3 +153,22 @@ def test_large_preset_builds_and_runs_one_forward_on_cpu(batch_factory, capsys):
 
 def test_moe_layers_exist_in_every_block(tiny_model):
     assert all(isinstance(b.ffn, HierarchicalMoELayer) for b in tiny_model.blocks)
+
+
+def test_image_tokens_carry_the_photo_not_only_its_position():
+    """Unnormalised, the stem's tokens differed by ~0.005 between photos against position codes of
+    ~0.5, and the weld model learnt one class; presets normalise them, old checkpoints keep their layout."""
+    from plantpulse.model.moe.config import from_dict
+    from plantpulse.model.moe.layers.embeddings import ImagePatchEmbedding
+
+    cfg = preset("tiny")
+    assert cfg.image_norm and preset("default").image_norm
+    torch.manual_seed(0)
+    size = cfg.image_size
+    photos = torch.rand(16, 3, size, size) * 0.3 + torch.rand(16, 3, 1, 1) * 0.5
+    new = ImagePatchEmbedding(cfg)(photos)
+    assert new.values.std(0).mean() > 0.2 * new.position.abs().mean()
+    stored = {k: v for k, v in cfg.to_dict().items() if k != "image_norm"}  # a checkpoint from before
+    old = ImagePatchEmbedding(from_dict(stored))
+    assert not from_dict(stored).image_norm and not any(k.startswith("norm.") for k in old.state_dict())
+    assert old(photos).values.std(0).mean() < new.values.std(0).mean()
