@@ -18,7 +18,7 @@ the bundle it was trained on; the ablations of the joint model are not run.
 
 from __future__ import annotations
 
-from plantpulse.pipelines.evaluate.moe import MoeModels, MoeSpec, obtain
+from plantpulse.pipelines.evaluate.moe import TRAINING_KEYS, MoeModels, MoeSpec, obtain
 from plantpulse.pipelines.evaluate.records import EvalContext
 
 ALL_DATASETS: tuple[str, ...] = ("cmapss", "cwru", "azure_pdm", "maintnet", "ai4i2020", "weld_surface_yolo")
@@ -71,10 +71,11 @@ def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[
               if f"{stage}_epochs" in recipe}
     merged = {**recipe.get("options", {}), **options}
     pretrain = epochs.get("pretrain", ctx.budget.pretrain_epochs) > 0 if per_task(ctx) else True
+    training = {key: recipe[key] for key in TRAINING_KEYS if key in recipe}
     return MoeSpec(name=f"{name}-s{seed}", datasets=(dataset,), seed=seed,
                    tasks=(TASK_OF[dataset],) if tasks is None else tasks, pretrain=pretrain,
                    distill=distill and not per_task(ctx), bundle_options={dataset: merged} if merged else {},
-                   epochs=epochs)
+                   epochs=epochs, training=training, overrides=dict(recipe.get("overrides", {})))
 
 
 def own_splits(ctx: EvalContext, spec: MoeSpec, dataset: str, seed: int, task: str):

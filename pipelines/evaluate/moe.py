@@ -28,6 +28,10 @@ from plantpulse.pipelines.evaluate.records import EvalContext
 
 PLAIN_VOCAB = 2048
 PLAIN_TEXT_LEN = 48
+# training options a per-task recipe may set for its dataset (their ``plantpulse train`` flags);
+# a key the budget has no field for takes the training job's default
+TRAINING_KEYS: dict[str, str] = {"lr": "--lr", "batch_size": "--batch-size", "patience": "--patience",
+                                 "class_weight_power": "--class-weight-power"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,15 @@ class MoeSpec:
     distill: bool = True
     bundle_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     epochs: dict[str, int] = field(default_factory=dict)  # stage -> epochs, over the budget's
+    training: dict[str, Any] = field(default_factory=dict)  # TRAINING_KEYS -> value, over the budget's
+
+    def option(self, ctx: EvalContext, key: str) -> Any:
+        """A training option of this experiment: its own value, else the budget's (else the default)."""
+        from plantpulse.pipelines.train.job import TrainRequest
+
+        if key in self.training:
+            return self.training[key]
+        return getattr(ctx.budget, key) if key in type(ctx.budget).model_fields else getattr(TrainRequest(), key)
 
     def stage_epochs(self, ctx: EvalContext) -> dict[str, int]:
         b = ctx.budget
@@ -76,11 +89,11 @@ def _request(ctx: EvalContext, spec: MoeSpec, stage: str):
     return TrainRequest(
         stage=stage, preset=b.preset, datasets=spec.datasets, tasks=spec.tasks,
         epochs=spec.stage_epochs(ctx),
-        steps=b.moe_steps, batch_size=b.batch_size, lr=b.lr, seed=spec.seed, device=b.device,
-        name=spec.name, resume=True, pcgrad=spec.pcgrad,
+        steps=b.moe_steps, batch_size=spec.option(ctx, "batch_size"), lr=spec.option(ctx, "lr"), seed=spec.seed,
+        device=b.device, name=spec.name, resume=True, pcgrad=spec.pcgrad,
         model_overrides={**b.moe_overrides, **spec.overrides}, register_versions=False,
-        eval_rows=64, val_rows=b.val_rows, patience=b.patience, show_progress=False,
-        bundle_options=spec.bundle_options)
+        eval_rows=64, val_rows=b.val_rows, patience=spec.option(ctx, "patience"), show_progress=False,
+        class_weight_power=spec.option(ctx, "class_weight_power"), bundle_options=spec.bundle_options)
 
 
 def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
@@ -188,11 +201,15 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     epochs = spec.stage_epochs(ctx)
     args += ["--pretrain-epochs", str(epochs["pretrain"]), "--finetune-epochs", str(epochs["finetune"]),
              "--distill-epochs", str(epochs["distill"]), *(["--steps", str(b.moe_steps)] if b.moe_steps else []),
-             "--batch-size", str(b.batch_size), "--lr", str(b.lr), "--seed", str(spec.seed), "--device", b.device, "--name",
-             spec.name, "--no-register", "--eval-rows", "64", "--quiet"]
+             "--batch-size", str(spec.option(ctx, "batch_size")), "--lr", str(spec.option(ctx, "lr")),
+             "--seed", str(spec.seed), "--device", b.device, "--name", spec.name, "--no-register", "--eval-rows", "64",
+             "--quiet"]
     defaults = type(b)()
     args += ["--val-rows", str(b.val_rows)] if b.val_rows != defaults.val_rows else []
-    args += ["--patience", str(b.patience)] if b.patience != defaults.patience else []
+    patience = spec.option(ctx, "patience")
+    args += ["--patience", str(patience)] if patience != defaults.patience else []
+    args += ([TRAINING_KEYS["class_weight_power"], str(spec.training["class_weight_power"])]
+             if "class_weight_power" in spec.training else [])
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():
         args += ["--model-option", f"{key}={json.dumps(value)}"]

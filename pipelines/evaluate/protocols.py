@@ -55,6 +55,11 @@ for _p in (
     PROTOCOLS.add(_p.name, _p)
 
 
+# the code a run's figures depend on, from the repository top (git runs in this package's folder);
+# the checkpoints are the run's own output
+WATCHED: tuple[str, ...] = (":(top)pipelines", ":(top)model", ":(top)data", ":(top,exclude)model/checkpoints")
+
+
 def _git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
@@ -100,8 +105,7 @@ def run_protocols(ctx: EvalContext, names: list[str], command: str) -> tuple[lis
         results.append(replace(result, wall_s=time.perf_counter() - t0))
         ctx.echo(f"== {name} done in {(time.perf_counter() - t0) / 60:.1f} min")
     meta = {
-        "command": command, "commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain", "--", "pipelines", "model",
-                                                  ":!model/checkpoints")),  # the run's own output
+        "command": command, "commit": _git("rev-parse", "HEAD"), "dirty": bool(_git("status", "--porcelain", "--", *WATCHED)),
         "started": started.strftime("%Y-%m-%d %H:%M UTC"), "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": round(time.perf_counter() - start, 1), "machine": machine(), "seeds": list(ctx.seeds),
         "protocol_seeds": {name: list(s) for name, s in seeds.items()},

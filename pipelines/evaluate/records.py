@@ -58,8 +58,9 @@ class Budget(BaseModel):
         "joint", description="'joint': one multi-task MoE for every dataset (main-s<seed>) plus ablations; "
                              "'per_task': one MoE per task, trained on that task alone with its recipe")
     recipes: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="per dataset (per_task scope): pretrain_epochs, finetune_epochs and "
-                                          "task-builder options of its MoE, over the budget's own")
+        default_factory=dict, description="per dataset (per_task scope): pretrain_epochs, finetune_epochs, "
+                                          "training options (lr, batch_size, patience, class_weight_power), model "
+                                          "overrides and task-builder options of its MoE, over the budget's own")
     seeded_protocols: tuple[str, ...] | None = Field(
         None, description="protocols that run every seed given; the others run the first seed only "
                           "(None: every protocol runs every seed)")

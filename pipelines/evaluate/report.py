@@ -83,6 +83,14 @@ def kept_section(existing: str) -> str:
     return existing[start:] if end < 0 else existing[start:end + 1]
 
 
+def _recipe_extras(recipe: dict[str, Any]) -> str:
+    """`` with window=50`` / `` with lr 0.001, batch 32, ...``: what a recipe sets beyond its epochs."""
+    names = {"lr": "lr", "batch_size": "batch", "patience": "patience", "class_weight_power": "class-weight power"}
+    parts = [f"{names[k]} {recipe[k]}" for k in names if k in recipe]
+    parts += [f"{k}={v}" for k, v in {**recipe.get("overrides", {}), **recipe.get("options", {})}.items()]
+    return f" with {', '.join(parts)}" if parts else ""
+
+
 def budget_line(budget: Any) -> str:
     """The training budget, and how it differs from the designed ``full`` one."""
     from plantpulse.pipelines.evaluate.records import BUDGETS
@@ -92,8 +100,7 @@ def budget_line(budget: Any) -> str:
     if budget.get("scope") == "per_task":
         recipes = "; ".join(
             f"{dataset} {r.get('pretrain_epochs', budget.get('pretrain_epochs'))} pre-training + "
-            f"{r.get('finetune_epochs', budget.get('finetune_epochs'))} fine-tuning epochs"
-            + (f" with {', '.join(f'{k}={v}' for k, v in r['options'].items())}" if r.get("options") else "")
+            f"{r.get('finetune_epochs', budget.get('finetune_epochs'))} fine-tuning epochs" + _recipe_extras(r)
             for dataset, r in budget.get("recipes", {}).items())
         seeded = budget.get("seeded_protocols")
         return (f"Budget: `{budget.get('name')}`: **one MoE per task**, each trained on that task alone with the "

@@ -84,6 +84,8 @@ class TrainRequest(BaseModel):
     resume: bool = True
     pcgrad: bool = True
     uncertainty_weighting: bool = False
+    class_weight_power: float = Field(0.5, ge=0, le=1, description="class weights (n / (K·n_c))^p in "
+                                      "the classification losses; 0 = none, 1 = fully balanced")
     model_overrides: dict[str, Any] = Field(default_factory=dict)
     bundle_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="dataset -> keyword options of its task builder, e.g. "
@@ -103,7 +105,8 @@ class TrainRequest(BaseModel):
                             batch_size=self.batch_size, lr=self.lr, seed=self.seed, device=self.device,
                             show_progress=self.show_progress, pcgrad=self.pcgrad,
                             val_batches=max(1, -(-self.val_rows // self.batch_size)), patience=self.patience,
-                            uncertainty_weighting=self.uncertainty_weighting)
+                            uncertainty_weighting=self.uncertainty_weighting,
+                            class_weight_power=self.class_weight_power)
 
 
 @dataclass

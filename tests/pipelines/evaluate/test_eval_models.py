@@ -3,6 +3,7 @@ censoring, CWRU fault-type marginals, the protocol registry."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -175,9 +176,48 @@ def test_joint_budgets_keep_the_multi_task_model_and_its_commands(tmp_path: Path
     assert "--pretrain-epochs 1 --finetune-epochs 5 --distill-epochs 2 --steps 40" in command
 
 
+def test_a_recipe_sets_training_options_and_model_overrides_in_spec_request_and_command(tmp_path: Path):
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.moe import _request, train_commands
+    from plantpulse.pipelines.evaluate.report import budget_line
+
+    ctx = _ctx("per-task", tmp_path)
+    recipe = {"finetune_epochs": 30, "lr": 0.001, "batch_size": 32, "patience": 6, "class_weight_power": 1.0,
+              "overrides": {"vocab_size": 4096}}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "maintnet": recipe}}))
+    spec = X.task_spec(ctx, "maintnet", 0)
+    assert spec.training == {"lr": 0.001, "batch_size": 32, "patience": 6, "class_weight_power": 1.0}
+    request = _request(ctx, spec, "finetune")
+    assert (request.lr, request.batch_size, request.patience, request.class_weight_power) == (0.001, 32, 6, 1.0)
+    assert request.model_overrides["vocab_size"] == 4096 and request.options("finetune").class_weight_power == 1.0
+    (command,) = train_commands(ctx, spec)
+    for flag in ("--lr 0.001", "--batch-size 32", "--patience 6", "--class-weight-power 1.0",
+                 "--model-option vocab_size=4096"):
+        assert flag in command
+    plain = X.task_spec(ctx, "cwru", 0)  # a recipe without them keeps the budget's values and command
+    assert _request(ctx, plain, "finetune").class_weight_power == 0.5 and "--class-weight-power" not in \
+        train_commands(ctx, plain)[0]
+    line = budget_line(ctx.budget.model_dump(mode="json"))
+    assert "maintnet 0 pre-training + 30 fine-tuning epochs with lr 0.001, batch 32, patience 6, " \
+           "class-weight power 1.0, vocab_size=4096" in line
+
+
 def test_report_says_the_per_task_budget_trains_one_model_per_task():
     from plantpulse.pipelines.evaluate.report import budget_line
 
     line = budget_line(BUDGETS["per-task"].model_dump(mode="json"))
     assert "one MoE per task" in line and "cmapss 2 pre-training + 12 fine-tuning epochs with window=50" in line
     assert "reduced from" not in line and "Only cmapss runs every seed" in line
+
+
+def test_the_dirty_check_watches_the_code_from_the_repository_top():
+    """git runs in the package's folder; relative paths there matched nothing, so a run on changed
+    code was reported as clean."""
+    from plantpulse.pipelines.evaluate.protocols import WATCHED, _git
+
+    listed = _git("ls-files", "--full-name", "--", *WATCHED)
+    if listed == "unknown":
+        pytest.skip("not a git checkout")
+    files = listed.splitlines()
+    assert any(f.startswith("pipelines/evaluate/") for f in files) and any(f.startswith("model/moe/") for f in files)
+    assert not any(f.startswith("model/checkpoints/") for f in files)
