@@ -1,0 +1,104 @@
+"""Choose a per-task MoE recipe on validation: train each variant with ``plantpulse train`` and
+print its validation metrics. Test metrics are not read, so nothing here can pick on test data.
+
+    python benchmarks/recipe_search.py benchmarks/recipes/weld.txt --json benchmarks/results/recipes/weld.json
+
+A variants file has one variant per line: ``TAG DATASET [pre=N] [plantpulse train options]``
+(``#`` starts a comment). Every variant trains the ``tiny`` preset on DATASET's task alone, seed 0,
+with the evaluation budget's model options (8-sample patches, 48 text tokens, 64-pixel images);
+``pre=N`` runs N pre-training epochs first. The options are those of ``plantpulse train``
+(``--finetune-epochs``, ``--lr``, ``--batch-size``, ``--patience``, ``--class-weight-power``,
+``--model-option``, ``--dataset-option``). The validation figures are read from the teacher
+checkpoint the run publishes (whole validation split, up to 5,000 rows). Runs one variant at a
+time on one thread; start one process per free core.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its thread pool
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# dataset -> its task and the dataset options the evaluation protocol uses
+TASKS: dict[str, list[str]] = {
+    "weld_surface_yolo": ["--tasks", "defect:weld"],
+    "ai4i2020": ["--tasks", "fault:milling", "--dataset-option=ai4i2020.derived=true"],
+    "maintnet": ["--tasks", "system:aircraft"],
+    "cwru": ["--tasks", "fault:bearing"],
+    "azure_pdm": ["--tasks", "failure24h:machine", '--dataset-option=azure_pdm.modalities=["sensor","text"]'],
+}
+COMMON = ["--preset", "tiny", "--distill-epochs", "0", "--seed", "0", "--device", "cpu", "--no-register",
+          "--eval-rows", "5000", "--quiet", "--model-option", "patch_len=8", "--model-option", "max_text_len=48",
+          "--model-option", "image_size=64"]
+
+
+def commands(home: Path, tag: str, dataset: str, args: list[str]) -> list[list[str]]:
+    """The ``plantpulse train`` command line(s) of one variant."""
+    pre = [a for a in args if a.startswith("pre=")]
+    rest = [a for a in args if not a.startswith("pre=")]
+    epochs = int(pre[0][4:]) if pre else 0
+    base = ["plantpulse", "--home", str(home), "train", *COMMON, "--datasets", dataset, *TASKS[dataset],
+            "--name", tag, "--pretrain-epochs", str(epochs), *rest]
+    stages = (["pretrain"] if epochs else []) + ["finetune"]
+    return [[*base, "--stage", stage] for stage in stages]
+
+
+def run_variant(work: Path, tag: str, dataset: str, args: list[str], datasets_dir: str) -> dict:
+    from plantpulse.model.moe.checkpoint import read_metadata
+
+    home = work / tag
+    env = {**os.environ, "PLANTPULSE_DATASETS": datasets_dir}
+    cli = str(Path(sys.executable).with_name("plantpulse"))
+    start = time.perf_counter()
+    lines = commands(home, tag, dataset, args)
+    for line in lines:
+        done = subprocess.run([cli, *line[1:]], capture_output=True, text=True, env=env)
+        if done.returncode:
+            raise SystemExit(f"variant {tag} failed:\n{shlex.join(line)}\n{done.stderr[-2000:]}")
+    wall = time.perf_counter() - start
+    path = sorted((home / "models").glob(f"{tag}-teacher-v*.safetensors"))[-1]
+    val = read_metadata(path).metrics.get("val", {})
+    return {"tag": tag, "dataset": dataset, "options": " ".join(args), "wall_s": round(wall, 1),
+            "val": {task: {k: round(float(v), 4) for k, v in found.items()} for task, found in val.items()},
+            "commands": [shlex.join(line).replace(str(work), "<work-dir>") for line in lines]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variants", type=Path, help="variants file (see the module docstring)")
+    parser.add_argument("--json", type=Path, default=None, help="write every variant's record here")
+    parser.add_argument("--work-dir", type=Path, default=None, help="keep the runs here (default: temporary)")
+    parser.add_argument("--datasets", default=os.environ.get("PLANTPULSE_DATASETS", "../shared/datasets"))
+    opts = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = opts.work_dir or Path(tmp)
+        for line in opts.variants.read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            tag, dataset, *args = shlex.split(line)
+            if dataset not in TASKS:
+                raise SystemExit(f"{opts.variants}: unknown dataset {dataset!r} in {tag}; known: {', '.join(TASKS)}")
+            rows.append(run_variant(work, tag, dataset, args, opts.datasets))
+            record = rows[-1]
+            metrics = next(iter(record["val"].values()), {})
+            shown = ", ".join(f"{k} {v}" for k, v in metrics.items() if k != "loss")
+            print(f"| {tag} | {record['options']} | {shown} | {record['wall_s']} s |", flush=True)
+    if opts.json:
+        opts.json.parent.mkdir(parents=True, exist_ok=True)
+        opts.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
