@@ -87,10 +87,14 @@ BUDGETS: dict[str, Budget] = {
                        seeded_protocols=("cmapss",), recipes={
                            "cmapss": {"pretrain_epochs": 2, "finetune_epochs": 12, "options": {"window": 50}},
                            "cwru": {"finetune_epochs": 10},
-                           "azure_pdm": {"pretrain_epochs": 2, "finetune_epochs": 15},
-                           "ai4i2020": {"finetune_epochs": 40, "options": {"derived": True}},
-                           "maintnet": {"finetune_epochs": 15},
-                           "weld_surface_yolo": {"finetune_epochs": 15},
+                           # chosen on validation by benchmarks/recipe_search.py (docs/benchmarks.md)
+                           "azure_pdm": {"pretrain_epochs": 2, "finetune_epochs": 25, "patience": 6,
+                                         "class_weight_power": 1.0},
+                           "ai4i2020": {"finetune_epochs": 60, "patience": 8, "batch_size": 32, "lr": 1e-3,
+                                        "class_weight_power": 1.0, "options": {"derived": True}},
+                           "maintnet": {"finetune_epochs": 30, "patience": 6, "batch_size": 32, "lr": 1e-3,
+                                        "overrides": {"vocab_size": 4096, "d_model": 64}},
+                           "weld_surface_yolo": {"finetune_epochs": 40, "patience": 8, "batch_size": 32, "lr": 1e-3},
                        }),
     # The ``default`` preset (256 wide, 6 layers, 24 experts, 8 per modality group, top-2) on a GPU:
     # epochs are passes over every task's training data. Not used for the shipped checkpoints or CI.
