@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ def _parent(child_code: str, grace_s: float = 10.0) -> subprocess.Popen:
         from plantpulse.pipelines.runtime.supervise import run_child
         sys.exit(run_child([sys.executable, "-c", {child_code!r}], grace_s={grace_s}))
     """)
-    return subprocess.Popen([sys.executable, "-c", code])
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)  # the child inherits it
 
 
 def _child_of(parent: subprocess.Popen) -> psutil.Process:
@@ -35,12 +36,22 @@ def _child_of(parent: subprocess.Popen) -> psutil.Process:
             except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             if is_sleeper:
-                time.sleep(0.3)  # let the child install its own signal handlers
+                _wait_ready(parent)
                 return candidate
         if parent.poll() is not None:
             pytest.fail(f"the parent exited with {parent.returncode} before starting its child")
         time.sleep(0.05)
     pytest.fail("the child did not start")
+
+
+def _wait_ready(parent: subprocess.Popen) -> None:
+    """Block until the child prints that it runs its own code: a signal that arrives while the
+    interpreter is still starting was handled differently under load (the child outlived SIGINT and
+    the grace period ended it with SIGKILL)."""
+    assert parent.stdout is not None
+    ready, _, _ = select.select([parent.stdout], [], [], WAIT_S)
+    if not ready or parent.stdout.readline().strip() != b"ready":
+        pytest.fail("the child did not report that it started")
 
 
 def _gone(process: psutil.Process) -> bool:
@@ -50,8 +61,9 @@ def _gone(process: psutil.Process) -> bool:
     return not alive
 
 
-SLEEPER = "import time; time.sleep(600)"
-STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+SLEEPER = "import time; print('ready', flush=True); time.sleep(600)"
+STUBBORN = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+            "time.sleep(600)")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
