@@ -6,7 +6,7 @@ Run from the repository root with the datasets folder configured, for example::
     nice -n 10 python benchmarks/bench_weld.py evaluate   # clip-split test: mAP per class, verdicts
     nice -n 10 python benchmarks/bench_weld.py evaluate --split grouped   # a grouped-trained checkpoint
     nice -n 10 python benchmarks/bench_weld.py latency    # PyTorch vs ONNX, 2 threads, median
-    nice -n 10 python benchmarks/bench_weld.py verdict --checkpoint X  # detector + image classifier, fused
+    nice -n 10 python benchmarks/bench_weld.py verdict --checkpoint X  # detector + image classifiers, fused
     nice -n 10 python benchmarks/bench_weld.py clip       # the shipped recipe on the clip split (~1 h)
     nice -n 10 python benchmarks/bench_weld.py original --epochs 8; ... grouped --epochs 8  # comparisons
     nice -n 10 python benchmarks/bench_weld.py splits     # split leakage audit + mAP by test subset
@@ -136,6 +136,47 @@ def image_reject_probability(split: Any, names: list[str], size: int, seed: int 
     return {"val": probs[: len(x["val"])], "test": probs[len(x["val"]):]}
 
 
+def _binary_splits(split: Any, names: list[str], size: int) -> Any:
+    """The split's train/val/test images as a two-class task (good / defective) for the networks."""
+    from plantpulse.model.moe.config import TaskSpec
+    from plantpulse.model.moe.training import TaskData, TaskSplits
+    from plantpulse.pipelines.train.tasks.weld import load_image
+
+    task = TaskSpec(name="verdict:weld", kind="classification", classes=("good", "defective"))
+    parts = []
+    for part in ("train", "val", "test"):
+        items = split.part(part)
+        parts.append(TaskData(name=f"weld_{part}", task=task, groups=np.arange(len(items)),
+                              images=np.stack([load_image(item.image, size) for item in items]),
+                              targets=defective_labels(items, names, REJECT).astype(np.int64)))
+    return TaskSplits(*parts)
+
+
+def network_reject_probabilities(split: Any, names: list[str], size: int, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """P(defective) on val and test from two whole-image networks trained on the train part, the
+    epoch chosen on val: the evaluation's plain CNN (its per-task budget) and the multimodal MoE's
+    image path (``tiny`` preset, the weld recipe of the per-task budget)."""
+    from plantpulse.model.moe.config import preset
+    from plantpulse.model.moe.network import PlantPulseModel
+    from plantpulse.model.moe.training.finetune import run_finetune
+    from plantpulse.model.moe.training.runtime import StageOptions, seed_everything
+    from plantpulse.pipelines.evaluate.moe import batcher_for, outputs
+    from plantpulse.pipelines.evaluate.records import BUDGETS, MOE_OVERRIDES
+    from plantpulse.pipelines.evaluate.scoring import train_plain
+
+    splits = _binary_splits(split, names, size)
+    budget = BUDGETS["per-task"]
+    plain, _ = train_plain(splits, budget, seed)
+    seed_everything(seed)
+    recipe = budget.recipes["weld_surface_yolo"]
+    moe = PlantPulseModel(preset(budget.preset, **{**MOE_OVERRIDES, "image_size": size}, tasks=(splits.train.task,)))
+    opts = StageOptions(epochs=recipe["finetune_epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+                        patience=recipe["patience"], seed=seed, device="cpu", show_progress=False)
+    run_finetune(moe, [splits], opts, batcher_for(moe))
+    return {name: {part: outputs(net.eval(), getattr(splits, part))["probs"][:, 1] for part in ("val", "test")}
+            for name, net in (("plain CNN", plain), ("MoE image path", moe))}
+
+
 def cmd_verdict(args: argparse.Namespace) -> None:
     """Detector, whole-image classifier and their fusion, chosen on val, on the detector's split."""
     from plantpulse.pipelines.weld.fusion import Scores, fuse, markdown
@@ -145,18 +186,21 @@ def cmd_verdict(args: argparse.Namespace) -> None:
     data = prepare_data(dataset_dir(), WORK / "datasets", args.split, 0, REJECT)
     check_held_out(model, dataset_dir(), data.split)
     detector = TorchWeldDetector.from_model(model)
-    classifier = image_reject_probability(data.split, list(data.names), args.imgsz)
+    classifiers = {"image classifier": image_reject_probability(data.split, list(data.names), args.imgsz),
+                   **network_reject_probabilities(data.split, list(data.names), args.imgsz)}
     scores = {}
     for part in ("val", "test"):
         items = data.split.part(part)
         scores[part] = Scores({"detector": reject_scores(detector, items, REJECT),
-                               "image classifier": classifier[part]},
+                               **{name: found[part] for name, found in classifiers.items()}},
                               defective_labels(items, data.names, REJECT))
     report = fuse(scores["val"], scores["test"], TARGETS)
     print(markdown(report))
     save("verdict", {"checkpoint": Path(args.checkpoint).name, "version": model.version,
                      "strategy": data.split.strategy, "split": data.split.summary(),
-                     "classifier": f"gradient boosting on colour + gradient features, {args.imgsz} px",
+                     "classifier": f"image classifier: gradient boosting on colour + gradient features (rounds "
+                                   f"chosen on val); plain CNN and MoE image path: networks on the {args.imgsz} px "
+                                   "images (epoch chosen on val)",
                      "wall_seconds": round(time.perf_counter() - started, 1), **report.to_dict(),
                      "markdown": markdown(report)})
 

@@ -161,7 +161,7 @@ DEFAULT_TRANSFER_EPOCHS = (20, 30)  # bench_weld.py transfer defaults: pre-train
 COMMANDS = """```bash
 export PLANTPULSE_DATASETS=/path/to/datasets
 nice -n 10 python benchmarks/bench_weld.py evaluate{evaluate_split}   # -> benchmarks/results/weld/evaluate.json
-nice -n 10 python benchmarks/bench_weld.py verdict    # -> verdict.json (detector + image classifier)
+nice -n 10 python benchmarks/bench_weld.py verdict    # -> verdict.json (detector + image classifiers)
 nice -n 10 python benchmarks/bench_weld.py latency{latency_split}    # -> latency.json
 nice -n 10 python benchmarks/bench_weld.py splits     # -> splits.json
 nice -n 10 python benchmarks/bench_weld.py original --epochs 8   # -> original.json
@@ -277,10 +277,10 @@ def _fusion_part(verdict: dict[str, Any]) -> list[str]:
     """The detector, a whole-image classifier and their fusion on the same val/test images."""
     chosen = verdict["chosen"]
     return [
-        "### A verdict from the detector and a whole-image classifier", "",
+        "### A verdict from the detector and whole-image classifiers", "",
         f"On the same {verdict['strategy']} split, checkpoint `{verdict['checkpoint']}`: the detector's reject "
-        f"score, a whole-image classifier's P(defective) ({verdict['classifier']}, trained on the train part, "
-        "rounds chosen on val) and their combinations (mean and max of validation ranks; a logistic "
+        f"score, whole-image classifiers' P(defective) ({verdict['classifier']}; each trained on the train "
+        "part) and their combinations (mean and max of validation ranks; a logistic "
         "regression, judged by its cross-validated validation AUC). The verdict used is the one with the "
         "highest validation ROC AUC; thresholds are chosen on val for each false-reject target and the "
         "rates measured once on test (Wilson 95 % intervals). `python benchmarks/bench_weld.py verdict` "
@@ -342,7 +342,8 @@ def _transfer_reading(points: list[dict[str, Any]]) -> list[str]:
     return [text, ""]
 
 
-def _weak_part(evaluate: dict[str, Any], transfer: dict[str, Any] | None) -> list[str]:
+def _weak_part(evaluate: dict[str, Any], transfer: dict[str, Any] | None,
+               verdict: dict[str, Any] | None = None) -> list[str]:
     det = evaluate["detection"]
     worst = min(det["per_class"], key=lambda c: c["ap50"])
     lines = ["### Where this is weak", "",
@@ -352,9 +353,11 @@ def _weak_part(evaluate: dict[str, Any], transfer: dict[str, Any] | None) -> lis
              f"and trains {evaluate['train']['epochs_run']} epochs on 2 CPU cores; COCO-pretrained "
              "weights passed with `--weights` and a larger image size are the obvious next steps.",
              "- The verdict barely separates good from defective welds (test ROC AUC "
-             f"{evaluate['verdict_pytorch']['test']['auc']:.2f}): no threshold gives both few false "
-             "accepts and few false rejects. The design's 0.5 % false-detection figure is not "
-             "approached.",
+             f"{evaluate['verdict_pytorch']['test']['auc']:.2f}"
+             + (f"; {verdict['test_auc'][verdict['chosen']]:.2f} for the best verdict on validation, the "
+                f"{verdict['chosen']}" if verdict else "")
+             + "): no threshold gives both few false accepts and few false rejects. The design's 0.5 % "
+             "false-detection figure is not approached.",
              "- Test sets are small (tens of images per class): the Wilson intervals above are wide."]
     if strategy_of(evaluate) != "clip":
         lines.append(f"- These figures are on the {strategy_of(evaluate)} split, which shares video "
@@ -366,9 +369,8 @@ def _weak_part(evaluate: dict[str, Any], transfer: dict[str, Any] | None) -> lis
         lines.append(f"- The transfer curve is one seed on a {target}-image target clip at a reduced "
                      "epoch budget: differences of a few hundredths are noise, and every point is "
                      "far below a usable detector.")
-    lines.append("- The whole-image classifiers of the multimodal model are compared with this "
-                 "detector on the same verdict task in the weld section of this page written by "
-                 "`plantpulse evaluate`.")
+    lines.append("- The whole-image classifiers are also compared on the source-photo split, with the "
+                 "three-class weld label, in the weld section of this page written by `plantpulse evaluate`.")
     return lines + [""]
 
 
@@ -394,7 +396,7 @@ def results_section(results: Path) -> str:
     parts += _fusion_part(verdict) if verdict else []
     parts += _latency_part(latency) if latency else []
     parts += _transfer_part(transfer) if transfer else []
-    parts += _weak_part(evaluate, transfer)
+    parts += _weak_part(evaluate, transfer, verdict)
     return "\n".join(parts)
 
 
