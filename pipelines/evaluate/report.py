@@ -108,12 +108,14 @@ def budget_line(budget: Any) -> str:
                 + ("one pass over the task's training data" if budget.get("moe_steps") is None
                    else f"{budget.get('moe_steps')} steps") + ", the best epoch on validation kept (patience "
                 f"{budget.get('patience')}), no distillation: {recipes}."
-                + (f" Only {', '.join(seeded)} runs every seed, the other protocols the first one." if seeded else ""))
+                + (f" Only {', '.join(seeded)} {'runs' if len(seeded) == 1 else 'run'} every seed, the other "
+                   "protocols the first one." if seeded else ""))
     full = BUDGETS["full"].model_dump(mode="json")
     changed = [f"{k} {full[k]} → {v}" for k, v in budget.items()
                if k not in ("name", "seeded_protocols") and k in full and full[k] != v]
     if budget.get("seeded_protocols"):
-        changed.append(f"only {', '.join(budget['seeded_protocols'])} runs every seed, the other protocols "
+        seeded = budget["seeded_protocols"]
+        changed.append(f"only {', '.join(seeded)} {'runs' if len(seeded) == 1 else 'run'} every seed, the other protocols "
                        "the first one")
     if not changed:
         return f"Budget: `{budget.get('name')}` (the designed full budget)."
