@@ -169,7 +169,8 @@ def network_reject_probabilities(split: Any, names: list[str], size: int, seed: 
     plain, _ = train_plain(splits, budget, seed)
     seed_everything(seed)
     recipe = budget.recipes["weld_surface_yolo"]
-    moe = PlantPulseModel(preset(budget.preset, **{**MOE_OVERRIDES, "image_size": size}, tasks=(splits.train.task,)))
+    moe = PlantPulseModel(preset(budget.preset, **{**MOE_OVERRIDES, **recipe.get("overrides", {}), "image_size": size},
+                                 tasks=(splits.train.task,)))
     opts = StageOptions(epochs=recipe["finetune_epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
                         patience=recipe["patience"], seed=seed, device="cpu", show_progress=False)
     run_finetune(moe, [splits], opts, batcher_for(moe))

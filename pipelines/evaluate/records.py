@@ -94,7 +94,8 @@ BUDGETS: dict[str, Budget] = {
                                         "class_weight_power": 1.0, "options": {"derived": True}},
                            "maintnet": {"finetune_epochs": 30, "patience": 6, "batch_size": 32, "lr": 1e-3,
                                         "overrides": {"vocab_size": 4096, "d_model": 64}},
-                           "weld_surface_yolo": {"finetune_epochs": 40, "patience": 8, "batch_size": 32, "lr": 1e-3},
+                           "weld_surface_yolo": {"finetune_epochs": 40, "patience": 8, "batch_size": 32, "lr": 1e-3,
+                                                 "overrides": {"d_model": 64}},
                        }),
     # The ``default`` preset (256 wide, 6 layers, 24 experts, 8 per modality group, top-2) on a GPU:
     # epochs are passes over every task's training data. Not used for the shipped checkpoints or CI.
