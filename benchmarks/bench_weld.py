@@ -161,7 +161,7 @@ def network_reject_probabilities(split: Any, names: list[str], size: int, seed: 
     from plantpulse.model.moe.training.finetune import run_finetune
     from plantpulse.model.moe.training.runtime import StageOptions, seed_everything
     from plantpulse.pipelines.evaluate.moe import batcher_for, outputs
-    from plantpulse.pipelines.evaluate.records import BUDGETS, MOE_OVERRIDES
+    from plantpulse.pipelines.evaluate.records import BUDGETS
     from plantpulse.pipelines.evaluate.scoring import train_plain
 
     splits = _binary_splits(split, names, size)
@@ -169,7 +169,7 @@ def network_reject_probabilities(split: Any, names: list[str], size: int, seed: 
     plain, _ = train_plain(splits, budget, seed)
     seed_everything(seed)
     recipe = budget.recipes["weld_surface_yolo"]
-    moe = PlantPulseModel(preset(budget.preset, **{**MOE_OVERRIDES, **recipe.get("overrides", {}), "image_size": size},
+    moe = PlantPulseModel(preset(budget.preset, **{**budget.moe_overrides, **recipe.get("overrides", {}), "image_size": size},
                                  tasks=(splits.train.task,)))
     opts = StageOptions(epochs=recipe["finetune_epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
                         patience=recipe["patience"], seed=seed, device="cpu", show_progress=False)

@@ -28,10 +28,9 @@ from plantpulse.pipelines.evaluate.records import EvalContext
 
 PLAIN_VOCAB = 2048
 PLAIN_TEXT_LEN = 48
-# training options a per-task recipe may set for its dataset (their ``plantpulse train`` flags);
-# a key the budget has no field for takes the training job's default
-TRAINING_KEYS: dict[str, str] = {"lr": "--lr", "batch_size": "--batch-size", "patience": "--patience",
-                                 "class_weight_power": "--class-weight-power"}
+# training options a per-task recipe may set for its dataset; a key the budget has no field for
+# takes the training job's default
+TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power")
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class MoeSpec:
     distill: bool = True
     bundle_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     epochs: dict[str, int] = field(default_factory=dict)  # stage -> epochs, over the budget's
-    training: dict[str, Any] = field(default_factory=dict)  # TRAINING_KEYS -> value, over the budget's
+    training: dict[str, Any] = field(default_factory=dict)  # a TRAINING_KEYS key -> value, over the budget's
 
     def option(self, ctx: EvalContext, key: str) -> Any:
         """A training option of this experiment: its own value, else the budget's (else the default)."""
@@ -208,7 +207,7 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     args += ["--val-rows", str(b.val_rows)] if b.val_rows != defaults.val_rows else []
     patience = spec.option(ctx, "patience")
     args += ["--patience", str(patience)] if patience != defaults.patience else []
-    args += ([TRAINING_KEYS["class_weight_power"], str(spec.training["class_weight_power"])]
+    args += (["--class-weight-power", str(spec.training["class_weight_power"])]
              if "class_weight_power" in spec.training else [])
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():
