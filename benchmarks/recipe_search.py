@@ -4,8 +4,9 @@ print its validation metrics. Test metrics are not read, so nothing here can pic
     python benchmarks/recipe_search.py benchmarks/recipes/weld.txt --json benchmarks/results/recipes/weld.json
 
 A variants file has one variant per line: ``TAG DATASET [pre=N] [plantpulse train options]``
-(``#`` starts a comment). Every variant trains the ``tiny`` preset on DATASET's task alone, seed 0,
-with the evaluation budget's model options (8-sample patches, 48 text tokens, 64-pixel images);
+(``#`` starts a comment). Every variant trains the ``tiny`` preset on DATASET's task alone, seed 0
+(``--seed N`` among a variant's options overrides it), with the evaluation budget's model options
+(8-sample patches, 48 text tokens, 64-pixel images);
 ``pre=N`` runs N pre-training epochs first. The options are those of ``plantpulse train``
 (``--finetune-epochs``, ``--lr``, ``--batch-size``, ``--patience``, ``--class-weight-power``,
 ``--model-option``, ``--dataset-option``). The validation figures are read from the teacher

@@ -28,6 +28,11 @@ class ModelInput:
     ``*_present`` (B,) bool says which samples carry the modality (default: all of them).
     ``sensor_rate_hz``: the sensors' sampling rate, one value for the batch (None: slow process
     data); it chooses the sensor embedding (spectral tokens for waveforms).
+    features (B, F) float, standardised structured features (a row of measurements, summary
+    statistics, hours since maintenance, event counts) with ``feature_ids`` (B, F) int64 from the
+    same channel index as the sensors: one token each, in the sensor slot (numeric data shares
+    the sensor modality's experts and summary), so a sample with only features still has that
+    modality; see :class:`plantpulse.model.moe.layers.embeddings.FeatureEmbedding`.
     """
 
     sensor: Tensor | None = None
@@ -40,10 +45,12 @@ class ModelInput:
     text_mask: Tensor | None = None
     text_present: Tensor | None = None
     sensor_rate_hz: float | None = None
+    features: Tensor | None = None
+    feature_ids: Tensor | None = None
 
     @property
     def batch_size(self) -> int:
-        for value in (self.sensor, self.image, self.text_ids):
+        for value in (self.sensor, self.features, self.image, self.text_ids):
             if value is not None:
                 return int(value.shape[0])
         return 0
@@ -51,12 +58,12 @@ class ModelInput:
     @property
     def modalities(self) -> tuple[str, ...]:
         """The modalities present in this batch (for at least one sample), in canonical order."""
-        values = {"sensor": self.sensor, "image": self.image, "text": self.text_ids}
+        values = {"sensor": self._numeric, "image": self.image, "text": self.text_ids}
         return tuple(m for m in MODALITIES if values[m] is not None)
 
     def present(self, modality: str) -> Tensor:
         """(B,) bool: which samples carry ``modality`` (all False when it is absent)."""
-        data = {"sensor": self.sensor, "image": self.image, "text": self.text_ids}[modality]
+        data = {"sensor": self._numeric, "image": self.image, "text": self.text_ids}[modality]
         flag = {"sensor": self.sensor_present, "image": self.image_present,
                 "text": self.text_present}[modality]
         device = self._device()
@@ -66,8 +73,13 @@ class ModelInput:
             return torch.ones(self.batch_size, dtype=torch.bool, device=device)
         return flag.to(torch.bool)
 
+    @property
+    def _numeric(self) -> Tensor | None:
+        """What fills the sensor slot: the window, else the structured features."""
+        return self.sensor if self.sensor is not None else self.features
+
     def _device(self) -> torch.device:
-        for value in (self.sensor, self.image, self.text_ids):
+        for value in (self.sensor, self.features, self.image, self.text_ids):
             if value is not None:
                 return value.device
         return torch.device("cpu")
@@ -86,9 +98,15 @@ class ModelInput:
     def validate(self) -> ModelInput:
         """Check shapes and dtypes once at the model boundary; raise :class:`InputDataError`."""
         if not self.modalities:
-            raise InputDataError("ModelInput has no modality: give sensor, image or text_ids.")
+            raise InputDataError("ModelInput has no modality: give sensor, features, image or text_ids.")
         b = self.batch_size
         _check(self.sensor, "sensor", 3, b, floating=True)
+        _check(self.features, "features", 2, b, floating=True)
+        if self.features is not None:
+            f = self.features.shape[1]
+            if self.feature_ids is None or tuple(self.feature_ids.shape) != (b, f):
+                seen = None if self.feature_ids is None else tuple(self.feature_ids.shape)
+                raise InputDataError(f"feature_ids must have shape (B, F) = ({b}, {f}); got {seen}.")
         _check(self.image, "image", 4, b, floating=True)
         _check(self.text_ids, "text_ids", 2, b, floating=False)
         if self.sensor is not None:

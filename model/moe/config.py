@@ -102,6 +102,9 @@ class ModelConfig(BaseModel):
     image_patch: int = Field(8, ge=4, description="pixels per image token side (stem stride 4)")
     image_norm: bool = Field(False, description="standardise pixels and layer-normalise the stem's "
                              "tokens, so image content is not drowned by the position encoding")
+    feature_tokens: bool = Field(False, description="structured features (ModelInput.features) "
+                                 "as one token each, with a weight and bias per feature id; set by "
+                                 "the training job when its data carries features")
     vocab_size: int = Field(4096, ge=16, description="hashing tokenizer buckets")
     max_text_len: int = Field(48, ge=4)
     # fusion and decoding

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -135,13 +135,17 @@ class _Context:
         normalizers: dict[str, Any] = {}
         windows: dict[str, int] = {}
         channel_lists: dict[str, list[str]] = {}
+        feature_lists: dict[str, list[str]] = {}
         for bundle in self.bundles:
             normalizers.update(bundle.normalizers)
         for splits in self.tasks:
             if splits.train.sensor is not None:
                 windows[splits.train.task.asset_type] = int(splits.train.sensor.shape[1])
                 channel_lists[splits.train.task.asset_type] = list(splits.train.channels)
+            if splits.train.features is not None:
+                feature_lists[splits.train.task.asset_type] = list(splits.train.feature_names)
         return {"normalizers": normalizers, "window_lengths": windows, "channel_lists": channel_lists,
+                **({"feature_lists": feature_lists} if feature_lists else {}),
                 "preset": self.request.preset,
                 "datasets": list(self.request.datasets), "seed": self.request.seed,
                 "bundle_options": self.request.bundle_options}
@@ -170,25 +174,41 @@ def build_data(settings: Settings, request: TrainRequest, config: ModelConfig, e
     return bundles, tasks
 
 
-def model_config(request: TrainRequest, specs: tuple = (), channel_vocab: tuple[str, ...] = ()) -> ModelConfig:
-    return preset(request.preset, **{**request.model_overrides, "tasks": specs, "channel_vocab": channel_vocab})
+def model_config(request: TrainRequest, specs: tuple = (), channel_vocab: tuple[str, ...] = (),
+                 feature_tokens: bool = False) -> ModelConfig:
+    data_driven: dict[str, Any] = {"tasks": specs, "channel_vocab": channel_vocab}
+    if feature_tokens:  # only then: configs of runs without features stay as they were
+        data_driven["feature_tokens"] = True
+    return preset(request.preset, **{**request.model_overrides, **data_driven})
+
+
+def _named_inputs(tasks: list[TaskSplits], bundles: list[TaskBundle]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(data name, names) of every sensor channel list and structured feature list trained on."""
+    for data in [s.train for s in tasks] + [d for b in bundles for d in b.pretrain]:
+        if data.sensor is not None:
+            yield data.name, tuple(data.channels)
+        if data.features is not None:
+            yield f"{data.name} features", tuple(data.feature_names)
 
 
 def channel_vocabulary(tasks: list[TaskSplits], bundles: list[TaskBundle]) -> tuple[str, ...]:
-    """Every sensor channel the run trains on, one index each (asset types' lists, in order)."""
-    data = [s.train for s in tasks] + [d for b in bundles for d in b.pretrain]
-    return vocabulary(d.channels for d in data if d.sensor is not None)
+    """Every sensor channel and structured feature the run trains on, one index each (asset
+    types' lists, in order)."""
+    return vocabulary(names for _, names in _named_inputs(tasks, bundles))
+
+
+def uses_features(tasks: list[TaskSplits]) -> bool:
+    return any(s.train.features is not None for s in tasks)
 
 
 def check_channels(config: ModelConfig, tasks: list[TaskSplits], bundles: list[TaskBundle]) -> None:
-    """Fail before training when two channels of one input would share an embedding."""
+    """Fail before training when two channels (or features) of one input would share an embedding."""
     index = ChannelIndex(config.channel_vocab, config.channel_buckets)
-    for data in [s.train for s in tasks] + [d for b in bundles for d in b.pretrain]:
-        if data.sensor is not None:
-            try:
-                index.ids(data.channels)
-            except ChannelCollisionError as err:
-                raise ChannelCollisionError(f"{data.name}: {err}") from err
+    for name, names in _named_inputs(tasks, bundles):
+        try:
+            index.ids(names)
+        except ChannelCollisionError as err:
+            raise ChannelCollisionError(f"{name}: {err}") from err
 
 
 def _state_path(ctx: _Context, stage: str) -> Path:
@@ -234,6 +254,9 @@ def stage_pretrain(ctx: _Context) -> PlantPulseModel:
     model = _load_model(path, ctx.config) if state and path.is_file() else PlantPulseModel(ctx.config)
     model.to(ctx.batcher.device)
     data = [d for b in ctx.bundles for d in b.pretrain]
+    if not data:  # e.g. a table given as structured features: nothing to reconstruct
+        ctx.echo(f"pretrain: skipped, no pre-training data in {', '.join(ctx.request.datasets)}")
+        return model
     run_pretrain(model, data, ctx.request.options("pretrain"), ctx.batcher, state,
                  _saver(ctx, "pretrain", {"": model}))
     return model
@@ -350,7 +373,8 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
     device = pick_device(request.device)
     probe = model_config(request)
     bundles, tasks = build_data(settings, request, probe, echo)
-    config = model_config(request, tuple(s.train.task for s in tasks), channel_vocabulary(tasks, bundles))
+    config = model_config(request, tuple(s.train.task for s in tasks), channel_vocabulary(tasks, bundles),
+                          uses_features(tasks))
     check_channels(config, tasks, bundles)
     run_dir = settings.model_dir / "runs" / f"{request.name}-{request.preset}"
     run_dir.mkdir(parents=True, exist_ok=True)

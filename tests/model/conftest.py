@@ -28,6 +28,10 @@ def make_batch(cfg, b: int = 4, t: int = 24, c: int = 3, modalities=("sensor", "
         fields["sensor"] = torch.randn(b, t, c, generator=gen)
         from plantpulse.model.moe.layers.embeddings import channel_ids
         fields["sensor_channels"] = channel_ids([f"ch{i}" for i in range(c)], cfg.channel_buckets).expand(b, -1)
+    if "features" in modalities:  # structured features: the sensor slot's other token type
+        fields["features"] = torch.randn(b, c, generator=gen)
+        from plantpulse.model.moe.layers.embeddings import channel_ids
+        fields["feature_ids"] = channel_ids([f"feature {i}" for i in range(c)], cfg.channel_buckets).expand(b, -1)
     if "image" in modalities:
         fields["image"] = torch.rand(b, cfg.image_channels, cfg.image_size, cfg.image_size, generator=gen)
     if "text" in modalities:

@@ -39,7 +39,7 @@ def _assert_all_grads(module: torch.nn.Module) -> None:
 
 def test_registries_are_complete():
     assert set(HEADS.names()) == set(SPECS)
-    assert set(EMBEDDINGS.names()) == {"sensor", "waveform", "image", "text"}
+    assert set(EMBEDDINGS.names()) == {"sensor", "waveform", "features", "image", "text"}
     assert set(ADAPTERS.names()) == {"bottleneck", "lora"}
 
 
@@ -80,10 +80,11 @@ def test_unknown_head_kind_lists_what_exists():
 
 @pytest.mark.parametrize("path", EMBEDDINGS.names())
 def test_embedding_contract(path, seed, batch_factory):
-    """Every registered embedding path; ``waveform`` is the sensor modality at a high rate."""
-    cfg = preset("tiny", waveform_bands=20, envelope_bands=12, waveform_band_group=8)
-    modality = "sensor" if path == "waveform" else path
-    batch = batch_factory(cfg, b=3, t=21, c=2, modalities=(modality,))
+    """Every registered embedding path; ``waveform`` is the sensor modality at a high rate,
+    ``features`` the sensor slot holding structured features only."""
+    cfg = preset("tiny", waveform_bands=20, envelope_bands=12, waveform_band_group=8, feature_tokens=True)
+    modality = "sensor" if path in ("waveform", "features") else path
+    batch = batch_factory(cfg, b=3, t=21, c=2, modalities=(path if path == "features" else modality,))
     if modality == "sensor":
         batch = dataclasses.replace(batch, sensor_rate_hz=12_000.0 if path == "waveform" else 1.0)
     embedding = DynamicEmbedding(cfg)
@@ -92,7 +93,7 @@ def test_embedding_contract(path, seed, batch_factory):
     b, n, d = content.values.shape
     assert (b, d) == (3, cfg.d_model)
     expected_n = {"sensor": 2 * -(-21 // cfg.patch_len), "image": (cfg.image_size // cfg.image_patch) ** 2,
-                  "text": cfg.max_text_len, "waveform": 2 * (3 + 2)}[path]
+                  "text": cfg.max_text_len, "waveform": 2 * (3 + 2), "features": 2}[path]
     assert n == expected_n and content.valid.shape == (3, n) and content.targets.shape[:2] == (3, n)
     hide = torch.zeros(3, n, dtype=torch.bool)
     hide[:, 0] = True

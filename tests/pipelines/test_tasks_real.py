@@ -112,6 +112,36 @@ def test_azure_log_channels_hold_the_maintenance_history_beside_the_telemetry(da
     assert np.all(extra[:, 0, :].std(0) > 0.5)
 
 
+def test_azure_structured_features_are_the_baseline_inputs_beside_window_and_text(datasets_dir: Path):
+    from plantpulse.data.datasets.azure_pdm import CHANNELS
+    from plantpulse.pipelines.train.tasks.azure_features import LOG_FEATURES, telemetry_features
+
+    plain = build_bundle("azure_pdm", datasets_dir).splits["failure24h:machine"]
+    bundle = build_bundle("azure_pdm", datasets_dir, structured=True)
+    got = bundle.splits["failure24h:machine"]
+    assert got.train.feature_names[-len(LOG_FEATURES):] == LOG_FEATURES
+    assert len(got.train.feature_names) == 5 * len(CHANNELS) + len(LOG_FEATURES)
+    assert got.train.channels == CHANNELS and got.test.texts == plain.test.texts
+    np.testing.assert_array_equal(got.test.targets, plain.test.targets)
+    # the summaries are those of each sample's own window (standardised on the training samples)
+    rows = np.arange(0, len(got.test), 97)
+    summaries = telemetry_features(got.test.sensor[rows])
+    for col in range(summaries.shape[1]):  # each column is an affine rescale of the window's summary
+        assert np.corrcoef(summaries[:, col], got.test.features[rows, col])[0, 1] > 0.9999
+    np.testing.assert_allclose(got.train.features.mean(0), 0, atol=1e-3)
+    assert not any(d.features is not None for d in bundle.pretrain)
+
+
+def test_ai4i_structured_puts_the_row_in_features_instead_of_a_window(datasets_dir: Path):
+    window = build_bundle("ai4i2020", datasets_dir, derived=True).splits["fault:milling"]
+    table = build_bundle("ai4i2020", datasets_dir, derived=True, structured=True)
+    rows = table.splits["fault:milling"]
+    assert rows.train.sensor is None and rows.train.feature_names == window.train.channels
+    np.testing.assert_array_equal(rows.test.features, window.test.sensor[:, 0, :])
+    np.testing.assert_array_equal(rows.test.groups, window.test.groups)
+    assert table.pretrain == ()
+
+
 def test_cwru_with_the_drive_end_only(datasets_dir: Path):
     both = build_bundle("cwru", datasets_dir).splits["fault:bearing"]
     bundle = build_bundle("cwru", datasets_dir, channels=["drive_end_accel"])

@@ -124,3 +124,32 @@ def test_train_all_stages_end_to_end_on_real_data(datasets_dir: Path, tmp_path: 
     windows = np.random.default_rng(0).normal(size=(2, 30, 24)).astype(np.float32) * std + mean
     records = predictor.predict_batch(windows, names, "turbofan")  # dropped ones are left out
     assert len(records) == 2 and records[0].rul_mean is not None and records[0].anomaly_score is not None
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_train_on_structured_features_end_to_end(datasets_dir: Path, tmp_path: Path, capsys):
+    """A table task given as structured features: the job turns the feature tokens on, indexes
+    the feature names, and the published teacher scores the table rows."""
+    from plantpulse.model.moe.checkpoint import load_checkpoint
+    from plantpulse.model.moe.training.data import Batcher
+    from plantpulse.model.moe.training.validation import evaluate
+    from plantpulse.pipelines.train.tasks import build_bundle
+
+    home = tmp_path / "home"
+    args = ["--home", str(home), "train", "--preset", "tiny", "--datasets", "ai4i2020", "--tasks", "fault:milling",
+            "--dataset-option=ai4i2020.structured=true", "--steps", "3", "--batch-size", "16",
+            "--finetune-epochs", "1", "--distill-epochs", "0", "--eval-rows", "64", "--quiet", "--threads", "1",
+            "--no-register"]
+    assert main(args) == 0, capsys.readouterr().err[-3000:]
+    model, meta = load_checkpoint(home / "models" / "plantpulse-teacher-v1.safetensors")
+    assert model.cfg.feature_tokens and "torque [nm]" in model.cfg.channel_vocab
+    assert meta.extra["feature_lists"]["milling"][0] == "Air temperature [K]"
+    test = build_bundle("ai4i2020", datasets_dir, structured=True).splits["fault:milling"].test.subset(np.arange(64))
+    got = evaluate(model, test, Batcher(*_batcher_parts(model)))
+    assert 0.0 <= got["accuracy"] <= 1.0
+
+
+def _batcher_parts(model):
+    from plantpulse.model.moe.layers.embeddings import HashingTokenizer
+    return HashingTokenizer(model.cfg.vocab_size, model.cfg.max_text_len), model.channel_index

@@ -7,6 +7,9 @@
 - waveforms — sensors sampled at ``waveform_min_rate_hz`` or faster, when the config enables it —
   become spectral tokens instead (log band power and envelope spectrum, :mod:`.spectral`); the
   choice is made from the batch's sampling rate, never from a dataset name;
+- structured features (B, F) — a table row, summary statistics, hours since maintenance, event
+  counts — become one token each with a weight and bias per feature id, appended to the sensor
+  slot (numeric data shares that modality's experts and summary tokens);
 - images (B, 3, H, W) go through a small conv stem (stride 4) and a patch convolution;
 - text goes through an offline hashing tokenizer (no vocabulary file, no download).
 
@@ -27,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.registry import Registry
 from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.channels import ChannelIndex
@@ -132,6 +136,46 @@ class SensorPatchEmbedding(nn.Module):
                              patches.reshape(b, c * p, self.patch_len))
 
 
+@EMBEDDINGS.register("features")
+class FeatureEmbedding(nn.Module):
+    """(B, F) structured features -> (B, F, d): token = value · w[id] + b[id] (one weight and one
+    bias vector per feature id, as in the feature tokenizer of Gorishniy et al., 2021, "Revisiting
+    deep learning models for tabular data"). A shared value projection plus an added channel
+    embedding, as for sensor patches, moves every feature along one direction; a weight per
+    feature lets thresholds on different features be told apart in the first layer.
+
+    Ids come from the model's channel index, so feature names cannot collide with each other or
+    with sensor channels. ``b[id]`` is the token's place (kept when the value is masked)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        size = ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size
+        self.weight = nn.Embedding(size, cfg.d_model)
+        self.bias = nn.Embedding(size, cfg.d_model)
+        nn.init.normal_(self.weight.weight, std=1.0 / math.sqrt(cfg.d_model))
+        nn.init.normal_(self.bias.weight, std=1.0 / math.sqrt(cfg.d_model))
+
+    def forward(self, values: Tensor, ids: Tensor) -> ContentTokens:
+        valid = torch.ones(values.shape, dtype=torch.bool, device=values.device)
+        return ContentTokens(values.unsqueeze(-1) * self.weight(ids), self.bias(ids), valid,
+                             values.unsqueeze(-1))
+
+
+def _joined(first: ContentTokens, second: ContentTokens) -> ContentTokens:
+    """Two token runs of one modality side by side; reconstruction targets zero-padded to the
+    wider one (only the first run's tokens are ever hidden for reconstruction)."""
+    width = max(first.targets.shape[-1], second.targets.shape[-1])
+    b = first.values.shape[0]
+
+    def pad(t: Tensor) -> Tensor:
+        return F.pad(t, (0, width - t.shape[-1]))
+
+    return ContentTokens(torch.cat([first.values, second.values], 1),
+                         torch.cat([first.position.expand(b, -1, -1), second.position.expand(b, -1, -1)], 1),
+                         torch.cat([first.valid, second.valid], 1),
+                         torch.cat([pad(first.targets), pad(second.targets)], 1))
+
+
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25  # pixels in [0, 1] -> roughly zero mean, unit spread
 
 
@@ -212,7 +256,8 @@ class DynamicEmbedding(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.n_global = cfg.n_global_tokens
-        names = [*MODALITIES, *(["waveform"] if cfg.waveform_bands else [])]
+        names = [*MODALITIES, *(["waveform"] if cfg.waveform_bands else []),
+                 *(["features"] if cfg.feature_tokens else [])]
         self.paths = nn.ModuleDict({m: EMBEDDINGS.get(m)(cfg) for m in names})
         self.tag = nn.Embedding(len(MODALITIES), cfg.d_model)
         self.summary = nn.Parameter(torch.randn(len(MODALITIES), cfg.n_global_tokens, cfg.d_model) * 0.02)
@@ -220,22 +265,40 @@ class DynamicEmbedding(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
 
     def path_of(self, batch: ModelInput, modality: str) -> str:
-        """The registered embedding for ``modality`` of ``batch`` (chosen by the sampling rate)."""
+        """The registered embedding for ``modality`` of ``batch`` (chosen by the sampling rate;
+        "features" for a sensor slot that holds structured features only)."""
+        if modality == "sensor" and batch.sensor is None:
+            return "features"
         if modality == "sensor" and uses_waveform(self.cfg, batch.sensor_rate_hz):
             return "waveform"
         return modality
 
     def content(self, batch: ModelInput, modality: str) -> ContentTokens:
-        name = self.path_of(batch, modality)
-        path = self.paths[name]
         if modality == "sensor":
-            values, channels, mask = self.sensor_in_index_order(batch)
-            if name == "waveform":
-                return path(values, channels, mask, batch.sensor_rate_hz)
-            return path(values, channels, mask)
+            return self.numeric(batch)
+        path = self.paths[modality]
         if modality == "image":
             return path(batch.image)
         return path(batch.text_ids, batch.text_mask)
+
+    def numeric(self, batch: ModelInput) -> ContentTokens:
+        """The sensor slot: window tokens (patches or spectra), then one token per feature."""
+        found = None
+        if batch.sensor is not None:
+            name = self.path_of(batch, "sensor")
+            values, channels, mask = self.sensor_in_index_order(batch)
+            found = (self.paths[name](values, channels, mask, batch.sensor_rate_hz) if name == "waveform"
+                     else self.paths[name](values, channels, mask))
+        if batch.features is not None:
+            if "features" not in self.paths:
+                raise InputDataError("this model was trained without structured feature tokens "
+                                     "(feature_tokens is off in its config); give it the inputs it "
+                                     "was trained on, or retrain with features.")
+            assert batch.feature_ids is not None  # checked by ModelInput.validate
+            tokens = self.paths["features"](batch.features, batch.feature_ids)
+            found = tokens if found is None else _joined(found, tokens)
+        assert found is not None, "the sensor slot is embedded only when it holds data"
+        return found
 
     def sensor_in_index_order(self, batch: ModelInput) -> tuple[Tensor, Tensor, Tensor | None]:
         """Sensor values, channel ids and mask with channels sorted by id, per sample.
@@ -264,6 +327,8 @@ class DynamicEmbedding(nn.Module):
         index = MODALITIES.index(modality)
         content = self.content(batch, modality)
         tokens = content.values
+        if hide is not None and hide.shape[1] < tokens.shape[1]:  # features are never hidden
+            hide = F.pad(hide, (0, tokens.shape[1] - hide.shape[1]), value=False)
         if hide is not None:
             tokens = torch.where(hide.unsqueeze(-1), self.mask_token.to(tokens.dtype), tokens)
         tokens = tokens + content.position

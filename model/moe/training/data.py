@@ -4,7 +4,8 @@ The data pipelines (``plantpulse.pipelines.train.tasks``) build these from the p
 training stages only read them. Arrays are numpy (``sensor`` may also be a lazy window view with
 ``shape``, ``__len__``, ``__getitem__(rows)`` and ``take(rows)``), one row per sample:
 sensor (N, T, C) float32 standardised; images (N, 3, H, W) uint8; texts N strings with
-``text_present`` (N,) bool; targets (N,) or (N, K); groups (N,) the unit/asset/recording/source id
+``text_present`` (N,) bool; features (N, F) float32 standardised structured features named by
+``feature_names`` (one token each, in the sensor slot); targets (N,) or (N, K); groups (N,) the unit/asset/recording/source id
 each sample came from (splits are made on groups, never on windows).
 """
 
@@ -40,11 +41,14 @@ class TaskData:
     targets: np.ndarray | None = None
     info: dict[str, object] = field(default_factory=dict)
     sample_rate_hz: float | None = None  # the sensors' rate; None for slow process data
+    features: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.groups)
         for label, value in (("sensor", self.sensor), ("images", self.images),
-                             ("targets", self.targets), ("text_present", self.text_present)):
+                             ("targets", self.targets), ("text_present", self.text_present),
+                             ("features", self.features)):
             if value is not None and len(value) != n:
                 msg = f"TaskData {self.name}: {label} has {len(value)} rows, groups has {n}."
                 raise InputDataError(msg)
@@ -54,6 +58,10 @@ class TaskData:
             msg = (f"TaskData {self.name}: sensor has {self.sensor.shape[2]} channels but "
                    f"{len(self.channels)} channel names were given.")
             raise InputDataError(msg)
+        if self.features is not None and (self.features.ndim != 2 or self.features.shape[1] != len(self.feature_names)):
+            msg = (f"TaskData {self.name}: features must be (N, F) with F = {len(self.feature_names)} "
+                   f"feature names; got shape {self.features.shape}.")
+            raise InputDataError(msg)
         if self.task is not None and self.targets is None:
             raise InputDataError(f"TaskData {self.name}: task {self.task.name} needs targets.")
 
@@ -62,7 +70,8 @@ class TaskData:
 
     @property
     def modalities(self) -> tuple[str, ...]:
-        pairs = (("sensor", self.sensor), ("image", self.images), ("text", self.texts))
+        numeric = self.sensor if self.sensor is not None else self.features
+        pairs = (("sensor", numeric), ("image", self.images), ("text", self.texts))
         return tuple(m for m, v in pairs if v is not None)
 
     def subset(self, rows: np.ndarray) -> TaskData:
@@ -78,19 +87,21 @@ class TaskData:
         texts = None if self.texts is None else tuple(np.asarray(self.texts, dtype=object)[rows])
         return replace(self, groups=self.groups[rows], sensor=pick(self.sensor),
                        images=pick(self.images), texts=texts,
-                       text_present=pick(self.text_present), targets=pick(self.targets))
+                       text_present=pick(self.text_present), targets=pick(self.targets),
+                       features=pick(self.features))
 
     def without_modality(self, modality: str) -> TaskData:
-        """The same samples with one modality removed (single-modality ablations)."""
+        """The same samples with one modality removed (single-modality ablations); the sensor
+        slot goes with its structured features."""
         changes: dict[str, dict[str, Any]] = {
-            "sensor": dict(sensor=None, channels=()), "image": dict(images=None),
+            "sensor": dict(sensor=None, channels=(), features=None, feature_names=()), "image": dict(images=None),
             "text": dict(texts=None, text_present=None)}
         return replace(self, **changes[modality])
 
     def fingerprint(self) -> str:
         """sha256 over the arrays and texts: identifies exactly which data a model saw."""
         digest = hashlib.sha256(self.name.encode())
-        for value in (self.groups, self.sensor, self.images, self.targets, self.text_present):
+        for value in (self.groups, self.sensor, self.images, self.targets, self.text_present, self.features):
             if value is None:
                 continue
             if hasattr(value, "fingerprint_bytes"):
@@ -150,6 +161,9 @@ class Batcher:
             fields["sensor"] = torch.from_numpy(np.ascontiguousarray(data.sensor[rows], dtype=np.float32))
             fields["sensor_channels"] = self.channel_ids(tuple(data.channels)).expand(n, -1)
             rate_hz = data.sample_rate_hz
+        if data.features is not None:
+            fields["features"] = torch.from_numpy(np.ascontiguousarray(data.features[rows], dtype=np.float32))
+            fields["feature_ids"] = self.channel_ids(tuple(data.feature_names)).expand(n, -1)
         if data.images is not None:
             fields["image"] = torch.from_numpy(np.ascontiguousarray(data.images[rows])).float() / 255.0
         if data.texts is not None:

@@ -49,9 +49,12 @@ def derived_features(features: np.ndarray) -> np.ndarray:
 
 
 def build(root: Path | str, *, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-          seed: int = 0, verify: str = "sizes", derived: bool = False, **_: object) -> TaskBundle:
+          seed: int = 0, verify: str = "sizes", derived: bool = False, structured: bool = False,
+          **_: object) -> TaskBundle:
     """``derived``: also give the model power, temperature difference and wear × torque as
-    channels (what the gradient-boosting baseline is given)."""
+    channels (what the gradient-boosting baseline is given). ``structured``: the row goes in as
+    structured features (one token per column with its own weight, ``TaskData.features``)
+    instead of a one-step sensor window; a table has nothing to pre-train on then."""
     data = load_dataset("ai4i2020", root, verify=verify)
     labels = failure_labels(data.machine_failure, data.modes)
     keep = labels >= 0
@@ -63,12 +66,13 @@ def build(root: Path | str, *, fractions: tuple[float, float, float] = (0.7, 0.1
     masks = split_groups(groups, fractions, seed, stratify=labels)
     scaler = Standardizer.fit(table[masks[0]], channels)
     values = scaler.apply(table)[:, None, :]  # (N, 1, channels)
-    splits = [TaskData(name=f"ai4i_{split}", task=FAULT_TASK, groups=groups[m], sensor=values[m],
-                       channels=channels, targets=labels[m])
-              for split, m in zip(("train", "val", "test"), masks, strict=True)]
+    inputs = [dict(features=values[m, 0], feature_names=channels) if structured else
+              dict(sensor=values[m], channels=channels) for m in masks]
+    splits = [TaskData(name=f"ai4i_{split}", task=FAULT_TASK, groups=groups[m], targets=labels[m], **given)
+              for split, m, given in zip(("train", "val", "test"), masks, inputs, strict=True)]
     notes = {"rows_without_mode_left_out": int((~keep).sum()),
              "label_counts": dict(zip(CLASSES, np.bincount(labels, minlength=len(CLASSES)).tolist(), strict=True))}
-    pretrain = TaskData(name="ai4i_pretrain", task=None, groups=splits[0].groups,
-                        sensor=splits[0].sensor, channels=channels)
-    return TaskBundle("ai4i2020", {FAULT_TASK.name: TaskSplits(*splits)}, (pretrain,),
+    pretrain = () if structured else (TaskData(name="ai4i_pretrain", task=None, groups=splits[0].groups,
+                                               sensor=splits[0].sensor, channels=channels),)
+    return TaskBundle("ai4i2020", {FAULT_TASK.name: TaskSplits(*splits)}, pretrain,
                       {ASSET: scaler.to_dict()}, notes)

@@ -25,7 +25,13 @@ from plantpulse.data.datasets.azure_pdm import CHANNELS, AzurePdmData, EventLog
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.score.texts import event_phrase
-from plantpulse.pipelines.train.tasks.azure_features import COMPONENTS, LOG_FEATURES, log_features
+from plantpulse.pipelines.train.tasks.azure_features import (
+    COMPONENTS,
+    LOG_FEATURES,
+    log_features,
+    telemetry_feature_names,
+    telemetry_features,
+)
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import Standardizer, time_split
 from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
@@ -105,15 +111,31 @@ def only(data: TaskData, modalities: tuple[str, ...]) -> TaskData:
     return data
 
 
+def _structured(data: AzurePdmData, s: dict, sensor: np.ndarray | WindowView, train: np.ndarray
+                ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(N, 34) standardised features (telemetry summaries of each window, then the log features)
+    and their names."""
+    n = len(s["machine"])
+    summaries = np.concatenate([telemetry_features(sensor[np.arange(i, min(i + 4096, n))])
+                                for i in range(0, n, 4096)])
+    logs = log_features(data, np.asarray(s["machine"]), np.asarray(s["time"]))
+    table = np.concatenate([summaries, logs], axis=1)
+    names = (*telemetry_feature_names(CHANNELS), *LOG_FEATURES)
+    return Standardizer.fit(table[train], names).apply(table).astype(np.float32), names
+
+
 def build(root: Path | str, *, window: int = 24, stride: int = 3, lookback_days: int = 7,
           val_start: str = "2015-03-01", test_start: str = "2015-03-16", seed: int = 0,
           verify: str = "sizes", modalities: tuple[str, ...] = ("sensor", "text"), log_channels: bool = False,
-          **_: object) -> TaskBundle:
+          structured: bool = False, **_: object) -> TaskBundle:
     """Azure PdM as a :class:`TaskBundle` (time-based split; groups are machine ids).
     ``modalities`` keeps only some inputs (see :func:`only`). ``log_channels``: the maintenance
     history also as structured channels beside the telemetry (error counts by code over 24 h and
     7 d, hours since each component was replaced; standardised on the training samples and held
-    constant over the window), the features the gradient-boosting baseline is given."""
+    constant over the window), the features the gradient-boosting baseline is given.
+    ``structured``: the gradient-boosting baseline's features — telemetry summaries of the window
+    and the maintenance history — as structured feature tokens (``TaskData.features``, one token
+    each, standardised on the training samples) beside the telemetry window and the log text."""
     data = load_dataset("azure_pdm", root, verify=verify)
     horizon = np.timedelta64(24, "h")
     s = _samples(data, window, stride, np.timedelta64(lookback_days, "D"), horizon)
@@ -129,11 +151,16 @@ def build(root: Path | str, *, window: int = 24, stride: int = 3, lookback_days:
         constant = np.repeat(log_scaler.apply(logs)[:, None, :], window, axis=1)
         sensor = np.concatenate([sensor[np.arange(len(logs))], constant], axis=2).astype(np.float32)
         channels = (*CHANNELS, *LOG_FEATURES)
+    features: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
+    if structured:
+        features, feature_names = _structured(data, s, sensor, masks[0])
     splits = []
     for split, mask in zip(("train", "val", "test"), masks, strict=True):
         rows = np.flatnonzero(mask)
         texts = tuple(s["text"][i] for i in rows)
         splits.append(TaskData(
+            features=None if features is None else features[rows], feature_names=feature_names,
             name=f"azure_{split}", task=FAILURE_TASK, groups=s["machine"][rows],
             sensor=sensor[rows] if isinstance(sensor, np.ndarray) else sensor.take(rows), channels=channels,
             texts=texts, text_present=np.array([bool(t) for t in texts]), targets=s["label"][rows],
@@ -142,6 +169,7 @@ def build(root: Path | str, *, window: int = 24, stride: int = 3, lookback_days:
     splits = [only(d, tuple(modalities)) for d in splits]
     train = splits[0]
     notes = {"window_h": window, "modalities": list(modalities), "log_channels": log_channels, "stride_h": stride, "lookback_days": lookback_days,
+             **({"structured": True} if structured else {}),
              "val_start": val_start, "test_start": test_start,
              **{f"{d.name}_samples": len(d) for d in splits},
              **{f"{d.name}_positives": int(d.targets.any(1).sum()) for d in splits}}

@@ -25,8 +25,16 @@ LOG_FEATURES: tuple[str, ...] = (
 )
 
 
+TELEMETRY_STATS: tuple[str, ...] = ("mean", "sd", "min", "max", "last 3h mean")
+
+
+def telemetry_feature_names(channels: tuple[str, ...]) -> tuple[str, ...]:
+    """Names of :func:`telemetry_features`' columns, e.g. ``"volt mean 24h"``."""
+    return tuple(f"{c} {stat} 24h" for stat in TELEMETRY_STATS for c in channels)
+
+
 def telemetry_features(windows: np.ndarray) -> np.ndarray:
-    """(N, T, 4) -> (N, 20)."""
+    """(N, T, 4) -> (N, 20): per channel mean, sd, min, max and last-3 h mean (stat-major)."""
     w = windows.astype(np.float64)
     return np.concatenate([w.mean(1), w.std(1), w.min(1), w.max(1), w[:, -3:].mean(1)], axis=1).astype(np.float32)
 
