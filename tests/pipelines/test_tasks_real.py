@@ -130,6 +130,8 @@ def test_azure_structured_features_are_the_baseline_inputs_beside_window_and_tex
         assert np.corrcoef(summaries[:, col], got.test.features[rows, col])[0, 1] > 0.9999
     np.testing.assert_allclose(got.train.features.mean(0), 0, atol=1e-3)
     assert not any(d.features is not None for d in bundle.pretrain)
+    telemetry = build_bundle("azure_pdm", datasets_dir, structured=True, modalities=("sensor",))
+    assert telemetry.splits["failure24h:machine"].test.feature_names == got.test.feature_names[: 5 * len(CHANNELS)]
 
 
 def test_ai4i_structured_puts_the_row_in_features_instead_of_a_window(datasets_dir: Path):

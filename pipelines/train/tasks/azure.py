@@ -111,16 +111,18 @@ def only(data: TaskData, modalities: tuple[str, ...]) -> TaskData:
     return data
 
 
-def _structured(data: AzurePdmData, s: dict, sensor: np.ndarray | WindowView, train: np.ndarray
-                ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(N, 34) standardised features (telemetry summaries of each window, then the log features)
-    and their names."""
+def _structured(data: AzurePdmData, s: dict, sensor: np.ndarray | WindowView, train: np.ndarray,
+                logs: bool) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(N, 34) standardised features (telemetry summaries of each window, then the log features;
+    (N, 20) without ``logs``) and their names."""
     n = len(s["machine"])
-    summaries = np.concatenate([telemetry_features(sensor[np.arange(i, min(i + 4096, n))])
-                                for i in range(0, n, 4096)])
-    logs = log_features(data, np.asarray(s["machine"]), np.asarray(s["time"]))
-    table = np.concatenate([summaries, logs], axis=1)
-    names = (*telemetry_feature_names(CHANNELS), *LOG_FEATURES)
+    parts = [np.concatenate([telemetry_features(sensor[np.arange(i, min(i + 4096, n))])
+                             for i in range(0, n, 4096)])]
+    names = telemetry_feature_names(CHANNELS)
+    if logs:
+        parts.append(log_features(data, np.asarray(s["machine"]), np.asarray(s["time"])))
+        names = (*names, *LOG_FEATURES)
+    table = np.concatenate(parts, axis=1)
     return Standardizer.fit(table[train], names).apply(table).astype(np.float32), names
 
 
@@ -135,7 +137,8 @@ def build(root: Path | str, *, window: int = 24, stride: int = 3, lookback_days:
     constant over the window), the features the gradient-boosting baseline is given.
     ``structured``: the gradient-boosting baseline's features — telemetry summaries of the window
     and the maintenance history — as structured feature tokens (``TaskData.features``, one token
-    each, standardised on the training samples) beside the telemetry window and the log text."""
+    each, standardised on the training samples) beside the telemetry window and the log text;
+    without the text modality only the telemetry summaries (the log features come from the log)."""
     data = load_dataset("azure_pdm", root, verify=verify)
     horizon = np.timedelta64(24, "h")
     s = _samples(data, window, stride, np.timedelta64(lookback_days, "D"), horizon)
@@ -154,7 +157,8 @@ def build(root: Path | str, *, window: int = 24, stride: int = 3, lookback_days:
     features: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
     if structured:
-        features, feature_names = _structured(data, s, sensor, masks[0])
+        # the log features belong to the log: a telemetry-only model gets the summaries alone
+        features, feature_names = _structured(data, s, sensor, masks[0], logs="text" in modalities)
     splits = []
     for split, mask in zip(("train", "val", "test"), masks, strict=True):
         rows = np.flatnonzero(mask)
