@@ -23,7 +23,8 @@ class ModelInput:
     sensor: (B, T, C) float, standardised values; ``sensor_channels`` (B, C) int64 hashed channel
     names (see :func:`plantpulse.model.moe.layers.embeddings.channel_ids`); ``sensor_channel_mask`` (B, C) bool,
     False for channels a sample does not have.
-    image: (B, 3, H, W) float in 0..1. text_ids / text_mask: (B, L) int64 / bool from
+    image: (B, 3, H, W) float in 0..1. text_ids / text_mask: (B, L) int64 / bool and, for models
+    with sub-words, text_subwords (B, L, K) int64, from
     :class:`plantpulse.model.moe.layers.embeddings.HashingTokenizer`.
     ``*_present`` (B,) bool says which samples carry the modality (default: all of them).
     ``sensor_rate_hz``: the sensors' sampling rate, one value for the batch (None: slow process
@@ -44,6 +45,7 @@ class ModelInput:
     text_ids: Tensor | None = None
     text_mask: Tensor | None = None
     text_present: Tensor | None = None
+    text_subwords: Tensor | None = None
     sensor_rate_hz: float | None = None
     features: Tensor | None = None
     feature_ids: Tensor | None = None
@@ -121,6 +123,11 @@ class ModelInput:
             self.text_mask is None or self.text_mask.shape != self.text_ids.shape
         ):
             raise InputDataError("text_mask must be given with the same shape as text_ids.")
+        if self.text_subwords is not None and (
+            self.text_ids is None or self.text_subwords.ndim != 3
+            or self.text_subwords.shape[:2] != self.text_ids.shape
+        ):
+            raise InputDataError("text_subwords must be (B, L, K) with (B, L) the shape of text_ids.")
         for modality in self.modalities:
             flag = getattr(self, f"{modality}_present")
             if flag is not None and tuple(flag.shape) != (b,):

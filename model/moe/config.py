@@ -107,6 +107,8 @@ class ModelConfig(BaseModel):
                                  "the training job when its data carries features")
     vocab_size: int = Field(4096, ge=16, description="hashing tokenizer buckets")
     max_text_len: int = Field(48, ge=4)
+    text_subword_buckets: int = Field(0, ge=0, description="hashed character n-gram buckets added to "
+                                      "each word's embedding (0 = words only)")
     # fusion and decoding
     fusion_top_k: int = Field(2, ge=1, description="modalities each summary token attends to")
     adapter: Literal["bottleneck", "lora"] = "bottleneck"

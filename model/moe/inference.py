@@ -54,7 +54,7 @@ class MoePredictor:
         extra = meta.extra or {}
         self.normalizers: dict[str, dict[str, Any]] = dict(extra.get("normalizers", {}))
         self.window_lengths: dict[str, int] = {k: int(v) for k, v in (extra.get("window_lengths") or {}).items()}
-        self.tokenizer = HashingTokenizer(model.cfg.vocab_size, model.cfg.max_text_len)
+        self.tokenizer = HashingTokenizer.for_config(model.cfg)
         self.name = f"{meta.name} v{meta.version}"
         self.asset_type = asset_type
         self.asset_types = (asset_type,) if asset_type else self.trained_asset_types
@@ -155,8 +155,7 @@ class MoePredictor:
         if texts is not None:
             if len(texts) != b:
                 raise InputDataError(f"texts must have one entry per window ({b}); got {len(texts)}.")
-            ids, mask = self.tokenizer.encode([t or "" for t in texts])
-            fields |= {"text_ids": ids, "text_mask": mask,
+            fields |= {**self.tokenizer.inputs([t or "" for t in texts]),
                        "text_present": torch.tensor([bool(t) for t in texts])}
         return ModelInput(**fields)
 

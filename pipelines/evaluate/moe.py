@@ -161,7 +161,7 @@ def _recorded_wall(paths: dict[str, Path]) -> float:
 
 def batcher_for(model: PlantPulseModel) -> Batcher:
     cfg = model.cfg
-    return Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), model.channel_index, "cpu")
+    return Batcher(HashingTokenizer.for_config(cfg), model.channel_index, "cpu")
 
 
 def subset_rows(data: TaskData, limit: int | None, seed: int = 0) -> TaskData:

@@ -191,7 +191,7 @@ def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
     device = pick_device("auto")
     state = _resume_moe(model, epoch_state, spec, echo)
     model.to(device)
-    batcher = Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), model.channel_index, device)
+    batcher = Batcher(HashingTokenizer.for_config(cfg), model.channel_index, device)
     train_rows = data.train
     if spec.target == "anomaly":  # normal windows only: later windows are unlabelled, not anomalies
         train_rows = train_rows[data.targets[train_rows].astype(bool)]

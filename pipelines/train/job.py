@@ -378,7 +378,7 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
     check_channels(config, tasks, bundles)
     run_dir = settings.model_dir / "runs" / f"{request.name}-{request.preset}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    batcher = Batcher(HashingTokenizer(config.vocab_size, config.max_text_len),
+    batcher = Batcher(HashingTokenizer.for_config(config),
                       ChannelIndex(config.channel_vocab, config.channel_buckets), device)
     ctx = _Context(settings, request, config, bundles, tasks, batcher, run_dir, echo)
     ctx.fingerprint = combined_fingerprint([s.train for s in tasks] + [d for b in bundles for d in b.pretrain])

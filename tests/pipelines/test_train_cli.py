@@ -152,4 +152,4 @@ def test_train_on_structured_features_end_to_end(datasets_dir: Path, tmp_path: P
 
 def _batcher_parts(model):
     from plantpulse.model.moe.layers.embeddings import HashingTokenizer
-    return HashingTokenizer(model.cfg.vocab_size, model.cfg.max_text_len), model.channel_index
+    return HashingTokenizer.for_config(model.cfg), model.channel_index

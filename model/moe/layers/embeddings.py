@@ -56,15 +56,47 @@ def channel_ids(names: Sequence[str], buckets: int) -> Tensor:
                         dtype=torch.int64)
 
 
+SUBWORD_N: tuple[int, ...] = (3, 4, 5)  # character n-gram lengths of a word's sub-word ids
+MAX_SUBWORDS = 16  # n-grams kept per word (its start: a truncated word keeps what it has)
+
+
 class HashingTokenizer:
     """Lower-cases, splits into words (keeping 'r/h', 'o-ring'), hashes words into buckets.
 
-    Ids 0..2 are PAD, MASK and UNK; words map to ``3 + hash % (vocab_size - 3)``.
+    Ids 0..2 are PAD, MASK and UNK; words map to ``3 + hash % (vocab_size - 3)``. With
+    ``subword_buckets`` each word also gets up to :data:`MAX_SUBWORDS` hashed character n-grams
+    of ``<word>`` (ids 1..buckets, 0 = none; the sub-word scheme of fastText, Bojanowski et al.,
+    2017), so abbreviated, truncated and misspelt words ("thr", "throttle") share parts.
     """
 
-    def __init__(self, vocab_size: int, max_len: int) -> None:
+    def __init__(self, vocab_size: int, max_len: int, subword_buckets: int = 0) -> None:
         self.vocab_size = vocab_size
         self.max_len = max_len
+        self.subword_buckets = subword_buckets
+
+    @classmethod
+    def for_config(cls, cfg: ModelConfig) -> HashingTokenizer:
+        """The tokenizer a model was trained with."""
+        return cls(cfg.vocab_size, cfg.max_text_len, cfg.text_subword_buckets)
+
+    def subwords(self, word: str) -> list[int]:
+        marked = f"<{word}>"
+        grams = [marked[i:i + n] for n in SUBWORD_N for i in range(len(marked) - n + 1)]
+        return [1 + stable_hash("#" + g) % self.subword_buckets for g in grams[:MAX_SUBWORDS]]
+
+    def inputs(self, texts: Sequence[str]) -> dict[str, Tensor]:
+        """The text fields of :class:`ModelInput`: ``text_ids``, ``text_mask`` and, when the
+        tokenizer has sub-words, ``text_subwords`` (B, L, MAX_SUBWORDS)."""
+        ids, mask = self.encode(texts)
+        fields = {"text_ids": ids, "text_mask": mask}
+        if self.subword_buckets:
+            grams = np.zeros((len(texts), self.max_len, MAX_SUBWORDS), dtype=np.int64)
+            for row, text in enumerate(texts):
+                for col, word in enumerate(self.words(text)[: self.max_len]):
+                    found = self.subwords(word)
+                    grams[row, col, : len(found)] = found
+            fields["text_subwords"] = torch.from_numpy(grams)
+        return fields
 
     def words(self, text: str) -> list[str]:
         return _WORD.findall(text.lower())
@@ -220,10 +252,21 @@ class TextEmbedding(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD_ID)
+        buckets = cfg.text_subword_buckets
+        self.subword = nn.Embedding(buckets + 1, cfg.d_model, padding_idx=0) if buckets else None
 
-    def forward(self, ids: Tensor, mask: Tensor) -> ContentTokens:
+    def forward(self, ids: Tensor, mask: Tensor, subwords: Tensor | None = None) -> ContentTokens:
+        """A word token = its word embedding + the mean of its sub-word embeddings (if the model
+        has sub-words)."""
         pos = sinusoid(torch.arange(ids.shape[1], device=ids.device), self.embed.embedding_dim)
-        return ContentTokens(self.embed(ids), pos.unsqueeze(0), mask.to(torch.bool), ids.unsqueeze(-1))
+        values = self.embed(ids)
+        if self.subword is not None:
+            if subwords is None:
+                raise InputDataError("this model reads sub-word ids beside the word ids; build the text "
+                                     "inputs with HashingTokenizer.for_config(model.cfg).inputs(texts).")
+            count = (subwords > 0).sum(-1, keepdim=True).clamp_min(1).to(values.dtype)
+            values = values + self.subword(subwords).sum(-2) / count
+        return ContentTokens(values, pos.unsqueeze(0), mask.to(torch.bool), ids.unsqueeze(-1))
 
 
 EMBEDDINGS.add("waveform", WaveformSpectralEmbedding)
@@ -279,7 +322,7 @@ class DynamicEmbedding(nn.Module):
         path = self.paths[modality]
         if modality == "image":
             return path(batch.image)
-        return path(batch.text_ids, batch.text_mask)
+        return path(batch.text_ids, batch.text_mask, batch.text_subwords)
 
     def numeric(self, batch: ModelInput) -> ContentTokens:
         """The sensor slot: window tokens (patches or spectra), then one token per feature."""

@@ -167,8 +167,7 @@ class Batcher:
         if data.images is not None:
             fields["image"] = torch.from_numpy(np.ascontiguousarray(data.images[rows])).float() / 255.0
         if data.texts is not None:
-            ids, mask = self.tokenizer.encode([data.texts[i] for i in rows])
-            fields["text_ids"], fields["text_mask"] = ids, mask
+            fields |= self.tokenizer.inputs([data.texts[i] for i in rows])
             if data.text_present is not None:
                 fields["text_present"] = torch.from_numpy(data.text_present[rows].astype(bool))
         return ModelInput(**fields, sensor_rate_hz=rate_hz).to(self.device)
