@@ -37,6 +37,8 @@ TASKS: dict[str, list[str]] = {
     "maintnet": ["--tasks", "system:aircraft"],
     "cwru": ["--tasks", "fault:bearing"],
     "azure_pdm": ["--tasks", "failure24h:machine", '--dataset-option=azure_pdm.modalities=["sensor","text"]'],
+    # one subset per variant: --dataset-option=cmapss.subsets=[\"FD001\"]
+    "cmapss": ["--tasks", "rul:turbofan", "--dataset-option=cmapss.window=50"],
 }
 COMMON = ["--preset", "tiny", "--distill-epochs", "0", "--seed", "0", "--device", "cpu", "--no-register",
           "--eval-rows", "5000", "--quiet", "--model-option", "patch_len=8", "--model-option", "max_text_len=48",

@@ -102,6 +102,9 @@ class ModelConfig(BaseModel):
     image_patch: int = Field(8, ge=4, description="pixels per image token side (stem stride 4)")
     image_norm: bool = Field(False, description="standardise pixels and layer-normalise the stem's "
                              "tokens, so image content is not drowned by the position encoding")
+    window_summary_tokens: bool = Field(False, description="one more token per slow sensor channel "
+                                        "from its window's last value, mean, sd and slope (a weight "
+                                        "per channel and statistic)")
     feature_tokens: bool = Field(False, description="structured features (ModelInput.features) "
                                  "as one token each, with a weight and bias per feature id; set by "
                                  "the training job when its data carries features")

@@ -105,3 +105,27 @@ def test_pretraining_masks_hide_window_tokens_only():
     assert tokens.masked.shape[1] == masks["sensor"].shape[1] + len(NAMES)
     assert not bool(tokens.masked[:, -len(NAMES):].any())
     assert tokens.targets.shape[:2] == tokens.masked.shape
+
+
+def test_window_summary_tokens_follow_the_patches_of_slow_sensors():
+    from plantpulse.model.moe.layers.embeddings import window_statistics
+
+    t = torch.arange(5, dtype=torch.float32)
+    values = torch.stack([2 * t, torch.full((5,), 3.0)], dim=-1)[None]  # a ramp and a constant
+    stats = window_statistics(values)[0]
+    torch.testing.assert_close(stats[0], torch.tensor([8.0, 4.0, (8.0) ** 0.5, 8.0]))  # slope: change over the window
+    torch.testing.assert_close(stats[1], torch.tensor([3.0, 3.0, 0.0, 0.0]))
+    torch.testing.assert_close(window_statistics(values[:, :1])[0, :, 3], torch.zeros(2))  # one step: no slope
+
+    model = _model(window_summary_tokens=True)
+    window = {"sensor": torch.randn(4, 16, 1), "sensor_channels": model.channel_ids(["volt"]).expand(4, -1)}
+    plain = PlantPulseModel(preset("tiny", tasks=(TASK,), channel_vocab=(*NAMES, "volt")))
+    n = plain.embed(ModelInput(**window))["sensor"].tokens.shape[1]
+    assert model.embed(ModelInput(**window))["sensor"].tokens.shape[1] == n + 1  # one per channel
+    # left out while tokens are hidden for reconstruction (they would give the hidden values away)
+    hide = {"sensor": torch.zeros(4, n - model.cfg.n_global_tokens, dtype=torch.bool)}
+    assert model.embed(ModelInput(**window), hide)["sensor"].tokens.shape[1] == n
+    # waveforms keep their spectral tokens only
+    fast = ModelInput(**window, sensor_rate_hz=12_000.0)
+    assert model.embed(fast)["sensor"].path == "waveform"
+    assert model.embed(fast)["sensor"].tokens.shape == plain.embed(fast)["sensor"].tokens.shape

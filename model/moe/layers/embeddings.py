@@ -7,6 +7,8 @@
 - waveforms — sensors sampled at ``waveform_min_rate_hz`` or faster, when the config enables it —
   become spectral tokens instead (log band power and envelope spectrum, :mod:`.spectral`); the
   choice is made from the batch's sampling rate, never from a dataset name;
+- slow sensor windows may also give one summary token per channel (last value, mean, sd, slope;
+  ``window_summary_tokens``);
 - structured features (B, F) — a table row, summary statistics, hours since maintenance, event
   counts — become one token each with a weight and bias per feature id, appended to the sensor
   slot (numeric data shares that modality's experts and summary tokens);
@@ -193,6 +195,46 @@ class FeatureEmbedding(nn.Module):
                              values.unsqueeze(-1))
 
 
+SUMMARY_STATS: tuple[str, ...] = ("last", "mean", "sd", "slope")
+
+
+def window_statistics(values: Tensor) -> Tensor:
+    """(B, T, C) -> (B, C, 4): last value, mean, sd and slope (least squares, as the change over
+    the whole window) per channel."""
+    t = values.shape[1]
+    time = torch.linspace(-0.5, 0.5, t, device=values.device, dtype=values.dtype) if t > 1 else \
+        torch.zeros(1, device=values.device, dtype=values.dtype)
+    mean = values.mean(1)
+    centred = values - mean[:, None]
+    slope = (centred * time[None, :, None]).sum(1) / time.pow(2).sum().clamp_min(1e-12)
+    return torch.stack([values[:, -1], mean, centred.pow(2).mean(1).sqrt(), slope], dim=-1)
+
+
+@EMBEDDINGS.register("summary")
+class WindowSummaryEmbedding(nn.Module):
+    """(B, T, C) slow sensor windows -> (B, C, d): one token per channel, Σ_k stat_k · W[id, k] +
+    b[id] over the window's last value, mean, sd and slope — the quantities the gradient-boosting
+    baselines read — so the network need not rebuild them from patches. Ids are the channel ids."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        size, d = ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size, cfg.d_model
+        self.weight = nn.Embedding(size, len(SUMMARY_STATS) * d)
+        self.bias = nn.Embedding(size, d)
+        nn.init.normal_(self.weight.weight, std=1.0 / math.sqrt(d * len(SUMMARY_STATS)))
+        nn.init.normal_(self.bias.weight, std=1.0 / math.sqrt(d))
+
+    def forward(self, values: Tensor, channels: Tensor, channel_mask: Tensor | None) -> ContentTokens:
+        b, _, c = values.shape
+        stats = window_statistics(values)  # (B, C, 4)
+        weight = self.weight(channels).view(b, c, len(SUMMARY_STATS), -1)
+        tokens = torch.einsum("bck,bckd->bcd", stats, weight)
+        valid = torch.ones(b, c, dtype=torch.bool, device=values.device)
+        if channel_mask is not None:
+            valid = valid & channel_mask.to(torch.bool)
+        return ContentTokens(tokens, self.bias(channels), valid, stats)
+
+
 def _joined(first: ContentTokens, second: ContentTokens) -> ContentTokens:
     """Two token runs of one modality side by side; reconstruction targets zero-padded to the
     wider one (only the first run's tokens are ever hidden for reconstruction)."""
@@ -300,7 +342,8 @@ class DynamicEmbedding(nn.Module):
         self.cfg = cfg
         self.n_global = cfg.n_global_tokens
         names = [*MODALITIES, *(["waveform"] if cfg.waveform_bands else []),
-                 *(["features"] if cfg.feature_tokens else [])]
+                 *(["features"] if cfg.feature_tokens else []),
+                 *(["summary"] if cfg.window_summary_tokens else [])]
         self.paths = nn.ModuleDict({m: EMBEDDINGS.get(m)(cfg) for m in names})
         self.tag = nn.Embedding(len(MODALITIES), cfg.d_model)
         self.summary = nn.Parameter(torch.randn(len(MODALITIES), cfg.n_global_tokens, cfg.d_model) * 0.02)
@@ -316,22 +359,26 @@ class DynamicEmbedding(nn.Module):
             return "waveform"
         return modality
 
-    def content(self, batch: ModelInput, modality: str) -> ContentTokens:
+    def content(self, batch: ModelInput, modality: str, hiding: bool = False) -> ContentTokens:
         if modality == "sensor":
-            return self.numeric(batch)
+            return self.numeric(batch, hiding)
         path = self.paths[modality]
         if modality == "image":
             return path(batch.image)
         return path(batch.text_ids, batch.text_mask, batch.text_subwords)
 
-    def numeric(self, batch: ModelInput) -> ContentTokens:
-        """The sensor slot: window tokens (patches or spectra), then one token per feature."""
+    def numeric(self, batch: ModelInput, hiding: bool = False) -> ContentTokens:
+        """The sensor slot: window tokens (patches or spectra), the window summary tokens (slow
+        sensors, when the config has them; left out while tokens are hidden for reconstruction,
+        since they would give the hidden values away), then one token per feature."""
         found = None
         if batch.sensor is not None:
             name = self.path_of(batch, "sensor")
             values, channels, mask = self.sensor_in_index_order(batch)
             found = (self.paths[name](values, channels, mask, batch.sensor_rate_hz) if name == "waveform"
                      else self.paths[name](values, channels, mask))
+            if name == "sensor" and "summary" in self.paths and not hiding:
+                found = _joined(found, self.paths["summary"](values, channels, mask))
         if batch.features is not None:
             if "features" not in self.paths:
                 raise InputDataError("this model was trained without structured feature tokens "
@@ -368,7 +415,7 @@ class DynamicEmbedding(nn.Module):
 
     def _one(self, batch: ModelInput, modality: str, hide: Tensor | None) -> ModalityTokens:
         index = MODALITIES.index(modality)
-        content = self.content(batch, modality)
+        content = self.content(batch, modality, hiding=hide is not None)
         tokens = content.values
         if hide is not None and hide.shape[1] < tokens.shape[1]:  # features are never hidden
             hide = F.pad(hide, (0, tokens.shape[1] - hide.shape[1]), value=False)
