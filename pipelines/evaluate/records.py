@@ -93,7 +93,7 @@ BUDGETS: dict[str, Budget] = {
                            "ai4i2020": {"finetune_epochs": 60, "patience": 8, "batch_size": 32, "lr": 1e-3,
                                         "class_weight_power": 1.0, "options": {"derived": True}},
                            "maintnet": {"finetune_epochs": 30, "patience": 6, "batch_size": 32, "lr": 1e-3,
-                                        "overrides": {"vocab_size": 4096, "d_model": 64}},
+                                        "overrides": {"vocab_size": 4096, "d_model": 64, "text_subword_buckets": 4096}},
                            "weld_surface_yolo": {"finetune_epochs": 40, "patience": 8, "batch_size": 32, "lr": 1e-3,
                                                  "overrides": {"d_model": 64}},
                        }),
