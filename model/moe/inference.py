@@ -114,6 +114,12 @@ class MoePredictor:
                       texts: Sequence[str | None] | None = None) -> list[Prediction]:
         """Score B raw windows (B, T, C) of one asset type; channels by name, any order or subset."""
         tasks = self.tasks_for(asset_type)
+        needs = (self.meta.extra or {}).get("feature_lists", {}).get(asset_type)
+        if needs:  # never score such a model without what it was trained on
+            msg = (f"Model {self.name} was trained with {len(needs)} structured features for asset type "
+                   f"'{asset_type}' ({', '.join(needs[:3])}, ...), which scoring from sensor windows does not "
+                   f"compute. Score with a model trained without the task option 'structured'.")
+            raise InputDataError(msg)
         if len(windows) == 0:
             return []
         out = self.model(self._inputs(windows, channel_names, asset_type, texts), tasks=tasks)

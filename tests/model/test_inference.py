@@ -73,3 +73,11 @@ def test_bad_requests_get_clear_errors(checkpoint):
     bad[0, 0, 0] = np.nan
     with pytest.raises(InputDataError, match="NaN"):
         predictor.predict_batch(bad, CHANNELS, "turbofan")
+
+
+def test_a_model_trained_on_structured_features_is_not_scored_without_them(tmp_path, tiny_model):
+    norm = {"turbofan": {"channels": CHANNELS, "mean": [640.0, 1590.0, 1400.0], "std": [0.5, 6.0, 9.0]}}
+    path = save_checkpoint(tiny_model, tmp_path / "pp-v1.safetensors", name="pp",
+                           extra={"normalizers": norm, "feature_lists": {"turbofan": ["s_2 mean 24h"]}})
+    with pytest.raises(InputDataError, match="trained with 1 structured features for asset type 'turbofan'"):
+        load_moe(path).predict_batch(np.zeros((1, 8, 3), np.float32), CHANNELS, "turbofan")
