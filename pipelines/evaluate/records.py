@@ -91,7 +91,8 @@ BUDGETS: dict[str, Budget] = {
                            "cwru": {"finetune_epochs": 10},
                            # chosen on validation by benchmarks/recipe_search.py (docs/benchmarks.md)
                            "azure_pdm": {"pretrain_epochs": 2, "finetune_epochs": 25, "patience": 6,
-                                         "class_weight_power": 1.0, "options": {"structured": True}},
+                                         "batch_size": 32, "lr": 1e-3, "class_weight_power": 1.0,
+                                         "options": {"structured": True}},
                            "ai4i2020": {"finetune_epochs": 60, "patience": 8, "batch_size": 32, "lr": 1e-3,
                                         "class_weight_power": 1.0, "options": {"derived": True}},
                            "maintnet": {"finetune_epochs": 30, "patience": 6, "batch_size": 32, "lr": 1e-3,
