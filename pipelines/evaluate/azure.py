@@ -25,13 +25,13 @@ from plantpulse.model.metrics import best_f1_thresholds, concordance
 from plantpulse.model.moe.training import TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import survival as S
-from plantpulse.pipelines.evaluate.features import chunked
 from plantpulse.pipelines.evaluate.gbm import fit_multilabel, multilabel_proba
 from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
 from plantpulse.pipelines.evaluate.scoring import multilabel_scores, plain_model
 from plantpulse.pipelines.train.tasks.azure import FAILURE_TASK
 from plantpulse.pipelines.train.tasks.azure_features import FEATURE_SETS, log_features, telemetry_features
+from plantpulse.pipelines.train.tasks.windows import chunked
 
 MODALITY_LABEL = {"sensor+text": "telemetry + logs", "sensor": "telemetry only", "text": "logs only"}
 COLUMNS = (("failure within 24 h", "pr_auc"), ("failure within 24 h", "macro_f1"), ("time to failure", "c_index"))

@@ -32,12 +32,13 @@ from plantpulse.model.moe.training import TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.cwru_cases import cross_load_table, size_table, targets
-from plantpulse.pipelines.evaluate.features import chunked, vibration_features
+from plantpulse.pipelines.evaluate.features import vibration_features
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.moe import outputs, subset_rows
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder
 from plantpulse.pipelines.evaluate.scoring import class_scores, plain_model
 from plantpulse.pipelines.train.tasks.cwru import CLASSES, FAULT_TASK
+from plantpulse.pipelines.train.tasks.windows import chunked
 
 TYPES: tuple[str, ...] = ("normal", "inner_race", "ball", "outer_race")
 TYPE_OF = np.array([TYPES.index(c.rsplit("_", 1)[0]) if c != "normal" else 0 for c in CLASSES])

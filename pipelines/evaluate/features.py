@@ -7,8 +7,6 @@ the model, never in the split or the preprocessing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from scipy.signal import hilbert
 from scipy.stats import kurtosis, skew
@@ -16,16 +14,6 @@ from scipy.stats import kurtosis, skew
 from plantpulse.data.datasets.ai4i import FEATURES
 from plantpulse.model.baseline.quantile_mlp import window_features
 from plantpulse.pipelines.train.tasks.ai4i import derived_features
-from plantpulse.pipelines.train.tasks.windows import WindowView
-
-
-def chunked(view: np.ndarray | WindowView, fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray | None = None,
-            chunk: int = 2048) -> np.ndarray:
-    """``fn`` applied to (a subset of) a lazy window view, chunk by chunk, so overlapping
-    windows are never all materialised at once; results are concatenated along rows."""
-    index = np.arange(len(view)) if rows is None else np.asarray(rows)
-    parts = [fn(np.asarray(view[index[i:i + chunk]], dtype=np.float32)) for i in range(0, len(index), chunk)]
-    return np.concatenate(parts)
 
 
 def rul_features(windows: np.ndarray) -> np.ndarray:

@@ -14,8 +14,9 @@ import numpy as np
 
 from plantpulse.model.baseline.window_weibull import fit_weibull, last_and_slope
 from plantpulse.model.moe.training import TaskData
-from plantpulse.pipelines.evaluate.features import chunked, rul_features
+from plantpulse.pipelines.evaluate.features import rul_features
 from plantpulse.pipelines.evaluate.gbm import fit_regressor
+from plantpulse.pipelines.train.tasks.windows import chunked
 
 CAP = 125.0
 

@@ -34,7 +34,7 @@ from plantpulse.pipelines.train.tasks.azure_features import (
 )
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import Standardizer, time_split
-from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
+from plantpulse.pipelines.train.tasks.windows import WindowView, chunked, window_starts
 
 ASSET = "machine"
 FAILURE_TASK = TaskSpec(name=f"failure24h:{ASSET}", kind="multilabel", classes=COMPONENTS)
@@ -115,9 +115,7 @@ def _structured(data: AzurePdmData, s: dict, sensor: np.ndarray | WindowView, tr
                 logs: bool) -> tuple[np.ndarray, tuple[str, ...]]:
     """(N, 34) standardised features (telemetry summaries of each window, then the log features;
     (N, 20) without ``logs``) and their names."""
-    n = len(s["machine"])
-    parts = [np.concatenate([telemetry_features(sensor[np.arange(i, min(i + 4096, n))])
-                             for i in range(0, n, 4096)])]
+    parts = [chunked(sensor, telemetry_features)]
     names = telemetry_feature_names(CHANNELS)
     if logs:
         parts.append(log_features(data, np.asarray(s["machine"]), np.asarray(s["time"])))

@@ -8,6 +8,7 @@ for the rows a batch asks for.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -56,3 +57,12 @@ def window_starts(begin: int, end: int, length: int, stride: int) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     last = end - length
     return np.arange(last, begin - 1, -stride, dtype=np.int64)[::-1]
+
+
+def chunked(view: np.ndarray | WindowView, fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray | None = None,
+            chunk: int = 2048) -> np.ndarray:
+    """``fn`` applied to (a subset of) a lazy window view, chunk by chunk, so overlapping
+    windows are never all materialised at once; results are concatenated along rows."""
+    index = np.arange(len(view)) if rows is None else np.asarray(rows)
+    parts = [fn(np.asarray(view[index[i:i + chunk]], dtype=np.float32)) for i in range(0, len(index), chunk)]
+    return np.concatenate(parts)

@@ -16,13 +16,14 @@ from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.training import Batcher, TaskData, TaskSplits
 from plantpulse.pipelines.evaluate import gbm
 from plantpulse.pipelines.evaluate.cwru import TYPE_OF, type_probs
-from plantpulse.pipelines.evaluate.features import chunked, rul_features, vibration_features
+from plantpulse.pipelines.evaluate.features import rul_features, vibration_features
 from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.nets import load_plain, save_plain
 from plantpulse.pipelines.evaluate.protocols import PROTOCOLS
 from plantpulse.pipelines.evaluate.records import BUDGETS
 from plantpulse.pipelines.evaluate.scoring import plain_net_for, train_plain
 from plantpulse.pipelines.evaluate.survival import censored
+from plantpulse.pipelines.train.tasks.windows import chunked
 
 SPEC = TaskSpec(name="fault:toy", kind="classification", classes=("a", "b"))
 
