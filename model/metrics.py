@@ -137,8 +137,14 @@ def confusion(pred: ArrayLike, true: ArrayLike, n_classes: int) -> np.ndarray:
 
 
 def best_f1_threshold(scores: ArrayLike, true: ArrayLike) -> float:
-    """The lowest score threshold (predict positive when score >= threshold) that maximises F1 on
-    these (validation) rows; 0.5 when there is no positive."""
+    """A score threshold (predict positive when score >= threshold) that maximises F1 on these
+    (validation) rows; 0.5 when there is no positive.
+
+    Every threshold between the lowest F1-maximising score and the next lower score gives the same
+    predictions on these rows; the midpoint of that gap is returned, not its upper end. A model
+    that separates validation perfectly with saturated probabilities (positives at 0.9998,
+    negatives below 0.003) would otherwise get a threshold at its least confident positive, which
+    rejects most positives of new data, while the midpoint keeps the margin on both sides."""
     s, t = _scores(scores, true, "best_f1_threshold")
     if s.ndim != 1:
         raise InputDataError(f"best_f1_threshold needs 1-D scores and labels; got shape {s.shape}.")
@@ -147,7 +153,9 @@ def best_f1_threshold(scores: ArrayLike, true: ArrayLike) -> float:
     precision, recall, thresholds = skm.precision_recall_curve(t, s)
     p, r = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
     f1 = np.divide(2 * p * r, p + r, out=np.zeros_like(p), where=(p + r) > 0)
-    return float(thresholds[int(np.argmax(f1))])
+    best = float(thresholds[int(np.argmax(f1))])
+    below = s[s < best]
+    return best if below.size == 0 else float((best + below.max()) / 2)
 
 
 def best_f1_thresholds(scores: np.ndarray, true: np.ndarray) -> np.ndarray:

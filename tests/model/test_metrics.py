@@ -130,12 +130,23 @@ def test_best_f1_thresholds_maximise_f1_per_column():
     scores = np.array([[0.9, 0.1], [0.6, 0.2], [0.4, 0.3], [0.1, 0.4]])
     truth = np.array([[1, 0], [1, 0], [0, 0], [0, 1]])
     t = M.best_f1_thresholds(scores, truth)
-    assert 0.4 < t[0] <= 0.6 and t[1] == pytest.approx(0.4)
+    assert t[0] == pytest.approx(0.5) and t[1] == pytest.approx(0.35)  # midpoints of the gaps
 
 
 def test_best_f1_threshold_is_the_lowest_best_and_half_without_positives():
     # thresholds 0.9 and 0.6 both give F1 = 2/3 (one of two positives, or both plus two false
-    # alarms); the lowest one is kept
+    # alarms); the lowest one is kept, and no score lies below it
     scores, truth = [0.9, 0.8, 0.7, 0.6], [1, 0, 0, 1]
     assert M.best_f1_threshold(scores, truth) == pytest.approx(0.6)
     assert M.best_f1_threshold([0.2, 0.9], [0, 0]) == 0.5
+
+
+def test_best_f1_threshold_sits_in_the_middle_of_a_separating_gap():
+    # saturated probabilities that separate validation perfectly: any threshold in
+    # (0.003, 0.9998] gives F1 = 1; the midpoint keeps a positive at 0.99 of new data
+    scores, truth = [0.9999, 0.9998, 0.003, 0.001, 0.0], [1, 1, 0, 0, 0]
+    threshold = M.best_f1_threshold(scores, truth)
+    assert threshold == pytest.approx((0.9998 + 0.003) / 2)
+    predictions = np.asarray(scores) >= threshold
+    np.testing.assert_array_equal(predictions, np.asarray(truth, dtype=bool))  # same F1 on these rows
+    assert 0.99 >= threshold
