@@ -108,6 +108,12 @@ class ModelConfig(BaseModel):
     feature_tokens: bool = Field(False, description="structured features (ModelInput.features) "
                                  "as one token each, with a weight and bias per feature id; set by "
                                  "the training job when its data carries features")
+    feature_frequencies: int = Field(0, ge=0, le=64, description="periodic encoding of each "
+                                     "structured feature: k learned frequencies, their sine and "
+                                     "cosine, a linear map and ReLU per feature (Gorishniy et al., "
+                                     "2022); 0 = the linear value · w + b")
+    feature_frequency_scale: float = Field(0.1, gt=0, description="sd of the initial frequencies "
+                                           "of the periodic encoding (features are standardised)")
     vocab_size: int = Field(4096, ge=16, description="hashing tokenizer buckets")
     max_text_len: int = Field(48, ge=4)
     text_subword_buckets: int = Field(0, ge=0, description="hashed character n-gram buckets added to "

@@ -60,6 +60,44 @@ def test_each_feature_has_its_own_value_direction():
     torch.testing.assert_close(emb(torch.zeros(1, 2), ids).values, torch.zeros(1, 2, emb.weight.embedding_dim))
 
 
+def test_the_periodic_encoding_is_bounded_and_can_pick_out_a_band_of_values():
+    """PLR tokens: a value far outside the training range does not blow the token up (a linear
+    token grows without bound), and after training a band of one feature (a middle range, not
+    "more" or "less") is told apart from both sides, which no monotone token can do alone."""
+    cfg = preset("tiny", channel_vocab=NAMES, feature_tokens=True, feature_frequencies=8, feature_frequency_scale=0.5)
+    torch.manual_seed(0)
+    emb = FeatureEmbedding(cfg)
+    ids = torch.tensor([[0, 1]])
+    far = emb(torch.tensor([[1e4, -1e4]]), ids).values
+    assert torch.isfinite(far).all() and far.abs().max() < 100
+    assert not hasattr(emb, "weight") and emb.frequency.weight.shape[1] == 8
+
+    x = torch.linspace(-3, 3, 256)
+    band = (x.abs() < 1).float()  # positive in the middle only
+    head = torch.nn.Linear(cfg.d_model, 1)
+    optim = torch.optim.Adam([*emb.parameters(), *head.parameters()], lr=0.02)
+    for _ in range(300):
+        logits = head(emb(x[:, None], torch.zeros(256, 1, dtype=torch.long)).values[:, 0]).squeeze(-1)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, band)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    accuracy = ((logits > 0).float() == band).float().mean()
+    assert accuracy > 0.95
+
+
+def test_the_periodic_encoding_round_trips_through_a_checkpoint_config():
+    model = _model(feature_frequencies=4)
+    out = model(ModelInput(**_features(model)))
+    assert out.tasks[TASK.name].logits.shape == (5, 3)
+    again = PlantPulseModel(model.cfg)
+    again.load_state_dict(model.state_dict())
+    torch.manual_seed(1)
+    batch = ModelInput(**_features(model))
+    model.eval(), again.eval()
+    torch.testing.assert_close(model(batch).tasks[TASK.name].logits, again(batch).tasks[TASK.name].logits)
+
+
 def test_a_model_without_feature_tokens_refuses_features_clearly():
     model = PlantPulseModel(preset("tiny", tasks=(TASK,), channel_vocab=NAMES))
     assert not model.cfg.feature_tokens and not any("features" in k for k in model.state_dict())

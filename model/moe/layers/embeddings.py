@@ -179,20 +179,47 @@ class FeatureEmbedding(nn.Module):
     feature lets thresholds on different features be told apart in the first layer.
 
     Ids come from the model's channel index, so feature names cannot collide with each other or
-    with sensor channels. ``b[id]`` is the token's place (kept when the value is masked)."""
+    with sensor channels. ``b[id]`` is the token's place (kept when the value is masked).
+
+    With ``feature_frequencies`` k > 0 the value part is periodic instead (the PLR embedding of
+    Gorishniy et al., 2022, "On embeddings for numerical features in tabular deep learning"):
+    ReLU(W[id] · [sin 2πc·x, cos 2πc·x] + a[id]) with k learned frequencies c per feature. A
+    linear token can only say "more" or "less" of a feature; the periodic one can single out a
+    band of values (a torque range, an age past which a part fails), and it stays bounded when a
+    value lies far outside the training range."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        size = ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size
-        self.weight = nn.Embedding(size, cfg.d_model)
-        self.bias = nn.Embedding(size, cfg.d_model)
-        nn.init.normal_(self.weight.weight, std=1.0 / math.sqrt(cfg.d_model))
-        nn.init.normal_(self.bias.weight, std=1.0 / math.sqrt(cfg.d_model))
+        size, d = ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size, cfg.d_model
+        self.frequencies = cfg.feature_frequencies
+        if not self.frequencies:  # (this order of draws keeps linear models as they were trained)
+            self.weight = nn.Embedding(size, d)
+            self.bias = nn.Embedding(size, d)
+            nn.init.normal_(self.weight.weight, std=1.0 / math.sqrt(d))
+            nn.init.normal_(self.bias.weight, std=1.0 / math.sqrt(d))
+            return
+        k = self.frequencies
+        self.bias = nn.Embedding(size, d)
+        self.frequency = nn.Embedding(size, k)
+        self.project = nn.Embedding(size, 2 * k * d)
+        self.project_bias = nn.Embedding(size, d)
+        nn.init.normal_(self.bias.weight, std=1.0 / math.sqrt(d))
+        nn.init.normal_(self.frequency.weight, std=cfg.feature_frequency_scale)
+        nn.init.normal_(self.project.weight, std=1.0 / math.sqrt(2 * k))
+        nn.init.zeros_(self.project_bias.weight)
 
     def forward(self, values: Tensor, ids: Tensor) -> ContentTokens:
         valid = torch.ones(values.shape, dtype=torch.bool, device=values.device)
-        return ContentTokens(values.unsqueeze(-1) * self.weight(ids), self.bias(ids), valid,
-                             values.unsqueeze(-1))
+        return ContentTokens(self.encode(values, ids), self.bias(ids), valid, values.unsqueeze(-1))
+
+    def encode(self, values: Tensor, ids: Tensor) -> Tensor:
+        """(B, F) values and ids -> (B, F, d) value parts of the tokens."""
+        if not self.frequencies:
+            return values.unsqueeze(-1) * self.weight(ids)
+        angle = 2 * math.pi * values.unsqueeze(-1) * self.frequency(ids)  # (B, F, k)
+        periodic = torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
+        weight = self.project(ids).view(*ids.shape, 2 * self.frequencies, -1)
+        return torch.relu(torch.einsum("bfk,bfkd->bfd", periodic, weight) + self.project_bias(ids))
 
 
 SUMMARY_STATS: tuple[str, ...] = ("last", "mean", "sd", "slope")
