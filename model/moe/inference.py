@@ -58,6 +58,8 @@ class MoePredictor:
         self.name = f"{meta.name} v{meta.version}"
         self.asset_type = asset_type
         self.asset_types = (asset_type,) if asset_type else self.trained_asset_types
+        if asset_type is not None:  # scoring fetches the log only for a view that reads it
+            self.accepts_text = self.reads_text(asset_type)
         self.window_length = max((self.window_length_for(t) for t in self.asset_types), default=DEFAULT_WINDOW)
         names: list[str] = []
         for t in self.asset_types:
@@ -81,6 +83,15 @@ class MoePredictor:
         """The sensors' sampling rate ``asset_type`` was trained with (None: slow process data)."""
         rate = self.normalizers.get(asset_type, {}).get("sample_rate_hz")
         return None if rate is None else float(rate)
+
+    def reads_text(self, asset_type: str) -> bool:
+        """Whether ``asset_type``'s head was trained with the maintenance log as text. Checkpoints
+        record it (``text_asset_types``); a ``plantpulse fit`` checkpoint without the record was
+        trained on windows only; older ``plantpulse train`` checkpoints are given the text as before."""
+        extra = self.meta.extra or {}
+        if "text_asset_types" in extra:
+            return asset_type in extra["text_asset_types"]
+        return "label_source" not in extra  # a fit checkpoint from before the record: windows only
 
     def tasks_for(self, asset_type: str) -> tuple[str, ...]:
         names = tuple(s.name for s in self.model.cfg.tasks if s.asset_type == asset_type)
@@ -122,6 +133,8 @@ class MoePredictor:
             raise InputDataError(msg)
         if len(windows) == 0:
             return []
+        if texts is not None and not self.reads_text(asset_type):
+            texts = None  # a head trained without the log scores what it was trained on
         out = self.model(self._inputs(windows, channel_names, asset_type, texts), tasks=tasks)
         experts = out.expert_shares()
         intervals = {name: rul_interval(head.mean.float().numpy(), head.std.float().numpy(),

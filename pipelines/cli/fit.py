@@ -50,6 +50,10 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--backbone", default=None,
               help="'shipped' or a MoE checkpoint: freeze its backbone and train a new adapter + head.")
 @click.option("--unfreeze/--no-unfreeze", default=None, help="With --backbone: fine-tune the backbone too.")
+@click.option("--log-events", type=int, default=None,
+              help="The asset's last N maintenance-log events before each window's end that the MoE reads as "
+                   "text, as scoring gives them (default 20; 0: windows only).")
+@click.option("--log-lookback-days", type=float, default=None, help="How far back those events may lie (default 7).")
 @click.option("--seed", type=int, default=None)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("fit-report"),
               show_default=True, help="Folder for fit-report.md / .json.")

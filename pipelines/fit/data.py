@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.data.core.records import MaintenanceRecord
 from plantpulse.data.store.repository import readings_between
 from plantpulse.data.store.schema import Asset, MaintenanceEvent
 from plantpulse.data.store.types import as_utc
 from plantpulse.pipelines.fit.labels import Event, label
 from plantpulse.pipelines.fit.spec import FitSpec, threshold_rule
 from plantpulse.pipelines.fit.windows import burst_spacing, make_snapshots, make_windows, median_step
+from plantpulse.pipelines.score.texts import LogText, log_text
 
 UNIT_SECONDS = {"seconds": 1.0, "hours": 3600.0}
 
@@ -23,7 +27,8 @@ UNIT_SECONDS = {"seconds": 1.0, "hours": 3600.0}
 @dataclass
 class Collected:
     """Every labelled window of the asset type: ``x`` (N, T, C) raw (NaN = no reading), ``groups``
-    asset names, ``ends`` seconds, ``targets`` (seconds / class name / is-normal), ``observed``."""
+    asset names, ``ends`` seconds, ``targets`` (seconds / class name / is-normal), ``observed``,
+    ``texts`` the asset's maintenance log up to each window's end (None: no event)."""
 
     channels: tuple[str, ...]
     step: float
@@ -32,10 +37,12 @@ class Collected:
     ends: list[np.ndarray] = field(default_factory=list)
     targets: list[np.ndarray] = field(default_factory=list)
     observed: list[np.ndarray] = field(default_factory=list)
+    texts: list[np.ndarray] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.concatenate(parts) for parts in (self.x, self.groups, self.ends, self.targets, self.observed))
+        return tuple(np.concatenate(parts) for parts in (self.x, self.groups, self.ends, self.targets, self.observed,
+                                                         self.texts))
 
 
 def assets_of_type(session: Session, asset_type: str) -> list[Asset]:
@@ -52,6 +59,32 @@ def _events(session: Session, asset_id: int) -> list[Event]:
     rows = session.execute(select(MaintenanceEvent.ts, MaintenanceEvent.kind, MaintenanceEvent.code)
                            .where(MaintenanceEvent.asset_id == asset_id, MaintenanceEvent.ts.is_not(None))).all()
     return [Event(as_utc(ts).timestamp(), kind, code) for ts, kind, code in rows]
+
+
+def _log(session: Session, asset: Asset) -> list[MaintenanceRecord]:
+    """The asset's time-stamped maintenance-log events, oldest first."""
+    rows = session.scalars(select(MaintenanceEvent).where(MaintenanceEvent.asset_id == asset.id,
+                                                          MaintenanceEvent.ts.is_not(None))
+                           .order_by(MaintenanceEvent.ts, MaintenanceEvent.id)).all()
+    return [MaintenanceRecord(source=e.source, external_id=e.external_id, kind=e.kind, text=e.text, asset=asset.name,
+                              ts=as_utc(e.ts), code=e.code, component=e.component, action=e.action) for e in rows]
+
+
+def window_texts(events: Sequence[MaintenanceRecord], ends: np.ndarray, logs: LogText) -> np.ndarray:
+    """Per window end (seconds), the text scoring would give the network for it: the last
+    ``logs.events`` events in ``(end - lookback, end]`` (:func:`plantpulse.pipelines.score.texts.log_text`);
+    never an event after the end. (N,) object array of str or None."""
+    out = np.full(len(ends), None, dtype=object)
+    if not events or logs.events <= 0:
+        return out
+    times = [e.ts.timestamp() for e in events if e.ts is not None]
+    lookback = logs.lookback.total_seconds()
+    for i, end in enumerate(np.asarray(ends, dtype=float)):
+        stop = bisect.bisect_right(times, end)
+        start = max(bisect.bisect_right(times, end - lookback), stop - logs.events)
+        if stop > start:
+            out[i] = log_text(events[start:stop], datetime.fromtimestamp(end, UTC))
+    return out
 
 
 def _channels(spec: FitSpec, found: tuple[str, ...]) -> tuple[str, ...]:
@@ -96,6 +129,8 @@ def collect(session: Session, spec: FitSpec, echo: Callable[[str], None]) -> Col
         out.ends.append(aw.ends[keep])
         out.targets.append(labels.targets[keep])
         out.observed.append(labels.observed[keep])
+        events = _log(session, asset) if spec.log_events else []
+        out.texts.append(window_texts(events, aw.ends[keep], LogText(spec.log_events, spec.log_lookback_days)))
         echo(f"  asset {i}/{len(assets)} {asset.name}: {len(readings.ts)} timestamps -> {int(keep.sum())} windows")
     if out is None or not out.x or sum(len(x) for x in out.x) == 0:
         raise InputDataError(f"No labelled window for asset type {spec.asset_type!r}: every asset is shorter than "

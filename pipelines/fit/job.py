@@ -89,7 +89,7 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
     """Collect the windows, split them and turn labels into targets the learners fit."""
     with db.session() as session:
         got = collect(session, spec, echo)
-    x, groups, ends, raw, observed = got.arrays()
+    x, groups, ends, raw, observed, texts = got.arrays()
     gap = max(1, spec.window // spec.stride)
     split = split_rows(groups, ends, spec.holdout, gap=gap, seed=spec.seed)
     if spec.target == "anomaly" and split.how == "time":
@@ -137,7 +137,10 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
             info["constant_rmse"] = rmse(np.full(len(held), targets[split.train].mean()), targets[held])
     z, normalizer = _standardise(x, split.train)
     rate = 1.0 / got.step if spec.snapshots else None
-    data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate)
+    logged = texts if any(texts[split.train]) else None  # a log the training windows never show is left out
+    info["windows_with_log_text"] = int(sum(bool(t) for t in texts))
+    info["log_text_read"] = logged is not None
+    data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate, logged)
     return Prepared(data, observed, duration, info, normalizer, all_train)
 
 
@@ -170,6 +173,8 @@ def scores(spec: FitSpec, prep: Prepared, trained: Trained) -> dict[str, Any]:
 def _fingerprint(data: FitData) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(data.x).tobytes())
     digest.update(np.ascontiguousarray(data.targets).astype(np.float64).tobytes())
+    for text in data.texts if data.texts is not None else ():
+        digest.update(b"\x00" + (text or "").encode())
     return digest.hexdigest()
 
 
@@ -198,6 +203,9 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
                                                "sample_rate_hz": prep.data.sample_rate_hz}},
              "window_lengths": {spec.asset_type: spec.window},
              "channel_lists": {spec.asset_type: list(prep.data.channels)},
+             # the asset types whose network read the maintenance log (scoring gives it to those only)
+             "text_asset_types": [spec.asset_type] if prep.data.texts is not None else [],
+             "log_text": {"events": spec.log_events, "lookback_days": spec.log_lookback_days},
              # what `plantpulse models list` shows and scoring checks: this asset type only
              SERVES: {"asset_types": [spec.asset_type],
                       "channels": {spec.asset_type: list(prep.data.channels)}}}

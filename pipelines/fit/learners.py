@@ -69,6 +69,7 @@ class FitData:
     val: np.ndarray
     test: np.ndarray
     sample_rate_hz: float | None = None  # snapshots: the sensors' rate (the network's spectral tokens)
+    texts: np.ndarray | None = None  # (N,) the maintenance log per window (None: no event); None: no log at all
 
 
 @dataclass
@@ -142,8 +143,11 @@ def _task_data(name: str, task: TaskSpec, data: FitData, rows: np.ndarray) -> Ta
     targets = data.targets[rows]
     targets = targets.astype(np.float32) if task.kind == "rul" else targets.astype(
         bool if task.kind == "anomaly" else np.int64)
+    texts = None if data.texts is None else data.texts[rows]
     return TaskData(name=name, task=task, groups=data.groups[rows], sensor=data.x[rows],
-                    channels=data.channels, targets=targets, sample_rate_hz=data.sample_rate_hz)
+                    channels=data.channels, targets=targets, sample_rate_hz=data.sample_rate_hz,
+                    texts=None if texts is None else tuple(t or "" for t in texts),
+                    text_present=None if texts is None else np.array([bool(t) for t in texts]))
 
 
 def backbone_path(name: str) -> Path:

@@ -76,6 +76,11 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
             lines.append(f"- predicting the training mean everywhere: held-out rmse {info['constant_rmse']:.4g}")
     if spec.target == "class":
         lines.append(f"- classes: {', '.join(info['classes'])}")
+    if "windows_with_log_text" in info:
+        read = ("read by the MoE as text" if info.get("log_text_read")
+                else "not read (no event before any training window)" if spec.log_events else "off (log_events = 0)")
+        lines.append(f"- maintenance log: {read}; {info['windows_with_log_text']} of {info['windows']} windows have "
+                     f"events in the {spec.log_lookback_days:g} days before their end")
     lines += [f"- {t.kind}: {t.origin}" for t in trained]
     lines += ["", f"## Held-out metrics ({key}, {direction} is better; test assets, reported only)", "",
               "| metric | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]

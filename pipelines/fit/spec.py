@@ -75,6 +75,10 @@ class FitSpec(BaseModel):
     steps: int | None = Field(None, ge=1)
     batch_size: int = Field(32, ge=2)
     gbm_rounds: int = Field(200, ge=10)
+    # the maintenance log beside each window (the network reads it as text, as scoring gives it)
+    log_events: int = Field(20, ge=0, description="the asset's last N maintenance-log events before a "
+                            "window's end that the network reads as text (0: windows only)")
+    log_lookback_days: float = Field(7.0, gt=0, description="how far back those events may lie")
 
     @model_validator(mode="after")
     def _one_source(self) -> FitSpec:

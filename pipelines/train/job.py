@@ -136,6 +136,8 @@ class _Context:
         windows: dict[str, int] = {}
         channel_lists: dict[str, list[str]] = {}
         feature_lists: dict[str, list[str]] = {}
+        text_types = sorted({s.train.task.asset_type for s in self.tasks
+                             if s.train.texts is not None and s.train.task.asset_type})
         for bundle in self.bundles:
             normalizers.update(bundle.normalizers)
         for splits in self.tasks:
@@ -146,6 +148,7 @@ class _Context:
                 feature_lists[splits.train.task.asset_type] = list(splits.train.feature_names)
         return {"normalizers": normalizers, "window_lengths": windows, "channel_lists": channel_lists,
                 **({"feature_lists": feature_lists} if feature_lists else {}),
+                "text_asset_types": text_types,
                 "preset": self.request.preset,
                 "datasets": list(self.request.datasets), "seed": self.request.seed,
                 "bundle_options": self.request.bundle_options}
