@@ -4,7 +4,8 @@ print its validation metrics. Test metrics are not read, so nothing here can pic
     python benchmarks/recipe_search.py benchmarks/recipes/weld.txt --json benchmarks/results/recipes/weld.json
 
 A variants file has one variant per line: ``TAG DATASET [pre=N] [plantpulse train options]``
-(``#`` starts a comment). Every variant trains the ``tiny`` preset on DATASET's task alone, seed 0
+(``#`` starts a comment). Every variant trains the ``tiny`` preset on DATASET's task alone (or,
+with DATASET a comma-separated list, one joint model of their tasks), seed 0
 (``--seed N`` among a variant's options overrides it), with the evaluation budget's model options
 (8-sample patches, 48 text tokens, 64-pixel images);
 ``pre=N`` runs N pre-training epochs first. The options are those of ``plantpulse train``
@@ -50,7 +51,9 @@ def commands(home: Path, tag: str, dataset: str, args: list[str]) -> list[list[s
     pre = [a for a in args if a.startswith("pre=")]
     rest = [a for a in args if not a.startswith("pre=")]
     epochs = int(pre[0][4:]) if pre else 0
-    base = ["plantpulse", "--home", str(home), "train", *COMMON, "--datasets", dataset, *TASKS[dataset],
+    names = dataset.split(",")  # several: one joint model of their tasks
+    tasks = ["--tasks", ",".join(TASKS[d][1] for d in names), *(o for d in names for o in TASKS[d][2:])]
+    base = ["plantpulse", "--home", str(home), "train", *COMMON, "--datasets", dataset, *tasks,
             "--name", tag, "--pretrain-epochs", str(epochs), *rest]
     stages = (["pretrain"] if epochs else []) + ["finetune"]
     return [[*base, "--stage", stage] for stage in stages]
@@ -91,12 +94,14 @@ def main() -> None:
             if not line:
                 continue
             tag, dataset, *args = shlex.split(line)
-            if dataset not in TASKS:
-                raise SystemExit(f"{opts.variants}: unknown dataset {dataset!r} in {tag}; known: {', '.join(TASKS)}")
+            unknown = [d for d in dataset.split(",") if d not in TASKS]
+            if unknown:
+                raise SystemExit(f"{opts.variants}: unknown dataset {unknown[0]!r} in {tag}; known: {', '.join(TASKS)}")
             rows.append(run_variant(work, tag, dataset, args, opts.datasets))
             record = rows[-1]
-            metrics = next(iter(record["val"].values()), {})
-            shown = ", ".join(f"{k} {v}" for k, v in metrics.items() if k != "loss")
+            shown = "; ".join(f"{task if len(record['val']) > 1 else ''} "
+                              + ", ".join(f"{k} {v}" for k, v in metrics.items() if k != "loss")
+                              for task, metrics in record["val"].items()).strip()
             print(f"| {tag} | {record['options']} | {shown} | {record['wall_s']} s |", flush=True)
     if opts.json:
         opts.json.parent.mkdir(parents=True, exist_ok=True)
