@@ -29,7 +29,8 @@ class Predictor(Protocol):
     ``channels`` are the channel names a window must hold and ``window_length`` the time steps
     it uses (the last ones; shorter windows are left-padded). A model of several asset types is
     scored one type at a time through :meth:`for_asset_type`. ``accepts_text`` says whether
-    :meth:`predict` reads ``texts`` (recent maintenance-log text per window); others ignore it.
+    :meth:`predict` reads ``texts`` (recent maintenance-log text per window; for a one-type view,
+    whether that type's head was trained with it); others ignore it.
     """
 
     name: str
