@@ -125,12 +125,18 @@ def run(ctx: EvalContext) -> ProtocolResult:
         details={"counts": counts})
 
 
+# the MoE's targets (issue "the MoE earns its place"): 24 h macro-F1 and time-to-failure C-index
+TARGETS = ((("failure within 24 h", "macro_f1"), "24 h failure macro-F1", 0.95),
+           (("time to failure", "c_index"), "time-to-failure C-index", 0.60))
+
+
 def _targets(rows) -> tuple[TargetCheck, ...]:
     out = []
     for row in rows:
         if row.model in ("MoE teacher", "MoE student"):
-            value = row.mean_sd("failure within 24 h", "macro_f1")
-            if value:
-                out.append(TargetCheck(f"{row.model} Azure 24 h failure macro-F1", "≥ 0.9",
-                                       f"{value[0]:.3f}", value[0] >= 0.9))
+            for (group, metric), label, bound in TARGETS:
+                value = row.mean_sd(group, metric)
+                if value:
+                    out.append(TargetCheck(f"{row.model} Azure {label}", f"≥ {bound:.2f}",
+                                           f"{value[0]:.3f}", value[0] >= bound))
     return tuple(out)
