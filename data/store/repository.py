@@ -269,11 +269,24 @@ def maintenance_before(session: Session, ends: Mapping[int, datetime], lookback:
             .where(MaintenanceEvent.asset_id == asset_id, MaintenanceEvent.ts.is_not(None),
                    MaintenanceEvent.ts <= end, MaintenanceEvent.ts > end - lookback)
             .order_by(MaintenanceEvent.ts.desc(), MaintenanceEvent.id.desc()).limit(limit)).all()
-        out[asset_id] = [MaintenanceRecord(source=e.source, external_id=e.external_id, kind=e.kind, text=e.text,
-                                           asset=name, ts=e.ts, code=e.code, component=e.component,
-                                           action=e.action)
-                         for e, name in reversed(rows)]
+        out[asset_id] = [_maintenance_record(e, name) for e, name in reversed(rows)]
     return out
+
+
+def maintenance_log(session: Session, asset_id: int) -> list[MaintenanceRecord]:
+    """The asset's whole time-stamped maintenance log, oldest first (events without a timestamp
+    are left out); what training reads to give each window the text scoring would give it."""
+    rows = session.execute(
+        select(MaintenanceEvent, Asset.name).join(Asset, Asset.id == MaintenanceEvent.asset_id)
+        .where(MaintenanceEvent.asset_id == asset_id, MaintenanceEvent.ts.is_not(None))
+        .order_by(MaintenanceEvent.ts, MaintenanceEvent.id)).all()
+    return [_maintenance_record(e, name) for e, name in rows]
+
+
+def _maintenance_record(event: MaintenanceEvent, asset_name: str) -> MaintenanceRecord:
+    return MaintenanceRecord(source=event.source, external_id=event.external_id, kind=event.kind, text=event.text,
+                             asset=asset_name, ts=event.ts, code=event.code, component=event.component,
+                             action=event.action)
 
 
 # ---------------------------------------------------------------- models, predictions, alerts

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import MaintenanceRecord
-from plantpulse.data.store.repository import readings_between
+from plantpulse.data.store.repository import maintenance_log, readings_between
 from plantpulse.data.store.schema import Asset, MaintenanceEvent
 from plantpulse.data.store.types import as_utc
 from plantpulse.pipelines.fit.labels import Event, label
@@ -61,29 +61,21 @@ def _events(session: Session, asset_id: int) -> list[Event]:
     return [Event(as_utc(ts).timestamp(), kind, code) for ts, kind, code in rows]
 
 
-def _log(session: Session, asset: Asset) -> list[MaintenanceRecord]:
-    """The asset's time-stamped maintenance-log events, oldest first."""
-    rows = session.scalars(select(MaintenanceEvent).where(MaintenanceEvent.asset_id == asset.id,
-                                                          MaintenanceEvent.ts.is_not(None))
-                           .order_by(MaintenanceEvent.ts, MaintenanceEvent.id)).all()
-    return [MaintenanceRecord(source=e.source, external_id=e.external_id, kind=e.kind, text=e.text, asset=asset.name,
-                              ts=as_utc(e.ts), code=e.code, component=e.component, action=e.action) for e in rows]
-
-
 def window_texts(events: Sequence[MaintenanceRecord], ends: np.ndarray, logs: LogText) -> np.ndarray:
     """Per window end (seconds), the text scoring would give the network for it: the last
     ``logs.events`` events in ``(end - lookback, end]`` (:func:`plantpulse.pipelines.score.texts.log_text`);
     never an event after the end. (N,) object array of str or None."""
     out = np.full(len(ends), None, dtype=object)
-    if not events or logs.events <= 0:
+    dated = [(e.ts.timestamp(), e) for e in events if e.ts is not None]
+    if not dated or logs.events <= 0:
         return out
-    times = [e.ts.timestamp() for e in events if e.ts is not None]
+    times, kept = [t for t, _ in dated], [e for _, e in dated]
     lookback = logs.lookback.total_seconds()
     for i, end in enumerate(np.asarray(ends, dtype=float)):
         stop = bisect.bisect_right(times, end)
         start = max(bisect.bisect_right(times, end - lookback), stop - logs.events)
         if stop > start:
-            out[i] = log_text(events[start:stop], datetime.fromtimestamp(end, UTC))
+            out[i] = log_text(kept[start:stop], datetime.fromtimestamp(end, UTC))
     return out
 
 
@@ -129,7 +121,7 @@ def collect(session: Session, spec: FitSpec, echo: Callable[[str], None]) -> Col
         out.ends.append(aw.ends[keep])
         out.targets.append(labels.targets[keep])
         out.observed.append(labels.observed[keep])
-        events = _log(session, asset) if spec.log_events else []
+        events = maintenance_log(session, asset.id) if spec.log_events else []
         out.texts.append(window_texts(events, aw.ends[keep], LogText(spec.log_events, spec.log_lookback_days)))
         echo(f"  asset {i}/{len(assets)} {asset.name}: {len(readings.ts)} timestamps -> {int(keep.sum())} windows")
     if out is None or not out.x or sum(len(x) for x in out.x) == 0:
