@@ -20,6 +20,7 @@ import pandas as pd
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.core.records import Prediction, SensorWindow
 from plantpulse.data.core.registry import Registry
+from plantpulse.model.log_features import LogFeatures
 
 
 @runtime_checkable
@@ -30,7 +31,9 @@ class Predictor(Protocol):
     it uses (the last ones; shorter windows are left-padded). A model of several asset types is
     scored one type at a time through :meth:`for_asset_type`. ``accepts_text`` says whether
     :meth:`predict` reads ``texts`` (recent maintenance-log text per window; for a one-type view,
-    whether that type's head was trained with it); others ignore it.
+    whether that type's head was trained with it); others ignore it. ``log_features`` (a one-type
+    view's) says how to compute the structured maintenance-log features :meth:`predict` needs in
+    ``features`` (raw, one row per window, columns ``log_features.names``); None: it needs none.
     """
 
     name: str
@@ -38,14 +41,16 @@ class Predictor(Protocol):
     window_length: int
     channels: tuple[str, ...]
     accepts_text: bool
+    log_features: LogFeatures | None
 
     def for_asset_type(self, asset_type: str) -> Predictor:
         """The predictor restricted to ``asset_type`` (an ``InputDataError`` when it has no heads for it)."""
         ...
 
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
-                ) -> list[Prediction]:
-        """One prediction per window, in order; ``texts`` one log text (or None) per window."""
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None,
+                features: np.ndarray | None = None) -> list[Prediction]:
+        """One prediction per window, in order; ``texts`` one log text (or None) per window;
+        ``features`` (B, F) the raw log features when ``log_features`` is set."""
         ...
 
 

@@ -45,6 +45,7 @@ AWAIT_S = 120.0  # after Start, the tab refreshes until the new run's row appear
 SHOWN_RUNS = 10
 UPLOAD_MB = 20
 K = "fit-"  # widget key prefix
+ANY_KIND = "(any kind)"
 
 
 def _default(name: str) -> Any:
@@ -90,7 +91,13 @@ def _class_source(url: str, source: str, asset_type: str, channels: list[str]) -
                          max_upload_size=UPLOAD_MB)
     else:
         events = fq.type_events(url, asset_type)
-        codes = sorted({c for c in events["code"] if c})
+        kinds = sorted({k for k in events["kind"] if k})
+        st.selectbox("Only events of kind (e.g. failure, when the log also holds error or maintenance codes)",
+                     [ANY_KIND, *kinds], index=1 + kinds.index("failure") if "failure" in kinds else 0,
+                     key=K + "codes-kind")
+        chosen = _state("codes-kind", ANY_KIND)
+        codes = sorted({c for c, k in zip(events["code"], events["kind"], strict=True)
+                        if c and chosen in (ANY_KIND, k)})
         st.multiselect("Event codes (none: every code)", codes, key=K + "codes")
         left, right = st.columns(2)
         left.number_input("Horizon (hours)", min_value=0.1, value=float(_default("horizon_hours")),
@@ -133,7 +140,9 @@ def _source_fields(source: str, fields: dict[str, Any], files: dict[str, bytes])
     elif source == "label_file":
         _upload("label-file", "labels.csv", fields, files, "label_file")
     elif source == "event_codes":
+        kind = _state("codes-kind", ANY_KIND)
         fields |= {"event_codes": True, "codes": tuple(_state("codes", ())),
+                   "failure_kind": None if kind == ANY_KIND else kind,
                    "horizon_hours": _state("horizon-hours"), "normal_class": _state("normal-class")}
     elif source == "normal_fraction":
         fields["normal_fraction"] = _state("normal-fraction")

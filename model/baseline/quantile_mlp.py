@@ -82,6 +82,7 @@ class BaselineRulModel:
 
     name = "rul-baseline"
     accepts_text = False
+    log_features = None  # windows only
 
     def __init__(self, channels: Sequence[str], asset_type: str = "turbofan", window: int = 30,
                  cap: float = 125.0, hidden: int = 64) -> None:
@@ -158,9 +159,9 @@ class BaselineRulModel:
             raise InputDataError(msg)
         return self
 
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
-                ) -> list[Prediction]:
-        """One prediction per window; ``texts`` are ignored (``accepts_text`` is False)."""
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None,
+                features: np.ndarray | None = None) -> list[Prediction]:
+        """One prediction per window; ``texts`` and ``features`` are ignored (it reads windows only)."""
         if not windows:
             return []
         batch = np.stack([window_values(w, self.channels, self.window_length) for w in windows])

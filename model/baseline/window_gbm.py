@@ -26,6 +26,7 @@ from safetensors.numpy import load_file, save_file
 from plantpulse.data.core.errors import CheckpointError, InputDataError
 from plantpulse.data.core.records import Prediction, SensorWindow
 from plantpulse.model.baseline.quantile_mlp import window_features
+from plantpulse.model.log_features import LogFeatures
 from plantpulse.model.predictor import window_values
 
 FORMAT = "plantpulse-window-gbm/1"
@@ -165,7 +166,8 @@ def save_gbm(path: Path | str, heads: dict[str, Trees], meta: dict[str, Any],
 class WindowModel:
     """What the predictors of ``plantpulse fit``'s window-feature models share: one asset type, its
     channels and window length, and their features of the windows standardised as in training
-    (``meta``: asset_type, channels, window, mean, std, features)."""
+    (``meta``: asset_type, channels, window, mean, std, features), followed by the standardised
+    maintenance-log features when the fit recorded them (``meta["log_features"]``)."""
 
     accepts_text = False
 
@@ -174,6 +176,8 @@ class WindowModel:
         self.asset_types = (str(meta["asset_type"]),)
         self.channels = tuple(meta["channels"])
         self.window_length = int(meta["window"])
+        found = meta.get("log_features")
+        self.log_features = None if found is None else LogFeatures.from_dict(found, f"model {name}")
 
     def for_asset_type(self, asset_type: str) -> Self:
         if asset_type not in self.asset_types:
@@ -181,10 +185,21 @@ class WindowModel:
             raise InputDataError(msg)
         return self
 
-    def features(self, windows: Sequence[SensorWindow]) -> np.ndarray:
+    def features(self, windows: Sequence[SensorWindow], log: np.ndarray | None = None) -> np.ndarray:
+        """The (B, F) inputs of ``windows``; ``log`` (B, L) their raw log features when the model
+        was fit on them (an ``InputDataError`` when they are missing or misshapen)."""
         values = np.stack([window_values(w, self.channels, self.window_length) for w in windows])
         z = (values - np.asarray(self.meta["mean"])) / np.asarray(self.meta["std"])
-        return features(np.nan_to_num(z), self.meta.get("features", "window"))
+        out = features(np.nan_to_num(z), self.meta.get("features", "window"))
+        if self.log_features is None:
+            return out
+        names = self.log_features.names
+        if log is None or np.shape(log) != (len(windows), len(names)) or not np.isfinite(log).all():
+            got = None if log is None else np.shape(log)
+            msg = (f"Model {self.name} was fit on {len(names)} maintenance-log features ({', '.join(names[:3])}, ...); "
+                   f"pass them as features= of shape ({len(windows)}, {len(names)}), finite; got {got}.")
+            raise InputDataError(msg)
+        return np.concatenate([out, self.log_features.standardise(np.asarray(log, dtype=np.float64))], axis=1)
 
 
 def read_arrays(path: Path, fmt: str, what: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -214,11 +229,11 @@ class WindowGbm(WindowModel):
             out[:, j] = np.searchsorted(edges, x[:, j], side="left")
         return out
 
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
-                ) -> list[Prediction]:
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None,
+                features: np.ndarray | None = None) -> list[Prediction]:
         if not windows:
             return []
-        x = self.features(windows)
+        x = self.features(windows, features)
         if self.meta["target"] == "anomaly":  # trees split float32 features, as scikit-learn's do
             depth = self.heads["forest"].raw(x.astype(np.float32).astype(np.float64))
             score = 2.0 ** (-depth / float(self.meta["normaliser"]))

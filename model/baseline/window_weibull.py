@@ -138,11 +138,11 @@ class WindowWeibull(WindowModel):
         super().__init__(name, meta)
         self.model = model
 
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
-                ) -> list[Prediction]:
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None,
+                features: np.ndarray | None = None) -> list[Prediction]:
         if not windows:
             return []
-        median, low, high = self.model.rul(self.features(windows), float(self.meta["rul_cap"]))
+        median, low, high = self.model.rul(self.features(windows, features), float(self.meta["rul_cap"]))
         return [Prediction(rul_mean=float(m), rul_lower=float(lo), rul_upper=float(hi),
                            rul_quantiles={"0.1": float(lo), "0.5": float(m), "0.9": float(hi)})
                 for m, lo, hi in zip(median, low, high, strict=True)]

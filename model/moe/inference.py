@@ -17,6 +17,7 @@ RUL intervals use the checkpoint's split-conformal calibration when it has one
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import torch
 
 from plantpulse.data.core.errors import InputDataError, UnknownNameError
 from plantpulse.data.core.records import Prediction, SensorWindow
+from plantpulse.model.log_features import LogFeatures
 from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.calibration import rul_interval, stored_scale
 from plantpulse.model.moe.checkpoint import CheckpointMeta, load_checkpoint
@@ -47,6 +49,7 @@ class MoePredictor:
     """
 
     accepts_text = True
+    log_features: LogFeatures | None = None
 
     def __init__(self, model: PlantPulseModel, meta: CheckpointMeta, asset_type: str | None = None) -> None:
         self.model = model.eval()
@@ -60,6 +63,7 @@ class MoePredictor:
         self.asset_types = (asset_type,) if asset_type else self.trained_asset_types
         if asset_type is not None:  # scoring fetches the log only for a view that reads it
             self.accepts_text = self.reads_text(asset_type)
+            self.log_features = self.log_features_for(asset_type)
         self.window_length = max((self.window_length_for(t) for t in self.asset_types), default=DEFAULT_WINDOW)
         names: list[str] = []
         for t in self.asset_types:
@@ -93,6 +97,13 @@ class MoePredictor:
             return asset_type in extra["text_asset_types"]
         return "label_source" not in extra  # a fit checkpoint from before the record: windows only
 
+    def log_features_for(self, asset_type: str) -> LogFeatures | None:
+        """How scoring computes the structured log features ``asset_type``'s head was trained on
+        (``plantpulse fit`` records it as ``log_features``); None: it reads none, or they are
+        features scoring cannot compute (see :meth:`predict_batch`)."""
+        found = ((self.meta.extra or {}).get("log_features") or {}).get(asset_type)
+        return None if found is None else LogFeatures.from_dict(found, f"model {self.name}")
+
     def tasks_for(self, asset_type: str) -> tuple[str, ...]:
         names = tuple(s.name for s in self.model.cfg.tasks if s.asset_type == asset_type)
         if not names:
@@ -109,24 +120,28 @@ class MoePredictor:
         return MoePredictor(self.model, self.meta, asset_type)
 
     # ------------------------------------------------------------------ scoring
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
-                ) -> list[Prediction]:
-        """One prediction per window of this view's asset type; ``texts``: log text per window."""
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None,
+                features: np.ndarray | None = None) -> list[Prediction]:
+        """One prediction per window of this view's asset type; ``texts``: log text per window;
+        ``features``: the raw log features per window (when ``log_features`` is set)."""
         if not windows:
             return []
         if len(self.asset_types) != 1:
             msg = f"{self.name} serves several asset types; score through for_asset_type(asset_type)."
             raise InputDataError(msg)
         batch = np.stack([window_values(w, self.channels, self.window_length) for w in windows])
-        return self.predict_batch(batch.astype(np.float32), self.channels, self.asset_types[0], texts)
+        return self.predict_batch(batch.astype(np.float32), self.channels, self.asset_types[0], texts, features)
 
     @torch.no_grad()
     def predict_batch(self, windows: np.ndarray, channel_names: Sequence[str], asset_type: str,
-                      texts: Sequence[str | None] | None = None) -> list[Prediction]:
-        """Score B raw windows (B, T, C) of one asset type; channels by name, any order or subset."""
+                      texts: Sequence[str | None] | None = None, features: np.ndarray | None = None
+                      ) -> list[Prediction]:
+        """Score B raw windows (B, T, C) of one asset type; channels by name, any order or subset;
+        ``features`` (B, F) raw log features, required when the head was trained on them."""
         tasks = self.tasks_for(asset_type)
         needs = (self.meta.extra or {}).get("feature_lists", {}).get(asset_type)
-        if needs:  # never score such a model without what it was trained on
+        log_features = self.log_features_for(asset_type)
+        if needs and log_features is None:  # never score such a model without what it was trained on
             msg = (f"Model {self.name} was trained with {len(needs)} structured features for asset type "
                    f"'{asset_type}' ({', '.join(needs[:3])}, ...), which scoring from sensor windows does not "
                    f"compute. Score with a model trained without the task option 'structured'.")
@@ -135,7 +150,10 @@ class MoePredictor:
             return []
         if texts is not None and not self.reads_text(asset_type):
             texts = None  # a head trained without the log scores what it was trained on
-        out = self.model(self._inputs(windows, channel_names, asset_type, texts), tasks=tasks)
+        inputs = self._inputs(windows, channel_names, asset_type, texts)
+        if log_features is not None:
+            inputs = self._with_features(inputs, log_features, features)
+        out = self.model(inputs, tasks=tasks)
         experts = out.expert_shares()
         intervals = {name: rul_interval(head.mean.float().numpy(), head.std.float().numpy(),
                                         self.model.cfg.task(name).rul_cap, stored_scale(self.meta.extra, name))
@@ -177,6 +195,19 @@ class MoePredictor:
             fields |= {**self.tokenizer.inputs([t or "" for t in texts]),
                        "text_present": torch.tensor([bool(t) for t in texts])}
         return ModelInput(**fields)
+
+    def _with_features(self, inputs: ModelInput, spec: LogFeatures, features: np.ndarray | None) -> ModelInput:
+        """``inputs`` with the standardised log features as feature tokens (checked against ``spec``)."""
+        b, names = inputs.batch_size, spec.names
+        if features is None:
+            msg = (f"Model {self.name} was trained on {len(names)} maintenance-log features ({', '.join(names[:3])}, "
+                   f"...); pass them as features= (plantpulse score computes them from the store).")
+            raise InputDataError(msg)
+        table = np.asarray(features, dtype=np.float64)
+        if table.shape != (b, len(names)) or not np.isfinite(table).all():
+            raise InputDataError(f"features must be finite, of shape ({b}, {len(names)}); got {table.shape}.")
+        values = torch.from_numpy(spec.standardise(table))
+        return replace(inputs, features=values, feature_ids=self.model.channel_ids(list(names)).expand(b, -1))
 
     def _prediction(self, out: ModelOutput, i: int, experts: torch.Tensor | None,
                     intervals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Prediction:

@@ -19,7 +19,7 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--asset-type", default=None, help="The asset type to train for (lower case, digits, _).")
 @click.option("--target", type=click.Choice(["rul", "class", "anomaly"]), default=None)
 @click.option("--channel", "channels", multiple=True, help="Input channel (repeatable; default: all).")
-@click.option("--failure-kind", default=None, help="RUL: end of life = log events of this kind (e.g. failure).")
+@click.option("--failure-kind", default=None, help="RUL: end of life = log events of this kind (e.g. failure); with --event-codes: only codes of events of this kind are classes.")
 @click.option("--failure-code", default=None, help="RUL: end of life = log events with this code.")
 @click.option("--threshold", default=None, help="RUL: end of life when 'channel >= X' (or '<= X') first holds.")
 @click.option("--end-times", type=_PATH, default=None, help="RUL: CSV asset,end_time.")
@@ -44,7 +44,7 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--window", type=int, default=None, help="Window length in grid steps or samples (default 16).")
 @click.option("--stride", type=int, default=None, help="Steps between window ends (default 4).")
 @click.option("--holdout", type=float, default=None, help="Share of assets held out for the test (default 0.3).")
-@click.option("--epochs", type=int, default=None, help="MoE epochs (default 3).")
+@click.option("--epochs", type=int, default=None, help="MoE epochs at most (default 20; it stops after 3 epochs without a better validation score).")
 @click.option("--steps", type=int, default=None, help="MoE optimiser steps per epoch (default: one pass).")
 @click.option("--preset", default=None, help="MoE size preset when trained from scratch (default tiny).")
 @click.option("--backbone", default=None,
@@ -54,6 +54,10 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               help="The asset's last N maintenance-log events before each window's end that the MoE reads as "
                    "text, as scoring gives them (default 20; 0: windows only).")
 @click.option("--log-lookback-days", type=float, default=None, help="How far back those events may lie (default 7).")
+@click.option("--log-features/--no-log-features", default=None,
+              help="Per event code (or component) in the training assets' logs: its counts in the last 24 h and "
+                   "7 d and the hours since its last event, as structured inputs of every learner, computed the "
+                   "same way at scoring (default on).")
 @click.option("--seed", type=int, default=None)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("fit-report"),
               show_default=True, help="Folder for fit-report.md / .json.")

@@ -116,15 +116,19 @@ def _boost(model, x: np.ndarray, y: np.ndarray, val_loss, max_iter: int, step: i
 def fit_classifier(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                    max_iter: int, seed: int) -> FittedGbm:
     """Multi-class GBM on quantile-binned features (see the module text); rounds = argmin of
-    validation log-loss."""
+    validation log-loss (on the validation rows of classes seen in training: a class the training
+    rows lack cannot be predicted, and its rows would leave the loss undefined)."""
     model = HistGradientBoostingClassifier(learning_rate=0.15, max_leaf_nodes=15, l2_regularization=1.0,
                                            class_weight="balanced", early_stopping=False,
                                            random_state=seed, warm_start=True, max_bins=MAX_BINS)
     bins = Quantiles.fit(x, compute_sample_weight("balanced", y))
-    codes_val = bins.codes(x_val)
+    seen = np.isin(y_val, np.unique(y))
+    codes_val, y_seen = bins.codes(x_val[seen]), y_val[seen]
 
     def val_loss(m) -> list[float]:
-        return [log_loss(y_val, p, labels=m.classes_) for p in m.staged_predict_proba(codes_val)]
+        if not len(y_seen):  # nothing to stop on: every round counts as better
+            return [-float(i) for i in range(m.n_iter_)]
+        return [log_loss(y_seen, p, labels=m.classes_) for p in m.staged_predict_proba(codes_val)]
 
     return replace(_boost(model, bins.codes(x), y, val_loss, max_iter), bins=bins)
 

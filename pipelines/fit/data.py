@@ -16,6 +16,7 @@ from plantpulse.data.core.records import MaintenanceRecord
 from plantpulse.data.store.repository import maintenance_log, readings_between
 from plantpulse.data.store.schema import Asset, MaintenanceEvent
 from plantpulse.data.store.types import as_utc
+from plantpulse.model.log_features import LogFeatures
 from plantpulse.pipelines.fit.labels import Event, label
 from plantpulse.pipelines.fit.spec import FitSpec, threshold_rule
 from plantpulse.pipelines.fit.windows import burst_spacing, make_snapshots, make_windows, median_step
@@ -28,7 +29,8 @@ UNIT_SECONDS = {"seconds": 1.0, "hours": 3600.0}
 class Collected:
     """Every labelled window of the asset type: ``x`` (N, T, C) raw (NaN = no reading), ``groups``
     asset names, ``ends`` seconds, ``targets`` (seconds / class name / is-normal), ``observed``,
-    ``texts`` the asset's maintenance log up to each window's end (None: no event)."""
+    ``texts`` the asset's maintenance log up to each window's end (None: no event), ``logs`` each
+    asset's whole dated log (for the log features, when the spec asks for them)."""
 
     channels: tuple[str, ...]
     step: float
@@ -39,6 +41,7 @@ class Collected:
     observed: list[np.ndarray] = field(default_factory=list)
     texts: list[np.ndarray] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    logs: dict[str, list[MaintenanceRecord]] = field(default_factory=dict)  # asset name -> its dated log
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return tuple(np.concatenate(parts) for parts in (self.x, self.groups, self.ends, self.targets, self.observed,
@@ -77,6 +80,27 @@ def window_texts(events: Sequence[MaintenanceRecord], ends: np.ndarray, logs: Lo
         if stop > start:
             out[i] = log_text(kept[start:stop], datetime.fromtimestamp(end, UTC))
     return out
+
+
+def log_feature_table(logs: dict[str, list[MaintenanceRecord]], groups: np.ndarray, ends: np.ndarray,
+                      train: np.ndarray) -> tuple[LogFeatures, np.ndarray] | None:
+    """The log features of every row, standardised on the ``train`` rows, and their spec; the
+    subjects come from the training assets' events up to their last training window. None when
+    the training part of the log has no subject (no coded event)."""
+    cutoff: dict[str, float] = {}
+    for g, end in zip(groups[train], ends[train], strict=True):
+        cutoff[g] = max(cutoff.get(g, -np.inf), float(end))
+    seen = [[e for e in logs.get(g, []) if e.ts is not None and e.ts.timestamp() <= last]
+            for g, last in cutoff.items()]
+    spec = LogFeatures.learn(seen)
+    if spec is None:
+        return None
+    table = np.zeros((len(groups), len(spec.names)))
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        table[rows] = spec.raw(logs.get(g, []), ends[rows])
+    spec = spec.fitted(table[train])
+    return spec, spec.standardise(table)
 
 
 def _channels(spec: FitSpec, found: tuple[str, ...]) -> tuple[str, ...]:
@@ -121,7 +145,9 @@ def collect(session: Session, spec: FitSpec, echo: Callable[[str], None]) -> Col
         out.ends.append(aw.ends[keep])
         out.targets.append(labels.targets[keep])
         out.observed.append(labels.observed[keep])
-        events = maintenance_log(session, asset.id) if spec.log_events else []
+        events = maintenance_log(session, asset.id) if spec.log_events or spec.log_features else []
+        if spec.log_features:
+            out.logs[asset.name] = events
         out.texts.append(window_texts(events, aw.ends[keep], LogText(spec.log_events, spec.log_lookback_days)))
         echo(f"  asset {i}/{len(assets)} {asset.name}: {len(readings.ts)} timestamps -> {int(keep.sum())} windows")
     if out is None or not out.x or sum(len(x) for x in out.x) == 0:

@@ -28,7 +28,7 @@ from plantpulse.data.store.repository import promote_model_version, register_mod
 from plantpulse.model.baseline.window_weibull import SurvivalFitError
 from plantpulse.model.metrics import rmse
 from plantpulse.pipelines.fit import learners
-from plantpulse.pipelines.fit.data import collect, rul_unit
+from plantpulse.pipelines.fit.data import collect, log_feature_table, rul_unit
 from plantpulse.pipelines.fit.learners import FitData, Trained
 from plantpulse.pipelines.fit.metrics import (
     HEADLINE,
@@ -140,7 +140,11 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
     logged = texts if any(texts[split.train]) else None  # a log the training windows never show is left out
     info["windows_with_log_text"] = int(sum(bool(t) for t in texts))
     info["log_text_read"] = logged is not None
-    data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate, logged)
+    found = log_feature_table(got.logs, groups, ends, split.train) if spec.log_features else None
+    if spec.log_features:
+        info["log_features"] = [] if found is None else list(found[0].names)
+    data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate, logged,
+                   *(found or (None, None)))
     return Prepared(data, observed, duration, info, normalizer, all_train)
 
 
@@ -175,6 +179,8 @@ def _fingerprint(data: FitData) -> str:
     digest.update(np.ascontiguousarray(data.targets).astype(np.float64).tobytes())
     for text in data.texts if data.texts is not None else ():
         digest.update(b"\x00" + (text or "").encode())
+    if data.features is not None:
+        digest.update(np.ascontiguousarray(data.features).tobytes())
     return digest.hexdigest()
 
 
@@ -206,6 +212,10 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
              # the asset types whose network read the maintenance log (scoring gives it to those only)
              "text_asset_types": [spec.asset_type] if prep.data.texts is not None else [],
              "log_text": {"events": spec.log_events, "lookback_days": spec.log_lookback_days},
+             # the structured log features every learner reads, and how scoring computes them
+             **({"log_features": {spec.asset_type: prep.data.log_features.to_dict()},
+                 "feature_lists": {spec.asset_type: list(prep.data.log_features.names)}}
+                if prep.data.log_features is not None else {}),
              # what `plantpulse models list` shows and scoring checks: this asset type only
              SERVES: {"asset_types": [spec.asset_type],
                       "channels": {spec.asset_type: list(prep.data.channels)}}}

@@ -62,11 +62,13 @@ def read_table(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-def rul_from_ends(aw: AssetWindows, ends: list[float], drop_after_last: bool) -> Labels:
-    """Time from each window's end to the next end of life. After the last one (or with none) the
-    window is censored at the asset's last reading, or dropped when ``drop_after_last``."""
+def rul_from_ends(aw: AssetWindows, ends: list[float], drop_after_last: bool, strictly_after: bool = False
+                  ) -> Labels:
+    """Time from each window's end to the next end of life (at or after it; ``strictly_after``:
+    after it). After the last one (or with none) the window is censored at the asset's last
+    reading, or dropped when ``drop_after_last``."""
     eol = np.sort(np.asarray(ends, dtype=float))
-    nxt = np.searchsorted(eol, aw.ends, side="left")
+    nxt = np.searchsorted(eol, aw.ends, side="right" if strictly_after else "left")
     observed = nxt < len(eol)
     target = aw.last - aw.ends
     if len(eol):
@@ -76,9 +78,11 @@ def rul_from_ends(aw: AssetWindows, ends: list[float], drop_after_last: bool) ->
 
 
 def failure_events(spec: FitSpec, aw: AssetWindows, events: list[Event]) -> Labels:
+    """RUL to the next failure event strictly after each window's end: an event at the end is the
+    past, which the log inputs (text, log features) may already show, e.g. the repair logged with it."""
     hits = [e.ts for e in events if (spec.failure_kind is None or e.kind == spec.failure_kind)
             and (spec.failure_code is None or e.code == spec.failure_code)]
-    return rul_from_ends(aw, hits, drop_after_last=False)
+    return rul_from_ends(aw, hits, drop_after_last=False, strictly_after=True)
 
 
 def threshold(spec: FitSpec, aw: AssetWindows) -> Labels:
@@ -119,12 +123,16 @@ def label_file(spec: FitSpec, aw: AssetWindows) -> Labels:
 
 
 def event_codes(spec: FitSpec, aw: AssetWindows, events: list[Event]) -> Labels:
-    coded = sorted((e.ts, e.code) for e in events if e.code and (not spec.codes or e.code in spec.codes))
+    """The code of the next coded event (of kind ``failure_kind`` when given, so the error and
+    maintenance codes of the same log are not classes) strictly after each window's end (as
+    :func:`failure_events`) within the horizon, else the normal class."""
+    coded = sorted((e.ts, e.code) for e in events if e.code and (not spec.codes or e.code in spec.codes)
+                   and (spec.failure_kind is None or e.kind == spec.failure_kind))
     times = np.array([t for t, _ in coded], dtype=float)
     codes = np.array([c for _, c in coded], dtype=object)
     out = np.full(len(aw.ends), spec.normal_class, dtype=object)
     if len(times):
-        nxt = np.searchsorted(times, aw.ends, side="left")
+        nxt = np.searchsorted(times, aw.ends, side="right")
         soon = nxt < len(times)
         soon[soon] = times[nxt[soon]] - aw.ends[soon] <= spec.horizon_hours * 3600
         out[soon] = codes[nxt[soon]]

@@ -81,6 +81,13 @@ def write_report(out_dir: Path, spec: FitSpec, info: dict[str, Any], metrics: di
                 else "not read (no event before any training window)" if spec.log_events else "off (log_events = 0)")
         lines.append(f"- maintenance log: {read}; {info['windows_with_log_text']} of {info['windows']} windows have "
                      f"events in the {spec.log_lookback_days:g} days before their end")
+    if "log_features" in info:
+        names = info["log_features"]
+        subjects = [n.removeprefix("hours since ") for n in names if n.startswith("hours since ")]
+        lines.append(f"- maintenance-log features: {len(names)} inputs of every learner (per subject: counts in the last "
+                     f"24 h and 7 d, hours since the last one), for {', '.join(subjects)}" if names else
+                     "- maintenance-log features: none (no event code or component occurs twice in the training "
+                     "assets' logs)")
     lines += [f"- {t.kind}: {t.origin}" for t in trained]
     lines += ["", f"## Held-out metrics ({key}, {direction} is better; test assets, reported only)", "",
               "| metric | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]

@@ -28,7 +28,8 @@ class FitSpec(BaseModel):
       ("channel >= X" or "channel <= X"), or ``end_times`` (CSV ``asset,end_time``);
     - ``class``: ``label_column`` (a channel holding class numbers), ``label_file`` (CSV
       ``asset,class`` or ``asset,start,end,class``), or ``event_codes`` (the code of the next coded
-      event within ``horizon_hours`` of a window's end, else ``normal_class``);
+      event within ``horizon_hours`` of a window's end, else ``normal_class``; ``failure_kind``
+      limits it to events of that kind, e.g. failures in a log that also holds error codes);
     - ``anomaly``: ``normal_fraction`` (first share of each asset's life) or ``normal_start``/``normal_end``.
     """
 
@@ -71,7 +72,8 @@ class FitSpec(BaseModel):
                                  "frozen and only a new adapter + head is trained (default: train the "
                                  "preset from scratch)")
     unfreeze: bool = Field(False, description="with backbone: fine-tune the backbone too")
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(20, ge=1, description="MoE epochs at most; early stopping after 3 without a better "
+                        "validation score")
     steps: int | None = Field(None, ge=1)
     batch_size: int = Field(32, ge=2)
     gbm_rounds: int = Field(200, ge=10)
@@ -79,6 +81,9 @@ class FitSpec(BaseModel):
     log_events: int = Field(20, ge=0, description="the asset's last N maintenance-log events before a "
                             "window's end that the network reads as text (0: windows only)")
     log_lookback_days: float = Field(7.0, gt=0, description="how far back those events may lie")
+    log_features: bool = Field(True, description="structured log features (per event code or component: "
+                               "counts in the last 24 h and 7 d, hours since the last one) as inputs of every "
+                               "learner; scoring computes them the same way")
 
     @model_validator(mode="after")
     def _one_source(self) -> FitSpec:
@@ -90,6 +95,11 @@ class FitSpec(BaseModel):
             "anomaly": {"normal_fraction": self.normal_fraction is not None,
                         "normal_start/normal_end": self.normal_start is not None or self.normal_end is not None},
         }[self.target]
+        if self.target != "rul" and self.failure_code is not None:
+            raise ValueError(f"failure_code is a label source of target 'rul', not {self.target!r}.")
+        if self.target != "rul" and self.failure_kind is not None and not self.event_codes:
+            raise ValueError("failure_kind outside target 'rul' needs target 'class' with event_codes (it picks the "
+                             "kind of the coded events whose codes are the classes).")
         chosen = [name for name, on in sources.items() if on]
         if len(chosen) != 1:
             msg = (f"target {self.target!r} needs exactly one label source: one of {', '.join(sources)}. "
@@ -101,7 +111,8 @@ class FitSpec(BaseModel):
 
     @property
     def source(self) -> str:
-        for name, on in (("failure_events", bool(self.failure_kind or self.failure_code)),
+        rul = self.target == "rul"  # failure_kind also narrows event_codes for a class target
+        for name, on in (("failure_events", rul and bool(self.failure_kind or self.failure_code)),
                          ("threshold", self.threshold is not None), ("end_times", self.end_times is not None),
                          ("label_column", self.label_column is not None),
                          ("label_file", self.label_file is not None), ("event_codes", self.event_codes),

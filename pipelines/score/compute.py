@@ -30,6 +30,7 @@ from plantpulse.data.store.repository import (
 )
 from plantpulse.data.store.schema import Asset, ModelVersion
 from plantpulse.data.store.schema import Prediction as StoredPrediction
+from plantpulse.model.log_features import LogFeatures
 from plantpulse.model.predictor import Predictor, load_predictor
 from plantpulse.pipelines.models.registry import predictor_kind
 from plantpulse.pipelines.score.texts import LogText, log_text
@@ -140,18 +141,32 @@ def recent_texts(session: Session, windows: Sequence[SensorWindow], logs: LogTex
     return [log_text(events.get(w.asset_id, []), ends[w.asset_id]) for w in windows]
 
 
-def _predict(model: Predictor, windows: list[SensorWindow], texts: list[str | None] | None
-             ) -> tuple[list[tuple[SensorWindow, Prediction]], list[tuple[str, str]]]:
+#: Events read per asset for the log features: enough for years of a busy log.
+LOG_FEATURE_EVENTS = 100_000
+
+
+def recent_log_features(session: Session, windows: Sequence[SensorWindow], spec: LogFeatures) -> np.ndarray:
+    """(B, F) raw log features of each window's asset at the window's end, from events at or before
+    it (as ``plantpulse fit`` computed them for training)."""
+    ends = {w.asset_id: window_end(w) for w in windows}
+    events = maintenance_before(session, ends, spec.lookback, LOG_FEATURE_EVENTS)
+    rows = [spec.raw(events.get(w.asset_id, []), np.array([ends[w.asset_id].timestamp()]))[0] for w in windows]
+    return np.stack(rows) if rows else np.zeros((0, len(spec.names)))
+
+
+def _predict(model: Predictor, windows: list[SensorWindow], texts: list[str | None] | None,
+             features: np.ndarray | None = None) -> tuple[list[tuple[SensorWindow, Prediction]], list[tuple[str, str]]]:
     """Predict a batch; when the batch is refused, retry window by window to isolate the bad ones."""
     try:
-        return list(zip(windows, model.predict(windows, texts), strict=True)), []
+        return list(zip(windows, model.predict(windows, texts, features), strict=True)), []
     except InputDataError:
         if len(windows) == 1:
             raise
     done, skipped = [], []
     for i, w in enumerate(windows):
         try:
-            done += _predict(model, [w], None if texts is None else [texts[i]])[0]
+            done += _predict(model, [w], None if texts is None else [texts[i]],
+                             None if features is None else features[i : i + 1])[0]
         except InputDataError as err:
             skipped.append((w.asset_name, str(err)))
     return done, skipped
@@ -161,7 +176,8 @@ def score_assets(db: Database, predictor: Predictor, ref: ModelRef, assets: Sequ
                  batch_size: int, logs: LogText | None = None) -> Scores:
     """Latest window of each asset -> predictions, ``batch_size`` windows per predict call.
 
-    A predictor that reads text gets each asset's recent maintenance log (see :mod:`.texts`).
+    A predictor that reads text gets each asset's recent maintenance log (see :mod:`.texts`), and
+    one fit on log features gets them computed from the store (:func:`recent_log_features`).
     """
     logs = logs or LogText()
     rows: list[PredictionRow] = []
@@ -178,8 +194,10 @@ def score_assets(db: Database, predictor: Predictor, ref: ModelRef, assets: Sequ
                 empty = [w.asset_name for w in windows if len(w) == 0]
                 windows = [w for w in windows if len(w)]
                 texts = recent_texts(session, windows, logs) if model.accepts_text and logs.events else None
+                spec = model.log_features
+                features = recent_log_features(session, windows, spec) if spec is not None else None
             skipped += [(name, "no readings of the model's channels") for name in empty]
-            done, bad = _predict(model, windows, texts)
+            done, bad = _predict(model, windows, texts, features)
             rows += [_row(ref, w, p) for w, p in done]
             skipped += bad
     return Scores(tuple(rows), tuple(skipped))

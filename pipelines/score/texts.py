@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from plantpulse.data.core.records import MaintenanceRecord
+from plantpulse.model.log_features import LABEL_KINDS
 
 #: Words the model was trained with for the store's event kinds.
 KIND_WORDS = {"maintenance": "maint"}
-#: Kinds left out of the text: in the training data every failure coincides with a maintenance row
-#: of the same component, so training never showed them (they would be new, duplicated words).
-SKIPPED_KINDS = frozenset({"failure"})
+#: Kinds left out of the text: failures are what the models predict (labels, not inputs); in the
+#: Azure training data every failure also coincides with a maintenance row of the same component.
+SKIPPED_KINDS = LABEL_KINDS
 
 
 @dataclass(frozen=True, slots=True)

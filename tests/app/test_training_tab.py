@@ -60,6 +60,20 @@ def test_the_form_writes_the_spec_and_starts_the_fit(pumps, started) -> None:
     assert "Started training pump-rul (failure_events)" in texts(at)
 
 
+def test_event_codes_are_the_failures_codes_by_default(pumps, started) -> None:
+    at = run_page("models")
+    at.selectbox(key="fit-asset-type").set_value("pump").run()
+    at.selectbox(key="fit-target").set_value("class").run()
+    at.radio(key="fit-source-class").set_value("event_codes").run()
+    assert at.selectbox(key="fit-codes-kind").value == "failure"  # not the codes of other kinds of event
+    at.button(key="fit-start").click().run()
+    assert not at.exception, at.exception
+    assert not _errors(at), _errors(at)
+    (args, _), = started
+    spec = load_spec(Path(args[args.index("--spec") + 1]), {})
+    assert spec.event_codes and spec.failure_kind == "failure" and spec.source == "event_codes"
+
+
 def test_a_wrong_spec_gets_the_clis_message_and_starts_nothing(pumps, started) -> None:
     at = run_page("models")
     at.selectbox(key="fit-target").set_value("anomaly").run()

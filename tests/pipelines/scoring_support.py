@@ -36,6 +36,7 @@ class FixedPredictor:
     asset_types = ("pump",)
     channels = CHANNELS
     accepts_text = False
+    log_features = None
 
     def __init__(self, params: dict) -> None:
         self.params = params
@@ -44,8 +45,8 @@ class FixedPredictor:
     def for_asset_type(self, asset_type: str) -> FixedPredictor:
         return self
 
-    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None
-                ) -> list[Prediction]:
+    def predict(self, windows: Sequence[SensorWindow], texts: Sequence[str | None] | None = None,
+                features: np.ndarray | None = None) -> list[Prediction]:
         time.sleep(float(self.params.get("sleep_s", 0.0)))
         out = []
         for w in windows:

@@ -74,6 +74,11 @@ def test_weighted_classifier_fits_bin_codes_and_predicts_from_raw_features(rng):
     assert (fitted.predict(x[500:]) == y[500:]).mean() > 0.85
     probs = fitted.predict_proba(x[500:])
     assert np.allclose(probs.sum(1), 1) and probs[y[500:] == 2, 2].mean() > 0.5
+    # a class only the validation rows hold (a split by asset can do that) stops on the others
+    y_val = y[400:500].copy()
+    y_val[:5] = 3
+    unseen = gbm.fit_classifier(x[:400], y[:400], x[400:500], y_val, max_iter=60, seed=0)
+    assert list(unseen.model.classes_) == [0, 1, 2] and 1 <= unseen.rounds <= 60
 
 
 def test_plain_net_learns_through_the_training_loop_and_round_trips(rng, tmp_path: Path, seed):

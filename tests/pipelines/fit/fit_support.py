@@ -130,8 +130,12 @@ def latest_predictions(db: Database, kind: str, assets: list[str], window: int) 
     (loaded through the predictor registry, as scoring does)."""
     from plantpulse.data.store.repository import asset_ids, latest_windows
     from plantpulse.model.predictor import load_predictor
+    from plantpulse.pipelines.score.compute import recent_log_features
 
     with db.session() as s:
         version = s.scalars(select(ModelVersion).where(ModelVersion.kind == kind)).one()
-        windows = latest_windows(s, list(asset_ids(s, assets).values()), window)
-    return load_predictor(kind, Path(version.path)).for_asset_type("pump").predict(list(windows.values()))
+        predictor = load_predictor(kind, Path(version.path)).for_asset_type("pump")
+        windows = list(latest_windows(s, list(asset_ids(s, assets).values()), window).values())
+        spec = predictor.log_features  # the maintenance-log features, computed from the store as scoring does
+        features = None if spec is None else recent_log_features(s, windows, spec)
+    return predictor.predict(windows, None, features)

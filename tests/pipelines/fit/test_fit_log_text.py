@@ -47,7 +47,7 @@ def test_a_window_reads_only_events_at_or_before_its_end_within_the_lookback() -
 
 
 def _fit(db: Database, tmp_path: Path, **fields: Any):
-    spec = FitSpec(**{**TINY, "target": "rul", "failure_kind": "failure", **fields})
+    spec = FitSpec(**{**TINY, "target": "rul", "failure_kind": "failure", "log_features": False, **fields})
     return run_fit(spec, db, tmp_path / "models", tmp_path / "report", echo=lambda _: None, show_progress=False)
 
 

@@ -139,6 +139,12 @@ def test_a_spec_needs_exactly_one_label_source(tmp_path: Path) -> None:
         load_spec(None, {"asset_type": "pump", "target": "rul", "failure_kind": "failure", "threshold": "vib >= 2"})
     after = load_spec(None, {"asset_type": "pump", "target": "anomaly", "normal_start": "2024-01-01T00:00:00Z"})
     assert after.source == "normal_dates"
+    coded = {"asset_type": "pump", "target": "class", "event_codes": True, "failure_kind": "failure"}
+    assert load_spec(None, coded).source == "event_codes"  # failure_kind narrows the coded events
+    with pytest.raises(ConfigError, match="failure_kind outside target 'rul' needs"):
+        load_spec(None, {**coded, "event_codes": False, "label_column": "state"})
+    with pytest.raises(ConfigError, match="failure_code is a label source of target 'rul'"):
+        load_spec(None, {**coded, "failure_code": "E7"})
     with pytest.raises(ConfigError, match="must look like 'channel >= 5.5'"):
         load_spec(None, {"asset_type": "pump", "target": "rul", "threshold": "vib > 2"})
 
@@ -149,16 +155,8 @@ def test_an_unknown_asset_type_names_the_ingest_command(plant: Database, tmp_pat
 
 
 def test_the_fitted_moe_scores_its_asset_type_through_the_predictor_registry(plant: Database, tmp_path: Path) -> None:
-    from plantpulse.data.store.repository import asset_ids, latest_windows
-    from plantpulse.model.predictor import load_predictor
-
     result = _fit(plant, tmp_path, target="rul", failure_kind="failure")
-    with plant.session() as s:
-        version = s.scalars(select(ModelVersion).where(ModelVersion.kind == "moe")).one()
-        ids = asset_ids(s, ["p5"])
-        windows = latest_windows(s, list(ids.values()), 8)
-    predictor = load_predictor("moe", Path(version.path)).for_asset_type("pump")
-    (prediction,) = predictor.predict(list(windows.values()))
+    (prediction,) = latest_predictions(plant, "moe", ["p5"], 8)
     assert prediction.rul_mean is not None and 0 <= prediction.rul_mean <= result.info["rul_cap"]
 
 
