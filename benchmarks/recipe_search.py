@@ -10,8 +10,9 @@ with DATASET a comma-separated list, one joint model of their tasks), seed 0
 (8-sample patches, 48 text tokens, 64-pixel images);
 ``pre=N`` runs N pre-training epochs first. The options are those of ``plantpulse train``
 (``--finetune-epochs``, ``--lr``, ``--batch-size``, ``--patience``, ``--class-weight-power``,
-``--model-option``, ``--dataset-option``). The validation figures are read from the teacher
-checkpoint the run publishes (whole validation split, up to 5,000 rows). Runs one variant at a
+``--model-option``, ``--dataset-option``, ``--adapter-epochs``). The validation figures are read
+from the teacher checkpoint the run publishes (whole validation split, up to 5,000 rows), and with
+``--adapter-epochs`` also from the adapted one (``val_adapted``). Runs one variant at a
 time on one thread; start one process per free core.
 """
 
@@ -72,11 +73,18 @@ def run_variant(work: Path, tag: str, dataset: str, args: list[str], datasets_di
         if done.returncode:
             raise SystemExit(f"variant {tag} failed:\n{shlex.join(line)}\n{done.stderr[-2000:]}")
     wall = time.perf_counter() - start
-    path = sorted((home / "models").glob(f"{tag}-teacher-v*.safetensors"))[-1]
-    val = read_metadata(path).metrics.get("val", {})
-    return {"tag": tag, "dataset": dataset, "options": " ".join(args), "wall_s": round(wall, 1),
-            "val": {task: {k: round(float(v), 4) for k, v in found.items()} for task, found in val.items()},
-            "commands": [shlex.join(line).replace(str(work), "<work-dir>") for line in lines]}
+    def validation(kind: str) -> dict[str, dict[str, float]] | None:
+        found = sorted((home / "models").glob(f"{tag}-{kind}-v*.safetensors"))
+        if not found:
+            return None
+        val = read_metadata(found[-1]).metrics.get("val", {})
+        return {task: {k: round(float(v), 4) for k, v in got.items()} for task, got in val.items()}
+
+    record = {"tag": tag, "dataset": dataset, "options": " ".join(args), "wall_s": round(wall, 1),
+              "val": validation("teacher"),
+              "commands": [shlex.join(line).replace(str(work), "<work-dir>") for line in lines]}
+    adapted = validation("adapted")  # --adapter-epochs: per-task adapters on the frozen joint backbone
+    return record | ({"val_adapted": adapted} if adapted is not None else {})
 
 
 def main() -> None:
@@ -99,10 +107,13 @@ def main() -> None:
                 raise SystemExit(f"{opts.variants}: unknown dataset {unknown[0]!r} in {tag}; known: {', '.join(TASKS)}")
             rows.append(run_variant(work, tag, dataset, args, opts.datasets))
             record = rows[-1]
-            shown = "; ".join(f"{task if len(record['val']) > 1 else ''} "
-                              + ", ".join(f"{k} {v}" for k, v in metrics.items() if k != "loss")
-                              for task, metrics in record["val"].items()).strip()
-            print(f"| {tag} | {record['options']} | {shown} | {record['wall_s']} s |", flush=True)
+            for key, label in (("val", tag), ("val_adapted", f"{tag} + adapters")):
+                if key not in record:
+                    continue
+                shown = "; ".join(f"{task if len(record[key]) > 1 else ''} "
+                                  + ", ".join(f"{k} {v}" for k, v in metrics.items() if k != "loss")
+                                  for task, metrics in record[key].items()).strip()
+                print(f"| {label} | {record['options']} | {shown} | {record['wall_s']} s |", flush=True)
     if opts.json:
         opts.json.parent.mkdir(parents=True, exist_ok=True)
         opts.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")

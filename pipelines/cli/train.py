@@ -62,6 +62,10 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
 @click.option("--pretrain-epochs", type=int, help="Override --epochs for stage 1.")
 @click.option("--finetune-epochs", type=int, help="Override --epochs for stage 2.")
 @click.option("--distill-epochs", type=int, help="Override --epochs for stage 3.")
+@click.option("--adapter-epochs", type=click.IntRange(min=0), default=DEFAULTS.adapter_epochs, show_default=True,
+              help="After stage 2: each task's adapter and head trained alone on the frozen joint backbone for "
+                   "up to this many epochs (best on its validation kept), published as the 'adapted' model "
+                   "beside the joint teacher; 0: none.")
 @click.option("--steps", type=int, default=None,
               help="Optimiser steps per epoch (default: one pass over the tasks' training data).")
 @click.option("--batch-size", type=int, default=DEFAULTS.batch_size, show_default=True)

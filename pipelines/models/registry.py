@@ -25,7 +25,7 @@ from plantpulse.data.store.schema import ModelVersion
 from plantpulse.model.predictor import Predictor
 
 SERVES = "serves"  # key in ModelVersion.config: {"asset_types": [...], "channels": {type: [...]}}
-MOE_KINDS = ("student", "teacher")  # ModelVersion.kind of ``plantpulse train`` checkpoints
+MOE_KINDS = ("student", "teacher", "adapted")  # ModelVersion.kind of ``plantpulse train`` checkpoints
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,8 @@ class TrainRequest(BaseModel):
     val_rows: int = Field(1024, ge=1, description="validation rows per task scored each epoch to "
                           "select the best weights")
     patience: int = Field(3, ge=1, description="early stopping: epochs without a better validation score")
+    adapter_epochs: int = Field(0, ge=0, description="after fine-tuning: per-task adapters + heads on the "
+                                "frozen joint backbone, up to this many epochs per task (0: none)")
     show_progress: bool = True
 
     def stages(self) -> tuple[str, ...]:
@@ -284,6 +286,27 @@ def stage_finetune(ctx: _Context, model: PlantPulseModel | None) -> PlantPulseMo
     return model
 
 
+def stage_adapt(ctx: _Context, teacher: PlantPulseModel) -> PlantPulseModel:
+    """Per-task adapters on the frozen joint backbone (the design's "a new asset type trains only
+    its adapter"): a copy of the teacher with its backbone (routing biases included) frozen; each
+    task's adapter and head then trains on that task's data alone, up to ``adapter_epochs`` epochs,
+    keeping the epoch best on that task's validation score. Not resumable: an interrupted
+    adaptation starts again from the fine-tuned teacher."""
+    model = copy.deepcopy(teacher)
+    model.freeze_backbone(True)
+    opts = ctx.request.options("finetune").model_copy(update={"epochs": ctx.request.adapter_epochs})
+    for splits in ctx.tasks:
+        name = splits.train.task.name
+
+        def on_epoch(state: StageState, improved: bool, name: str = name) -> None:
+            ctx.echo(f"adapt {name} epoch {state.epoch}: score {state.history[-1]['score']:.4f}"
+                     f"{' (best)' if improved else ''}")
+
+        run_finetune(model, [splits], opts, ctx.batcher, StageState(stage="adapt"), on_epoch)
+    model.freeze_backbone(False)
+    return model
+
+
 def stage_distill(ctx: _Context, teacher: PlantPulseModel | None) -> tuple[PlantPulseModel, PlantPulseModel, dict]:
     state = _load_state(ctx, "distill")
     student_cfg = student_config(ctx.config)
@@ -394,6 +417,10 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
         model = stage_finetune(ctx, model)
         if main:
             publish(ctx, model, "teacher", {"stage": "finetune", **score(ctx, model)}, result)
+        if request.adapter_epochs:  # reported beside the joint teacher, never in its place
+            adapted = stage_adapt(ctx, model)
+            if main:
+                publish(ctx, adapted, "adapted", {"stage": "adapt", **score(ctx, adapted)}, result)
     if "distill" in request.stages():
         # the published teacher stays the best-on-validation fine-tuned one: distillation keeps
         # training its own copy (without PCGrad or selection) only to guide the student

@@ -75,6 +75,19 @@ def test_freeze_backbone_and_add_task_trains_only_the_adapter(tiny_model, batch_
     assert trained == {n for n, _ in tiny_model.named_parameters() if ".fault:gearbox." in n}
 
 
+
+def test_a_frozen_backbone_keeps_its_routing_biases(tiny_cfg, batch_factory):
+    model = PlantPulseModel(tiny_cfg.replace(balance="bias")).train()
+    biases = {n: b.clone() for n, b in model.named_buffers() if n.endswith("expert_bias")}
+    assert biases
+    for frozen in (True, False):
+        model.freeze_backbone(frozen)
+        model(batch_factory(model.cfg))
+        model.update_router_biases()
+        moved = any(not torch.equal(b, biases[n]) for n, b in model.named_buffers() if n in biases)
+        assert moved is not frozen  # frozen: its routing is part of what was frozen
+
+
 def test_grad_checkpointing_gives_the_same_gradients(tiny_cfg, batch_factory, seed):
     torch.manual_seed(3)
     plain = PlantPulseModel(tiny_cfg)

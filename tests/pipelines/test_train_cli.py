@@ -153,3 +153,34 @@ def test_train_on_structured_features_end_to_end(datasets_dir: Path, tmp_path: P
 def _batcher_parts(model):
     from plantpulse.model.moe.layers.embeddings import HashingTokenizer
     return HashingTokenizer.for_config(model.cfg), model.channel_index
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_adapters_train_on_the_frozen_joint_backbone(datasets_dir: Path, tmp_path: Path, capsys):
+    """--adapter-epochs: after the joint fine-tuning, each task's adapter and head alone, on a
+    frozen copy of the backbone, published as the 'adapted' model beside the unchanged teacher."""
+    import torch
+
+    from plantpulse.model.moe.checkpoint import load_checkpoint
+
+    home = tmp_path / "home"
+    url = f"sqlite:///{tmp_path / 'pp.db'}"
+    Database(url).upgrade()
+    args = ["--home", str(home), "--db", url, "train", "--preset", "tiny", "--datasets", "ai4i2020,maintnet",
+            "--tasks", "fault:milling,system:aircraft", "--stage", "finetune", "--steps", "3", "--batch-size", "16",
+            "--finetune-epochs", "1", "--adapter-epochs", "2", "--eval-rows", "64", "--quiet", "--threads", "1"]
+    assert main(args) == 0, capsys.readouterr().err[-3000:]
+    err = capsys.readouterr().err
+    for task in ("fault:milling", "system:aircraft"):
+        assert f"adapt {task} epoch 2" in err
+    teacher, _ = load_checkpoint(home / "models" / "plantpulse-teacher-v1.safetensors")
+    adapted, meta = load_checkpoint(home / "models" / "plantpulse-adapted-v1.safetensors")
+    assert set(meta.metrics["val"]) == {"fault:milling", "system:aircraft"}
+    before, after = teacher.state_dict(), adapted.state_dict()
+    backbone = [k for k in before if not k.startswith("decoder.")]
+    assert backbone and all(torch.equal(before[k], after[k]) for k in backbone)  # routing biases too
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    with Database(url).session() as session:
+        kinds = {r.kind for r in session.query(ModelVersion).all()}
+    assert kinds == {"teacher", "adapted"}

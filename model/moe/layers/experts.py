@@ -188,8 +188,13 @@ class HierarchicalMoELayer(nn.Module):
         """DeepSeek-V3 step: raise the bias of under-loaded experts, lower over-loaded ones, by γ.
 
         Loads are compared with the mean of the experts sharing the same tokens (the group under
-        modality routing). Call once per optimiser step; the accumulated load is then reset.
+        modality routing). Call once per optimiser step; the accumulated load is then reset. A
+        frozen layer (no parameter to train, e.g. a backbone under a new adapter) keeps its biases:
+        its routing is part of what was frozen.
         """
+        if not any(p.requires_grad for p in self.parameters()):
+            self.pending_load.zero_()
+            return
         if self.cfg.balance != "bias" or not bool(self.pending_load.any()):
             return
         load = self.pending_load
