@@ -61,7 +61,10 @@ def _gone(process: psutil.Process) -> bool:
     return not alive
 
 
-SLEEPER = "import time; print('ready', flush=True); time.sleep(600)"
+# SIGINT's default action restored: a suite started in the background by a shell without job
+# control inherits SIGINT ignored, and so would the child, which then outlives the forwarded SIGINT
+SLEEPER = ("import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); "
+           "print('ready', flush=True); time.sleep(600)")
 STUBBORN = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
             "time.sleep(600)")
 
