@@ -263,6 +263,8 @@ def test_engineer_session_end_to_end(server: str, browser: WebDriver) -> None:
     no_exception(browser)
 
     open_page(browser, "Plant overview")
+    # count the open alerts' buttons once the page is drawn with them (not from a page still drawing)
+    wait_for(browser, lambda: idle(browser) and buttons(browser, "Acknowledge"), "the open alerts")
     before = len(buttons(browser, "Acknowledge"))
     button(browser, "Acknowledge").click()
     wait_for(browser, lambda: "acknowledged by Erin" in page_text(browser), "the acknowledgement")

@@ -38,7 +38,8 @@ def test_simulator_to_alerts_as_separate_processes(tmp_path: Path) -> None:
         while True:
             chain.check()
             seen = snapshot(db)
-            if seen["alerts"] >= 3 and seen["readings"] >= 126 * 24:
+            # alerts are written inside a scoring run, before the run is marked succeeded: wait for both
+            if seen["alerts"] >= 3 and seen["readings"] >= 126 * 24 and seen["runs"] >= 1:
                 break
             assert time.monotonic() < deadline, f"chain incomplete after 90 s: {seen}\n{chain.log('ingest')}"
             time.sleep(0.5)
