@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from plantpulse.data.core.errors import CheckpointError
+from plantpulse.data.core.errors import CheckpointError, InputDataError
 from plantpulse.data.core.records import MaintenanceRecord
 
 #: Spans (hours) over which events of each subject are counted.
@@ -114,6 +114,18 @@ class LogFeatures:
         if not self.mean:
             raise CheckpointError("log features have no training standardisation; call fitted() first.")
         return ((table - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+
+    def model_inputs(self, features: np.ndarray | None, rows: int, model: str) -> np.ndarray:
+        """The standardised (rows, F) inputs of the raw ``features`` a predictor of ``model`` was
+        handed; an ``InputDataError`` when they are missing, misshapen or not finite."""
+        names = self.names
+        table = None if features is None else np.asarray(features, dtype=np.float64)
+        if table is None or table.shape != (rows, len(names)) or not np.isfinite(table).all():
+            msg = (f"Model {model} was fit on {len(names)} maintenance-log features ({', '.join(names[:3])}, ...); "
+                   f"pass them as features= of shape ({rows}, {len(names)}), finite (plantpulse score computes "
+                   f"them from the store); got {None if table is None else table.shape}.")
+            raise InputDataError(msg)
+        return self.standardise(table)
 
     def to_dict(self) -> dict[str, Any]:
         return {"subjects": list(self.subjects), "spans_hours": list(self.spans_hours),

@@ -193,13 +193,7 @@ class WindowModel:
         out = features(np.nan_to_num(z), self.meta.get("features", "window"))
         if self.log_features is None:
             return out
-        names = self.log_features.names
-        if log is None or np.shape(log) != (len(windows), len(names)) or not np.isfinite(log).all():
-            got = None if log is None else np.shape(log)
-            msg = (f"Model {self.name} was fit on {len(names)} maintenance-log features ({', '.join(names[:3])}, ...); "
-                   f"pass them as features= of shape ({len(windows)}, {len(names)}), finite; got {got}.")
-            raise InputDataError(msg)
-        return np.concatenate([out, self.log_features.standardise(np.asarray(log, dtype=np.float64))], axis=1)
+        return np.concatenate([out, self.log_features.model_inputs(log, len(windows), self.name)], axis=1)
 
 
 def read_arrays(path: Path, fmt: str, what: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

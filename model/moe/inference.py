@@ -198,16 +198,9 @@ class MoePredictor:
 
     def _with_features(self, inputs: ModelInput, spec: LogFeatures, features: np.ndarray | None) -> ModelInput:
         """``inputs`` with the standardised log features as feature tokens (checked against ``spec``)."""
-        b, names = inputs.batch_size, spec.names
-        if features is None:
-            msg = (f"Model {self.name} was trained on {len(names)} maintenance-log features ({', '.join(names[:3])}, "
-                   f"...); pass them as features= (plantpulse score computes them from the store).")
-            raise InputDataError(msg)
-        table = np.asarray(features, dtype=np.float64)
-        if table.shape != (b, len(names)) or not np.isfinite(table).all():
-            raise InputDataError(f"features must be finite, of shape ({b}, {len(names)}); got {table.shape}.")
-        values = torch.from_numpy(spec.standardise(table))
-        return replace(inputs, features=values, feature_ids=self.model.channel_ids(list(names)).expand(b, -1))
+        b = inputs.batch_size
+        values = torch.from_numpy(spec.model_inputs(features, b, self.name))
+        return replace(inputs, features=values, feature_ids=self.model.channel_ids(list(spec.names)).expand(b, -1))
 
     def _prediction(self, out: ModelOutput, i: int, experts: torch.Tensor | None,
                     intervals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Prediction:

@@ -82,8 +82,17 @@ def window_texts(events: Sequence[MaintenanceRecord], ends: np.ndarray, logs: Lo
     return out
 
 
+@dataclass(frozen=True)
+class LogTable:
+    """The maintenance-log features of every row: how they are computed (``spec``, with the
+    training standardisation) and their standardised (N, F) ``values``."""
+
+    spec: LogFeatures
+    values: np.ndarray
+
+
 def log_feature_table(logs: dict[str, list[MaintenanceRecord]], groups: np.ndarray, ends: np.ndarray,
-                      train: np.ndarray) -> tuple[LogFeatures, np.ndarray] | None:
+                      train: np.ndarray) -> LogTable | None:
     """The log features of every row, standardised on the ``train`` rows, and their spec; the
     subjects come from the training assets' events up to their last training window. None when
     the training part of the log has no subject (no coded event)."""
@@ -100,7 +109,7 @@ def log_feature_table(logs: dict[str, list[MaintenanceRecord]], groups: np.ndarr
         rows = np.flatnonzero(groups == g)
         table[rows] = spec.raw(logs.get(g, []), ends[rows])
     spec = spec.fitted(table[train])
-    return spec, spec.standardise(table)
+    return LogTable(spec, spec.standardise(table))
 
 
 def _channels(spec: FitSpec, found: tuple[str, ...]) -> tuple[str, ...]:

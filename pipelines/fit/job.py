@@ -142,9 +142,9 @@ def prepare(spec: FitSpec, db: Database, echo: Echo) -> Prepared:
     info["log_text_read"] = logged is not None
     found = log_feature_table(got.logs, groups, ends, split.train) if spec.log_features else None
     if spec.log_features:
-        info["log_features"] = [] if found is None else list(found[0].names)
+        info["log_features"] = [] if found is None else list(found.spec.names)
     data = FitData(z, groups, targets, got.channels, classes, cap, split.train, split.val, split.test, rate, logged,
-                   *(found or (None, None)))
+                   found)
     return Prepared(data, observed, duration, info, normalizer, all_train)
 
 
@@ -179,8 +179,8 @@ def _fingerprint(data: FitData) -> str:
     digest.update(np.ascontiguousarray(data.targets).astype(np.float64).tobytes())
     for text in data.texts if data.texts is not None else ():
         digest.update(b"\x00" + (text or "").encode())
-    if data.features is not None:
-        digest.update(np.ascontiguousarray(data.features).tobytes())
+    if data.log is not None:
+        digest.update(np.ascontiguousarray(data.log.values).tobytes())
     return digest.hexdigest()
 
 
@@ -213,9 +213,9 @@ def run_fit(spec: FitSpec, db: Database, model_dir: Path, out_dir: Path, *, prom
              "text_asset_types": [spec.asset_type] if prep.data.texts is not None else [],
              "log_text": {"events": spec.log_events, "lookback_days": spec.log_lookback_days},
              # the structured log features every learner reads, and how scoring computes them
-             **({"log_features": {spec.asset_type: prep.data.log_features.to_dict()},
-                 "feature_lists": {spec.asset_type: list(prep.data.log_features.names)}}
-                if prep.data.log_features is not None else {}),
+             **({"log_features": {spec.asset_type: prep.data.log.spec.to_dict()},
+                 "feature_lists": {spec.asset_type: list(prep.data.log.spec.names)}}
+                if prep.data.log is not None else {}),
              # what `plantpulse models list` shows and scoring checks: this asset type only
              SERVES: {"asset_types": [spec.asset_type],
                       "channels": {spec.asset_type: list(prep.data.channels)}}}

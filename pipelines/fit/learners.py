@@ -22,7 +22,6 @@ from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 from plantpulse.data.core.errors import CheckpointError, ConfigError
 from plantpulse.data.core.resources import shipped_dir
 from plantpulse.model.baseline.window_gbm import ensembles, isolation_trees, save_gbm, snapshot_features
-from plantpulse.model.log_features import LogFeatures
 from plantpulse.model.moe.channels import vocabulary
 from plantpulse.model.moe.checkpoint import (
     load_checkpoint,
@@ -45,6 +44,7 @@ from plantpulse.model.moe.training.runtime import pick_device, seed_everything
 from plantpulse.model.moe.training.validation import predict
 from plantpulse.pipelines.evaluate.features import rul_features
 from plantpulse.pipelines.evaluate.gbm import fit_classifier, fit_regressor
+from plantpulse.pipelines.fit.data import LogTable
 from plantpulse.pipelines.fit.spec import FitSpec
 
 TASK_PREFIX = {"rul": "rul", "class": "fault", "anomaly": "anomaly"}
@@ -71,8 +71,7 @@ class FitData:
     test: np.ndarray
     sample_rate_hz: float | None = None  # snapshots: the sensors' rate (the network's spectral tokens)
     texts: np.ndarray | None = None  # (N,) the maintenance log per window (None: no event); None: no log at all
-    log_features: LogFeatures | None = None  # how the structured log features are computed (None: not used)
-    features: np.ndarray | None = None  # (N, F) those features, standardised on the training rows
+    log: LogTable | None = None  # the structured log features of every row (None: not used)
 
 
 @dataclass
@@ -95,9 +94,9 @@ def window_inputs(spec: FitSpec, data: FitData, extra: dict[str, Any]) -> tuple[
     meta = {"asset_type": spec.asset_type, "target": spec.target, "channels": list(data.channels),
             "window": spec.window, "mean": stats["mean"], "std": stats["std"], "rul_cap": data.rul_cap,
             "features": kind}
-    if data.log_features is not None and data.features is not None:  # the log features follow the window's
-        feats = np.concatenate([feats, data.features], axis=1)
-        meta["log_features"] = data.log_features.to_dict()
+    if data.log is not None:  # the log features follow the window's
+        feats = np.concatenate([feats, data.log.values], axis=1)
+        meta["log_features"] = data.log.spec.to_dict()
     return feats, meta
 
 
@@ -150,11 +149,10 @@ def _task_data(name: str, task: TaskSpec, data: FitData, rows: np.ndarray) -> Ta
     targets = targets.astype(np.float32) if task.kind == "rul" else targets.astype(
         bool if task.kind == "anomaly" else np.int64)
     texts = None if data.texts is None else data.texts[rows]
-    logged = data.log_features is not None and data.features is not None
     return TaskData(name=name, task=task, groups=data.groups[rows], sensor=data.x[rows],
                     channels=data.channels, targets=targets, sample_rate_hz=data.sample_rate_hz,
-                    features=data.features[rows] if logged else None,  # type: ignore[index]
-                    feature_names=data.log_features.names if logged else (),  # type: ignore[union-attr]
+                    features=None if data.log is None else data.log.values[rows],
+                    feature_names=() if data.log is None else data.log.spec.names,
                     texts=None if texts is None else tuple(t or "" for t in texts),
                     text_present=None if texts is None else np.array([bool(t) for t in texts]))
 
@@ -202,13 +200,13 @@ def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
     continues after its last completed epoch. ``epoch_done(done, epochs)`` hears each epoch's end."""
     seed_everything(spec.seed)
     task = task_spec(spec, data)
-    names = data.log_features.names if data.log_features is not None else ()
+    names = data.log.spec.names if data.log is not None else ()
     model, origin = initial_model(spec, task, data.channels, names)
     echo(f"moe: {origin}")
     if names and not model.cfg.feature_tokens:  # a backbone built without feature tokens
         echo(f"moe: the backbone has no feature tokens; its head reads windows{' and text' if data.texts is not None else ''}"
              f" without the {len(names)} log features")
-        data = replace(data, log_features=None, features=None)
+        data = replace(data, log=None)
         extra = {k: v for k, v in extra.items() if k not in ("log_features", "feature_lists")}
     cfg = model.cfg
     device = pick_device("auto")

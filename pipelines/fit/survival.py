@@ -29,7 +29,7 @@ def fit_survival(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any]
     feats, meta = window_inputs(spec, data, extra)
     columns = None
     if not spec.snapshots:  # the last value and slope of each channel, then the log features (when fit on them)
-        logged = 0 if data.features is None else data.features.shape[1]
+        logged = 0 if data.log is None else data.log.values.shape[1]
         columns = np.r_[last_and_slope(len(data.channels)), feats.shape[1] - logged:feats.shape[1]]
     capped = np.minimum(duration[rows], data.rul_cap)
     event = observed[rows] & (duration[rows] < data.rul_cap)
@@ -41,7 +41,7 @@ def fit_survival(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any]
     save_weibull(path, model, meta)
     n_censored = int((~event).sum())
     inputs = "snapshot features" if spec.snapshots else "the last value and slope of each channel"
-    if data.features is not None:
+    if data.log is not None:
         inputs += " and the maintenance-log features"
     origin = (f"Weibull AFT survival model (lifelines, penalizer {model.penalizer:g}) on {inputs}; "
               f"{len(rows)} training windows, {n_censored} of them right-censored; RUL = median remaining time")
