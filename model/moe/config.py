@@ -114,6 +114,15 @@ class ModelConfig(BaseModel):
                                      "2022); 0 = the linear value · w + b")
     feature_frequency_scale: float = Field(0.1, gt=0, description="sd of the initial frequencies "
                                            "of the periodic encoding (features are standardised)")
+    feature_path: int = Field(0, ge=0, le=1024, description="width of the structured-feature "
+                              "path: an MLP over the feature vector whose output is added to the "
+                              "fused vector before the task heads, beside the feature tokens "
+                              "(needs feature_tokens; 0 = tokens only)")
+    bag_paths: tuple[Literal["sensor", "image", "text"], ...] = Field(
+        (), description="modalities whose embedded content tokens, averaged, also reach the heads "
+                        "through an MLP added before them (a bag of words for text, a global "
+                        "average of the stem's grid for images); () = none")
+    bag_path_width: int = Field(128, ge=1, le=1024, description="hidden width of each bag path")
     vocab_size: int = Field(4096, ge=16, description="hashing tokenizer buckets")
     max_text_len: int = Field(48, ge=4)
     text_subword_buckets: int = Field(0, ge=0, description="hashed character n-gram buckets added to "

@@ -2,7 +2,8 @@
 
 Shapes for a batch of B samples (d = d_model, G = n_global_tokens, M = 3 modality slots):
 embed: modality -> (B, G + N_m, d) tokens and (B, G + N_m) validity; encode: the same shapes after
-``n_layers`` blocks; fuse: (B, M, d) summaries -> pooled (B, d); heads: task -> HeadOutput.
+``n_layers`` blocks; fuse: (B, M, d) summaries -> pooled (B, d), plus the structured-feature path's
+(B, d) and the bag paths' when the config has them; heads: task -> HeadOutput.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from plantpulse.model.moe.layers.encoder import EncoderBlock
 from plantpulse.model.moe.layers.experts import HierarchicalMoELayer, RouterStats
 from plantpulse.model.moe.layers.fusion import FusionOutput, SparseAttentionFusion, stack_summaries
 from plantpulse.model.moe.layers.heads import HeadOutput, TaskAdaptiveDecoder
+from plantpulse.model.moe.layers.structured import BagPath, StructuredPath
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class PlantPulseModel(nn.Module):
         self.final_norm = nn.LayerNorm(cfg.d_model)
         self.fusion = SparseAttentionFusion(cfg)
         self.decoder = TaskAdaptiveDecoder(cfg)
+        self.structured = StructuredPath(cfg) if cfg.feature_tokens and cfg.feature_path else None
+        self.bags = nn.ModuleDict({m: BagPath(cfg) for m in cfg.bag_paths})
 
     # ---- the four named stages -------------------------------------------------------------
     def embed(self, batch: ModelInput, token_masks: dict[str, Tensor] | None = None
@@ -125,7 +129,15 @@ class PlantPulseModel(nn.Module):
         tokens = self.embed(batch, token_masks)
         encoded = self.encode(tokens)
         fused = self.fuse(encoded, tokens)
-        return ModelOutput(self.heads(fused.pooled, tasks), fused.pooled, fused.shares,
+        pooled = fused.pooled
+        if self.structured is not None and batch.features is not None:
+            assert batch.feature_ids is not None  # checked by ModelInput.validate
+            pooled = pooled + self.structured(batch.features, batch.feature_ids)
+        for modality, path in self.bags.items():
+            if modality in tokens:
+                t, g = tokens[modality], tokens[modality].n_global
+                pooled = pooled + path(t.tokens[:, g:], t.valid[:, g:]) * t.present[:, None].to(pooled.dtype)
+        return ModelOutput(self.heads(pooled, tasks), pooled, fused.shares,
                            encoded.aux_loss, encoded.balance_loss, encoded.router,
                            encoded.exit_layer, tokens, encoded)
 
