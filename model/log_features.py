@@ -38,6 +38,22 @@ LABEL_KINDS = frozenset({"failure"})
 MAX_SUBJECTS = 32
 
 
+def counts_within(times: np.ndarray, ends: np.ndarray, span_s: float) -> np.ndarray:
+    """(N,) how many of the sorted event ``times`` fall in (end - span_s, end] for each of ``ends``
+    (seconds on one clock): an event at the end counts, one after it is the future."""
+    return np.searchsorted(times, ends, side="right") - np.searchsorted(times, ends - span_s, side="right")
+
+
+def hours_since_last(times: np.ndarray, ends: np.ndarray, cap_hours: float) -> np.ndarray:
+    """(N,) hours from the last of the sorted event ``times`` at or before each of ``ends``
+    (seconds), capped at ``cap_hours``, which is also the value when there is none."""
+    upto = np.searchsorted(times, ends, side="right")
+    since = np.full(len(ends), cap_hours, dtype=np.float64)
+    seen = upto > 0
+    since[seen] = np.minimum((ends[seen] - times[upto[seen] - 1]) / 3600.0, cap_hours)
+    return since
+
+
 def subject(event: MaintenanceRecord) -> str | None:
     """``"<kind> <code or component>"``, or None when the event is not a feature input."""
     what = " ".join((event.code or event.component or "").split())
@@ -92,13 +108,9 @@ class LogFeatures:
         out = np.empty((n, k * (len(self.spans_hours) + 1)), dtype=np.float64)
         for j, s in enumerate(self.subjects):
             t = np.sort(np.asarray(times[s], dtype=float))
-            upto = np.searchsorted(t, ends, side="right")
             for i, hours in enumerate(self.spans_hours):
-                out[:, i * k + j] = upto - np.searchsorted(t, ends - hours * 3600.0, side="right")
-            since = np.full(n, self.max_hours)
-            seen = upto > 0
-            since[seen] = np.minimum((ends[seen] - t[upto[seen] - 1]) / 3600.0, self.max_hours)
-            out[:, len(self.spans_hours) * k + j] = since
+                out[:, i * k + j] = counts_within(t, ends, hours * 3600.0)
+            out[:, len(self.spans_hours) * k + j] = hours_since_last(t, ends, self.max_hours)
         return out
 
     def fitted(self, table: np.ndarray) -> LogFeatures:

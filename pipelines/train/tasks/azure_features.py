@@ -14,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from plantpulse.data.datasets.azure_pdm import AzurePdmData, EventLog
+from plantpulse.model.log_features import MAX_HOURS, counts_within, hours_since_last
 
-HOUR = np.timedelta64(1, "h")
 COMPONENTS: tuple[str, ...] = ("comp1", "comp2", "comp3", "comp4")
 ERRORS: tuple[str, ...] = ("error1", "error2", "error3", "error4", "error5")
-MAX_HOURS = 5000.0
 LOG_FEATURES: tuple[str, ...] = (
     *(f"{code} count {span}" for span in ("24h", "7d") for code in ERRORS),
     *(f"hours since {comp} replaced" for comp in COMPONENTS),
@@ -39,27 +38,27 @@ def telemetry_features(windows: np.ndarray) -> np.ndarray:
     return np.concatenate([w.mean(1), w.std(1), w.min(1), w.max(1), w[:, -3:].mean(1)], axis=1).astype(np.float32)
 
 
-def _counts(log: EventLog, code: str, machine: np.ndarray, time: np.ndarray, span: np.timedelta64) -> np.ndarray:
+def _seconds(time: np.ndarray) -> np.ndarray:
+    return (np.asarray(time, dtype="datetime64[s]") - np.datetime64(0, "s")) / np.timedelta64(1, "s")
+
+
+def _per_machine(log: EventLog, code: str, machine: np.ndarray, time: np.ndarray, feature) -> np.ndarray:
+    """``feature(sorted event seconds, end seconds)`` of one code's events, machine by machine."""
     out = np.zeros(len(machine), dtype=np.float32)
     for m in np.unique(machine):
-        events = np.sort(log.time[(log.machine == m) & (log.code == code)])
         rows = np.flatnonzero(machine == m)
-        upto = np.searchsorted(events, time[rows], side="right")
-        since = np.searchsorted(events, time[rows] - span, side="right")
-        out[rows] = upto - since
+        events = np.sort(_seconds(log.time[(log.machine == m) & (log.code == code)]))
+        out[rows] = feature(events, _seconds(time[rows]))
     return out
+
+
+def _counts(log: EventLog, code: str, machine: np.ndarray, time: np.ndarray, span: np.timedelta64) -> np.ndarray:
+    seconds = span / np.timedelta64(1, "s")
+    return _per_machine(log, code, machine, time, lambda t, ends: counts_within(t, ends, seconds))
 
 
 def _hours_since(log: EventLog, code: str, machine: np.ndarray, time: np.ndarray) -> np.ndarray:
-    out = np.full(len(machine), MAX_HOURS, dtype=np.float32)
-    for m in np.unique(machine):
-        events = np.sort(log.time[(log.machine == m) & (log.code == code)])
-        rows = np.flatnonzero(machine == m)
-        last = np.searchsorted(events, time[rows], side="right") - 1
-        ok = last >= 0
-        hours = (time[rows][ok] - events[last[ok]]) / HOUR
-        out[rows[ok]] = np.minimum(hours, MAX_HOURS)
-    return out
+    return _per_machine(log, code, machine, time, lambda t, ends: hours_since_last(t, ends, MAX_HOURS))
 
 
 def log_features(data: AzurePdmData, machine: np.ndarray, time: np.ndarray) -> np.ndarray:
