@@ -118,6 +118,9 @@ class ModelConfig(BaseModel):
                               "path: an MLP over the feature vector whose output is added to the "
                               "fused vector before the task heads, beside the feature tokens "
                               "(needs feature_tokens; 0 = tokens only)")
+    summary_path: int = Field(0, ge=0, le=1024, description="width of the window-summary path: each "
+                              "slow sensor channel's last value, mean, sd and slope, an MLP, added "
+                              "before the task heads (0 = none)")
     bag_paths: tuple[Literal["sensor", "image", "text"], ...] = Field(
         (), description="modalities whose embedded content tokens, averaged, also reach the heads "
                         "through an MLP added before them (a bag of words for text, a global "

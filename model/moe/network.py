@@ -3,7 +3,7 @@
 Shapes for a batch of B samples (d = d_model, G = n_global_tokens, M = 3 modality slots):
 embed: modality -> (B, G + N_m, d) tokens and (B, G + N_m) validity; encode: the same shapes after
 ``n_layers`` blocks; fuse: (B, M, d) summaries -> pooled (B, d), plus the structured-feature path's
-(B, d) and the bag paths' when the config has them; heads: task -> HeadOutput.
+(B, d), the window-summary path's and the bag paths' when the config has them; heads: task -> HeadOutput.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from plantpulse.model.moe.layers.encoder import EncoderBlock
 from plantpulse.model.moe.layers.experts import HierarchicalMoELayer, RouterStats
 from plantpulse.model.moe.layers.fusion import FusionOutput, SparseAttentionFusion, stack_summaries
 from plantpulse.model.moe.layers.heads import HeadOutput, TaskAdaptiveDecoder
-from plantpulse.model.moe.layers.structured import BagPath, StructuredPath
+from plantpulse.model.moe.layers.spectral import uses_waveform
+from plantpulse.model.moe.layers.structured import BagPath, StructuredPath, SummaryPath
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class PlantPulseModel(nn.Module):
         self.fusion = SparseAttentionFusion(cfg)
         self.decoder = TaskAdaptiveDecoder(cfg)
         self.structured = StructuredPath(cfg) if cfg.feature_tokens and cfg.feature_path else None
+        self.summary_path = SummaryPath(cfg) if cfg.summary_path else None
         self.bags = nn.ModuleDict({m: BagPath(cfg) for m in cfg.bag_paths})
 
     # ---- the four named stages -------------------------------------------------------------
@@ -133,6 +135,11 @@ class PlantPulseModel(nn.Module):
         if self.structured is not None and batch.features is not None:
             assert batch.feature_ids is not None  # checked by ModelInput.validate
             pooled = pooled + self.structured(batch.features, batch.feature_ids)
+        if self.summary_path is not None and batch.sensor is not None \
+                and not uses_waveform(self.cfg, batch.sensor_rate_hz):
+            values, channels, mask = self.embedding.sensor_in_index_order(batch)
+            present = batch.present("sensor")[:, None].to(pooled.dtype)
+            pooled = pooled + self.summary_path(values, channels, mask) * present
         for modality, path in self.bags.items():
             if modality in tokens:
                 t, g = tokens[modality], tokens[modality].n_global

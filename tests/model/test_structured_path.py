@@ -146,3 +146,55 @@ def test_the_image_bag_path_learns_what_a_global_average_tells():
     with torch.no_grad():
         accuracy = (model(ModelInput(image=images)).tasks[IMAGE_TASK.name].logits.argmax(-1) == labels).float().mean()
     assert accuracy > 0.95
+
+
+RUL_TASK = TaskSpec(name="rul:turbofan", kind="rul")
+SENSORS = ("s_2", "s_3", "s_4")
+
+
+def _rul_model(**changes) -> PlantPulseModel:
+    torch.manual_seed(0)
+    return PlantPulseModel(preset("tiny", tasks=(RUL_TASK,), channel_vocab=SENSORS, **changes))
+
+
+def _window(model: PlantPulseModel, values: torch.Tensor, names=SENSORS) -> ModelInput:
+    return ModelInput(sensor=values, sensor_channels=model.channel_ids(names).expand(len(values), -1))
+
+
+def test_a_new_summary_path_adds_nothing_and_ignores_the_order_of_channels():
+    without, with_path = _rul_model(), _rul_model(summary_path=32)
+    values = torch.randn(4, 50, len(SENSORS))
+    for m in (without, with_path):
+        m.eval()
+    torch.testing.assert_close(with_path(_window(with_path, values)).tasks[RUL_TASK.name].mean,
+                               without(_window(without, values)).tasks[RUL_TASK.name].mean)
+    with torch.no_grad():
+        with_path.summary_path.out.weight.normal_()
+    order = [2, 0, 1]
+    torch.testing.assert_close(with_path(_window(with_path, values)).tasks[RUL_TASK.name].mean,
+                               with_path(_window(with_path, values[..., order], [SENSORS[i] for i in order]))
+                               .tasks[RUL_TASK.name].mean)
+
+
+def test_the_summary_path_learns_a_trend_that_a_last_value_hides():
+    """Degradation as a slope: windows that end at the same value but rise or fall. Trained alone,
+    the summary path tells them apart (the slope is one of its statistics)."""
+    gen = torch.Generator().manual_seed(0)
+    t = torch.linspace(-1, 0, 50)
+    rising = torch.arange(64) % 2 == 1
+    slope = torch.where(rising, 1.0, -1.0)[:, None, None]
+    values = slope * t[None, :, None] + 0.05 * torch.randn(64, 50, len(SENSORS), generator=gen)
+    target = torch.where(rising, 20.0, 100.0)
+    model = _rul_model(summary_path=64)
+    optim = torch.optim.Adam(model.summary_path.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(150):
+        out = model(_window(model, values)).tasks[RUL_TASK.name]
+        loss = (out.mean - target).pow(2).mean()
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    model.eval()
+    with torch.no_grad():
+        mean = model(_window(model, values)).tasks[RUL_TASK.name].mean
+    assert float((mean - target).abs().mean()) < 10.0  # the two groups are 80 cycles apart

@@ -20,25 +20,58 @@ from torch import Tensor, nn
 
 from plantpulse.model.moe.channels import ChannelIndex
 from plantpulse.model.moe.config import ModelConfig
+from plantpulse.model.moe.layers.embeddings import SUMMARY_STATS, window_statistics
 
 
-class StructuredPath(nn.Module):
+class _MLPTail(nn.Module):
+    """+ bias -> ReLU -> Linear(w, w) -> ReLU -> Linear(w, d) with a zero-initialised output.
+    Subclasses draw their first-layer weights, then call ``_build_tail`` (this order of draws
+    keeps trained models reproducible by their commands)."""
+
+    def _build_tail(self, width: int, d_model: int) -> None:
+        self.bias = nn.Parameter(torch.zeros(width))
+        self.hidden = nn.Linear(width, width)
+        self.out = nn.Linear(width, d_model)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def tail(self, first: Tensor) -> Tensor:
+        return self.out(torch.relu(self.hidden(torch.relu(first + self.bias))))
+
+
+class StructuredPath(_MLPTail):
     """(B, F) standardised features with (B, F) ids -> (B, d_model)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        width = cfg.feature_path
-        self.weight = nn.Embedding(ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size, width)
-        nn.init.normal_(self.weight.weight, std=1.0 / math.sqrt(width))
-        self.bias = nn.Parameter(torch.zeros(width))
-        self.hidden = nn.Linear(width, width)
-        self.out = nn.Linear(width, cfg.d_model)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.weight = nn.Embedding(ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size, cfg.feature_path)
+        nn.init.normal_(self.weight.weight, std=1.0 / math.sqrt(cfg.feature_path))
+        self._build_tail(cfg.feature_path, cfg.d_model)
 
     def forward(self, values: Tensor, ids: Tensor) -> Tensor:
-        first = torch.einsum("bf,bfw->bw", values, self.weight(ids)) + self.bias
-        return self.out(torch.relu(self.hidden(torch.relu(first))))
+        return self.tail(torch.einsum("bf,bfw->bw", values, self.weight(ids)))
+
+
+class SummaryPath(_MLPTail):
+    """(B, T, C) slow sensor window with (B, C) channel ids and optional (B, C) mask -> (B, d_model):
+    each channel's last value, mean, sd and slope over the window (what the gradient-boosting
+    baselines read), a weight vector per (channel id, statistic), then the same MLP. The window
+    summary *tokens* hand the same statistics to the encoder; this hands them to the heads."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        size, k = ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size, len(SUMMARY_STATS)
+        self.weight = nn.Embedding(size, k * cfg.summary_path)
+        nn.init.normal_(self.weight.weight, std=1.0 / math.sqrt(cfg.summary_path))
+        self._build_tail(cfg.summary_path, cfg.d_model)
+
+    def forward(self, values: Tensor, channels: Tensor, mask: Tensor | None) -> Tensor:
+        b, _, c = values.shape
+        stats = window_statistics(values)  # (B, C, 4)
+        if mask is not None:
+            stats = stats * mask.unsqueeze(-1).to(stats.dtype)
+        weight = self.weight(channels).view(b, c, len(SUMMARY_STATS), -1)
+        return self.tail(torch.einsum("bck,bckw->bw", stats, weight))
 
 
 class BagPath(nn.Module):
