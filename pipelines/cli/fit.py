@@ -58,6 +58,9 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               help="Per event code (or component) in the training assets' logs: its counts in the last 24 h and "
                    "7 d and the hours since its last event, as structured inputs of every learner, computed the "
                    "same way at scoring (default on).")
+@click.option("--feature-path", type=int, default=None,
+              help="Width of the MLP through which a network trained from scratch also reads the log features, "
+                   "added before its head beside their tokens (default 0: tokens only).")
 @click.option("--seed", type=int, default=None)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("fit-report"),
               show_default=True, help="Folder for fit-report.md / .json.")

@@ -174,7 +174,7 @@ def initial_model(spec: FitSpec, task: TaskSpec, channels: tuple[str, ...], feat
     if spec.backbone is None:
         lists = [channels, feature_names] if feature_names else [channels]
         cfg = preset(spec.preset, tasks=(task,), channel_vocab=vocabulary(lists),
-                     **({"feature_tokens": True} if feature_names else {}))
+                     **({"feature_tokens": True, "feature_path": spec.feature_path} if feature_names else {}))
         return PlantPulseModel(cfg), f"preset {spec.preset!r} trained from scratch"
     path = backbone_path(spec.backbone)
     model, _ = load_checkpoint(path)

@@ -84,6 +84,10 @@ class FitSpec(BaseModel):
     log_features: bool = Field(True, description="structured log features (per event code or component: "
                                "counts in the last 24 h and 7 d, hours since the last one) as inputs of every "
                                "learner; scoring computes them the same way")
+    feature_path: int = Field(0, ge=0, le=1024, description="a network trained from scratch also reads the "
+                              "log features through an MLP of this width added before its head, beside "
+                              "their tokens (0: tokens only; on the Azure machines split by machine it "
+                              "lowered held-out macro-F1, docs/own-data.md)")
 
     @model_validator(mode="after")
     def _one_source(self) -> FitSpec:

@@ -21,6 +21,7 @@ from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import asset_ids, latest_windows
 from plantpulse.data.store.schema import ModelVersion
 from plantpulse.model.log_features import MAX_HOURS, LogFeatures
+from plantpulse.model.moe.checkpoint import read_metadata
 from plantpulse.model.predictor import load_predictor
 from plantpulse.pipelines.fit.job import run_fit
 from plantpulse.pipelines.fit.labels import Event, event_codes
@@ -102,6 +103,8 @@ def test_every_learner_fits_on_the_log_features_and_scoring_computes_them(plant:
     assert result.info["log_features"] == names  # the inspection has no code: text only
     versions = _versions(plant)
     assert versions["moe"].config["feature_lists"] == {"pump": names}
+    network = read_metadata(versions["moe"].path).config
+    assert network.feature_tokens and network.feature_path == 0  # tokens only, the default
     with safe_open(versions["gbm"].path, framework="numpy") as handle:
         assert json.loads(handle.metadata()["meta"])["log_features"]["subjects"] == ["warning W1"]
     with plant.session() as s:
@@ -138,3 +141,15 @@ def test_without_log_features_no_learner_needs_them(plant: Database, tmp_path: P
     for kind, version in _versions(plant).items():
         assert "feature_lists" not in version.config
         assert load_predictor(predictor_kind(kind), Path(version.path)).for_asset_type("pump").log_features is None
+
+
+def test_the_network_can_also_read_the_log_features_through_the_mlp_path(plant: Database, tmp_path: Path) -> None:
+    _fit(plant, tmp_path, feature_path=32)
+    version = _versions(plant)["moe"]
+    assert read_metadata(version.path).config.feature_path == 32
+    predictor = load_predictor(predictor_kind("moe"), Path(version.path)).for_asset_type("pump")
+    with plant.session() as s:
+        windows = list(latest_windows(s, list(asset_ids(s, ["p1", "p5"]).values()), 8).values())
+    warned = predictor.predict(windows, None, np.array([[1.0, 1.0, 11.0]] * 2))
+    quiet = predictor.predict(windows, None, np.array([[0.0, 0.0, MAX_HOURS]] * 2))
+    assert [p.rul_mean for p in warned] != [p.rul_mean for p in quiet]
