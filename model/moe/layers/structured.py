@@ -1,14 +1,16 @@
-"""StructuredPath: the structured features' own route to the task heads.
+"""Shallow paths to the task heads, beside the transformer.
 
 Feature tokens (``FeatureEmbedding``) reach the heads only through the encoder's summary tokens
 and the modality fusion: one d-wide summary per modality, shared by the window patches, the
-feature tokens and the global tokens. On tabular evidence (error counts, hours since a part was
-replaced, a row of machine measurements) that bottleneck is where the network loses to a
-multilayer perceptron on the same numbers. This path is that perceptron: a linear map of the
-feature vector (one weight vector per feature id, so any set of features in any order gives the
-same result), two ReLU layers, and a zero-initialised output added to the fused vector, so a
-model starts as if the path were absent and the tokens keep their part. Wide-and-deep in the
-sense of Cheng et al. (2016), with the deep part being the transformer.
+feature tokens and the global tokens. ``StructuredPath`` gives the structured features a second
+route: a linear map of the feature vector (one weight vector per feature id, so any set of
+features in any order gives the same result), two ReLU layers, and a zero-initialised output
+added to the fused vector, so a model starts as if the path were absent and the tokens keep
+their part. Wide-and-deep in the sense of Cheng et al. (2016), with the deep part being the
+transformer. On Azure PdM it lifted validation PR-AUC on the hardest rolling fold from 0.570 to
+0.975 (docs/benchmarks.md). ``SummaryPath`` does the same for each slow sensor channel's window
+statistics, ``BagPath`` for the mean of a modality's embedded tokens; neither helped where it
+was tried, and both are off in every recipe.
 """
 
 from __future__ import annotations
