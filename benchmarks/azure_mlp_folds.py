@@ -26,17 +26,14 @@ def main() -> None:
     from plantpulse.model import metrics as M
     from plantpulse.pipelines.train.tasks import build_bundle
     from plantpulse.pipelines.train.tasks.azure import FAILURE_TASK
-    from plantpulse.pipelines.train.tasks.azure_features import log_features, telemetry_features
-    from plantpulse.pipelines.train.tasks.windows import chunked
+    from plantpulse.pipelines.train.tasks.azure_features import baseline_features
 
     root = os.environ.get("PLANTPULSE_DATASETS", "../shared/datasets")
     raw = load_dataset("azure_pdm", root)
     for name, (val_start, test_start) in FOLDS.items():
         dates = {"val_start": val_start, "test_start": test_start} if val_start else {}
         splits = build_bundle("azure_pdm", root, seed=0, structured=True, **dates).splits[FAILURE_TASK.name]
-        x = [np.concatenate([chunked(d.sensor, telemetry_features),
-                             log_features(raw, d.groups, np.asarray(d.info["time"]))], axis=1)
-             for d in (splits.train, splits.val)]
+        x = [baseline_features(raw, d.sensor, d.groups, np.asarray(d.info["time"])) for d in (splits.train, splits.val)]
         scaler = StandardScaler().fit(x[0])
         train, val = scaler.transform(x[0]), scaler.transform(x[1])
         scores = []

@@ -2,8 +2,8 @@
 
 Shapes for a batch of B samples (d = d_model, G = n_global_tokens, M = 3 modality slots):
 embed: modality -> (B, G + N_m, d) tokens and (B, G + N_m) validity; encode: the same shapes after
-``n_layers`` blocks; fuse: (B, M, d) summaries -> pooled (B, d), plus the structured-feature path's
-(B, d), the window-summary path's and the bag paths' when the config has them; heads: task -> HeadOutput.
+``n_layers`` blocks; fuse: (B, M, d) summaries -> pooled (B, d); shallow: plus the (B, d) outputs of the shallow paths the
+config has (structured features, window summaries, bags); heads: task -> HeadOutput.
 """
 
 from __future__ import annotations
@@ -116,6 +116,23 @@ class PlantPulseModel(nn.Module):
                                            self.cfg.d_model)
         return self.fusion(summaries, flags)
 
+    def shallow(self, batch: ModelInput, tokens: dict[str, ModalityTokens], pooled: Tensor) -> Tensor:
+        """``pooled`` plus the output of each shallow path the config has and the batch feeds
+        (``model/moe/layers/structured.py``); a sample without a path's modality gets nothing from it."""
+        if self.structured is not None and batch.features is not None:
+            assert batch.feature_ids is not None  # checked by ModelInput.validate
+            pooled = pooled + self.structured(batch.features, batch.feature_ids)
+        if self.summary_path is not None and batch.sensor is not None \
+                and not uses_waveform(self.cfg, batch.sensor_rate_hz):
+            values, channels, mask = self.embedding.sensor_in_index_order(batch)
+            present = batch.present("sensor")[:, None].to(pooled.dtype)
+            pooled = pooled + self.summary_path(values, channels, mask) * present
+        for modality, path in self.bags.items():
+            if modality in tokens:
+                t, g = tokens[modality], tokens[modality].n_global
+                pooled = pooled + path(t.tokens[:, g:], t.valid[:, g:]) * t.present[:, None].to(pooled.dtype)
+        return pooled
+
     def heads(self, pooled: Tensor, tasks: tuple[str, ...] | None = None) -> dict[str, HeadOutput]:
         if tasks is not None:
             unknown = [t for t in tasks if t not in self.decoder.specs]
@@ -131,19 +148,7 @@ class PlantPulseModel(nn.Module):
         tokens = self.embed(batch, token_masks)
         encoded = self.encode(tokens)
         fused = self.fuse(encoded, tokens)
-        pooled = fused.pooled
-        if self.structured is not None and batch.features is not None:
-            assert batch.feature_ids is not None  # checked by ModelInput.validate
-            pooled = pooled + self.structured(batch.features, batch.feature_ids)
-        if self.summary_path is not None and batch.sensor is not None \
-                and not uses_waveform(self.cfg, batch.sensor_rate_hz):
-            values, channels, mask = self.embedding.sensor_in_index_order(batch)
-            present = batch.present("sensor")[:, None].to(pooled.dtype)
-            pooled = pooled + self.summary_path(values, channels, mask) * present
-        for modality, path in self.bags.items():
-            if modality in tokens:
-                t, g = tokens[modality], tokens[modality].n_global
-                pooled = pooled + path(t.tokens[:, g:], t.valid[:, g:]) * t.present[:, None].to(pooled.dtype)
+        pooled = self.shallow(batch, tokens, fused.pooled)
         return ModelOutput(self.heads(pooled, tasks), pooled, fused.shares,
                            encoded.aux_loss, encoded.balance_loss, encoded.router,
                            encoded.exit_layer, tokens, encoded)

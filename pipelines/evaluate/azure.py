@@ -32,8 +32,7 @@ from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder, TargetCheck
 from plantpulse.pipelines.evaluate.scoring import multilabel_scores, plain_model
 from plantpulse.pipelines.train.tasks.azure import FAILURE_TASK
-from plantpulse.pipelines.train.tasks.azure_features import FEATURE_SETS, log_features, telemetry_features
-from plantpulse.pipelines.train.tasks.windows import chunked
+from plantpulse.pipelines.train.tasks.azure_features import baseline_features
 
 MODALITY_LABEL = {"sensor+text": "telemetry + logs", "sensor": "telemetry only", "text": "logs only"}
 COLUMNS = (("failure within 24 h", "pr_auc"), ("failure within 24 h", "macro_f1"), ("time to failure", "c_index"))
@@ -41,12 +40,7 @@ COLUMNS = (("failure within 24 h", "pr_auc"), ("failure within 24 h", "macro_f1"
 
 def features(ctx: EvalContext, data: TaskData, which: str) -> np.ndarray:
     raw = ctx.cache.setdefault("raw:azure", load_dataset("azure_pdm", ctx.datasets_dir))
-    parts = []
-    if "telemetry" in FEATURE_SETS[which]:
-        parts.append(chunked(data.sensor, telemetry_features))
-    if "log" in FEATURE_SETS[which]:
-        parts.append(log_features(raw, data.groups, np.asarray(data.info["time"])))
-    return np.concatenate(parts, axis=1)
+    return baseline_features(raw, data.sensor, data.groups, np.asarray(data.info["time"]), which)
 
 
 def _risk_cindex(test: TaskData, risk: np.ndarray) -> float:

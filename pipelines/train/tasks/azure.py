@@ -28,13 +28,13 @@ from plantpulse.pipelines.score.texts import event_phrase
 from plantpulse.pipelines.train.tasks.azure_features import (
     COMPONENTS,
     LOG_FEATURES,
+    baseline_features,
     log_features,
     telemetry_feature_names,
-    telemetry_features,
 )
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import Standardizer, time_split
-from plantpulse.pipelines.train.tasks.windows import WindowView, chunked, window_starts
+from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
 
 ASSET = "machine"
 FAILURE_TASK = TaskSpec(name=f"failure24h:{ASSET}", kind="multilabel", classes=COMPONENTS)
@@ -115,12 +115,9 @@ def _structured(data: AzurePdmData, s: dict, sensor: np.ndarray | WindowView, tr
                 logs: bool) -> tuple[np.ndarray, tuple[str, ...]]:
     """(N, 34) standardised features (telemetry summaries of each window, then the log features;
     (N, 20) without ``logs``) and their names."""
-    parts = [chunked(sensor, telemetry_features)]
-    names = telemetry_feature_names(CHANNELS)
-    if logs:
-        parts.append(log_features(data, np.asarray(s["machine"]), np.asarray(s["time"])))
-        names = (*names, *LOG_FEATURES)
-    table = np.concatenate(parts, axis=1)
+    table = baseline_features(data, sensor, np.asarray(s["machine"]), np.asarray(s["time"]),
+                              "sensor+text" if logs else "sensor")
+    names = (*telemetry_feature_names(CHANNELS), *(LOG_FEATURES if logs else ()))
     return Standardizer.fit(table[train], names).apply(table).astype(np.float32), names
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from plantpulse.data.datasets.azure_pdm import AzurePdmData, EventLog
 from plantpulse.model.log_features import MAX_HOURS, counts_within, hours_since_last
+from plantpulse.pipelines.train.tasks.windows import WindowView, chunked
 
 COMPONENTS: tuple[str, ...] = ("comp1", "comp2", "comp3", "comp4")
 ERRORS: tuple[str, ...] = ("error1", "error2", "error3", "error4", "error5")
@@ -73,3 +74,15 @@ def log_features(data: AzurePdmData, machine: np.ndarray, time: np.ndarray) -> n
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "sensor+text": ("telemetry", "log"), "sensor": ("telemetry",), "text": ("log",),
 }
+
+
+def baseline_features(data: AzurePdmData, windows: np.ndarray | WindowView, machine: np.ndarray, time: np.ndarray,
+                      which: str = "sensor+text") -> np.ndarray:
+    """The gradient-boosting baseline's (N, F) inputs for the modality set ``which`` (a key of
+    :data:`FEATURE_SETS`): telemetry summaries of the (N, T, 4) ``windows``, then the log features."""
+    parts = []
+    if "telemetry" in FEATURE_SETS[which]:
+        parts.append(chunked(windows, telemetry_features))
+    if "log" in FEATURE_SETS[which]:
+        parts.append(log_features(data, machine, time))
+    return np.concatenate(parts, axis=1)
