@@ -54,9 +54,16 @@ def hours_since_last(times: np.ndarray, ends: np.ndarray, cap_hours: float) -> n
     return since
 
 
+def event_code(code: str | None, component: str | None) -> str | None:
+    """What names an event: its code, or, when it has none, the component it names (a failure
+    record that gives only the failed part, as Azure PdM's failure log does); whitespace
+    collapsed. The log features and the event-code labels of ``plantpulse fit`` both use it."""
+    return " ".join((code or component or "").split()) or None
+
+
 def subject(event: MaintenanceRecord) -> str | None:
     """``"<kind> <code or component>"``, or None when the event is not a feature input."""
-    what = " ".join((event.code or event.component or "").split())
+    what = event_code(event.code, event.component)
     if event.kind in LABEL_KINDS or not what or event.ts is None:
         return None
     return f"{event.kind} {what}"

@@ -16,7 +16,7 @@ from plantpulse.data.core.records import MaintenanceRecord
 from plantpulse.data.store.repository import maintenance_log, readings_between
 from plantpulse.data.store.schema import Asset, MaintenanceEvent
 from plantpulse.data.store.types import as_utc
-from plantpulse.model.log_features import LogFeatures
+from plantpulse.model.log_features import LogFeatures, event_code
 from plantpulse.pipelines.fit.labels import Event, label
 from plantpulse.pipelines.fit.spec import FitSpec, threshold_rule
 from plantpulse.pipelines.fit.windows import burst_spacing, make_snapshots, make_windows, median_step
@@ -59,9 +59,10 @@ def assets_of_type(session: Session, asset_type: str) -> list[Asset]:
 
 
 def _events(session: Session, asset_id: int) -> list[Event]:
-    rows = session.execute(select(MaintenanceEvent.ts, MaintenanceEvent.kind, MaintenanceEvent.code)
+    rows = session.execute(select(MaintenanceEvent.ts, MaintenanceEvent.kind, MaintenanceEvent.code,
+                                  MaintenanceEvent.component)
                            .where(MaintenanceEvent.asset_id == asset_id, MaintenanceEvent.ts.is_not(None))).all()
-    return [Event(as_utc(ts).timestamp(), kind, code) for ts, kind, code in rows]
+    return [Event(as_utc(ts).timestamp(), kind, event_code(code, component)) for ts, kind, code, component in rows]
 
 
 def window_texts(events: Sequence[MaintenanceRecord], ends: np.ndarray, logs: LogText) -> np.ndarray:

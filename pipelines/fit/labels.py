@@ -22,7 +22,8 @@ from plantpulse.pipelines.fit.windows import AssetWindows
 
 @dataclass(frozen=True)
 class Event:
-    """A maintenance-log event of one asset: seconds since the epoch, kind, code."""
+    """A maintenance-log event of one asset: seconds since the epoch, kind, and its code or, without
+    one, the component it names (:func:`plantpulse.model.log_features.event_code`)."""
 
     ts: float
     kind: str
