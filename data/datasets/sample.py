@@ -22,7 +22,7 @@ from plantpulse.data.datasets import maintnet as maintnet_module
 CMAPSS_EPOCH = pd.Timestamp("2025-01-01T00:00:00Z")  # cycle 1 of every engine; one cycle = 1 hour
 TEST_ENGINES = tuple(range(1, 21))  # FD001 test engines shown as the demo fleet
 TRAIN_ENGINES = tuple(range(1, 41))  # FD001 training engines the demo baseline learns from
-AZURE_MACHINES = (1, 2, 3)
+AZURE_MACHINES = tuple(range(1, 21))  # all of the public telemetry subset: a 24 h failure model needs them
 MAINTNET_ROWS = 300
 AI4I_ROWS = 1000
 CWRU_FILES = (97, 105, 118, 130, 169, 185, 197, 209, 222, 234)  # normal + 9 faults at 0 hp

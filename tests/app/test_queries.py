@@ -23,7 +23,7 @@ def seeded(database, tmp_path: Path):
 def test_fleet_table_latest_prediction_and_health(seeded) -> None:
     url, seed = seeded
     frame = fleet.fleet_table(url, ("none",)).set_index("asset")
-    assert len(frame) == 34  # 20 turbofans, 3 machines, 10 bearings, 1 weld cell
+    assert len(frame) == 51  # 20 turbofans, 20 machines, 10 bearings, 1 weld cell
     engine = frame.loc["turbofan-fd001-test-020"]
     assert engine["rul_mean"] == pytest.approx(16.0) and engine["state"] == "critical"
     assert engine["last_data"] == pd.Timestamp("2025-01-08T15:00:00Z")

@@ -33,10 +33,10 @@ def test_page_on_empty_database_says_what_to_run(empty_plant, page: str, message
 def test_overview_shows_fleet_state_and_alerts(plant) -> None:
     at = run_page("overview")
     shown = texts(at)
-    assert "Critical 1" in shown and "Warning 1" in shown and "Assets 34" in shown
+    assert "Critical 1" in shown and "Warning 1" in shown and "Assets 51" in shown
     assert "turbofan-fd001-test-020" in shown and "below the 30-cycle threshold" in shown
     fleet = at.dataframe[0].value
-    assert len(fleet) == 34
+    assert len(fleet) == 51
     row = fleet.set_index("asset").loc["turbofan-fd001-test-020"]
     assert row["state"] == "▲ critical" and row["RUL"] == pytest.approx(16.0)
     assert row["80 % interval"] == "13–19 cycles"
@@ -45,7 +45,7 @@ def test_overview_shows_fleet_state_and_alerts(plant) -> None:
 def test_overview_filter_by_line(plant) -> None:
     at = run_page("overview")
     at.multiselect(key="overview-line").set_value(["Line A"]).run()
-    assert set(at.dataframe[0].value["asset"]) == {f"azure-machine-00{i}" for i in (1, 2, 3)}
+    assert set(at.dataframe[0].value["asset"]) == {f"azure-machine-{i:03d}" for i in range(1, 21)}
 
 
 def test_engineer_acknowledges_an_alert(plant) -> None:

@@ -44,22 +44,29 @@ def test_demo_loads_scores_and_is_idempotent(tmp_path: Path) -> None:
     run_demo(settings, echo=lines.append)
     db = Database(settings.db_url)
     first = _counts(db)
-    assert first["assets"] == 34
+    assert first["assets"] == 51
     # every value of the three sensor files: turbofans, machine telemetry, bearing vibration
-    assert first["sensor_readings"] == 2435 * 24 + 6480 * 4 + 10 * 2048
-    assert first["maintenance_events"] == 102 + 106 + 16 + 300
+    assert first["sensor_readings"] == 2435 * 24 + 43200 * 4 + 10 * 2048
+    assert first["maintenance_events"] == 782 + 661 + 150 + 300
     assert first["weld_images"] == 15
     # one per turbofan, machine and bearing; the weld cell is inspected instead
-    assert first["predictions"] == 20 + 3 + (10 if SHIPPED_BEARING_STUDENT.is_file() else 0)
+    assert first["predictions"] == 20 + 20 + (10 if SHIPPED_BEARING_STUDENT.is_file() else 0)
     assert any("RUL model" in line for line in lines)
-    assert any("machine RUL model (fit)" in line and "promoted rotating_machine-rul v" in line for line in lines)
+    assert any("machine 24 h failure-risk model (fit)" in line and "promoted rotating_machine-class v" in line
+               for line in lines)
     with db.session() as s:
-        machines = s.scalars(select(ModelVersion.kind).where(ModelVersion.name == "rotating_machine-rul")).all()
-    assert sorted(machines) == ["gbm", "moe", "weibull"]  # fitted on one split, the best on validation promoted
+        machines = s.scalars(select(ModelVersion.kind).where(ModelVersion.name == "rotating_machine-class")).all()
+    assert sorted(machines) == ["gbm", "moe"]  # fitted on one split, the best on validation promoted
     with db.session() as s:
         rul = s.execute(select(Prediction.rul_lower, Prediction.rul_mean, Prediction.rul_upper)
                         .where(Prediction.rul_mean.is_not(None))).all()
-    assert len(rul) == 20 + 3 and all(lo <= mid <= hi for lo, mid, hi in rul)  # turbofans and machines
+        risk = s.execute(select(Prediction.fault_probs, Prediction.top_fault).join(Asset, Asset.id == Prediction.asset_id)
+                         .where(Asset.asset_type == "rotating_machine")).all()
+    assert len(rul) == 20 and all(lo <= mid <= hi for lo, mid, hi in rul)  # the turbofans
+    # the machines: which component fails within 24 h (or normal), a distribution over the fitted classes
+    assert len(risk) == 20
+    assert all(set(probs) == {"comp1", "comp2", "comp3", "comp4", "normal"} for probs, _ in risk)
+    assert all(abs(sum(probs.values()) - 1) < 1e-3 and top in probs for probs, top in risk)
     if SHIPPED_BEARING_STUDENT.is_file():
         with db.session() as s:
             bearings = s.execute(select(Asset.name, Prediction.top_fault, Prediction.routing, ModelVersion.name)

@@ -40,12 +40,12 @@ def _count(db: Database, table) -> int:
 
 @pytest.fixture
 def registered(database: Database) -> Database:
-    assert load_asset_registry(database, SAMPLE / "assets.csv").loaded == 34
+    assert load_asset_registry(database, SAMPLE / "assets.csv").loaded == 51
     return database
 
 
 def test_sample_logs_load_once(registered: Database) -> None:
-    for name, count in (("PdM_errors.csv", 102), ("PdM_maint.csv", 106), ("PdM_failures.csv", 16),
+    for name, count in (("PdM_errors.csv", 782), ("PdM_maint.csv", 661), ("PdM_failures.csv", 150),
                         ("maintnet_aviation_sample.csv", 300)):
         result = ingest_log_file(registered, SAMPLE / "logs" / name)
         assert (result.loaded, result.quarantined) == (count, 0), name
@@ -53,7 +53,7 @@ def test_sample_logs_load_once(registered: Database) -> None:
     with registered.session() as s:
         kinds = dict(s.execute(select(MaintenanceEvent.kind, func.count()).group_by(MaintenanceEvent.kind)).all())
         event = s.scalar(select(MaintenanceEvent).where(MaintenanceEvent.external_id == "100004"))
-    assert kinds == {"error": 102, "maintenance": 106, "failure": 16, "logbook": 300}
+    assert kinds == {"error": 782, "maintenance": 661, "failure": 150, "logbook": 300}
     assert event.text == "HAD ENGINE CHOKE & BRIEFLY LOSE POWER ON DEPARTURE. FULL THR"
 
 

@@ -24,9 +24,9 @@ def _read(path: Path, **options: object) -> tuple[list[MaintenanceRecord], list[
 
 @pytest.mark.parametrize(
     ("name", "count", "kind", "field", "first"),
-    [("PdM_errors.csv", 102, "error", "code", "error1"),
-     ("PdM_maint.csv", 106, "maintenance", "component", "comp2"),
-     ("PdM_failures.csv", 16, "failure", "component", "comp4")],
+    [("PdM_errors.csv", 782, "error", "code", "error1"),
+     ("PdM_maint.csv", 661, "maintenance", "component", "comp2"),
+     ("PdM_failures.csv", 150, "failure", "component", "comp4")],
     ids=["errors", "maint", "failures"],
 )
 def test_azure_tables(name: str, count: int, kind: str, field: str, first: str) -> None:
