@@ -118,6 +118,11 @@ class ModelConfig(BaseModel):
                               "path: an MLP over the feature vector whose output is added to the "
                               "fused vector before the task heads, beside the feature tokens "
                               "(needs feature_tokens; 0 = tokens only)")
+    feature_path_bins: int = Field(0, ge=0, le=64, description="the structured-feature path also "
+                                   "reads each feature as a piecewise-linear encoding over this many "
+                                   "bins (edges at standard-normal quantiles of the standardised "
+                                   "value; Gorishniy et al., 2022), so its first layer can place a "
+                                   "threshold anywhere; 0 = the value only")
     summary_path: int = Field(0, ge=0, le=1024, description="width of the window-summary path: each "
                               "slow sensor channel's last value, mean, sd and slope, an MLP, added "
                               "before the task heads (0 = none)")

@@ -198,3 +198,52 @@ def test_the_summary_path_learns_a_trend_that_a_last_value_hides():
     with torch.no_grad():
         mean = model(_window(model, values)).tasks[RUL_TASK.name].mean
     assert float((mean - target).abs().mean()) < 10.0  # the two groups are 80 cycles apart
+
+
+def test_bin_edges_and_the_piecewise_linear_encoding():
+    from plantpulse.model.moe.layers.structured import bin_edges, piecewise_linear
+
+    edges = bin_edges(8)
+    assert edges.shape == (9,) and bool((edges[1:] > edges[:-1]).all())
+    torch.testing.assert_close(edges, -edges.flip(0))  # symmetric about the standardised mean
+    assert float(edges[4]) == pytest.approx(0.0, abs=1e-6)  # the median is an edge for an even count
+    encoded = piecewise_linear(torch.tensor([-9.0, 0.0, 9.0]), edges)
+    assert encoded[0].tolist() == [0.0] * 8 and encoded[2].tolist() == [1.0] * 8
+    assert encoded[1].tolist() == [1.0] * 4 + [0.0] * 4
+    inside = piecewise_linear(torch.tensor([0.5 * float(edges[5])]), edges)[0]
+    assert inside[:4].tolist() == [1.0] * 4 and float(inside[4]) == pytest.approx(0.5) and inside[5:].sum() == 0
+
+
+def test_bins_keep_the_draw_order_and_start_as_a_path_without_them():
+    plain, binned = _model(feature_path=32), _model(feature_path=32, feature_path_bins=8)
+    assert plain.structured.bin_weight is None and binned.structured.bin_weight.weight.shape[1] == 8 * 32
+    torch.testing.assert_close(binned.structured.weight.weight, plain.structured.weight.weight)
+    torch.testing.assert_close(binned.structured.hidden.weight, plain.structured.hidden.weight)
+    values = torch.randn(6, len(NAMES))
+    for m in (plain, binned):
+        m.eval()
+    torch.testing.assert_close(binned(_batch(binned, values)).tasks[TASK.name].logits,
+                               plain(_batch(plain, values)).tasks[TASK.name].logits)
+
+
+def test_bins_learn_a_narrow_band_that_the_value_alone_learns_slowly():
+    """Failures inside a band of one reading (AI4I's heat-dissipation failures sit in a band of
+    temperature difference and speed): with bins the first layer has a step near each edge."""
+    gen = torch.Generator().manual_seed(0)
+    values = torch.randn(512, len(NAMES), generator=gen)
+    labels = ((values[:, 0] > 0.6) & (values[:, 0] < 1.2)).long()  # 16 % of the rows
+    plain = _fit(_model(feature_path=64), values, labels, steps=60)
+    binned = _fit(_model(feature_path=64, feature_path_bins=16), values, labels, steps=60)
+    assert binned > 0.97 and binned > plain + 0.05
+
+
+def test_a_binned_path_round_trips_through_a_checkpoint(tmp_path):
+    model = _model(feature_path=32, feature_path_bins=8)
+    with torch.no_grad():
+        model.structured.out.weight.normal_()
+    again, _ = load_checkpoint(save_checkpoint(model, tmp_path / "m.safetensors"))
+    assert again.cfg.feature_path_bins == 8
+    values = torch.randn(5, len(NAMES))
+    model.eval()
+    torch.testing.assert_close(again(_batch(again, values)).tasks[TASK.name].logits,
+                               model(_batch(model, values)).tasks[TASK.name].logits)

@@ -41,17 +41,50 @@ class _MLPTail(nn.Module):
         return self.out(torch.relu(self.hidden(torch.relu(first + self.bias))))
 
 
+BIN_RANGE = 4.0  # standardised values beyond ±4 fill the outer bins (the raw value still passes)
+
+
+def bin_edges(bins: int) -> Tensor:
+    """(bins + 1,) edges: -4, the standard-normal quantiles at 1/bins .. (bins-1)/bins, +4."""
+    inner = torch.distributions.Normal(0.0, 1.0).icdf(torch.arange(1, bins, dtype=torch.float64) / bins)
+    return torch.cat([torch.tensor([-BIN_RANGE], dtype=torch.float64), inner,
+                      torch.tensor([BIN_RANGE], dtype=torch.float64)]).float()
+
+
+def piecewise_linear(values: Tensor, edges: Tensor) -> Tensor:
+    """(..., ) values -> (..., K) piecewise-linear encoding over K = len(edges) - 1 bins: 1 for a
+    bin wholly below the value, 0 for one above, the fraction covered for the bin it falls in."""
+    lo, hi = edges[:-1], edges[1:]
+    return ((values.unsqueeze(-1) - lo) / (hi - lo)).clamp(0.0, 1.0)
+
+
 class StructuredPath(_MLPTail):
-    """(B, F) standardised features with (B, F) ids -> (B, d_model)."""
+    """(B, F) standardised features with (B, F) ids -> (B, d_model). With ``feature_path_bins``
+    K, each value also enters as its piecewise-linear encoding over K bins (a weight vector per
+    feature id and bin), so the first layer holds a step at any bin edge, the kind of threshold a
+    tree finds (a band of temperature difference, of power)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.weight = nn.Embedding(ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size, cfg.feature_path)
+        size = ChannelIndex(cfg.channel_vocab, cfg.channel_buckets).size
+        self.weight = nn.Embedding(size, cfg.feature_path)
         nn.init.normal_(self.weight.weight, std=1.0 / math.sqrt(cfg.feature_path))
         self._build_tail(cfg.feature_path, cfg.d_model)
+        self.bins = cfg.feature_path_bins
+        self.bin_weight: nn.Embedding | None = None
+        self.edges: Tensor
+        if self.bins:  # drawn last, so a config without bins draws as before
+            self.bin_weight = nn.Embedding(size, self.bins * cfg.feature_path)
+            nn.init.normal_(self.bin_weight.weight, std=1.0 / math.sqrt(cfg.feature_path * self.bins))
+            self.register_buffer("edges", bin_edges(self.bins), persistent=False)
 
     def forward(self, values: Tensor, ids: Tensor) -> Tensor:
-        return self.tail(torch.einsum("bf,bfw->bw", values, self.weight(ids)))
+        first = torch.einsum("bf,bfw->bw", values, self.weight(ids))
+        if self.bin_weight is not None:
+            b, f = values.shape
+            encoded = piecewise_linear(values, self.edges.to(values.dtype))  # (B, F, K)
+            first = first + torch.einsum("bfk,bfkw->bw", encoded, self.bin_weight(ids).view(b, f, self.bins, -1))
+        return self.tail(first)
 
 
 class SummaryPath(_MLPTail):
