@@ -29,11 +29,15 @@ def test_a_new_path_adds_nothing_until_it_is_trained():
     model with or without the path, so adding it to a recipe changes nothing at the start."""
     without, with_path = _model(), _model(feature_path=32)
     assert without.structured is None and with_path.structured is not None
+    _same_logits(with_path, without)
+
+
+def _same_logits(one: PlantPulseModel, other: PlantPulseModel) -> None:
     values = torch.randn(6, len(NAMES))
-    for m in (without, with_path):
+    for m in (one, other):
         m.eval()
-    torch.testing.assert_close(with_path(_batch(with_path, values)).tasks[TASK.name].logits,
-                               without(_batch(without, values)).tasks[TASK.name].logits)
+    torch.testing.assert_close(one(_batch(one, values)).tasks[TASK.name].logits,
+                               other(_batch(other, values)).tasks[TASK.name].logits)
 
 
 def test_the_path_needs_feature_tokens_and_windows_alone_skip_it():
@@ -219,11 +223,7 @@ def test_bins_keep_the_draw_order_and_start_as_a_path_without_them():
     assert plain.structured.bin_weight is None and binned.structured.bin_weight.weight.shape[1] == 8 * 32
     torch.testing.assert_close(binned.structured.weight.weight, plain.structured.weight.weight)
     torch.testing.assert_close(binned.structured.hidden.weight, plain.structured.hidden.weight)
-    values = torch.randn(6, len(NAMES))
-    for m in (plain, binned):
-        m.eval()
-    torch.testing.assert_close(binned(_batch(binned, values)).tasks[TASK.name].logits,
-                               plain(_batch(plain, values)).tasks[TASK.name].logits)
+    _same_logits(binned, plain)
 
 
 def test_bins_learn_a_narrow_band_that_the_value_alone_learns_slowly():
