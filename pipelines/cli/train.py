@@ -82,6 +82,8 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
 @click.option("--uncertainty-weighting", is_flag=True, help="Learned task weights in stage 2.")
 @click.option("--class-weight-power", type=click.FloatRange(0, 1), default=DEFAULTS.class_weight_power,
               show_default=True, help="Class weights (n / (K·n_c))^p in classification losses: 0 none, 1 balanced.")
+@click.option("--image-flips", is_flag=True, help="Mirror each training image left-right and up-down at random "
+              "(each with probability 1/2): for photos whose class does not depend on orientation.")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory.")
 @click.option("--balance", type=click.Choice(["aux", "bias", "none"]), help="MoE balancing (default: preset).")
 @click.option("--register/--no-register", "register_versions", default=DEFAULTS.register_versions, show_default=True,

@@ -30,7 +30,7 @@ PLAIN_VOCAB = 2048
 PLAIN_TEXT_LEN = 48
 # training options a per-task recipe may set for its dataset; a key the budget has no field for
 # takes the training job's default
-TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power")
+TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power", "image_flips")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ def _request(ctx: EvalContext, spec: MoeSpec, stage: str):
         device=b.device, name=spec.name, resume=True, pcgrad=spec.pcgrad,
         model_overrides={**b.moe_overrides, **spec.overrides}, register_versions=False,
         eval_rows=64, val_rows=b.val_rows, patience=spec.option(ctx, "patience"), show_progress=False,
-        class_weight_power=spec.option(ctx, "class_weight_power"), bundle_options=spec.bundle_options)
+        class_weight_power=spec.option(ctx, "class_weight_power"), image_flips=spec.option(ctx, "image_flips"),
+        bundle_options=spec.bundle_options)
 
 
 def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
@@ -209,6 +210,7 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     args += ["--patience", str(patience)] if patience != defaults.patience else []
     args += (["--class-weight-power", str(spec.training["class_weight_power"])]
              if "class_weight_power" in spec.training else [])
+    args += ["--image-flips"] if spec.training.get("image_flips") else []
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():
         args += ["--model-option", f"{key}={json.dumps(value)}"]

@@ -59,7 +59,7 @@ class Budget(BaseModel):
                              "'per_task': one MoE per task, trained on that task alone with its recipe")
     recipes: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per dataset (per_task scope): pretrain_epochs, finetune_epochs, "
-                                          "training options (lr, batch_size, patience, class_weight_power), model "
+                                          "training options (lr, batch_size, patience, class_weight_power, image_flips), model "
                                           "overrides and task-builder options of its MoE, over the budget's own")
     seeded_protocols: tuple[str, ...] | None = Field(
         None, description="protocols that run every seed given; the others run the first seed only "
@@ -98,8 +98,9 @@ BUDGETS: dict[str, Budget] = {
                                         "class_weight_power": 1.0, "options": {"derived": True}},
                            "maintnet": {"finetune_epochs": 30, "patience": 6, "batch_size": 32, "lr": 1e-3,
                                         "overrides": {"vocab_size": 4096, "d_model": 64, "text_subword_buckets": 4096}},
-                           "weld_surface_yolo": {"finetune_epochs": 40, "patience": 8, "batch_size": 32, "lr": 1e-3,
-                                                 "overrides": {"d_model": 64}},
+                           # random image mirroring with twice the epochs won on validation (weld-flips-long)
+                           "weld_surface_yolo": {"finetune_epochs": 80, "patience": 16, "batch_size": 32, "lr": 1e-3,
+                                                 "image_flips": True, "overrides": {"d_model": 64}},
                        }),
     # The ``default`` preset (256 wide, 6 layers, 24 experts, 8 per modality group, top-2) on a GPU:
     # epochs are passes over every task's training data. Not used for the shipped checkpoints or CI.

@@ -86,6 +86,7 @@ class TrainRequest(BaseModel):
     uncertainty_weighting: bool = False
     class_weight_power: float = Field(0.5, ge=0, le=1, description="class weights (n / (K·n_c))^p in "
                                       "the classification losses; 0 = none, 1 = fully balanced")
+    image_flips: bool = Field(False, description="mirror training images at random (left-right, up-down)")
     model_overrides: dict[str, Any] = Field(default_factory=dict)
     bundle_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="dataset -> keyword options of its task builder, e.g. "
@@ -108,7 +109,7 @@ class TrainRequest(BaseModel):
                             show_progress=self.show_progress, pcgrad=self.pcgrad,
                             val_batches=max(1, -(-self.val_rows // self.batch_size)), patience=self.patience,
                             uncertainty_weighting=self.uncertainty_weighting,
-                            class_weight_power=self.class_weight_power)
+                            class_weight_power=self.class_weight_power, image_flips=self.image_flips)
 
 
 @dataclass

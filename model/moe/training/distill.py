@@ -115,9 +115,9 @@ def samples_per_second(model: PlantPulseModel, splits: TaskSplits, batcher: Batc
     return len(rows) / float(np.median(times))
 
 
-def _step(teacher, student, t_opt, s_opt, splits, rows, batcher, opts, weights=None) -> float:
-    data, spec = splits.train, splits.train.task
-    batch, target = batcher.inputs(data, rows), batcher.targets(data, rows)
+def _step(teacher, student, t_opt, s_opt, streams, index, rows, batcher, opts) -> float:
+    data, spec, weights = streams.tasks[index].train, streams.tasks[index].train.task, streams.weights[index]
+    batch, target = streams.inputs(batcher, data, rows), batcher.targets(data, rows)
     with autocast(batcher.device):
         t_out = teacher(batch, tasks=(spec.name,))
         t_loss = task_loss(t_out.tasks[spec.name], target, spec.rul_cap, weights) + t_out.aux_loss
@@ -159,7 +159,7 @@ def run_distill(teacher: PlantPulseModel, student: PlantPulseModel, tasks: list[
         for step in bar:
             for optimizer in (t_opt, s_opt):
                 set_lr(optimizer, state.epoch * steps + step, opts.epochs * steps, opts)
-            loss = sum(_step(teacher, student, t_opt, s_opt, tasks[i], rows, batcher, opts, streams.weights[i])
+            loss = sum(_step(teacher, student, t_opt, s_opt, streams, i, rows, batcher, opts)
                        for i, rows in streams.draw())
             bar.set_postfix(loss=f"{loss:.3f}")
         score, metrics, _ = from_main(validate(student, tasks, batcher, opts))

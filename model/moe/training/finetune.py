@@ -17,11 +17,13 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.layers.heads import AnomalyHead
 from plantpulse.model.moe.losses import UncertaintyWeighting, task_loss
 from plantpulse.model.moe.network import PlantPulseModel
@@ -90,6 +92,18 @@ class TaskStreams:
         self.streams = [cycle_batches(t.train, opts.batch_size, rng) for t in tasks]
         self.probs = task_probabilities([len(t.train) for t in tasks], opts.task_temperature)
         self.weights = [class_weights(t.train.task, t.train.targets, opts.class_weight_power) for t in tasks]
+        self.flips = np.random.default_rng([opts.seed, epoch, stage, 11]) if opts.image_flips else None
+
+    def inputs(self, batcher: Batcher, data: TaskData, rows: np.ndarray) -> ModelInput:
+        """The batch of ``rows``, its images mirrored at random when the stage asks for it."""
+        batch = batcher.inputs(data, rows)
+        if self.flips is None or batch.image is None:
+            return batch
+        image = batch.image.clone()
+        for dim in (-1, -2):  # left-right, up-down
+            pick = torch.from_numpy(np.flatnonzero(self.flips.random(len(image)) < 0.5)).to(image.device)
+            image[pick] = image[pick].flip(dim)
+        return replace(batch, image=image)
 
     def draw(self) -> list[tuple[int, np.ndarray]]:
         """This step's (task index, rows): one slot per task, given out by temperature sampling."""
@@ -110,7 +124,7 @@ def task_losses(model: PlantPulseModel, streams: TaskStreams, batcher: Batcher,
     for index, rows in streams.draw():
         data, spec = streams.tasks[index].train, streams.tasks[index].train.task
         with autocast(batcher.device):
-            out = model(batcher.inputs(data, rows), tasks=(spec.name,))
+            out = model(streams.inputs(batcher, data, rows), tasks=(spec.name,))
             loss = task_loss(out.tasks[spec.name], batcher.targets(data, rows), spec.rul_cap,
                              streams.weights[index])
         if weighting is not None:

@@ -73,6 +73,9 @@ class StageOptions(BaseModel):
                                     "size, large = uniform")
     loss_norm: bool = Field(True, description="divide each task's loss by its running mean")
     class_weight_power: float = Field(0.5, ge=0, le=1, description="class weights (n / (K·n_c))^p; 0 = none")
+    image_flips: bool = Field(False, description="mirror each training image left-right and "
+                              "up-down, each with probability 1/2 (photos of a weld seam or a "
+                              "surface, whose class does not depend on orientation)")
     # stage 3
     distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the ground-truth loss")
     temperature: float = Field(2.0, gt=0)
