@@ -84,6 +84,9 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
               show_default=True, help="Class weights (n / (K·n_c))^p in classification losses: 0 none, 1 balanced.")
 @click.option("--image-flips", is_flag=True, help="Mirror each training image left-right and up-down at random "
               "(each with probability 1/2): for photos whose class does not depend on orientation.")
+@click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.word_dropout,
+              show_default=True, help="Hide each word of a training text with this probability (a text keeps "
+              "at least its first word).")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory.")
 @click.option("--balance", type=click.Choice(["aux", "bias", "none"]), help="MoE balancing (default: preset).")
 @click.option("--register/--no-register", "register_versions", default=DEFAULTS.register_versions, show_default=True,

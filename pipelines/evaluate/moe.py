@@ -30,7 +30,8 @@ PLAIN_VOCAB = 2048
 PLAIN_TEXT_LEN = 48
 # training options a per-task recipe may set for its dataset; a key the budget has no field for
 # takes the training job's default
-TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power", "image_flips")
+TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power", "image_flips",
+                                  "word_dropout")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _request(ctx: EvalContext, spec: MoeSpec, stage: str):
         model_overrides={**b.moe_overrides, **spec.overrides}, register_versions=False,
         eval_rows=64, val_rows=b.val_rows, patience=spec.option(ctx, "patience"), show_progress=False,
         class_weight_power=spec.option(ctx, "class_weight_power"), image_flips=spec.option(ctx, "image_flips"),
-        bundle_options=spec.bundle_options)
+        word_dropout=spec.option(ctx, "word_dropout"), bundle_options=spec.bundle_options)
 
 
 def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
@@ -211,6 +212,7 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     args += (["--class-weight-power", str(spec.training["class_weight_power"])]
              if "class_weight_power" in spec.training else [])
     args += ["--image-flips"] if spec.training.get("image_flips") else []
+    args += ["--word-dropout", str(spec.training["word_dropout"])] if spec.training.get("word_dropout") else []
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():
         args += ["--model-option", f"{key}={json.dumps(value)}"]

@@ -87,6 +87,8 @@ class TrainRequest(BaseModel):
     class_weight_power: float = Field(0.5, ge=0, le=1, description="class weights (n / (K·n_c))^p in "
                                       "the classification losses; 0 = none, 1 = fully balanced")
     image_flips: bool = Field(False, description="mirror training images at random (left-right, up-down)")
+    word_dropout: float = Field(0.0, ge=0, lt=1, description="hide each word of a training text with this "
+                                "probability")
     model_overrides: dict[str, Any] = Field(default_factory=dict)
     bundle_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="dataset -> keyword options of its task builder, e.g. "
@@ -109,7 +111,8 @@ class TrainRequest(BaseModel):
                             show_progress=self.show_progress, pcgrad=self.pcgrad,
                             val_batches=max(1, -(-self.val_rows // self.batch_size)), patience=self.patience,
                             uncertainty_weighting=self.uncertainty_weighting,
-                            class_weight_power=self.class_weight_power, image_flips=self.image_flips)
+                            class_weight_power=self.class_weight_power, image_flips=self.image_flips,
+                            word_dropout=self.word_dropout)
 
 
 @dataclass

@@ -93,17 +93,26 @@ class TaskStreams:
         self.probs = task_probabilities([len(t.train) for t in tasks], opts.task_temperature)
         self.weights = [class_weights(t.train.task, t.train.targets, opts.class_weight_power) for t in tasks]
         self.flips = np.random.default_rng([opts.seed, epoch, stage, 11]) if opts.image_flips else None
+        self.word_dropout = opts.word_dropout
+        self.words = np.random.default_rng([opts.seed, epoch, stage, 13]) if opts.word_dropout else None
 
     def inputs(self, batcher: Batcher, data: TaskData, rows: np.ndarray) -> ModelInput:
-        """The batch of ``rows``, its images mirrored at random when the stage asks for it."""
+        """The batch of ``rows``, augmented when the stage asks for it: images mirrored at random,
+        words of the texts hidden at random (masked like padding)."""
         batch = batcher.inputs(data, rows)
-        if self.flips is None or batch.image is None:
-            return batch
-        image = batch.image.clone()
-        for dim in (-1, -2):  # left-right, up-down
-            pick = torch.from_numpy(np.flatnonzero(self.flips.random(len(image)) < 0.5)).to(image.device)
-            image[pick] = image[pick].flip(dim)
-        return replace(batch, image=image)
+        if self.flips is not None and batch.image is not None:
+            image = batch.image.clone()
+            for dim in (-1, -2):  # left-right, up-down
+                pick = torch.from_numpy(np.flatnonzero(self.flips.random(len(image)) < 0.5)).to(image.device)
+                image[pick] = image[pick].flip(dim)
+            batch = replace(batch, image=image)
+        if self.words is not None and batch.text_mask is not None:
+            mask = batch.text_mask
+            drop = torch.from_numpy(self.words.random(tuple(mask.shape)) < self.word_dropout).to(mask.device)
+            kept = mask & ~drop
+            kept[:, 0] |= mask[:, 0] & ~kept.any(1)  # words fill from position 0: keep the first
+            batch = replace(batch, text_mask=kept)
+        return batch
 
     def draw(self) -> list[tuple[int, np.ndarray]]:
         """This step's (task index, rows): one slot per task, given out by temperature sampling."""

@@ -76,6 +76,9 @@ class StageOptions(BaseModel):
     image_flips: bool = Field(False, description="mirror each training image left-right and "
                               "up-down, each with probability 1/2 (photos of a weld seam or a "
                               "surface, whose class does not depend on orientation)")
+    word_dropout: float = Field(0.0, ge=0, lt=1, description="hide each word of a training text from "
+                                "the model with this probability (a text keeps at least its first "
+                                "word); 0 = none")
     # stage 3
     distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the ground-truth loss")
     temperature: float = Field(2.0, gt=0)

@@ -190,18 +190,18 @@ def test_a_recipe_sets_training_options_and_model_overrides_in_spec_request_and_
 
     ctx = _ctx("per-task", tmp_path)
     recipe = {"finetune_epochs": 30, "lr": 0.001, "batch_size": 32, "patience": 6, "class_weight_power": 1.0,
-              "image_flips": True, "overrides": {"vocab_size": 4096}}
+              "image_flips": True, "word_dropout": 0.25, "overrides": {"vocab_size": 4096}}
     ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "maintnet": recipe}}))
     spec = X.task_spec(ctx, "maintnet", 0)
     assert spec.training == {"lr": 0.001, "batch_size": 32, "patience": 6, "class_weight_power": 1.0,
-                             "image_flips": True}
+                             "image_flips": True, "word_dropout": 0.25}
     request = _request(ctx, spec, "finetune")
     assert (request.lr, request.batch_size, request.patience, request.class_weight_power) == (0.001, 32, 6, 1.0)
     assert request.model_overrides["vocab_size"] == 4096 and request.options("finetune").class_weight_power == 1.0
-    assert request.options("finetune").image_flips
+    assert request.options("finetune").image_flips and request.options("finetune").word_dropout == 0.25
     (command,) = train_commands(ctx, spec)
     for flag in ("--lr 0.001", "--batch-size 32", "--patience 6", "--class-weight-power 1.0", "--image-flips",
-                 "--model-option vocab_size=4096"):
+                 "--word-dropout 0.25", "--model-option vocab_size=4096"):
         assert flag in command
     plain = X.task_spec(ctx, "cwru", 0)  # a recipe without them keeps the budget's values and command
     assert _request(ctx, plain, "finetune").class_weight_power == 0.5 and "--class-weight-power" not in \
@@ -209,7 +209,7 @@ def test_a_recipe_sets_training_options_and_model_overrides_in_spec_request_and_
     assert not _request(ctx, plain, "finetune").image_flips and "--image-flips" not in train_commands(ctx, plain)[0]
     line = budget_line(ctx.budget.model_dump(mode="json"))
     assert "maintnet 0 pre-training + 30 fine-tuning epochs with lr 0.001, batch 32, patience 6, " \
-           "class-weight power 1.0, image flips, vocab_size=4096" in line
+           "class-weight power 1.0, image flips, word dropout 0.25, vocab_size=4096" in line
 
 
 def test_report_says_the_per_task_budget_trains_one_model_per_task():

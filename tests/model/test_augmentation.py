@@ -1,4 +1,5 @@
-"""Random mirroring of training images (``StageOptions.image_flips``, ``plantpulse train --image-flips``)."""
+"""Training-time augmentation in ``TaskStreams.inputs``: random mirroring of images
+(``--image-flips``) and random word dropout in texts (``--word-dropout``)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,24 @@ def test_off_by_default_and_reproducible_per_epoch() -> None:
     assert torch.equal(plain, seen)
     assert torch.equal(_batches(True)[1], _batches(True)[1])
     assert not torch.equal(_batches(True, epoch=0)[1], _batches(True, epoch=1)[1])
+
+
+TEXT_TASK = TaskSpec(name="system:aircraft", kind="classification", classes=("engine", "other"))
+
+
+def test_word_dropout_hides_words_like_padding_and_keeps_one_per_text() -> None:
+    texts = ("rough running engine cyl 3 low compression",) * 200 + ("leak",) * 56
+    data = TaskData(name="log", task=TEXT_TASK, groups=np.arange(256), targets=np.arange(256) % 2, texts=texts)
+    splits = TaskSplits(data, data, data)
+    batcher = Batcher(HashingTokenizer(64, 8), ChannelIndex((), 8))
+    rows = np.arange(256)
+    plain = batcher.inputs(data, rows)
+    streams = TaskStreams([splits], StageOptions(batch_size=256, word_dropout=0.5), 0, 2)
+    seen = streams.inputs(batcher, data, rows)
+    assert torch.equal(seen.text_ids, plain.text_ids)  # ids untouched: a hidden word is masked out
+    assert not (seen.text_mask & ~plain.text_mask).any()  # padding stays padding
+    assert bool(seen.text_mask.any(1).all())  # every text keeps a word (one-word texts keep theirs)
+    share = float(seen.text_mask[:200].sum() / plain.text_mask[:200].sum())
+    assert 0.4 < share < 0.6
+    off = TaskStreams([splits], StageOptions(batch_size=256), 0, 2).inputs(batcher, data, rows)
+    assert torch.equal(off.text_mask, plain.text_mask)
