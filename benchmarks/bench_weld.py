@@ -172,7 +172,8 @@ def network_reject_probabilities(split: Any, names: list[str], size: int, seed: 
     moe = PlantPulseModel(preset(budget.preset, **{**budget.moe_overrides, **recipe.get("overrides", {}), "image_size": size},
                                  tasks=(splits.train.task,)))
     opts = StageOptions(epochs=recipe["finetune_epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                        patience=recipe["patience"], seed=seed, device="cpu", show_progress=False)
+                        patience=recipe["patience"], image_flips=recipe.get("image_flips", False), seed=seed,
+                        device="cpu", show_progress=False)
     run_finetune(moe, [splits], opts, batcher_for(moe))
     return {name: {part: outputs(net.eval(), getattr(splits, part))["probs"][:, 1] for part in ("val", "test")}
             for name, net in (("plain CNN", plain), ("MoE image path", moe))}
