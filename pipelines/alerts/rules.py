@@ -75,21 +75,30 @@ def rul_low(s: Scored, cfg: AlertSettings) -> Finding | None:
 
 @PREDICTION_RULES.register("fault_probable")
 def fault_probable(s: Scored, cfg: AlertSettings) -> Finding | None:
-    """A fault class (not a normal one) is at least this likely."""
-    faults = {k: v for k, v in s.row.prediction.fault_probs.items() if k.lower() not in cfg.normal_classes}
+    """A fault is at least this likely. When the model has a normal class, that is the probability
+    of not being normal: faults that share the mass add up (two components failing together, two
+    sizes of one bearing fault), so a machine 91 % sure to fail is not let off because no single
+    component reaches the threshold. Without a normal class, the likeliest class's probability."""
+    probs = s.row.prediction.fault_probs
+    faults = {k: float(v) for k, v in probs.items() if k.lower() not in cfg.normal_classes}
     if not faults:
         return None
-    name = max(faults, key=faults.__getitem__)
-    prob = float(faults[name])
+    any_fault = len(faults) < len(probs)
+    ranked = sorted(faults, key=faults.__getitem__, reverse=True)
+    prob = min(sum(faults.values()), 1.0) if any_fault else faults[ranked[0]]
     if prob < cfg.fault_prob_threshold:
         return None
+    name = ranked[0]
+    likely = ", ".join(f"'{k}' {faults[k]:.2f}" for k in ranked[:3] if k == name or faults[k] >= 0.05)
+    what = f"a fault with probability {prob:.2f}, most likely {likely}" if any_fault else \
+        f"fault '{name}' with probability {prob:.2f}"
     return Finding(
         "fault_probable", "critical" if prob >= 0.95 else "warning", s.row.asset_id, s.asset,
-        f"{s.asset}: fault '{name}' with probability {prob:.2f} (threshold {cfg.fault_prob_threshold:g}).",
+        f"{s.asset}: {what} (threshold {cfg.fault_prob_threshold:g}).",
         f"Inspect {s.asset} for '{name}' at the next opportunity; confirm with a manual measurement "
         "before replacing parts.",
-        _evidence(s, fault=name, probability=prob, fault_probs=dict(s.row.prediction.fault_probs),
-                  threshold=cfg.fault_prob_threshold))
+        _evidence(s, fault=name, probability=prob, basis="not normal" if any_fault else "likeliest class",
+                  fault_probs=dict(probs), threshold=cfg.fault_prob_threshold))
 
 
 @PREDICTION_RULES.register("anomaly_high")

@@ -38,6 +38,22 @@ def test_each_rule_fires_only_past_its_threshold(fields: dict, fired: list[str])
     assert [f.rule for f in evaluate([scored(**fields)], CFG)] == fired
 
 
+def test_faults_that_share_the_mass_add_up_when_the_model_has_a_normal_class() -> None:
+    """Azure machine 17 at 2015-04-01 05:00, as the demo's 24 h model scores it: comp2 and comp4
+    together; it failed with both an hour later. No single component reaches 0.8."""
+    probs = {"comp1": 0.048, "comp2": 0.466, "comp3": 0.030, "comp4": 0.367, "normal": 0.088}
+    [f] = evaluate([scored(fault_probs=probs)], CFG)
+    assert (f.rule, f.severity, f.evidence["fault"], f.evidence["basis"]) == \
+        ("fault_probable", "warning", "comp2", "not normal")
+    assert f.evidence["probability"] == pytest.approx(0.911)
+    assert f.message == ("press-07: a fault with probability 0.91, most likely 'comp2' 0.47, 'comp4' 0.37 "
+                         "(threshold 0.8).")
+    # without a normal class the classes are alternatives, not parts of one risk: the likeliest counts
+    assert evaluate([scored(fault_probs={"comp2": 0.5, "comp4": 0.5})], CFG) == []
+    [f] = evaluate([scored(fault_probs={"comp2": 0.85, "comp4": 0.15})], CFG)
+    assert f.evidence["basis"] == "likeliest class" and f.message.startswith("press-07: fault 'comp2' with")
+
+
 def test_rul_finding_words_the_interval_and_the_action() -> None:
     [f] = evaluate([scored(rul_mean=8.0, rul_lower=3.0, rul_upper=14.0)], CFG)
     assert f.severity == "critical" and f.dedupe_key == "rul_low:7"

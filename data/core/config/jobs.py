@@ -41,7 +41,8 @@ class AlertSettings(Section):
     rul_threshold: float = Field(30.0, ge=0, description="alert when the RUL (see rul_basis) is below")
     rul_basis: Literal["mean", "lower"] = Field("mean", description="compare the mean, or the interval's lower end")
     rul_critical: float = Field(10.0, ge=0, description="critical when the RUL mean is below")
-    fault_prob_threshold: float = Field(0.8, gt=0, le=1, description="alert when a fault class is this likely")
+    fault_prob_threshold: float = Field(0.8, gt=0, le=1, description="alert when a fault is this likely (P(not normal) "
+                                        "when the model has a normal class, else the likeliest class)")
     normal_classes: tuple[str, ...] = Field(("normal", "healthy", "none", "no_failure"),
                                             description="fault classes that are not findings")
     anomaly_threshold: float = Field(3.0, gt=0, description="anomaly score alert level for unlisted predictors")
