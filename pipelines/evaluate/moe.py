@@ -89,12 +89,10 @@ def _request(ctx: EvalContext, spec: MoeSpec, stage: str):
     return TrainRequest(
         stage=stage, preset=b.preset, datasets=spec.datasets, tasks=spec.tasks,
         epochs=spec.stage_epochs(ctx),
-        steps=b.moe_steps, batch_size=spec.option(ctx, "batch_size"), lr=spec.option(ctx, "lr"), seed=spec.seed,
-        device=b.device, name=spec.name, resume=True, pcgrad=spec.pcgrad,
+        steps=b.moe_steps, seed=spec.seed, device=b.device, name=spec.name, resume=True, pcgrad=spec.pcgrad,
         model_overrides={**b.moe_overrides, **spec.overrides}, register_versions=False,
-        eval_rows=64, val_rows=b.val_rows, patience=spec.option(ctx, "patience"), show_progress=False,
-        class_weight_power=spec.option(ctx, "class_weight_power"), image_flips=spec.option(ctx, "image_flips"),
-        word_dropout=spec.option(ctx, "word_dropout"), bundle_options=spec.bundle_options)
+        eval_rows=64, val_rows=b.val_rows, show_progress=False, bundle_options=spec.bundle_options,
+        **{key: spec.option(ctx, key) for key in TRAINING_KEYS})
 
 
 def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
