@@ -62,11 +62,14 @@ def _gone(process: psutil.Process) -> bool:
 
 
 # SIGINT's default action restored: a suite started in the background by a shell without job
-# control inherits SIGINT ignored, and so would the child, which then outlives the forwarded SIGINT
-SLEEPER = ("import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler); "
-           "print('ready', flush=True); time.sleep(600)")
-STUBBORN = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
-            "time.sleep(600)")
+# control inherits SIGINT ignored, and so would the child, which then outlives the forwarded SIGINT.
+# Short sleeps in a loop, not one long one: Python runs a signal's handler between bytecodes or when
+# a sleep is interrupted, and a SIGINT that lands after ``print`` returns but before the sleep's
+# system call starts interrupts nothing, so ``time.sleep(600)`` slept on with KeyboardInterrupt
+# pending (on a loaded machine the test, woken by "ready", can signal within that window).
+_NAP = "print('ready', flush=True)\nwhile True:\n    time.sleep(0.05)"
+SLEEPER = "import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n" + _NAP
+STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + _NAP
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
