@@ -157,6 +157,24 @@ def test_cwru_with_the_drive_end_only(datasets_dir: Path):
         build_bundle("cwru", datasets_dir, channels=["base_accel"])
 
 
+def test_cwru_structured_features_are_the_baseline_inputs_of_each_window(datasets_dir: Path):
+    from plantpulse.model.vibration_features import vibration_feature_names, vibration_features
+
+    plain = build_bundle("cwru", datasets_dir, protocol="load", test_loads=(1, 2, 3))
+    bundle = build_bundle("cwru", datasets_dir, protocol="load", test_loads=(1, 2, 3), structured=True)
+    got, base = bundle.splits["fault:bearing"], plain.splits["fault:bearing"]
+    assert bundle.notes["structured"] and "structured" not in plain.notes
+    assert got.train.feature_names == vibration_feature_names(got.train.channels)
+    for part, ref in ((got.train, base.train), (got.val, base.val), (got.test, base.test)):
+        assert part.features.shape == (len(ref), len(part.feature_names)) and part.features.dtype == np.float32
+        np.testing.assert_array_equal(part.targets, ref.targets)
+    np.testing.assert_allclose(got.train.features.mean(0), 0, atol=1e-3)  # standardised on training windows
+    rows = np.arange(0, len(got.test), max(1, len(got.test) // 50))
+    raw = vibration_features(np.asarray(base.test.sensor[rows]))
+    for col in (0, 20, 100, len(got.test.feature_names) - 1):  # the same columns, up to the affine scaling
+        assert np.corrcoef(raw[:, col], got.test.features[rows, col])[0, 1] > 0.9999
+
+
 def test_the_demo_bearings_lie_in_the_test_segment_of_the_same_load_split(datasets_dir: Path):
     """The sample's bearing vibration (the shipped bearing model scores it in the demo) was never
     training or validation data of that model's split."""

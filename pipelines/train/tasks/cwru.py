@@ -25,9 +25,10 @@ from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cwru import CwruRecording
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
+from plantpulse.model.vibration_features import vibration_feature_names, vibration_features
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import SPLITS, Standardizer
-from plantpulse.pipelines.train.tasks.windows import WindowView, window_starts
+from plantpulse.pipelines.train.tasks.windows import WindowView, chunked, window_starts
 
 ASSET = "bearing"
 CHANNELS: tuple[str, ...] = ("drive_end_accel", "fan_end_accel")
@@ -67,14 +68,24 @@ def recording_segments(rec: CwruRecording, protocol: str, fractions: tuple[float
     return {"train": (0, cut), "val": (cut + gap, n)}
 
 
+def _features(views: dict[str, WindowView], channels: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Each split's :func:`~plantpulse.model.vibration_features.vibration_features`, standardised on the training windows."""
+    raw = {split: chunked(view, vibration_features) for split, view in views.items()}
+    scaler = Standardizer.fit(raw["train"], vibration_feature_names(channels))
+    return {split: scaler.apply(table).astype(np.float32) for split, table in raw.items()}
+
+
 def build(root: Path | str, *, protocol: str = "time", window: int = 1024, stride: int = 512,
           fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), test_loads: tuple[int, ...] = (3,),
           test_size: float = 0.021, gap: int | None = None, seed: int = 0, verify: str = "sizes",
-          channels: tuple[str, ...] | list[str] = CHANNELS, **_: object) -> TaskBundle:
+          channels: tuple[str, ...] | list[str] = CHANNELS, structured: bool = False,
+          **_: object) -> TaskBundle:
     """CWRU as a :class:`TaskBundle`; groups are file numbers. Val/test windows do not overlap;
     ``gap`` samples (default: one window) between consecutive segments of a recording are unused.
     ``channels``: the accelerometers to use (e.g. only ``drive_end_accel``, for a plant that
-    measures one point per bearing)."""
+    measures one point per bearing). ``structured``: the gradient-boosting baseline's spectrum,
+    envelope and time-domain features of each window (:mod:`plantpulse.model.vibration_features`) also as structured
+    feature tokens (``TaskData.features``, standardised on the training windows)."""
     gap = window if gap is None else gap
     unknown = [c for c in channels if c not in CHANNELS]
     if unknown or not channels:
@@ -101,14 +112,18 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
     scaler = Standardizer.fit(np.concatenate(train_rows), channels)
     rate = float(data.recordings[0].sample_rate_hz)
     series = scaler.apply(np.concatenate(pieces))
+    views = {split: WindowView(series, np.concatenate(starts), window)
+             for split, (starts, _, _) in layout.items() if starts}
+    features = _features(views, channels) if structured else {}
+    feature_names = vibration_feature_names(channels) if structured else ()
     made = {}
     for split, (starts, labels, groups) in layout.items():
         if not starts:
             continue
         labels_arr = np.concatenate(labels)
-        view = WindowView(series, np.concatenate(starts), window)
-        base = dict(name=f"cwru_{protocol}_{split}", groups=np.concatenate(groups), sensor=view,
-                    channels=channels, sample_rate_hz=rate)
+        base = dict(name=f"cwru_{protocol}_{split}", groups=np.concatenate(groups), sensor=views[split],
+                    channels=channels, sample_rate_hz=rate, features=features.get(split),
+                    feature_names=feature_names)
         made[split] = (TaskData(task=FAULT_TASK, targets=labels_arr, **base),
                        TaskData(task=ANOMALY_TASK, targets=labels_arr == 0, **base))
     test = made.get("test", (None, None))
@@ -118,5 +133,6 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
     pretrain = TaskData(name=f"cwru_{protocol}_pretrain", task=None, groups=train.groups,
                         sensor=train.sensor, channels=channels, sample_rate_hz=rate)
     notes = {"protocol": protocol, "window": window, "stride": stride,
+             **({"structured": True} if structured else {}),
              **{f"{k}_windows": len(v[0]) for k, v in made.items()}}
     return TaskBundle("cwru", tasks, (pretrain,), {ASSET: {**scaler.to_dict(), "sample_rate_hz": rate}}, notes)

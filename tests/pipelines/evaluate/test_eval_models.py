@@ -14,9 +14,10 @@ from plantpulse.data.core.errors import UnknownNameError
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.training import Batcher, TaskData, TaskSplits
+from plantpulse.model.vibration_features import vibration_features
 from plantpulse.pipelines.evaluate import gbm
 from plantpulse.pipelines.evaluate.cwru import TYPE_OF, type_probs
-from plantpulse.pipelines.evaluate.features import rul_features, vibration_features
+from plantpulse.pipelines.evaluate.features import rul_features
 from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.nets import load_plain, save_plain
 from plantpulse.pipelines.evaluate.protocols import PROTOCOLS
@@ -231,3 +232,20 @@ def test_the_dirty_check_watches_the_code_from_the_repository_top():
     files = listed.splitlines()
     assert any(f.startswith("pipelines/evaluate/") for f in files) and any(f.startswith("model/moe/") for f in files)
     assert not any(f.startswith("model/checkpoints/") for f in files)
+
+
+def test_vibration_feature_names_follow_the_columns():
+    from plantpulse.model.vibration_features import vibration_feature_names
+
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(4, 256, 2)).astype(np.float32)
+    windows[:, :, 1] *= 10  # the second channel 10x louder: its log-RMS column is larger by log(10)
+    table = vibration_features(windows, spectrum_bands=8, envelope_bands=4, envelope_bins=32)
+    names = vibration_feature_names(("de", "fe"), spectrum_bands=8, envelope_bands=4)
+    assert table.shape == (4, len(names)) and len(set(names)) == len(names)
+    log_rms = table[:, names.index("fe:log_rms")] - table[:, names.index("de:log_rms")]
+    np.testing.assert_allclose(log_rms, np.log(10), atol=0.2)
+    # the relative band energies do not change when the whole window is scaled
+    scaled = vibration_features(windows * 3, spectrum_bands=8, envelope_bands=4, envelope_bins=32)
+    rel = [i for i, n in enumerate(names) if ":band_rel" in n]
+    np.testing.assert_allclose(scaled[:, rel], table[:, rel], atol=1e-4)
