@@ -29,10 +29,10 @@ import numpy as np
 from plantpulse.data.datasets import load_dataset
 from plantpulse.model.metrics import confusion
 from plantpulse.model.moe.training import TaskData, TaskSplits
+from plantpulse.model.vibration_features import vibration_features
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.cwru_cases import cross_load_table, size_table, targets
-from plantpulse.pipelines.evaluate.features import vibration_features
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.moe import outputs, subset_rows
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder
@@ -70,9 +70,13 @@ def predict_all(ctx: EvalContext, splits: TaskSplits, spec, seed: int, key: str,
     out: dict[str, tuple[np.ndarray, float]] = {}
     if spec is not None:
         models = X.get(ctx, spec)
-        out["MoE teacher"] = (outputs(models.teacher, test)["probs"], models.wall_s)
+        # the same windows from the bundle the MoE was trained on (with the recipe's structured
+        # features where it has them)
+        own = subset_rows(X.own_splits(ctx, spec, "cwru", seed, FAULT_TASK.name).test, ctx.budget.eval_rows)
+        assert np.array_equal(own.targets, test.targets) and np.array_equal(own.groups, test.groups)
+        out["MoE teacher"] = (outputs(models.teacher, own)["probs"], models.wall_s)
         if models.student is not None:
-            out["MoE student"] = (outputs(models.student, test)["probs"], 0.0)
+            out["MoE student"] = (outputs(models.student, own)["probs"], 0.0)
     out["_target"], out["_groups"] = (test.targets, 0.0), (test.groups, 0.0)
     if not baselines:
         return out

@@ -89,7 +89,11 @@ BUDGETS: dict[str, Budget] = {
                            # window summary tokens won on FD001 validation (one seed) but lost on its
                            # test over 3 seeds as an ablation, so patches only (docs/benchmarks.md)
                            "cmapss": {"pretrain_epochs": 2, "finetune_epochs": 12, "options": {"window": 50}},
-                           "cwru": {"finetune_epochs": 10},
+                           # the baseline's spectrum/envelope features as structured tokens and path:
+                           # chosen for cross-load by nested leave-one-load-out selection
+                           # (benchmarks/cwru_cross_load_select.py; docs/benchmarks.md)
+                           "cwru": {"finetune_epochs": 10, "options": {"structured": True},
+                                    "overrides": {"feature_path": 128}},
                            # chosen on validation by benchmarks/recipe_search.py (docs/benchmarks.md)
                            # the structured-feature path won on the rolling validation folds
                            "azure_pdm": {"pretrain_epochs": 2, "finetune_epochs": 25, "patience": 6,

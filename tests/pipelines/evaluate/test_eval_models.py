@@ -165,7 +165,8 @@ def test_per_task_budget_trains_each_task_alone_with_its_recipe(tmp_path: Path):
     assert not ai4i.pretrain and ai4i.epochs == {"finetune": 60} and ai4i.bundle_options == {"ai4i2020": {"derived": True}}
     assert ai4i.training == {"lr": 1e-3, "batch_size": 32, "patience": 8, "class_weight_power": 1.0}
     load = X.cwru_load_spec(ctx, 2, 0)
-    assert load.bundle_options == {"cwru": {"protocol": "load", "test_loads": [0, 1, 3]}} and not load.distill
+    assert load.bundle_options == {"cwru": {"structured": True, "protocol": "load", "test_loads": [0, 1, 3]}}
+    assert load.overrides == {"feature_path": 128} and not load.distill
     assert X.azure_spec(ctx, "sensor", 0).tasks == ("failure24h:machine",)
     assert X.task_spec(ctx, "azure_pdm", 0) == X.azure_spec(ctx, "sensor+text", 0)  # one Azure model, not two
     assert X.ablation_names(ctx) == ()
