@@ -40,6 +40,9 @@ VARIANTS: dict[str, dict] = {
     # plus the structured-feature path (an MLP over them before the head)
     "structured": {"options": {"structured": True}, "overrides": {"feature_path": 128}},
     "structured-tokens": {"options": {"structured": True}},
+    # no MoE: a one-hidden-layer MLP (scikit-learn, width 128) on the same standardised features,
+    # its epoch chosen on the training load's validation windows; is the path all that matters?
+    "mlp": {"options": {"structured": True}},
 }
 LOADS = (0, 1, 2, 3)
 
@@ -57,8 +60,9 @@ def _context(datasets: Path, work: Path, variant: str, seed: int):
 
 
 def run(variant: str, seeds: list[int], datasets: Path, work: Path) -> dict:
-    """Accuracy of the MoE teacher (and of gradient boosting, the protocol's strongest baseline)
-    on every (train load, test load) pair, per seed."""
+    """Accuracy of the variant's network (under the key ``moe``: the MoE teacher, or the MLP of the
+    ``mlp`` variant) and, for ``ref``, of gradient boosting (the protocol's strongest baseline) on
+    every (train load, test load) pair, per seed."""
     from plantpulse.pipelines.evaluate import experiments as X
     from plantpulse.pipelines.evaluate.cwru import NORMAL_FILE, gbm_probabilities, load_of
     from plantpulse.pipelines.evaluate.moe import outputs
@@ -73,10 +77,13 @@ def run(variant: str, seeds: list[int], datasets: Path, work: Path) -> dict:
         for a in LOADS:
             spec = X.cwru_load_spec(ctx, a, seed)
             start = time.perf_counter()
-            models = X.get(ctx, spec)
+            own = X.own_splits(ctx, spec, "cwru", seed, FAULT_TASK.name)
+            test = own.test
+            if variant == "mlp":
+                probs = {"moe": _mlp(own, seed)}
+            else:
+                probs = {"moe": outputs(X.get(ctx, spec).teacher, test)["probs"]}
             walls.append(time.perf_counter() - start)
-            test = X.own_splits(ctx, spec, "cwru", seed, FAULT_TASK.name).test
-            probs = {"moe": outputs(models.teacher, test)["probs"]}
             if variant == "ref":
                 plain = X.bundle(ctx, "cwru", seed, protocol="load",
                                  test_loads=[k for k in LOADS if k != a]).splits[FAULT_TASK.name]
@@ -91,6 +98,15 @@ def run(variant: str, seeds: list[int], datasets: Path, work: Path) -> dict:
                                    "moe_wall_s": [round(w, 1) for w in walls]}
         print(f"{variant} seed {seed}: MoE 12-pair mean {np.mean(list(pairs['moe'].values())):.4f}", flush=True)
     return out
+
+
+def _mlp(splits, seed: int) -> np.ndarray:
+    """The evaluation's feature MLP on the bundle's structured features (test probabilities)."""
+    from plantpulse.pipelines.evaluate.feature_mlp import mlp_probabilities
+    from plantpulse.pipelines.train.tasks.cwru import CLASSES
+
+    return mlp_probabilities(splits.train.features, splits.train.targets, splits.val.features,
+                             splits.val.targets, (splits.test.features,), len(CLASSES), seed)[0]
 
 
 def _pairs(record: dict, seed: str, model: str = "moe") -> dict[tuple[int, int], float]:

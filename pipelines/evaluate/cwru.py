@@ -33,6 +33,7 @@ from plantpulse.model.vibration_features import vibration_features
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.cwru_cases import cross_load_table, size_table, targets
+from plantpulse.pipelines.evaluate.feature_mlp import mlp_probabilities
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.moe import outputs, subset_rows
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, RowBuilder
@@ -43,7 +44,8 @@ from plantpulse.pipelines.train.tasks.windows import chunked
 TYPES: tuple[str, ...] = ("normal", "inner_race", "ball", "outer_race")
 TYPE_OF = np.array([TYPES.index(c.rsplit("_", 1)[0]) if c != "normal" else 0 for c in CLASSES])
 NORMAL_FILE = 97
-MODELS = ("MoE teacher", "MoE student", "Gradient boosting (spectral features)", "Plain CNN")
+MODELS = ("MoE teacher", "MoE student", "Gradient boosting (spectral features)", "Plain CNN",
+          "MLP (spectral features)")
 
 
 def load_of(ctx: EvalContext) -> dict[int, int]:
@@ -86,6 +88,10 @@ def predict_all(ctx: EvalContext, splits: TaskSplits, spec, seed: int, key: str,
     out[MODELS[2]] = (probs, time.perf_counter() - start)
     net, wall = plain_model(ctx, splits, seed, f"cwru-{key}-s{seed}")
     out[MODELS[3]] = (outputs(net, test)["probs"], wall)
+    start = time.perf_counter()
+    x = [chunked(part.sensor, vibration_features) for part in (splits.train, splits.val, test)]
+    probs = mlp_probabilities(x[0], splits.train.targets, x[1], splits.val.targets, (x[2],), len(CLASSES), seed)[0]
+    out[MODELS[4]] = (probs, time.perf_counter() - start)
     return out
 
 
