@@ -122,7 +122,7 @@ def image_reject_probability(split: Any, names: list[str], size: int, seed: int 
     """A whole-image classifier's P(defective) on val and test: gradient boosting on colour and
     gradient-texture features (the evaluation protocol's weld baseline), fitted on the train part
     with the number of rounds chosen on val."""
-    from plantpulse.pipelines.evaluate.features import image_features
+    from plantpulse.model.image_features import image_features
     from plantpulse.pipelines.evaluate.gbm import class_probabilities
     from plantpulse.pipelines.train.tasks.weld import load_image
 

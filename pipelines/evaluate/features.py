@@ -31,19 +31,3 @@ def ai4i_features(table: np.ndarray, channels: tuple[str, ...], mean: np.ndarray
     raw = table * std + mean
     extra = derived_features(raw[:, [channels.index(name) for name in FEATURES]])
     return np.concatenate([table, extra], axis=1).astype(np.float32)
-
-
-def image_features(images: np.ndarray, bins: int = 8) -> np.ndarray:
-    """(N, 3, H, W) uint8 -> colour histograms, channel statistics, gradient-energy statistics on
-    a 4 x 4 grid (a cheap texture descriptor for weld beads and spatter)."""
-    x = images.astype(np.float32) / 255.0
-    hist = np.stack([np.stack([np.histogram(img[c], bins=bins, range=(0, 1))[0] for c in range(3)])
-                     for img in x]).reshape(len(x), -1) / (x.shape[2] * x.shape[3])
-    gray = x.mean(1)
-    gy, gx = np.gradient(gray, axis=(1, 2))
-    grad = np.sqrt(gx**2 + gy**2)
-    n, h, w = grad.shape
-    cells = grad[:, : h // 4 * 4, : w // 4 * 4].reshape(n, 4, h // 4, 4, w // 4).mean((2, 4)).reshape(n, -1)
-    stats = np.concatenate([x.mean((2, 3)), x.std((2, 3)), grad.mean((1, 2))[:, None],
-                            grad.std((1, 2))[:, None]], axis=1)
-    return np.concatenate([hist, stats, cells], axis=1).astype(np.float32)

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from plantpulse.model.image_features import image_features
 from plantpulse.model.metrics import confusion
 from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import plots
 from plantpulse.pipelines.evaluate.classify import collect, plain_baseline
-from plantpulse.pipelines.evaluate.features import image_features
 from plantpulse.pipelines.evaluate.gbm import class_probabilities
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
 from plantpulse.pipelines.evaluate.weld_verdict import verdict_table

@@ -175,6 +175,22 @@ def test_cwru_structured_features_are_the_baseline_inputs_of_each_window(dataset
         assert np.corrcoef(raw[:, col], got.test.features[rows, col])[0, 1] > 0.9999
 
 
+def test_weld_structured_features_are_the_baseline_inputs_of_each_image(datasets_dir: Path):
+    from plantpulse.model.image_features import image_feature_names, image_features
+
+    plain = build_bundle("weld_surface_yolo", datasets_dir).splits["defect:weld"]
+    got = build_bundle("weld_surface_yolo", datasets_dir, structured=True).splits["defect:weld"]
+    assert got.train.feature_names == image_feature_names() and plain.train.features is None
+    for part, ref in ((got.train, plain.train), (got.val, plain.val), (got.test, plain.test)):
+        np.testing.assert_array_equal(part.images, ref.images)
+        assert part.features.shape == (len(ref), len(image_feature_names()))
+    np.testing.assert_allclose(got.train.features.mean(0), 0, atol=1e-3)
+    raw = image_features(got.test.images)
+    for col in range(0, raw.shape[1], 7):
+        if raw[:, col].std() > 0:
+            assert np.corrcoef(raw[:, col], got.test.features[:, col])[0, 1] > 0.9999
+
+
 def test_the_demo_bearings_lie_in_the_test_segment_of_the_same_load_split(datasets_dir: Path):
     """The sample's bearing vibration (the shipped bearing model scores it in the demo) was never
     training or validation data of that model's split."""

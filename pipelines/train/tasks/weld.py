@@ -17,10 +17,11 @@ from PIL import Image
 
 from plantpulse.data.core.hashing import sha256_file
 from plantpulse.data.datasets import load_dataset
+from plantpulse.model.image_features import image_feature_names, image_features
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
 from plantpulse.pipelines.train.tasks.base import TaskBundle
-from plantpulse.pipelines.train.tasks.splits import split_groups
+from plantpulse.pipelines.train.tasks.splits import Standardizer, split_groups
 
 ASSET = "weld"
 CLASSES: tuple[str, ...] = ("good_weld", "bad_weld", "defect")
@@ -42,7 +43,10 @@ def load_image(path: Path, size: int) -> np.ndarray:
 
 
 def build(root: Path | str, *, image_size: int = 64, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-          seed: int = 0, verify: str = "sizes", **_: object) -> TaskBundle:
+          seed: int = 0, verify: str = "sizes", structured: bool = False, **_: object) -> TaskBundle:
+    """The weld task (see the module docstring). ``structured``: the gradient-boosting baseline's
+    colour and texture features of each image (:mod:`plantpulse.model.image_features`) also as
+    structured feature tokens (``TaskData.features``, standardised on the training images)."""
     data = load_dataset("weld_surface_yolo", root, verify=verify)
     seen, items = set(), []
     for item in data.items:
@@ -54,11 +58,18 @@ def build(root: Path | str, *, image_size: int = 64, fractions: tuple[float, flo
     groups = np.unique([item.source_id for item in items], return_inverse=True)[1]
     images = np.stack([load_image(item.image_path, image_size) for item in items])
     masks = split_groups(groups, fractions, seed, stratify=labels)
+    features, names = None, ()
+    if structured:
+        names = image_feature_names()
+        table = image_features(images)
+        features = Standardizer.fit(table[masks[0]], names).apply(table)
     splits = [TaskData(name=f"weld_{split}", task=WELD_TASK, groups=groups[m], images=images[m],
-                       targets=labels[m], info={"files": [items[i].image_path.name for i in np.flatnonzero(m)]})
+                       targets=labels[m], info={"files": [items[i].image_path.name for i in np.flatnonzero(m)]},
+                       features=None if features is None else features[m], feature_names=names)
               for split, m in zip(("train", "val", "test"), masks, strict=True)]
     notes = {"images": len(data.items), "duplicates_removed": len(data.items) - len(items),
              "source_groups": int(groups.max() + 1),
-             "label_counts": dict(zip(CLASSES, np.bincount(labels, minlength=3).tolist(), strict=True))}
+             "label_counts": dict(zip(CLASSES, np.bincount(labels, minlength=3).tolist(), strict=True)),
+             **({"structured": True} if structured else {})}
     pretrain = TaskData(name="weld_pretrain", task=None, groups=splits[0].groups, images=splits[0].images)
     return TaskBundle("weld_surface_yolo", {WELD_TASK.name: TaskSplits(*splits)}, (pretrain,), {}, notes)

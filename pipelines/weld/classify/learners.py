@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from plantpulse.model.baseline.window_gbm import ensembles, save_gbm
+from plantpulse.model.image_features import image_features
 from plantpulse.model.moe.checkpoint import save_checkpoint
 from plantpulse.model.moe.config import preset
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.training import StageOptions, TaskSplits, run_finetune
 from plantpulse.model.moe.training.runtime import seed_everything
-from plantpulse.pipelines.evaluate.features import image_features
 from plantpulse.pipelines.evaluate.gbm import fit_classifier
 from plantpulse.pipelines.evaluate.moe import batcher_for, outputs
 from plantpulse.pipelines.evaluate.nets import save_plain

@@ -16,10 +16,10 @@ from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.store.db import Database
 from plantpulse.data.store.repository import current_model_version
 from plantpulse.model.baseline import window_gbm
+from plantpulse.model.image_features import image_features
 from plantpulse.model.moe.checkpoint import load_checkpoint
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData
-from plantpulse.pipelines.evaluate.features import image_features
 from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.evaluate.nets import load_plain
 from plantpulse.pipelines.weld.classify.data import TASK_NAME, load_pixels
