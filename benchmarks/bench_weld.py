@@ -155,7 +155,9 @@ def _binary_splits(split: Any, names: list[str], size: int) -> Any:
 def network_reject_probabilities(split: Any, names: list[str], size: int, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     """P(defective) on val and test from two whole-image networks trained on the train part, the
     epoch chosen on val: the evaluation's plain CNN (its per-task budget) and the multimodal MoE's
-    image path (``tiny`` preset, the weld recipe of the per-task budget)."""
+    image path (``tiny`` preset, the weld recipe of the per-task budget, with its structured image
+    features when the recipe has them)."""
+    from plantpulse.model.moe.channels import vocabulary
     from plantpulse.model.moe.config import preset
     from plantpulse.model.moe.network import PlantPulseModel
     from plantpulse.model.moe.training.finetune import run_finetune
@@ -169,14 +171,36 @@ def network_reject_probabilities(split: Any, names: list[str], size: int, seed: 
     plain, _ = train_plain(splits, budget, seed)
     seed_everything(seed)
     recipe = budget.recipes["weld_surface_yolo"]
+    structured = bool(recipe.get("options", {}).get("structured", False))
+    extra: dict[str, Any] = {}
+    if structured:  # the recipe's structured features, as the weld task builder makes them
+        splits = _with_image_features(splits)
+        extra = {"feature_tokens": True, "channel_vocab": vocabulary([splits.train.feature_names])}
     moe = PlantPulseModel(preset(budget.preset, **{**budget.moe_overrides, **recipe.get("overrides", {}), "image_size": size},
-                                 tasks=(splits.train.task,)))
+                                 tasks=(splits.train.task,), **extra))
     opts = StageOptions(epochs=recipe["finetune_epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
                         patience=recipe["patience"], image_flips=recipe.get("image_flips", False), seed=seed,
                         device="cpu", show_progress=False)
     run_finetune(moe, [splits], opts, batcher_for(moe))
+    moe_name = "MoE (image + features)" if structured else "MoE image path"
     return {name: {part: outputs(net.eval(), getattr(splits, part))["probs"][:, 1] for part in ("val", "test")}
-            for name, net in (("plain CNN", plain), ("MoE image path", moe))}
+            for name, net in (("plain CNN", plain), (moe_name, moe))}
+
+
+def _with_image_features(splits: Any) -> Any:
+    """``splits`` with the weld baselines' image features as structured features, standardised on
+    the training images (what the weld task option ``structured`` gives the MoE)."""
+    from dataclasses import replace
+
+    from plantpulse.model.image_features import image_feature_names, image_features
+    from plantpulse.model.moe.training import TaskSplits
+    from plantpulse.pipelines.train.tasks.splits import Standardizer
+
+    names = image_feature_names()
+    raw = {part: image_features(getattr(splits, part).images) for part in ("train", "val", "test")}
+    scaler = Standardizer.fit(raw["train"], names)
+    return TaskSplits(*(replace(getattr(splits, part), features=scaler.apply(raw[part]), feature_names=names)
+                        for part in ("train", "val", "test")))
 
 
 def cmd_verdict(args: argparse.Namespace) -> None:
@@ -201,8 +225,9 @@ def cmd_verdict(args: argparse.Namespace) -> None:
     save("verdict", {"checkpoint": Path(args.checkpoint).name, "version": model.version,
                      "strategy": data.split.strategy, "split": data.split.summary(),
                      "classifier": f"image classifier: gradient boosting on colour + gradient features (rounds "
-                                   f"chosen on val); plain CNN and MoE image path: networks on the {args.imgsz} px "
-                                   "images (epoch chosen on val)",
+                                   f"chosen on val); plain CNN and MoE: networks on the {args.imgsz} px "
+                                   "images (the MoE also reads the image features when its recipe has them; "
+                                   "epoch chosen on val)",
                      "wall_seconds": round(time.perf_counter() - started, 1), **report.to_dict(),
                      "markdown": markdown(report)})
 

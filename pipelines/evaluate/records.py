@@ -105,9 +105,11 @@ BUDGETS: dict[str, Budget] = {
                            "maintnet": {"finetune_epochs": 30, "patience": 6, "batch_size": 32, "lr": 1e-3,
                                         "word_dropout": 0.25,
                                         "overrides": {"vocab_size": 4096, "d_model": 64, "text_subword_buckets": 4096}},
-                           # random image mirroring with twice the epochs won on validation (weld-flips-long)
+                           # random image mirroring with twice the epochs won on validation (weld-flips-long);
+                           # the baseline's image features as structured tokens and path won (weld-structured)
                            "weld_surface_yolo": {"finetune_epochs": 80, "patience": 16, "batch_size": 32, "lr": 1e-3,
-                                                 "image_flips": True, "overrides": {"d_model": 64}},
+                                                 "image_flips": True, "options": {"structured": True},
+                                                 "overrides": {"d_model": 64, "feature_path": 128}},
                        }),
     # The ``default`` preset (256 wide, 6 layers, 24 experts, 8 per modality group, top-2) on a GPU:
     # epochs are passes over every task's training data. Not used for the shipped checkpoints or CI.
