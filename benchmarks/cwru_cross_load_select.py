@@ -13,6 +13,10 @@ training nor in scoring (train K -> score L, with K, L != J), and it is reported
     python benchmarks/cwru_cross_load_select.py run structured --seeds 0 1 2 --json benchmarks/results/cwru-select/structured.json
     python benchmarks/cwru_cross_load_select.py compare benchmarks/results/cwru-select/*.json
 
+Variants: ``ref`` (the recipe before), ``structured`` (the chosen one), ``structured-tokens`` (the
+features as tokens without the path) and ``mlp`` (no MoE: an MLP on the same features, listed
+beside the MoE variants but never chosen).
+
 ``run`` trains on one thread (start one process per free core); ``compare`` prints the selection
 per test load and seed, and each variant's plain 12-pair mean beside it (which is what
 docs/RESULTS.md reports for the chosen recipe).
