@@ -29,6 +29,7 @@ from plantpulse.data.core.records import Prediction, SensorWindow
 from plantpulse.model.log_features import LogFeatures
 from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.calibration import rul_interval, stored_scale
+from plantpulse.model.moe.channels import canonical
 from plantpulse.model.moe.checkpoint import CheckpointMeta, load_checkpoint
 from plantpulse.model.moe.config import MODALITIES
 from plantpulse.model.moe.layers.embeddings import HashingTokenizer
@@ -37,6 +38,7 @@ from plantpulse.model.moe.network import ModelOutput, PlantPulseModel
 from plantpulse.model.moe.normalize import output_channels, standardise
 from plantpulse.model.moe.quantize import quantize_for_cpu
 from plantpulse.model.predictor import window_values
+from plantpulse.model.vibration_features import vibration_feature_names, vibration_features
 
 DEFAULT_WINDOW = 30  # time steps, for checkpoints that do not record their window length
 
@@ -104,6 +106,17 @@ class MoePredictor:
         found = ((self.meta.extra or {}).get("log_features") or {}).get(asset_type)
         return None if found is None else LogFeatures.from_dict(found, f"model {self.name}")
 
+    def window_features_for(self, asset_type: str) -> dict[str, Any] | None:
+        """How ``asset_type``'s structured features are computed from its own window, when they are
+        (the CWRU task option ``structured``: ``kind`` "vibration", the feature ``names`` and their
+        training ``mean``/``std``, stored with the normaliser); None otherwise."""
+        found = self.normalizers.get(asset_type, {}).get("window_features")
+        if found is not None and found.get("kind") != "vibration":
+            msg = (f"Model {self.name}: unknown window-feature kind {found.get('kind')!r} for asset type "
+                   f"'{asset_type}'; this version computes 'vibration' only. Upgrade PlantPulse.")
+            raise InputDataError(msg)
+        return found
+
     def tasks_for(self, asset_type: str) -> tuple[str, ...]:
         names = tuple(s.name for s in self.model.cfg.tasks if s.asset_type == asset_type)
         if not names:
@@ -141,7 +154,8 @@ class MoePredictor:
         tasks = self.tasks_for(asset_type)
         needs = (self.meta.extra or {}).get("feature_lists", {}).get(asset_type)
         log_features = self.log_features_for(asset_type)
-        if needs and log_features is None:  # never score such a model without what it was trained on
+        from_window = self.window_features_for(asset_type)
+        if needs and log_features is None and from_window is None:  # never score without what it was trained on
             msg = (f"Model {self.name} was trained with {len(needs)} structured features for asset type "
                    f"'{asset_type}' ({', '.join(needs[:3])}, ...), which scoring from sensor windows does not "
                    f"compute. Score with a model trained without the task option 'structured'.")
@@ -153,6 +167,8 @@ class MoePredictor:
         inputs = self._inputs(windows, channel_names, asset_type, texts)
         if log_features is not None:
             inputs = self._with_features(inputs, log_features, features)
+        elif from_window is not None:
+            inputs = self._with_window_features(inputs, channel_names, asset_type, from_window)
         out = self.model(inputs, tasks=tasks)
         experts = out.expert_shares()
         intervals = {name: rul_interval(head.mean.float().numpy(), head.std.float().numpy(),
@@ -195,6 +211,32 @@ class MoePredictor:
             fields |= {**self.tokenizer.inputs([t or "" for t in texts]),
                        "text_present": torch.tensor([bool(t) for t in texts])}
         return ModelInput(**fields)
+
+    def _with_window_features(self, inputs: ModelInput, channel_names: Sequence[str], asset_type: str,
+                              spec: dict[str, Any]) -> ModelInput:
+        """``inputs`` with the vibration features of its standardised windows, computed on the
+        channels in their training order (the feature names follow it) and standardised with the
+        training statistics."""
+        assert inputs.sensor is not None
+        stats = self.normalizers[asset_type]
+        kept = [canonical(c) for c in output_channels(channel_names, stats)]
+        trained_names = output_channels(self.channels_for(asset_type), stats)
+        trained = [canonical(c) for c in trained_names]
+        missing = [c for c in trained if c not in kept]
+        if missing:
+            msg = (f"Model {self.name} computes its structured features from channels {trained} of asset type "
+                   f"'{asset_type}'; the windows lack {missing}. Give every trained channel.")
+            raise InputDataError(msg)
+        values = inputs.sensor.numpy()[:, :, [kept.index(c) for c in trained]]
+        names = list(spec["names"])
+        if list(vibration_feature_names(trained_names)) != names:
+            msg = (f"Model {self.name}: its stored window features for asset type '{asset_type}' do not match "
+                   f"this version's vibration features; retrain it with this version.")
+            raise InputDataError(msg)
+        table = (vibration_features(values).astype(np.float64) - np.asarray(spec["mean"])) / np.asarray(spec["std"])
+        b = inputs.batch_size
+        return replace(inputs, features=torch.from_numpy(table.astype(np.float32)),
+                       feature_ids=self.model.channel_ids(names).expand(b, -1))
 
     def _with_features(self, inputs: ModelInput, spec: LogFeatures, features: np.ndarray | None) -> ModelInput:
         """``inputs`` with the standardised log features as feature tokens (checked against ``spec``)."""

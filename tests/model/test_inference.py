@@ -81,3 +81,49 @@ def test_a_model_trained_on_structured_features_is_not_scored_without_them(tmp_p
                            extra={"normalizers": norm, "feature_lists": {"turbofan": ["s_2 mean 24h"]}})
     with pytest.raises(InputDataError, match="trained with 1 structured features for asset type 'turbofan'"):
         load_moe(path).predict_batch(np.zeros((1, 8, 3), np.float32), CHANNELS, "turbofan")
+
+
+def _vibration_checkpoint(tmp_path, tiny_cfg, np_rng, mean_shift: float = 0.0):
+    """A bearing model trained (here: built) with the CWRU task option ``structured``: its
+    normaliser says how to recompute the 204 vibration features from the window."""
+    from plantpulse.model.vibration_features import vibration_feature_names
+
+    channels = ["drive_end_accel", "fan_end_accel"]
+    names = vibration_feature_names(tuple(channels))
+    cfg = tiny_cfg.replace(feature_tokens=True, feature_path=16, channel_vocab=(*channels, *names))
+    model = PlantPulseModel(cfg)
+    stats = {"kind": "vibration", "names": list(names), "mean": (np_rng.normal(size=len(names)) + mean_shift).tolist(),
+             "std": (1 + np_rng.random(len(names))).tolist()}
+    norm = {"bearing": {"channels": channels, "mean": [0.0, 0.0], "std": [1.0, 1.0], "sample_rate_hz": 12000.0,
+                        "window_features": stats}}
+    extra = {"normalizers": norm, "feature_lists": {"bearing": list(names)}}
+    return save_checkpoint(model, tmp_path / f"bearing{mean_shift}-v1.safetensors", name="bearing", extra=extra), channels
+
+
+def test_vibration_features_are_recomputed_from_the_window_when_scoring(tmp_path, tiny_cfg, np_rng):
+    import torch
+
+    from plantpulse.model.vibration_features import vibration_features
+
+    path, channels = _vibration_checkpoint(tmp_path, tiny_cfg, np_rng)
+    predictor = load_moe(path)
+    windows = np_rng.normal(size=(3, 256, 2)).astype(np.float32)
+    windows[1] *= 4  # a louder window: other features, another prediction
+    records = predictor.predict_batch(windows, channels, "bearing")
+    assert len(records) == 3 and records[0].fault_probs != records[1].fault_probs
+    # the features the model received are the window's, standardised with the stored statistics
+    seen = {}
+    hook = predictor.model.register_forward_pre_hook(lambda _m, args: seen.update(batch=args[0]))
+    try:
+        predictor.predict_batch(windows, channels, "bearing")
+    finally:
+        hook.remove()
+    spec = predictor.window_features_for("bearing")
+    expected = (vibration_features(windows) - np.asarray(spec["mean"])) / np.asarray(spec["std"])
+    np.testing.assert_allclose(seen["batch"].features.numpy(), expected, rtol=1e-4, atol=1e-4)
+    assert torch.equal(seen["batch"].feature_ids[0], predictor.model.channel_ids(spec["names"]).reshape(-1))
+    # the channels in another order give the same features and the same prediction
+    swapped = predictor.predict_batch(windows[..., ::-1].copy(), channels[::-1], "bearing")
+    assert swapped[0].fault_probs == pytest.approx(records[0].fault_probs, rel=1e-4, abs=1e-5)
+    with pytest.raises(InputDataError, match=r"the windows lack \['fan_end_accel'\]"):
+        predictor.predict_batch(windows[..., :1].copy(), channels[:1], "bearing")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.pipelines.train.tasks import build_bundle
@@ -173,6 +174,42 @@ def test_cwru_structured_features_are_the_baseline_inputs_of_each_window(dataset
     raw = vibration_features(np.asarray(base.test.sensor[rows]))
     for col in (0, 20, 100, len(got.test.feature_names) - 1):  # the same columns, up to the affine scaling
         assert np.corrcoef(raw[:, col], got.test.features[rows, col])[0, 1] > 0.9999
+
+
+def test_scoring_recomputes_the_cwru_structured_features_from_raw_windows(datasets_dir: Path, tmp_path: Path):
+    """A model trained with ``cwru.structured`` scores raw windows: the predictor rebuilds the
+    features the task builder made, so scoring and the evaluation give the same probabilities."""
+    from plantpulse.model.moe.channels import vocabulary
+    from plantpulse.model.moe.checkpoint import save_checkpoint
+    from plantpulse.model.moe.config import preset
+    from plantpulse.model.moe.inference import load_moe
+    from plantpulse.model.moe.network import PlantPulseModel
+    from plantpulse.pipelines.evaluate.moe import outputs
+    from plantpulse.pipelines.train.tasks.cwru import ASSET, FAULT_TASK
+
+    bundle = build_bundle("cwru", datasets_dir, protocol="load", test_loads=(1, 2, 3), structured=True)
+    test = bundle.splits[FAULT_TASK.name].test
+    rows = np.arange(0, len(test), max(1, len(test) // 40))
+    part = test.subset(rows)
+    cfg = preset("tiny", tasks=(FAULT_TASK,), feature_tokens=True, feature_path=16, patch_len=8,
+                 channel_vocab=vocabulary([test.channels, test.feature_names]))
+    torch.manual_seed(0)
+    model = PlantPulseModel(cfg).eval()
+    extra = {"normalizers": bundle.normalizers, "feature_lists": {ASSET: list(test.feature_names)},
+             "window_lengths": {ASSET: int(test.sensor.shape[1])}}
+    predictor = load_moe(save_checkpoint(model, tmp_path / "bearing-v1.safetensors", name="bearing", extra=extra))
+    norm = bundle.normalizers[ASSET]
+    raw = np.asarray(part.sensor[np.arange(len(part))]) * np.asarray(norm["std"]) + np.asarray(norm["mean"])
+    seen: dict = {}
+    hook = predictor.model.register_forward_pre_hook(lambda _m, args: seen.update(batch=args[0]))
+    try:
+        records = predictor.predict_batch(raw.astype(np.float32), list(test.channels), ASSET)
+    finally:
+        hook.remove()
+    # the features scoring computed are the builder's, column for column
+    np.testing.assert_allclose(seen["batch"].features.numpy(), part.features, rtol=1e-3, atol=2e-3)
+    scored = np.array([[r.fault_probs[c] for c in FAULT_TASK.classes] for r in records])
+    np.testing.assert_allclose(scored, outputs(predictor.model, part)["probs"], atol=2e-3)
 
 
 def test_weld_structured_features_are_the_baseline_inputs_of_each_image(datasets_dir: Path):

@@ -68,11 +68,15 @@ def recording_segments(rec: CwruRecording, protocol: str, fractions: tuple[float
     return {"train": (0, cut), "val": (cut + gap, n)}
 
 
-def _features(views: dict[str, WindowView], channels: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Each split's :func:`~plantpulse.model.vibration_features.vibration_features`, standardised on the training windows."""
+def _features(views: dict[str, WindowView], channels: tuple[str, ...]
+              ) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Each split's :func:`~plantpulse.model.vibration_features.vibration_features`, standardised on
+    the training windows, and how scoring recomputes them (stored with the asset's normaliser)."""
     raw = {split: chunked(view, vibration_features) for split, view in views.items()}
     scaler = Standardizer.fit(raw["train"], vibration_feature_names(channels))
-    return {split: scaler.apply(table).astype(np.float32) for split, table in raw.items()}
+    recipe = {"kind": "vibration", "names": list(scaler.channels), "mean": scaler.mean.tolist(),
+              "std": scaler.std.tolist()}
+    return {split: scaler.apply(table).astype(np.float32) for split, table in raw.items()}, recipe
 
 
 def build(root: Path | str, *, protocol: str = "time", window: int = 1024, stride: int = 512,
@@ -114,7 +118,7 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
     series = scaler.apply(np.concatenate(pieces))
     views = {split: WindowView(series, np.concatenate(starts), window)
              for split, (starts, _, _) in layout.items() if starts}
-    features = _features(views, channels) if structured else {}
+    features, recipe = _features(views, channels) if structured else ({}, None)
     feature_names = vibration_feature_names(channels) if structured else ()
     made = {}
     for split, (starts, labels, groups) in layout.items():
@@ -135,4 +139,5 @@ def build(root: Path | str, *, protocol: str = "time", window: int = 1024, strid
     notes = {"protocol": protocol, "window": window, "stride": stride,
              **({"structured": True} if structured else {}),
              **{f"{k}_windows": len(v[0]) for k, v in made.items()}}
-    return TaskBundle("cwru", tasks, (pretrain,), {ASSET: {**scaler.to_dict(), "sample_rate_hz": rate}}, notes)
+    normalizer = {**scaler.to_dict(), "sample_rate_hz": rate, **({"window_features": recipe} if recipe else {})}
+    return TaskBundle("cwru", tasks, (pretrain,), {ASSET: normalizer}, notes)
