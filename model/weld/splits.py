@@ -191,7 +191,7 @@ def grouped_split(
                      test=one_per_source(parts["test"]), strategy="grouped", seed=seed)
 
 
-def _fill(keys: list[str], sizes: dict[str, int], fractions: Sequence[float]) -> dict[str, str]:
+def fill_parts(keys: list[str], sizes: dict[str, int], fractions: Sequence[float]) -> dict[str, str]:
     """Assign groups of unequal size in ``keys`` order: test, then val, until each holds its share.
 
     A group goes to the first evaluation part it still fits into (counting sources, as val/test
@@ -220,7 +220,7 @@ def clip_split(
 
     The unit is :func:`group_key`: the clip of a video frame, else the source photo. Units are
     shuffled with ``seed`` within two strata (any box of ``reject_classes`` or none) and fill
-    val and test up to their share of the stratum's sources (:func:`_fill`); val/test keep one
+    val and test up to their share of the stratum's sources (:func:`fill_parts`); val/test keep one
     image per source. ``stratum`` replaces the two strata by its own, as in :func:`grouped_split`.
     """
     _check_fractions(fractions)
@@ -233,7 +233,7 @@ def clip_split(
     for found in _strata(groups, reject_classes, stratum):
         keys = sorted(found)
         rng.shuffle(keys)
-        assignment.update(_fill(keys, sizes, fractions))
+        assignment.update(fill_parts(keys, sizes, fractions))
     parts = {name: sorted((it for key, group in groups.items() if assignment[key] == name
                            for it in group), key=lambda it: (it.source, it.name))
              for name in PARTS}

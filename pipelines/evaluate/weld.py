@@ -1,14 +1,13 @@
 """Weld-surface photos: whole-image weld class, and the pass/fail verdict beside the YOLO detector.
 
 Class per image from its boxes, by severity: ``defect`` if any Defect box, else ``bad_weld`` if
-any Bad Weld box, else ``good_weld``. Byte-identical files are kept once; every image is grouped
-by its Roboflow **source image** (the name before ``.rf.``), so augmentation copies of one photo
-never straddle splits (the dataset's own folders are not used: one source sits in both its train
-and test folders). 70/15/15 % of sources, stratified, re-drawn per seed; images at the MoE's
-input size. Accuracy and macro-F1 over the 3 classes. This classifier split is still by source
-photo, not by video clip (the weld default): frames of one clip can sit in train and test, which
-flatters these figures. The committed multi-task checkpoints were trained on it; moving it to
-clips means retraining them.
+any Bad Weld box, else ``good_weld``. Byte-identical files are kept once. The split is **by video
+clip**, the weld default: every image is grouped by its video clip, or, for a photo that is not a
+video frame, by its Roboflow source image (the name before ``.rf.``), so frames of one clip and
+augmentation copies of one photo never straddle splits (the dataset's own folders are not used:
+one source sits in both its train and test folders). Groups are shuffled per seed within strata of
+their most severe class and fill test and val up to 15 % of the images each; a clip larger than
+that trains. Images at the MoE's input size. Accuracy and macro-F1 over the 3 classes.
 
 Verdict: an image is *defective* when it has a Bad Weld or Defect box. Each model's reject score
 (classifiers: P(bad_weld) + P(defect); YOLO: highest Bad Weld / Defect box score) is thresholded

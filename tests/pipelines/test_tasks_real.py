@@ -64,13 +64,28 @@ def test_azure_split_is_by_time_with_the_horizon_respected(datasets_dir: Path):
     assert all(failure.train.texts[i] == "" for i in np.flatnonzero(~with_text)[:20])
 
 
-def test_weld_is_grouped_by_source_image_with_duplicates_removed(datasets_dir: Path):
+def test_weld_is_grouped_by_video_clip_with_duplicates_removed(datasets_dir: Path):
+    from plantpulse.data.datasets.weld import source_id
+    from plantpulse.model.weld.splits import clip_key
+
     bundle = build_bundle("weld_surface_yolo", datasets_dir, image_size=32)
     weld = bundle.splits["defect:weld"]
     assert_disjoint(_groups(weld))
-    assert bundle.notes["duplicates_removed"] >= 0
+    assert bundle.notes["split"] == "clip" and bundle.notes["duplicates_removed"] >= 0
     assert len(weld.train) + len(weld.val) + len(weld.test) == 1089 - bundle.notes["duplicates_removed"]
     assert weld.train.images.shape[1:] == (3, 32, 32)
+    sources = {part: {source_id(f) for f in getattr(weld, part).info["files"]} for part in ("train", "val", "test")}
+    clips = {part: {clip_key(s) for s in names} - {None} for part, names in sources.items()}
+    assert not sources["train"] & sources["test"] and not sources["train"] & sources["val"]
+    assert not clips["train"] & clips["test"] and not clips["train"] & clips["val"]
+    assert not clips["val"] & clips["test"]
+    # the source-photo split, kept for comparison, lets frames of one clip into train and test
+    old = build_bundle("weld_surface_yolo", datasets_dir, image_size=32, split="source").splits["defect:weld"]
+    old_clips = {part: {clip_key(source_id(f)) for f in getattr(old, part).info["files"]} - {None}
+                 for part in ("train", "test")}
+    assert old_clips["train"] & old_clips["test"]
+    with pytest.raises(InputDataError, match="choose one of"):
+        build_bundle("weld_surface_yolo", datasets_dir, split="video")
 
 
 @pytest.mark.parametrize(("name", "task"), [("maintnet", "system:aircraft"), ("ai4i2020", "fault:milling")])
