@@ -106,9 +106,11 @@ BUDGETS: dict[str, Budget] = {
                                         "word_dropout": 0.25,
                                         "overrides": {"vocab_size": 4096, "d_model": 64, "text_subword_buckets": 4096}},
                            # random image mirroring with twice the epochs won on validation (weld-flips-long);
-                           # the baseline's image features as structured tokens and path won (weld-structured)
+                           # the baseline's image features as structured tokens and path won (weld-structured);
+                           # the split is named (the builder's default too) so that checkpoints trained
+                           # on the source-photo split are never reused for the clip split
                            "weld_surface_yolo": {"finetune_epochs": 80, "patience": 16, "batch_size": 32, "lr": 1e-3,
-                                                 "image_flips": True, "options": {"structured": True},
+                                                 "image_flips": True, "options": {"structured": True, "split": "clip"},
                                                  "overrides": {"d_model": 64, "feature_path": 128}},
                        }),
     # The ``default`` preset (256 wide, 6 layers, 24 experts, 8 per modality group, top-2) on a GPU:
