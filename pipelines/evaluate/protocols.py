@@ -49,7 +49,7 @@ for _p in (
     Protocol("ai4i2020", "ai4i2020", ("fault:milling",),
              "failure type from one row; split by product; macro-F1", _BASE + "ai4i"),
     Protocol("weld", "weld_surface_yolo", ("defect:weld",),
-             "weld class by source-grouped split; pass/fail verdict beside YOLO", _BASE + "weld"),
+             "weld class by video-clip split; pass/fail verdict beside YOLO", _BASE + "weld"),
     Protocol("experts", "all", ("all",), "expert load per task and modality (heatmaps)", _BASE + "routing"),
 ):
     PROTOCOLS.add(_p.name, _p)
