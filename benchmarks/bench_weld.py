@@ -192,15 +192,16 @@ def _with_image_features(splits: Any) -> Any:
     the training images (what the weld task option ``structured`` gives the MoE)."""
     from dataclasses import replace
 
-    from plantpulse.model.image_features import image_feature_names, image_features
     from plantpulse.model.moe.training import TaskSplits
-    from plantpulse.pipelines.train.tasks.splits import Standardizer
+    from plantpulse.pipelines.train.tasks.weld import structured_features
 
-    names = image_feature_names()
-    raw = {part: image_features(getattr(splits, part).images) for part in ("train", "val", "test")}
-    scaler = Standardizer.fit(raw["train"], names)
-    return TaskSplits(*(replace(getattr(splits, part), features=scaler.apply(raw[part]), feature_names=names)
-                        for part in ("train", "val", "test")))
+    parts = [getattr(splits, part) for part in ("train", "val", "test")]
+    images = np.concatenate([p.images for p in parts])
+    train = np.arange(len(images)) < len(parts[0])
+    table, names = structured_features(images, train)
+    bounds = np.cumsum([0, *(len(p) for p in parts)])
+    return TaskSplits(*(replace(p, features=table[a:b], feature_names=names)
+                        for p, a, b in zip(parts, bounds[:-1], bounds[1:], strict=True)))
 
 
 def cmd_verdict(args: argparse.Namespace) -> None:

@@ -106,7 +106,12 @@ def clip_key(source: str) -> str | None:
 
 def group_key(item: LabelledImage) -> str:
     """The unit the clip split keeps in one part: the video clip, else the source photo."""
-    return clip_key(item.source) or f"photo:{item.source}"
+    return source_group(item.source)
+
+
+def source_group(source: str) -> str:
+    """:func:`group_key` of a source photo's name: its video clip, else the photo itself."""
+    return clip_key(source) or f"photo:{source}"
 
 
 def has_reject_box(item: LabelledImage, reject_classes: Collection[int]) -> bool:

@@ -25,7 +25,7 @@ from plantpulse.data.datasets import load_dataset
 from plantpulse.model.image_features import image_feature_names, image_features
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
-from plantpulse.model.weld.splits import clip_key, fill_parts
+from plantpulse.model.weld.splits import fill_parts, source_group
 from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import Standardizer, split_groups
 
@@ -70,6 +70,14 @@ def _clip_masks(groups: np.ndarray, labels: np.ndarray, fractions: tuple[float, 
     return [part == name for name in ("train", "val", "test")]
 
 
+def structured_features(images: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The ``structured`` option's features of ``images``: :func:`image_features`, standardised on
+    the rows of the ``train`` mask, and their names."""
+    names = image_feature_names()
+    table = image_features(images)
+    return Standardizer.fit(table[train], names).apply(table), names
+
+
 def build(root: Path | str, *, image_size: int = 64, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
           seed: int = 0, verify: str = "sizes", structured: bool = False, split: str = "clip",
           **_: object) -> TaskBundle:
@@ -86,17 +94,12 @@ def build(root: Path | str, *, image_size: int = 64, fractions: tuple[float, flo
             seen.add(digest)
             items.append(item)
     labels = np.array([image_label(item.boxes) for item in items])
-    keys = [(clip_key(item.source_id) or f"photo:{item.source_id}") if split == "clip" else item.source_id
-            for item in items]
+    keys = [source_group(item.source_id) if split == "clip" else item.source_id for item in items]
     groups = np.unique(keys, return_inverse=True)[1]
     images = np.stack([load_image(item.image_path, image_size) for item in items])
     masks = _clip_masks(groups, labels, fractions, seed) if split == "clip" else split_groups(
         groups, fractions, seed, stratify=labels)
-    features, names = None, ()
-    if structured:
-        names = image_feature_names()
-        table = image_features(images)
-        features = Standardizer.fit(table[masks[0]], names).apply(table)
+    features, names = structured_features(images, masks[0]) if structured else (None, ())
     splits = [TaskData(name=f"weld_{split}", task=WELD_TASK, groups=groups[m], images=images[m],
                        targets=labels[m], info={"files": [items[i].image_path.name for i in np.flatnonzero(m)]},
                        features=None if features is None else features[m], feature_names=names)
