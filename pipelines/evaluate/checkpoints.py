@@ -21,6 +21,12 @@ pickle). `<name>-teacher` / `<name>-student` were made by `plantpulse train` (th
 `plantpulse evaluate`, which runs the same training job and copies the finished versions here);
 `plain/<key>` are the plain-CNN baselines, trained by `plantpulse evaluate` itself.
 
+Each MoE checkpoint stores the fingerprint of the data it was trained on (sha256 over its
+training split and pre-training data). `plantpulse evaluate` loads or reuses a checkpoint only
+when that fingerprint equals the one of the data the current code builds for it: the same
+training commands are not proof, since a task builder's default can move its split. With
+`--from-checkpoint` a mismatch is an error; without it, the experiment is trained again.
+
 The models the product scores with are not here: they are in `model/shipped/` (the demo's MoE
 students, and the backbone `plantpulse fit` adapts), each with the command that made it.
 """

@@ -79,8 +79,29 @@ def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[
 
 
 def own_splits(ctx: EvalContext, spec: MoeSpec, dataset: str, seed: int, task: str):
-    """The train/val/test splits of ``task`` from the bundle ``spec`` was trained on (its options)."""
-    return bundle(ctx, dataset, seed, **spec.bundle_options.get(dataset, {})).splits[task]
+    """The train/val/test splits of ``task`` from the bundle ``spec`` was trained on (its options
+    and image size)."""
+    return bundle(ctx, dataset, seed, image_size=image_size(ctx, spec),
+                  **spec.bundle_options.get(dataset, {})).splits[task]
+
+
+def image_size(ctx: EvalContext, spec: MoeSpec) -> int:
+    """The image size ``spec``'s model is configured with (the budget's preset and overrides,
+    then the experiment's): the size its training job loads images at."""
+    from plantpulse.model.moe.config import preset
+
+    return preset(ctx.budget.preset, **{**ctx.budget.moe_overrides, **spec.overrides}).image_size
+
+
+def trained_on(ctx: EvalContext, spec: MoeSpec) -> str:
+    """The data fingerprint a training run of ``spec`` stores in its checkpoints, computed from
+    the bundles this run builds (cached, so scoring reuses them)."""
+    from plantpulse.pipelines.train.job import training_fingerprint
+
+    size = image_size(ctx, spec)
+    bundles = [bundle(ctx, name, spec.seed, image_size=size, **spec.bundle_options.get(name, {}))
+               for name in spec.datasets]
+    return training_fingerprint(bundles, spec.tasks)
 
 
 def ablation_spec(name: str, seed: int = 0) -> MoeSpec:  # joint budgets only
@@ -111,7 +132,7 @@ def get(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
     key = f"moe:{spec.name}"
     if key not in ctx.cache:
         ctx.echo(f"MoE experiment {spec.name}: {'loading checkpoints' if ctx.from_checkpoint else 'training'}")
-        ctx.cache[key] = obtain(ctx, spec)
+        ctx.cache[key] = obtain(ctx, spec, lambda: trained_on(ctx, spec))
     return ctx.cache[key]
 
 
@@ -119,16 +140,17 @@ def ablation_names(ctx: EvalContext) -> tuple[str, ...]:
     return tuple(ABLATIONS) if ctx.ablations and not per_task(ctx) else ()
 
 
-def bundle(ctx: EvalContext, name: str, seed: int, **options: object):
-    """The task bundle the MoE of ``seed`` was trained on (same builder, seed and options), cached."""
+def bundle(ctx: EvalContext, name: str, seed: int, image_size: int | None = None, **options: object):
+    """The task bundle the MoE of ``seed`` was trained on (same builder, seed and options; images
+    at ``image_size``, by default the budget's), cached."""
     from plantpulse.model.moe.config import preset
     from plantpulse.pipelines.train.tasks import build_bundle
 
     if name == "cmapss" and legacy_checkpoints(ctx):
         options = {**options, "legacy_layout": True}
-    key = f"bundle:{name}:{seed}:{sorted(options.items())}"
+    size = image_size or preset(ctx.budget.preset, **ctx.budget.moe_overrides).image_size
+    key = f"bundle:{name}:{seed}:{size}:{sorted(options.items())}"
     if key not in ctx.cache:
-        size = preset(ctx.budget.preset, **ctx.budget.moe_overrides).image_size
         ctx.cache[key] = build_bundle(name, ctx.datasets_dir, seed=seed, image_size=size, **options)
     return ctx.cache[key]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -111,17 +112,29 @@ def train(ctx: EvalContext, spec: MoeSpec) -> dict[str, Path]:
     return published
 
 
-def obtain(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
+def obtain(ctx: EvalContext, spec: MoeSpec, trained_on: Callable[[], str] | None = None) -> MoeModels:
     """Train (or, with ``from_checkpoint``, load) the experiment's teacher and student.
 
     Every finished experiment leaves ``<name>.json`` beside its checkpoints: the equivalent
     ``plantpulse train`` command(s) and the training wall time. A later run (another protocol run
     separately) with the same commands reuses those checkpoints instead of training again.
+
+    ``trained_on`` gives the fingerprint of the data a training run of ``spec`` would see now.
+    Equal commands do not prove equal data (a task builder's default may have changed its split),
+    so a checkpoint whose stored fingerprint differs is not reused but trained again, and with
+    ``from_checkpoint`` refused: scoring it could score rows it was trained on.
     """
     targets = checkpoint_paths(ctx, spec)
     record = _read_record(ctx, spec)
     reuse = record is not None and record.get("commands") == train_commands(ctx, spec) and all(
         p.is_file() for p in targets.values())
+    if (reuse or ctx.from_checkpoint) and trained_on is not None:
+        stale = stale_data(targets, trained_on)
+        if stale and ctx.from_checkpoint:
+            raise CheckpointError(f"{stale} Run `plantpulse evaluate` without --from-checkpoint to train it again.")
+        if stale:
+            ctx.echo(f"  [{spec.name}] not reusing the earlier checkpoints: {stale}")
+            reuse = False
     if not ctx.from_checkpoint and not reuse:
         start = time.perf_counter()
         published = train(ctx, spec)
@@ -142,6 +155,22 @@ def obtain(ctx: EvalContext, spec: MoeSpec) -> MoeModels:
     wall = float(record["wall_s"]) if record else _recorded_wall(targets)
     return MoeModels(spec, models["teacher"], models.get("student"), round(wall, 1), targets,
                      {kind: meta.extra for kind, (_, meta) in loaded.items()})
+
+
+def stale_data(targets: dict[str, Path], trained_on: Callable[[], str]) -> str | None:
+    """Why the checkpoints at ``targets`` were not trained on the data ``trained_on`` fingerprints,
+    or None when they were (or when a checkpoint is missing or predates stored fingerprints)."""
+    stored = {kind: read_metadata(path).data_fingerprint for kind, path in targets.items() if path.is_file()}
+    if not any(stored.values()):
+        return None
+    expected = trained_on()
+    for kind, found in stored.items():
+        if found and found != expected:
+            return (f"the {kind} checkpoint {targets[kind]} was trained on data with fingerprint "
+                    f"{found[:12]}, but this code builds data with fingerprint {expected[:12]} for it "
+                    f"(a task builder, its options or the dataset changed since), so its test rows "
+                    f"may have been training rows.")
+    return None
 
 
 def _record_path(ctx: EvalContext, spec: MoeSpec) -> Path:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -172,7 +172,7 @@ def build_data(settings: Settings, request: TrainRequest, config: ModelConfig, e
         echo(f"data {name}: {', '.join(f'{k} {len(v.train)}/{len(v.val)}' for k, v in bundle.splits.items())}"
              f" train/val samples ({time.perf_counter() - start:.1f} s)")
         bundles.append(bundle)
-    tasks = [s for b in bundles for name, s in b.splits.items() if not request.tasks or name in request.tasks]
+    tasks = selected_tasks(bundles, request.tasks)
     if not tasks:
         raise ConfigError(f"No task selected: datasets {list(request.datasets)}, tasks {list(request.tasks)}.")
     known = {name for b in bundles for name in b.splits}
@@ -181,6 +181,18 @@ def build_data(settings: Settings, request: TrainRequest, config: ModelConfig, e
         msg = f"Unknown task(s) {unknown} for datasets {list(request.datasets)}. Available: {', '.join(sorted(known))}."
         raise ConfigError(msg)
     return bundles, tasks
+
+
+def selected_tasks(bundles: Sequence[TaskBundle], names: Sequence[str]) -> list[TaskSplits]:
+    """The bundles' tasks named in ``names`` (all of them when ``names`` is empty), in bundle order."""
+    return [s for b in bundles for name, s in b.splits.items() if not names or name in names]
+
+
+def training_fingerprint(bundles: Sequence[TaskBundle], names: Sequence[str]) -> str:
+    """The data fingerprint a run on ``bundles`` with tasks ``names`` stores in its checkpoints:
+    sha256 over the selected tasks' training splits and the bundles' pre-training data."""
+    tasks = selected_tasks(bundles, names)
+    return combined_fingerprint([s.train for s in tasks] + [d for b in bundles for d in b.pretrain])
 
 
 def model_config(request: TrainRequest, specs: tuple = (), channel_vocab: tuple[str, ...] = (),
@@ -411,7 +423,7 @@ def run(settings: Settings, request: TrainRequest, echo: Echo = print) -> TrainR
     batcher = Batcher(HashingTokenizer.for_config(config),
                       ChannelIndex(config.channel_vocab, config.channel_buckets), device)
     ctx = _Context(settings, request, config, bundles, tasks, batcher, run_dir, echo)
-    ctx.fingerprint = combined_fingerprint([s.train for s in tasks] + [d for b in bundles for d in b.pretrain])
+    ctx.fingerprint = training_fingerprint(bundles, request.tasks)
     result = TrainResult(run_dir)
     model = None
     echo(f"model {request.preset}: {PlantPulseModel(config).parameter_counts()} on {device}")

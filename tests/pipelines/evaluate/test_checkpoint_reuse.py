@@ -1,0 +1,84 @@
+"""The evaluation reuses a committed MoE checkpoint only when it was trained on the data this
+code builds: equal training commands are not enough (a builder default can move a split)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from plantpulse.data.core.errors import CheckpointError
+from plantpulse.model import PlantPulseModel, TaskSpec, preset
+from plantpulse.model.moe.checkpoint import save_checkpoint
+from plantpulse.pipelines.evaluate import moe
+from plantpulse.pipelines.evaluate.records import BUDGETS, EvalContext
+
+TASK = TaskSpec(name="defect:weld", kind="classification", classes=("bad", "good"))
+SPEC = moe.MoeSpec(name="weld-s0", datasets=("weld_surface_yolo",), tasks=(TASK.name,), distill=False)
+
+
+def _ctx(tmp_path: Path, from_checkpoint: bool = False) -> EvalContext:
+    return EvalContext(tmp_path, (0,), BUDGETS["per-task"], tmp_path / "work", tmp_path / "ckpt", tmp_path / "img",
+                       from_checkpoint=from_checkpoint, echo=lambda line: None)
+
+
+def _committed(ctx: EvalContext, fingerprint: str) -> Path:
+    """A checkpoint of SPEC trained on data with ``fingerprint``, with its training record."""
+    path = moe.checkpoint_paths(ctx, SPEC)["teacher"]
+    save_checkpoint(PlantPulseModel(preset("tiny", tasks=(TASK,))), path, data_fingerprint=fingerprint)
+    record = {"commands": moe.train_commands(ctx, SPEC), "budget": "per-task", "wall_s": 12.0}
+    (ctx.checkpoint_dir / f"{SPEC.name}.json").write_text(json.dumps(record), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def trainings(monkeypatch, tmp_path: Path) -> list[str]:
+    """Stands in for the training job: records the call and publishes a checkpoint on new data."""
+    calls: list[str] = []
+
+    def train(ctx: EvalContext, spec: moe.MoeSpec) -> dict[str, Path]:
+        calls.append(spec.name)
+        out = tmp_path / "published.safetensors"
+        save_checkpoint(PlantPulseModel(preset("tiny", tasks=(TASK,))), out, data_fingerprint="new-data")
+        return {"teacher": out}
+
+    monkeypatch.setattr(moe, "train", train)
+    return calls
+
+
+def test_a_checkpoint_on_the_same_data_is_reused(tmp_path: Path, trainings: list[str]):
+    ctx = _ctx(tmp_path)
+    _committed(ctx, "same-data")
+    models = moe.obtain(ctx, SPEC, lambda: "same-data")
+    assert trainings == [] and models.wall_s == 12.0
+
+
+def test_equal_commands_on_other_data_train_again(tmp_path: Path, trainings: list[str]):
+    ctx = _ctx(tmp_path)
+    path = _committed(ctx, "old-split")
+    lines: list[str] = []
+    models = moe.obtain(replace(ctx, echo=lines.append), SPEC, lambda: "new-data")
+    assert trainings == ["weld-s0"]
+    assert any("not reusing" in line and "fingerprint" in line for line in lines)
+    from plantpulse.model.moe.checkpoint import read_metadata
+    assert read_metadata(path).data_fingerprint == "new-data" and models.teacher is not None
+
+
+def test_from_checkpoint_refuses_a_checkpoint_trained_on_other_data(tmp_path: Path, trainings: list[str]):
+    ctx = _ctx(tmp_path, from_checkpoint=True)
+    _committed(ctx, "old-split")
+    with pytest.raises(CheckpointError, match=r"fingerprint old-split.*without --from-checkpoint"):
+        moe.obtain(ctx, SPEC, lambda: "new-data")
+    assert trainings == []
+
+
+def test_a_checkpoint_without_a_stored_fingerprint_is_not_checked(tmp_path: Path, trainings: list[str]):
+    ctx = _ctx(tmp_path, from_checkpoint=True)
+    _committed(ctx, "")
+
+    def never() -> str:
+        raise AssertionError("the data need not be built when there is nothing to compare")
+
+    assert moe.obtain(ctx, SPEC, never).teacher is not None and trainings == []
