@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plantpulse.data.core.errors import ConfigError
 from plantpulse.data.datasets import load_dataset
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.training.data import TaskData, TaskSplits
@@ -46,8 +47,15 @@ def system_label(action: str) -> str:
 
 
 def build(root: Path | str, *, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-          seed: int = 0, verify: str = "sizes", **_: object) -> TaskBundle:
-    """MaintNet as a :class:`TaskBundle`; groups are distinct normalised problem texts."""
+          seed: int = 0, verify: str = "sizes", pretrain_text: str = "separate", **_: object) -> TaskBundle:
+    """MaintNet as a :class:`TaskBundle`; groups are distinct normalised problem texts.
+
+    Pre-training data are the training rows' texts only: ``pretrain_text="separate"`` gives each
+    problem and each action text as its own sample; ``"paired"`` gives each row's problem and
+    action as one text (``problem | action``), so masked-token prediction learns which problem
+    words go with which repair words. The task itself still reads the problem text alone."""
+    if pretrain_text not in ("separate", "paired"):
+        raise ConfigError(f"maintnet pretrain_text must be 'separate' or 'paired', got {pretrain_text!r}.")
     data = load_dataset("maintnet", root, verify=verify)
     labels = np.array([CLASSES.index(system_label(a)) for a in data.action])
     problems = [" ".join(p.lower().split()) for p in data.problem]
@@ -59,9 +67,13 @@ def build(root: Path | str, *, fractions: tuple[float, float, float] = (0.7, 0.1
         splits.append(TaskData(name=f"maintnet_{split}", task=SYSTEM_TASK, groups=groups[rows],
                                texts=tuple(data.problem[i] for i in rows), targets=labels[rows]))
     train_rows = np.flatnonzero(masks[0])
-    pretrain = TaskData(  # problem and action texts of the training rows only
-        name="maintnet_pretrain", task=None, groups=np.concatenate([groups[train_rows]] * 2),
-        texts=tuple(data.problem[i] for i in train_rows) + tuple(data.action[i] for i in train_rows))
+    if pretrain_text == "paired":
+        pretrain = TaskData(name="maintnet_pretrain", task=None, groups=groups[train_rows],
+                            texts=tuple(f"{data.problem[i]} | {data.action[i]}" for i in train_rows))
+    else:  # problem and action texts of the training rows only, each on its own
+        pretrain = TaskData(
+            name="maintnet_pretrain", task=None, groups=np.concatenate([groups[train_rows]] * 2),
+            texts=tuple(data.problem[i] for i in train_rows) + tuple(data.action[i] for i in train_rows))
     counts = np.bincount(labels, minlength=len(CLASSES))
     notes = {"label_counts": dict(zip(CLASSES, counts.tolist(), strict=True)),
              **{f"{d.name}_rows": len(d) for d in splits}}
