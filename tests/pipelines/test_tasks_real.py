@@ -97,6 +97,24 @@ def test_text_and_tabular_tasks_are_split_by_group(datasets_dir: Path, name: str
         [splits.train.targets, splits.val.targets, splits.test.targets])))
 
 
+def test_maintnet_pretraining_texts_come_from_training_rows_only(datasets_dir: Path):
+    from plantpulse.data.core.errors import ConfigError
+
+    separate = build_bundle("maintnet", datasets_dir)
+    paired = build_bundle("maintnet", datasets_dir, pretrain_text="paired")
+    train = paired.splits["system:aircraft"].train
+    assert train.texts == separate.splits["system:aircraft"].train.texts  # the task is unchanged
+    (sep,), (pair,) = separate.pretrain, paired.pretrain
+    assert len(sep) == 2 * len(train) and len(pair) == len(train)
+    # each paired text starts with its row's problem text and adds that row's repair text
+    assert all(text.startswith(f"{problem} | ") for text, problem in zip(pair.texts, train.texts, strict=True))
+    assert [t.split(" | ", 1)[1] for t in pair.texts] == list(sep.texts[len(train):])
+    held_out = {t for part in ("val", "test") for t in getattr(paired.splits["system:aircraft"], part).texts}
+    assert not held_out & {t.split(" | ", 1)[0] for t in pair.texts}
+    with pytest.raises(ConfigError, match="separate' or 'paired"):
+        build_bundle("maintnet", datasets_dir, pretrain_text="joined")
+
+
 def test_ai4i_derived_channels_keep_the_split_and_add_the_rule_quantities(datasets_dir: Path):
     from plantpulse.pipelines.train.tasks.ai4i import CHANNELS, DERIVED, derived_features
 
