@@ -250,3 +250,21 @@ def test_vibration_feature_names_follow_the_columns():
     scaled = vibration_features(windows * 3, spectrum_bands=8, envelope_bands=4, envelope_bins=32)
     rel = [i for i, n in enumerate(names) if ":band_rel" in n]
     np.testing.assert_allclose(scaled[:, rel], table[:, rel], atol=1e-4)
+
+
+def test_a_recipe_image_size_reaches_the_bundle_the_moe_is_scored_on(tmp_path: Path, monkeypatch):
+    from plantpulse.pipelines.evaluate import experiments as X
+
+    ctx = _ctx("per-task", tmp_path)
+    recipe = {**ctx.budget.recipes["weld_surface_yolo"], "overrides": {"image_size": 128, "image_patch": 16}}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes,
+                                                                        "weld_surface_yolo": recipe}}))
+    built: list[tuple[str, int]] = []
+    monkeypatch.setattr("plantpulse.pipelines.train.tasks.build_bundle",
+                        lambda name, root, **options: built.append((name, options["image_size"])) or name)
+    spec = X.task_spec(ctx, "weld_surface_yolo", 0)
+    assert X.image_size(ctx, spec) == 128
+    with pytest.raises(AttributeError):  # the stand-in bundle has no splits: only the call matters
+        X.own_splits(ctx, spec, "weld_surface_yolo", 0, "defect:weld")
+    X.bundle(ctx, "weld_surface_yolo", 0)  # the baselines' bundle keeps the budget's size
+    assert built == [("weld_surface_yolo", 128), ("weld_surface_yolo", 64)]
