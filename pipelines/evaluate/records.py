@@ -108,10 +108,12 @@ BUDGETS: dict[str, Budget] = {
                            # random image mirroring with twice the epochs won on validation (weld-flips-long);
                            # the baseline's image features as structured tokens and path won (weld-structured);
                            # the split is named (the builder's default too) so that checkpoints trained
-                           # on the source-photo split are never reused for the clip split
+                           # on the source-photo split are never reused for the clip split; chosen again
+                           # on the clip split: 128 px images in 16-pixel patches (weld-clip*.txt)
                            "weld_surface_yolo": {"finetune_epochs": 80, "patience": 16, "batch_size": 32, "lr": 1e-3,
                                                  "image_flips": True, "options": {"structured": True, "split": "clip"},
-                                                 "overrides": {"d_model": 64, "feature_path": 128}},
+                                                 "overrides": {"d_model": 64, "feature_path": 128, "image_size": 128,
+                                                               "image_patch": 16}},
                        }),
     # The ``default`` preset (256 wide, 6 layers, 24 experts, 8 per modality group, top-2) on a GPU:
     # epochs are passes over every task's training data. Not used for the shipped checkpoints or CI.
