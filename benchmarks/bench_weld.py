@@ -155,8 +155,8 @@ def _binary_splits(split: Any, names: list[str], size: int) -> Any:
 def network_reject_probabilities(split: Any, names: list[str], size: int, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     """P(defective) on val and test from two whole-image networks trained on the train part, the
     epoch chosen on val: the evaluation's plain CNN (its per-task budget) and the multimodal MoE's
-    image path (``tiny`` preset, the weld recipe of the per-task budget, with its structured image
-    features when the recipe has them)."""
+    image path (``tiny`` preset, the weld recipe of the per-task budget: its image size where it
+    sets one, with its structured image features when the recipe has them)."""
     from plantpulse.model.moe.channels import vocabulary
     from plantpulse.model.moe.config import preset
     from plantpulse.model.moe.network import PlantPulseModel
@@ -171,20 +171,23 @@ def network_reject_probabilities(split: Any, names: list[str], size: int, seed: 
     plain, _ = train_plain(splits, budget, seed)
     seed_everything(seed)
     recipe = budget.recipes["weld_surface_yolo"]
+    overrides = recipe.get("overrides", {})
+    moe_size = int(overrides.get("image_size", size))  # the recipe's image size, where it sets one
+    moe_splits = splits if moe_size == size else _binary_splits(split, names, moe_size)
     structured = bool(recipe.get("options", {}).get("structured", False))
     extra: dict[str, Any] = {}
     if structured:  # the recipe's structured features, as the weld task builder makes them
-        splits = _with_image_features(splits)
-        extra = {"feature_tokens": True, "channel_vocab": vocabulary([splits.train.feature_names])}
-    moe = PlantPulseModel(preset(budget.preset, **{**budget.moe_overrides, **recipe.get("overrides", {}), "image_size": size},
-                                 tasks=(splits.train.task,), **extra))
+        moe_splits = _with_image_features(moe_splits)
+        extra = {"feature_tokens": True, "channel_vocab": vocabulary([moe_splits.train.feature_names])}
+    moe = PlantPulseModel(preset(budget.preset, **{**budget.moe_overrides, "image_size": size, **overrides},
+                                 tasks=(moe_splits.train.task,), **extra))
     opts = StageOptions(epochs=recipe["finetune_epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
                         patience=recipe["patience"], image_flips=recipe.get("image_flips", False), seed=seed,
                         device="cpu", show_progress=False)
-    run_finetune(moe, [splits], opts, batcher_for(moe))
+    run_finetune(moe, [moe_splits], opts, batcher_for(moe))
     moe_name = "MoE (image + features)" if structured else "MoE image path"
-    return {name: {part: outputs(net.eval(), getattr(splits, part))["probs"][:, 1] for part in ("val", "test")}
-            for name, net in (("plain CNN", plain), (moe_name, moe))}
+    return {name: {part: outputs(net.eval(), getattr(data, part))["probs"][:, 1] for part in ("val", "test")}
+            for name, net, data in (("plain CNN", plain, splits), (moe_name, moe, moe_splits))}
 
 
 def _with_image_features(splits: Any) -> Any:
@@ -227,8 +230,8 @@ def cmd_verdict(args: argparse.Namespace) -> None:
                      "strategy": data.split.strategy, "split": data.split.summary(),
                      "classifier": f"image classifier: gradient boosting on colour + gradient features (rounds "
                                    f"chosen on val); plain CNN and MoE: networks on the {args.imgsz} px "
-                                   "images (the MoE also reads the image features when its recipe has them; "
-                                   "epoch chosen on val)",
+                                   "images (the MoE at its recipe's image size where it sets one, and with "
+                                   "the image features when its recipe has them; epoch chosen on val)",
                      "wall_seconds": round(time.perf_counter() - started, 1), **report.to_dict(),
                      "markdown": markdown(report)})
 
