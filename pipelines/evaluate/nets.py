@@ -123,14 +123,14 @@ class PlainNet(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def save_plain(net: PlainNet, path: Path, wall_s: float = 0.0) -> Path:
-    """safetensors weights + the task spec, sizes and training wall time as metadata (nothing is
-    pickled)."""
+def save_plain(net: PlainNet, path: Path, wall_s: float = 0.0, data_fingerprint: str = "") -> Path:
+    """safetensors weights + the task spec, sizes, training wall time and the fingerprint of the
+    training data as metadata (nothing is pickled)."""
     import json
 
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": "plantpulse-plain-net/1", "spec": net.spec.model_dump_json(),
-            "hparams": json.dumps(net.hparams), "wall_s": f"{wall_s:.1f}"}
+            "hparams": json.dumps(net.hparams), "wall_s": f"{wall_s:.1f}", "data_fingerprint": data_fingerprint}
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
     return path
 
@@ -140,8 +140,11 @@ def load_plain(path: Path) -> PlainNet:
     return load_plain_timed(path)[0]
 
 
-def load_plain_timed(path: Path) -> tuple[PlainNet, float]:
-    """:func:`load_plain` plus the training wall seconds recorded when it was saved (0 if absent)."""
+def load_plain_timed(path: Path, trained_on: str = "") -> tuple[PlainNet, float]:
+    """:func:`load_plain` plus the training wall seconds recorded when it was saved (0 if absent).
+    With ``trained_on`` (the fingerprint of the training data the caller would train it on), a
+    checkpoint that stores another fingerprint is refused: its test rows may have been training
+    rows. One saved without a fingerprint (before they were stored) is not checked."""
     import json
 
     from safetensors import safe_open
@@ -153,6 +156,12 @@ def load_plain_timed(path: Path) -> tuple[PlainNet, float]:
         meta = fh.metadata() or {}
     if meta.get("format") != "plantpulse-plain-net/1":
         raise CheckpointError(f"{path} is not a plain-network checkpoint (format {meta.get('format')!r}).")
+    stored = meta.get("data_fingerprint", "")
+    if trained_on and stored and stored != trained_on:
+        raise CheckpointError(f"{path} was trained on data with fingerprint {stored[:12]}, but this code builds "
+                              f"training data with fingerprint {trained_on[:12]} for it (a task builder, its "
+                              f"options or the dataset changed since), so its test rows may have been training "
+                              f"rows. Run `plantpulse evaluate` without --from-checkpoint to train it again.")
     net = PlainNet(TaskSpec.model_validate_json(meta["spec"]), **json.loads(meta["hparams"]))
     net.load_state_dict(load_file(str(path)))
     return net.eval(), float(meta.get("wall_s", 0.0))

@@ -54,10 +54,11 @@ def plain_model(ctx: EvalContext, splits: TaskSplits, seed: int, key: str) -> tu
     """The plain network for ``key`` (e.g. ``cmapss-FD001-s0``): trained and saved to
     ``<checkpoint_dir>/plain/<key>.safetensors``, or loaded from there with ``from_checkpoint``."""
     path = ctx.checkpoint_dir / "plain" / f"{key}.safetensors"
-    if ctx.from_checkpoint:
-        return load_plain_timed(path)  # with the training wall time recorded at save
+    trained_on = splits.train.fingerprint()
+    if ctx.from_checkpoint:  # with the training wall time recorded at save; refused if trained on other data
+        return load_plain_timed(path, trained_on)
     net, wall = train_plain(splits, ctx.budget, seed)
-    save_plain(net, path, wall)
+    save_plain(net, path, wall, trained_on)
     return net, wall
 
 

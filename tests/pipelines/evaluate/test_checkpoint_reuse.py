@@ -82,3 +82,25 @@ def test_a_checkpoint_without_a_stored_fingerprint_is_not_checked(tmp_path: Path
         raise AssertionError("the data need not be built when there is nothing to compare")
 
     assert moe.obtain(ctx, SPEC, never).teacher is not None and trainings == []
+
+
+def test_a_plain_network_trained_on_other_data_is_refused(tmp_path: Path, monkeypatch):
+    import numpy as np
+
+    from plantpulse.model.moe.training import TaskData, TaskSplits
+    from plantpulse.pipelines.evaluate import scoring
+
+    rng = np.random.default_rng(0)
+
+    def part(name: str, n: int, shift: float = 0.0) -> TaskData:
+        return TaskData(name=name, task=TASK, groups=np.arange(n), sensor=rng.normal(shift, 1, (n, 8, 2)),
+                        channels=("a", "b"), targets=rng.integers(0, 2, n))
+
+    splits = TaskSplits(part("train", 32), part("val", 8), part("test", 8))
+    tiny = BUDGETS["quick"].model_copy(update={"net_steps": 2, "net_epochs": 1, "batch_size": 8})
+    trained, _ = scoring.plain_model(replace(_ctx(tmp_path), budget=tiny), splits, 0, "toy-s0")
+    loaded, _ = scoring.plain_model(_ctx(tmp_path, from_checkpoint=True), splits, 0, "toy-s0")
+    assert loaded.spec == trained.spec  # same training rows: loaded
+    moved = TaskSplits(part("train", 32, shift=1.0), splits.val, splits.test)  # a split that moved
+    with pytest.raises(CheckpointError, match="fingerprint.*without --from-checkpoint"):
+        scoring.plain_model(_ctx(tmp_path, from_checkpoint=True), moved, 0, "toy-s0")
