@@ -85,7 +85,7 @@ BUDGETS: dict[str, Budget] = {
     # (4 subsets x 3 seeds) and half an hour for the rest, on 2 CPU cores.
     "per-task": Budget(name="per-task", scope="per_task", moe_steps=None, pretrain_epochs=0, finetune_epochs=10,
                        distill_epochs=0, batch_size=64, net_steps=100, net_epochs=6, qmlp_epochs=5,
-                       seeded_protocols=("cmapss", "weld", "ai4i2020", "maintnet", "azure_pdm"), recipes={
+                       seeded_protocols=("cmapss", "cwru", "weld", "ai4i2020", "maintnet", "azure_pdm"), recipes={
                            # window summary tokens won on FD001 validation (one seed) but lost on its
                            # test over 3 seeds as an ablation, so patches only (docs/benchmarks.md)
                            "cmapss": {"pretrain_epochs": 2, "finetune_epochs": 12, "options": {"window": 50}},
