@@ -268,3 +268,13 @@ def test_a_recipe_image_size_reaches_the_bundle_the_moe_is_scored_on(tmp_path: P
         X.own_splits(ctx, spec, "weld_surface_yolo", 0, "defect:weld")
     X.bundle(ctx, "weld_surface_yolo", 0)  # the baselines' bundle keeps the budget's size
     assert built == [("weld_surface_yolo", 128), ("weld_surface_yolo", 64)]
+
+
+def test_cwru_per_case_tables_average_each_case_over_the_seeds():
+    from plantpulse.pipelines.evaluate.cwru import seed_mean
+
+    seeds = [{"MoE teacher": {(0, 1): {"accuracy": 0.9, "macro_f1": 0.8}, (1, 0): {"accuracy": 1.0, "macro_f1": 1.0}}},
+             {"MoE teacher": {(0, 1): {"accuracy": 0.7, "macro_f1": 0.6}, (1, 0): {"accuracy": 0.9, "macro_f1": 0.9}}}]
+    mean = seed_mean(seeds)["MoE teacher"]
+    assert mean[(0, 1)] == pytest.approx({"accuracy": 0.8, "macro_f1": 0.7})
+    assert mean[(1, 0)] == pytest.approx({"accuracy": 0.95, "macro_f1": 0.95})
