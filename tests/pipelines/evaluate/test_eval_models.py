@@ -219,7 +219,7 @@ def test_report_says_the_per_task_budget_trains_one_model_per_task():
 
     line = budget_line(BUDGETS["per-task"].model_dump(mode="json"))
     assert "one MoE per task" in line and "cmapss 2 pre-training + 12 fine-tuning epochs with window=50" in line
-    assert "reduced from" not in line and "Only cmapss, weld, ai4i2020, maintnet, azure_pdm run every seed" in line
+    assert "reduced from" not in line and "Only cmapss, cwru, weld, ai4i2020, maintnet, azure_pdm run every seed" in line
 
 
 def test_the_dirty_check_watches_the_code_from_the_repository_top():
