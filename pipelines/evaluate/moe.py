@@ -25,7 +25,7 @@ from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.training import Batcher, TaskData
 from plantpulse.model.moe.training.validation import predict
-from plantpulse.pipelines.evaluate.records import EvalContext
+from plantpulse.pipelines.evaluate.records import RETRAIN_HINT, EvalContext, trained_on_other_data
 
 PLAIN_VOCAB = 2048
 PLAIN_TEXT_LEN = 48
@@ -131,7 +131,7 @@ def obtain(ctx: EvalContext, spec: MoeSpec, trained_on: Callable[[], str] | None
     if (reuse or ctx.from_checkpoint) and trained_on is not None:
         stale = stale_data(targets, trained_on)
         if stale and ctx.from_checkpoint:
-            raise CheckpointError(f"{stale} Run `plantpulse evaluate` without --from-checkpoint to train it again.")
+            raise CheckpointError(f"{stale} {RETRAIN_HINT}")
         if stale:
             ctx.echo(f"  [{spec.name}] not reusing the earlier checkpoints: {stale}")
             reuse = False
@@ -166,10 +166,7 @@ def stale_data(targets: dict[str, Path], trained_on: Callable[[], str]) -> str |
     expected = trained_on()
     for kind, found in stored.items():
         if found and found != expected:
-            return (f"the {kind} checkpoint {targets[kind]} was trained on data with fingerprint "
-                    f"{found[:12]}, but this code builds data with fingerprint {expected[:12]} for it "
-                    f"(a task builder, its options or the dataset changed since), so its test rows "
-                    f"may have been training rows.")
+            return trained_on_other_data(targets[kind], found, expected)
     return None
 
 

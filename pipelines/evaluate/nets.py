@@ -22,6 +22,7 @@ from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model.moe.batch import ModelInput
 from plantpulse.model.moe.config import TaskSpec
 from plantpulse.model.moe.layers.heads import HEADS, HeadOutput
+from plantpulse.pipelines.evaluate.records import RETRAIN_HINT, trained_on_other_data
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,7 @@ def load_plain_timed(path: Path, trained_on: str = "") -> tuple[PlainNet, float]
         raise CheckpointError(f"{path} is not a plain-network checkpoint (format {meta.get('format')!r}).")
     stored = meta.get("data_fingerprint", "")
     if trained_on and stored and stored != trained_on:
-        raise CheckpointError(f"{path} was trained on data with fingerprint {stored[:12]}, but this code builds "
-                              f"training data with fingerprint {trained_on[:12]} for it (a task builder, its "
-                              f"options or the dataset changed since), so its test rows may have been training "
-                              f"rows. Run `plantpulse evaluate` without --from-checkpoint to train it again.")
+        raise CheckpointError(f"{trained_on_other_data(path, stored, trained_on)} {RETRAIN_HINT}")
     net = PlainNet(TaskSpec.model_validate_json(meta["spec"]), **json.loads(meta["hparams"]))
     net.load_state_dict(load_file(str(path)))
     return net.eval(), float(meta.get("wall_s", 0.0))

@@ -146,6 +146,17 @@ class EvalContext:
         return self.budget.name == "quick"
 
 
+RETRAIN_HINT = "Run `plantpulse evaluate` without --from-checkpoint to train it again."
+
+
+def trained_on_other_data(path: Path, stored: str, expected: str) -> str:
+    """Why the checkpoint at ``path`` (trained on data fingerprinted ``stored``) must not be scored
+    on the data this code builds for it (fingerprinted ``expected``): MoE and plain networks alike."""
+    return (f"{path} was trained on data with fingerprint {stored[:12]}, but this code builds training data "
+            f"with fingerprint {expected[:12]} for it (a task builder, its options or the dataset changed "
+            f"since), so its test rows may have been training rows.")
+
+
 @dataclass(frozen=True)
 class Row:
     """One model's line in a protocol's table. ``cells``: (case, metric) -> per-seed values."""
