@@ -87,6 +87,9 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
 @click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.word_dropout,
               show_default=True, help="Hide each word of a training text with this probability (a text keeps "
               "at least its first word).")
+@click.option("--average-epochs", type=click.FloatRange(min=0), default=DEFAULTS.average_epochs,
+              show_default=True, help="Fine-tuning validates and keeps an exponential moving average of "
+              "the weights over about this many epochs of steps instead of the raw weights (0: off).")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory.")
 @click.option("--balance", type=click.Choice(["aux", "bias", "none"]), help="MoE balancing (default: preset).")
 @click.option("--register/--no-register", "register_versions", default=DEFAULTS.register_versions, show_default=True,

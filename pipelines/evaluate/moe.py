@@ -32,7 +32,7 @@ PLAIN_TEXT_LEN = 48
 # training options a per-task recipe may set for its dataset; a key the budget has no field for
 # takes the training job's default
 TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power", "image_flips",
-                                  "word_dropout")
+                                  "word_dropout", "average_epochs")
 
 
 @dataclass(frozen=True)
@@ -237,6 +237,7 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
              if "class_weight_power" in spec.training else [])
     args += ["--image-flips"] if spec.training.get("image_flips") else []
     args += ["--word-dropout", str(spec.training["word_dropout"])] if spec.training.get("word_dropout") else []
+    args += ["--average-epochs", str(spec.training["average_epochs"])] if spec.training.get("average_epochs") else []
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():
         args += ["--model-option", f"{key}={json.dumps(value)}"]

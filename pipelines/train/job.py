@@ -89,6 +89,8 @@ class TrainRequest(BaseModel):
     image_flips: bool = Field(False, description="mirror training images at random (left-right, up-down)")
     word_dropout: float = Field(0.0, ge=0, lt=1, description="hide each word of a training text with this "
                                 "probability")
+    average_epochs: float = Field(0.0, ge=0, description="fine-tuning validates and keeps a moving "
+                                  "average of the weights over about this many epochs (0: the raw weights)")
     model_overrides: dict[str, Any] = Field(default_factory=dict)
     bundle_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="dataset -> keyword options of its task builder, e.g. "
@@ -112,7 +114,7 @@ class TrainRequest(BaseModel):
                             val_batches=max(1, -(-self.val_rows // self.batch_size)), patience=self.patience,
                             uncertainty_weighting=self.uncertainty_weighting,
                             class_weight_power=self.class_weight_power, image_flips=self.image_flips,
-                            word_dropout=self.word_dropout)
+                            word_dropout=self.word_dropout, average_epochs=self.average_epochs)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 import types
 
@@ -281,3 +282,47 @@ def test_ddp_stage_keeps_every_rank_identical(ddp_results):
 def test_single_process_seeds_are_unchanged():
     assert world() == (0, 1)
     assert rank_seed(7) == 7 and data_seed(7, 2) == [7, 2]
+
+
+def test_weight_average_follows_the_steps_and_swaps_in_only_inside_its_block():
+    from plantpulse.model.moe.training.runtime import WeightAverage
+
+    net = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    average = WeightAverage(net, horizon_steps=4)  # d = 0.75 once past the early ramp
+    expected = torch.zeros_like(net.weight)
+    for step in range(1, 31):
+        with torch.no_grad():
+            net.weight.fill_(float(step))
+        average.update(net)
+        d = min(0.75, (1 + step) / (10 + step))
+        expected = d * expected + (1 - d) * step
+    assert torch.allclose(average.shadow["weight"], expected)
+    assert 26 < float(expected[0, 0]) < 30  # lags the last weight (30) by about the horizon
+    with average.applied(net):
+        assert torch.equal(net.weight, average.shadow["weight"])
+    assert float(net.weight.detach()[0, 0]) == 30.0
+    restored = WeightAverage(net, horizon_steps=4)
+    restored.load_state_dict(average.state_dict())
+    assert restored.updates == 30 and torch.equal(restored.shadow["weight"], average.shadow["weight"])
+    with pytest.raises(ValueError, match="horizon"):
+        WeightAverage(net, horizon_steps=0.5)
+
+
+def test_finetune_with_a_weight_average_keeps_the_averaged_weights_and_resumes(setup):
+    model, tasks, batcher, opts = setup
+    opts = opts.model_copy(update={"epochs": 2, "steps_per_epoch": 6, "lr": 3e-3, "average_epochs": 1.0,
+                                   "patience": 5})
+    raw = copy.deepcopy(model)
+    states = []
+    run_finetune(raw, tasks, opts.model_copy(update={"average_epochs": 0.0}), batcher)
+    run_finetune(model, tasks, opts.model_copy(update={"epochs": 1}), batcher,
+                 on_epoch=lambda s, imp: states.append(StageState.from_dict(s.to_dict())))
+    assert states[-1].extra["average"]["updates"] == 6
+    state = run_finetune(model, tasks, opts, batcher, state=states[-1])
+    assert state.epoch == 2 and state.extra["average"]["updates"] == 12
+    # same seed, same batches: the kept weights are the average, not the raw trained weights
+    kept = dict(model.named_parameters())
+    trained = dict(raw.named_parameters())
+    assert any(not torch.allclose(kept[n], trained[n]) for n in state.extra["average"]["shadow"])

@@ -10,10 +10,13 @@ After each epoch every task is scored on its validation split — split by unit/
 never by window, and for C-MAPSS made like the test (last windows of cut engines) — by its
 headline test metric (RUL RMSE / cap, 1 - macro-F1, 1 - AUROC); training stops early when their
 mean has not improved for ``patience`` epochs, and the best weights are restored at the end.
+With ``average_epochs`` the weights validated and kept are an exponential moving average of the
+trained ones (:class:`~plantpulse.model.moe.training.runtime.WeightAverage`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Iterator
@@ -40,6 +43,7 @@ from plantpulse.model.moe.training.runtime import (
     EpochCallback,
     StageOptions,
     StageState,
+    WeightAverage,
     autocast,
     clip_and_step,
     epoch_steps,
@@ -181,6 +185,9 @@ def run_finetune(model: PlantPulseModel, tasks: list[TaskSplits], opts: StageOpt
     best = state.extra.get("best_model") or copy.deepcopy(model.state_dict())
     generator = torch.Generator().manual_seed(opts.seed)
     steps = stage_steps(tasks, opts)
+    average = WeightAverage(model, max(1.0, opts.average_epochs * steps)) if opts.average_epochs > 0 else None
+    if average is not None and state.extra.get("average"):
+        average.load_state_dict(state.extra["average"])
     while state.epoch < opts.epochs and not state.done:
         model.train()
         streams = TaskStreams(tasks, opts, state.epoch, 2)
@@ -194,16 +201,21 @@ def run_finetune(model: PlantPulseModel, tasks: list[TaskSplits], opts: StageOpt
             conflicts += found
             clip_and_step(optimizer, params + extra, opts.grad_clip)
             update_router_biases(model)
+            if average is not None:
+                average.update(model)
             bar.set_postfix(loss=f"{total:.3f}")
-        # rank 0's validation decides early stopping and the best weights for every rank
-        score, metrics, _ = from_main(validate(model, tasks, batcher, opts))
-        metrics["pcgrad_conflicts"] = float(conflicts)
-        improved = state.record(score, opts.patience, metrics)
-        if improved:
-            best = copy.deepcopy(model.state_dict())
+        # rank 0's validation decides early stopping and the best weights for every rank; with a
+        # weight average, the averaged weights are the ones validated and kept
+        with average.applied(model) if average is not None else contextlib.nullcontext():
+            score, metrics, _ = from_main(validate(model, tasks, batcher, opts))
+            metrics["pcgrad_conflicts"] = float(conflicts)
+            improved = state.record(score, opts.patience, metrics)
+            if improved:
+                best = copy.deepcopy(model.state_dict())
         state.optimizer = optimizer.state_dict()
         state.extra = {"best_model": best, "loss_norm": normalizer.state_dict() if normalizer else {},
-                       "weighting": weighting.state_dict() if weighting is not None else {}}
+                       "weighting": weighting.state_dict() if weighting is not None else {},
+                       "average": average.state_dict() if average is not None else {}}
         if on_epoch is not None:
             on_epoch(state, improved)
     model.load_state_dict(best)

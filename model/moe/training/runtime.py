@@ -79,6 +79,9 @@ class StageOptions(BaseModel):
     word_dropout: float = Field(0.0, ge=0, lt=1, description="hide each word of a training text from "
                                 "the model with this probability (a text keeps at least its first "
                                 "word); 0 = none")
+    average_epochs: float = Field(0.0, ge=0, description="validate and keep an exponential moving "
+                                  "average of the weights over about this many epochs of steps "
+                                  "(:class:`WeightAverage`); 0 = the raw weights")
     # stage 3
     distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the ground-truth loss")
     temperature: float = Field(2.0, gt=0)
@@ -200,6 +203,59 @@ def clip_and_step(optimizer: torch.optim.Optimizer, params: list[torch.nn.Parame
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return float(norm)
+
+
+class WeightAverage:
+    """Exponential moving average of a model's trainable floating-point parameters (Polyak
+    averaging): after each optimiser step ``shadow += (1 - d) · (param - shadow)``, with
+    ``d = 1 - 1 / horizon_steps`` and, early on, ``d = (1 + t) / (10 + t)`` when that is smaller,
+    so the first steps' random weights fade quickly. Buffers (the routers' balancing biases) are
+    not averaged: the model keeps its current ones. The average smooths the step-to-step noise of
+    small-batch training, so the weights validated and kept at the end of an epoch are less the
+    luck of its last batches."""
+
+    def __init__(self, model: torch.nn.Module, horizon_steps: float) -> None:
+        if horizon_steps < 1:
+            raise ValueError(f"a weight average needs a horizon of at least one step, got {horizon_steps}")
+        self.decay = 1.0 - 1.0 / horizon_steps
+        self.names = [n for n, p in model.named_parameters() if p.requires_grad and p.is_floating_point()]
+        params = dict(model.named_parameters())
+        self.shadow = {n: params[n].detach().clone() for n in self.names}
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        params = dict(model.named_parameters())
+        for name in self.names:
+            self.shadow[name].lerp_(params[name].detach(), 1.0 - decay)
+
+    @contextlib.contextmanager
+    def applied(self, model: torch.nn.Module) -> Iterator[None]:
+        """The model holds the averaged weights inside the block and its own weights after it."""
+        params = dict(model.named_parameters())
+        saved = {n: params[n].detach().clone() for n in self.names}
+        with torch.no_grad():
+            for name in self.names:
+                params[name].copy_(self.shadow[name])
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for name in self.names:
+                    params[name].copy_(saved[name])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"updates": self.updates, "shadow": {n: t.clone() for n, t in self.shadow.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        missing = set(self.names) - set(state["shadow"])
+        if missing:
+            raise ValueError(f"the saved weight average lacks {sorted(missing)[:3]}: it belongs to another model")
+        self.updates = int(state["updates"])
+        for name in self.names:
+            self.shadow[name].copy_(state["shadow"][name])
 
 
 def update_router_biases(model: torch.nn.Module) -> None:
