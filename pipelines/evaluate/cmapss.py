@@ -31,7 +31,9 @@ from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult, R
 from plantpulse.pipelines.evaluate.scoring import plain_model, rul_scores
 from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK, channel_names, run_table, unit_windows
 
-TARGET_RMSE: dict[str, float] = {"FD001": 11.0, "FD002": 13.5, "FD003": 11.0, "FD004": 15.0}
+# the teacher's RMSE targets of the issue "the MoE earns its place" (mean over >= 3 seeds); its
+# anchor, FFVE (2023), reports 12.31 / 12.55 / 12.43 / 14.08 with the test truth capped at 125
+TARGET_RMSE: dict[str, float] = {"FD001": 12.0, "FD002": 14.0, "FD003": 12.2, "FD004": 15.5}
 METRICS = ("rmse", "phm08", "coverage80", "width80")
 
 

@@ -94,3 +94,18 @@ def test_one_run_names_the_seeds_of_each_protocol(tmp_path: Path):
     assert "run separately" not in text
     runs = [p["details"]["run"]["seeds"] for p in json.loads(js.read_text())["protocols"]]
     assert runs == [[0, 1, 2], [0]]
+
+
+def test_classification_targets_check_the_teachers_mean_macro_f1():
+    from plantpulse.pipelines.evaluate.classify import macro_f1_targets
+    from plantpulse.pipelines.evaluate.records import RowBuilder
+
+    teacher, baseline = RowBuilder("MoE teacher", "moe"), RowBuilder("Gradient boosting", "baseline")
+    for seed, f1 in enumerate((0.61, 0.66, 0.69)):
+        teacher.add("failure type", {"macro_f1": f1}, seed)
+        baseline.add("failure type", {"macro_f1": 0.9}, seed)
+    (check,) = macro_f1_targets({"MoE teacher": teacher, "Gradient boosting": baseline}, "failure type", "AI4I", 0.65)
+    assert (check.name, check.target, check.value, check.met) == ("MoE teacher AI4I macro-F1", "≥ 0.65", "0.653", True)
+    (missed,) = macro_f1_targets({"MoE teacher": teacher}, "failure type", "AI4I", 0.66)
+    assert not missed.met
+    assert macro_f1_targets({"Gradient boosting": baseline}, "failure type", "AI4I", 0.65) == ()
