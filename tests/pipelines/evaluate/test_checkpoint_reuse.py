@@ -104,3 +104,26 @@ def test_a_plain_network_trained_on_other_data_is_refused(tmp_path: Path, monkey
     moved = TaskSplits(part("train", 32, shift=1.0), splits.val, splits.test)  # a split that moved
     with pytest.raises(CheckpointError, match="fingerprint.*without --from-checkpoint"):
         scoring.plain_model(_ctx(tmp_path, from_checkpoint=True), moved, 0, "toy-s0")
+
+
+def test_the_committed_checkpoint_readme_lists_every_committed_checkpoint(tmp_path: Path):
+    """model/checkpoints/README.md is what write_readme makes of the folder: every checkpoint with
+    its command and wall time (a training run rewrites it; a checkpoint committed without it is
+    caught here)."""
+    from plantpulse.pipelines.evaluate.checkpoints import write_readme
+
+    committed = Path(__file__).resolve().parents[3] / "model" / "checkpoints"
+    copy = tmp_path / "checkpoints"
+    copy.mkdir()
+    for path in committed.glob("*.json"):
+        (copy / path.name).write_bytes(path.read_bytes())
+    for path in committed.rglob("*.safetensors"):  # same names and sizes, no need for the bytes
+        target = copy / path.relative_to(committed)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            out.truncate(path.stat().st_size)
+    ctx = EvalContext(tmp_path, (0,), BUDGETS["per-task"], tmp_path, copy, tmp_path, echo=lambda _: None)
+    expected = write_readme(ctx).read_text(encoding="utf-8")
+    assert (committed / "README.md").read_text(encoding="utf-8") == expected, (
+        "model/checkpoints/README.md is out of date: rewrite it with "
+        "plantpulse.pipelines.evaluate.checkpoints.write_readme (a training run of plantpulse evaluate does)")
