@@ -84,6 +84,9 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
               show_default=True, help="Class weights (n / (K·n_c))^p in classification losses: 0 none, 1 balanced.")
 @click.option("--image-flips", is_flag=True, help="Mirror each training image left-right and up-down at random "
               "(each with probability 1/2): for photos whose class does not depend on orientation.")
+@click.option("--image-crop-min", type=click.FloatRange(0, 1, min_open=True), default=DEFAULTS.image_crop_min,
+              show_default=True, help="Cut each training image to a random window whose height and width are "
+              "each a uniform share in [this, 1] of the image's, resized back (1: no crops).")
 @click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.word_dropout,
               show_default=True, help="Hide each word of a training text with this probability (a text keeps "
               "at least its first word).")

@@ -32,7 +32,7 @@ PLAIN_TEXT_LEN = 48
 # training options a per-task recipe may set for its dataset; a key the budget has no field for
 # takes the training job's default
 TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power", "image_flips",
-                                  "word_dropout", "average_epochs")
+                                  "word_dropout", "average_epochs", "image_crop_min")
 
 
 @dataclass(frozen=True)
@@ -238,6 +238,8 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     args += ["--image-flips"] if spec.training.get("image_flips") else []
     args += ["--word-dropout", str(spec.training["word_dropout"])] if spec.training.get("word_dropout") else []
     args += ["--average-epochs", str(spec.training["average_epochs"])] if spec.training.get("average_epochs") else []
+    args += (["--image-crop-min", str(spec.training["image_crop_min"])]
+             if spec.training.get("image_crop_min", 1.0) < 1.0 else [])
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():
         args += ["--model-option", f"{key}={json.dumps(value)}"]

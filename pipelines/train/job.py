@@ -87,6 +87,8 @@ class TrainRequest(BaseModel):
     class_weight_power: float = Field(0.5, ge=0, le=1, description="class weights (n / (K·n_c))^p in "
                                       "the classification losses; 0 = none, 1 = fully balanced")
     image_flips: bool = Field(False, description="mirror training images at random (left-right, up-down)")
+    image_crop_min: float = Field(1.0, gt=0, le=1, description="cut each training image to a random window of "
+                                  "a share in [this, 1] of its height and width, resized back (1: none)")
     word_dropout: float = Field(0.0, ge=0, lt=1, description="hide each word of a training text with this "
                                 "probability")
     average_epochs: float = Field(0.0, ge=0, description="fine-tuning validates and keeps a moving "
@@ -114,6 +116,7 @@ class TrainRequest(BaseModel):
                             val_batches=max(1, -(-self.val_rows // self.batch_size)), patience=self.patience,
                             uncertainty_weighting=self.uncertainty_weighting,
                             class_weight_power=self.class_weight_power, image_flips=self.image_flips,
+                            image_crop_min=self.image_crop_min,
                             word_dropout=self.word_dropout, average_epochs=self.average_epochs)
 
 

@@ -326,3 +326,36 @@ def test_finetune_with_a_weight_average_keeps_the_averaged_weights_and_resumes(s
     kept = dict(model.named_parameters())
     trained = dict(raw.named_parameters())
     assert any(not torch.allclose(kept[n], trained[n]) for n in state.extra["average"]["shadow"])
+
+
+def test_random_crops_keep_the_shape_cut_a_window_and_are_seeded():
+    from plantpulse.model.moe.training.finetune import random_crops
+
+    ramp = torch.arange(16.0).repeat(16, 1)  # columns 0..15 left to right
+    images = ramp.expand(4, 3, 16, 16).clone()
+    cropped = random_crops(images, 0.5, np.random.default_rng(0))
+    assert cropped.shape == images.shape
+    assert not torch.equal(cropped, images)
+    # a crop of a left-to-right ramp is still a ramp, inside the original range and narrower or equal
+    assert float(cropped.min()) >= 0.0 and float(cropped.max()) <= 15.0
+    assert (cropped[:, :, :, 1:] >= cropped[:, :, :, :-1] - 1e-5).all()
+    assert torch.equal(cropped, random_crops(images, 0.5, np.random.default_rng(0)))
+    assert torch.equal(random_crops(images, 1.0, np.random.default_rng(0)), images)  # a full window is the image
+
+
+def test_finetune_with_random_crops_runs_on_images():
+    from plantpulse.model.moe.training import StageOptions as Options
+
+    task = TaskSpec(name="defect:plate", kind="classification", classes=("ok", "bad"))
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (40, 3, 32, 32), dtype=np.uint8)
+    data = TaskData(name=task.name, task=task, groups=np.arange(40), images=images,
+                    targets=(images.mean((1, 2, 3)) > 127).astype(np.int64))
+    splits = TaskSplits(train=data.subset(np.arange(30)), val=data.subset(np.arange(30, 40)))
+    cfg = preset("tiny", tasks=(task,), image_size=32)
+    model = PlantPulseModel(cfg)
+    batcher = Batcher(HashingTokenizer(cfg.vocab_size, cfg.max_text_len), cfg.channel_buckets)
+    opts = Options(epochs=1, steps_per_epoch=2, batch_size=8, show_progress=False, val_batches=1,
+                   image_crop_min=0.7)
+    state = run_finetune(model, [splits], opts, batcher)
+    assert state.epoch == 1 and np.isfinite(state.history[0]["score"])

@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from plantpulse.model.moe.batch import ModelInput
@@ -97,6 +98,8 @@ class TaskStreams:
         self.probs = task_probabilities([len(t.train) for t in tasks], opts.task_temperature)
         self.weights = [class_weights(t.train.task, t.train.targets, opts.class_weight_power) for t in tasks]
         self.flips = np.random.default_rng([opts.seed, epoch, stage, 11]) if opts.image_flips else None
+        self.crop_min = opts.image_crop_min
+        self.crops = np.random.default_rng([opts.seed, epoch, stage, 17]) if opts.image_crop_min < 1 else None
         self.word_dropout = opts.word_dropout
         self.words = np.random.default_rng([opts.seed, epoch, stage, 13]) if opts.word_dropout else None
 
@@ -110,6 +113,8 @@ class TaskStreams:
                 pick = torch.from_numpy(np.flatnonzero(self.flips.random(len(image)) < 0.5)).to(image.device)
                 image[pick] = image[pick].flip(dim)
             batch = replace(batch, image=image)
+        if self.crops is not None and batch.image is not None:
+            batch = replace(batch, image=random_crops(batch.image, self.crop_min, self.crops))
         if self.words is not None and batch.text_mask is not None:
             mask = batch.text_mask
             drop = torch.from_numpy(self.words.random(tuple(mask.shape)) < self.word_dropout).to(mask.device)
@@ -123,6 +128,20 @@ class TaskStreams:
         slots = draw_slots(self.probs, len(self.tasks), self.rng) if len(self.tasks) > 1 else np.ones(1, int)
         return [(i, np.concatenate([next(self.streams[i]) for _ in range(n)]))
                 for i, n in enumerate(slots) if n]
+
+
+def random_crops(images: torch.Tensor, smallest: float, rng: np.random.Generator) -> torch.Tensor:
+    """(B, C, H, W) images, each cut to a window of a uniform share in [``smallest``, 1] of its height
+    and (independently) of its width, at a uniform place, and resized back to (H, W) bilinearly."""
+    b, _, h, w = images.shape
+    out = torch.empty_like(images)
+    for i in range(b):
+        ch = max(1, int(round(h * rng.uniform(smallest, 1.0))))
+        cw = max(1, int(round(w * rng.uniform(smallest, 1.0))))
+        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        crop = images[i:i + 1, :, top:top + ch, left:left + cw]
+        out[i] = F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)[0]
+    return out
 
 
 def stage_steps(tasks: list[TaskSplits], opts: StageOptions) -> int:

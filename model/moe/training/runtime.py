@@ -76,6 +76,10 @@ class StageOptions(BaseModel):
     image_flips: bool = Field(False, description="mirror each training image left-right and "
                               "up-down, each with probability 1/2 (photos of a weld seam or a "
                               "surface, whose class does not depend on orientation)")
+    image_crop_min: float = Field(1.0, gt=0, le=1, description="random crops: each training image is cut "
+                                  "to a window whose height and width are each a uniform share in "
+                                  "[this, 1] of the image's, at a random place, and resized back; "
+                                  "1 = none")
     word_dropout: float = Field(0.0, ge=0, lt=1, description="hide each word of a training text from "
                                 "the model with this probability (a text keeps at least its first "
                                 "word); 0 = none")
