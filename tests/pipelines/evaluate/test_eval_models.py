@@ -214,20 +214,23 @@ def test_a_recipe_sets_training_options_and_model_overrides_in_spec_request_and_
            "class-weight power 1.0, image flips, word dropout 0.25, vocab_size=4096" in line
 
 
-def test_a_recipe_can_average_the_weights(tmp_path: Path):
+def test_a_recipe_can_average_the_weights_and_crop_images(tmp_path: Path):
     from plantpulse.pipelines.evaluate import experiments as X
     from plantpulse.pipelines.evaluate.moe import _request, train_commands
     from plantpulse.pipelines.evaluate.report import budget_line
 
     ctx = _ctx("per-task", tmp_path)
-    recipe = {**ctx.budget.recipes["cmapss"], "average_epochs": 1.0}
+    recipe = {**ctx.budget.recipes["cmapss"], "average_epochs": 1.0, "image_crop_min": 0.7}
     ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
     spec = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD001", subsets=["FD001"])
-    assert spec.training == {"average_epochs": 1.0}
-    assert _request(ctx, spec, "finetune").options("finetune").average_epochs == 1.0
-    assert "--average-epochs 1.0" in train_commands(ctx, spec)[-1]
-    assert "--average-epochs" not in " ".join(train_commands(ctx, X.task_spec(ctx, "cwru", 0)))
-    assert "weights averaged over epochs 1.0" in budget_line(ctx.budget.model_dump(mode="json"))
+    assert spec.training == {"average_epochs": 1.0, "image_crop_min": 0.7}
+    options = _request(ctx, spec, "finetune").options("finetune")
+    assert (options.average_epochs, options.image_crop_min) == (1.0, 0.7)
+    assert "--average-epochs 1.0" in train_commands(ctx, spec)[-1] and "--image-crop-min 0.7" in train_commands(ctx, spec)[-1]
+    plain = " ".join(train_commands(ctx, X.task_spec(ctx, "cwru", 0)))
+    assert "--average-epochs" not in plain and "--image-crop-min" not in plain
+    line = budget_line(ctx.budget.model_dump(mode="json"))
+    assert "weights averaged over epochs 1.0" in line and "random crops down to 0.7" in line
 
 
 def test_report_says_the_per_task_budget_trains_one_model_per_task():
