@@ -13,7 +13,7 @@ import numpy as np
 from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate.moe import outputs, subset_rows
-from plantpulse.pipelines.evaluate.records import EvalContext, RowBuilder, TargetCheck
+from plantpulse.pipelines.evaluate.records import EvalContext, RowBuilder
 from plantpulse.pipelines.evaluate.scoring import class_scores, plain_model
 
 # a baseline: (train/val/test splits, test rows used, seed) -> (val probs, test probs)
@@ -27,16 +27,6 @@ class Collected:
     rows: dict[str, RowBuilder]
     first: dict[str, tuple[np.ndarray, np.ndarray]]
     splits: TaskSplits | None = None
-
-
-def macro_f1_targets(rows: dict[str, RowBuilder], case: str, label: str, bound: float) -> tuple[TargetCheck, ...]:
-    """The teacher's (and a student's) mean test macro-F1 of ``case`` against ``bound``."""
-    out = []
-    for name in ("MoE teacher", "MoE student"):
-        value = rows[name].row().mean_sd(case, "macro_f1") if name in rows else None
-        if value:
-            out.append(TargetCheck(f"{name} {label} macro-F1", f"≥ {bound:.2f}", f"{value[0]:.3f}", value[0] >= bound))
-    return tuple(out)
 
 
 def plain_baseline(ctx: EvalContext, dataset: str) -> Baseline:

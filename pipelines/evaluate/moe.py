@@ -216,6 +216,24 @@ def plain_batcher() -> Batcher:
     return Batcher(HashingTokenizer(PLAIN_VOCAB, PLAIN_TEXT_LEN), 256, "cpu")
 
 
+# recipe options passed as `plantpulse train` flags when they differ from the training job's default
+FLAG_KEYS: tuple[str, ...] = ("class_weight_power", "image_flips", "word_dropout", "average_epochs", "image_crop_min")
+
+
+def _recipe_flags(training: dict[str, Any]) -> list[str]:
+    """``--class-weight-power 1.0``, ``--image-flips``, ...: each of :data:`FLAG_KEYS` the recipe sets
+    to other than the training job's default (a boolean as a bare flag)."""
+    from plantpulse.pipelines.train.job import TrainRequest
+
+    out: list[str] = []
+    for key in FLAG_KEYS:
+        value = training.get(key, TrainRequest.model_fields[key].default)
+        if value != TrainRequest.model_fields[key].default:
+            flag = "--" + key.replace("_", "-")
+            out += [flag] if value is True else [flag, str(value)]
+    return out
+
+
 def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     """The ``plantpulse train`` command line(s) equivalent to :func:`train` for ``spec``."""
     import shlex
@@ -233,13 +251,7 @@ def train_commands(ctx: EvalContext, spec: MoeSpec) -> list[str]:
     args += ["--val-rows", str(b.val_rows)] if b.val_rows != defaults.val_rows else []
     patience = spec.option(ctx, "patience")
     args += ["--patience", str(patience)] if patience != defaults.patience else []
-    args += (["--class-weight-power", str(spec.training["class_weight_power"])]
-             if "class_weight_power" in spec.training else [])
-    args += ["--image-flips"] if spec.training.get("image_flips") else []
-    args += ["--word-dropout", str(spec.training["word_dropout"])] if spec.training.get("word_dropout") else []
-    args += ["--average-epochs", str(spec.training["average_epochs"])] if spec.training.get("average_epochs") else []
-    args += (["--image-crop-min", str(spec.training["image_crop_min"])]
-             if spec.training.get("image_crop_min", 1.0) < 1.0 else [])
+    args += _recipe_flags(spec.training)
     args += [] if spec.pcgrad else ["--no-pcgrad"]
     for key, value in {**b.moe_overrides, **spec.overrides}.items():
         args += ["--model-option", f"{key}={json.dumps(value)}"]

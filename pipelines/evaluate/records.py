@@ -8,7 +8,7 @@ and notes. The report and the JSON are written only from these records.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -205,6 +205,21 @@ class ProtocolResult:
     extra_tables: tuple[str, ...] = ()
     wall_s: float = 0.0
     details: dict[str, object] = field(default_factory=dict)
+
+
+def at_least_targets(rows: Iterable[Row], targets: Sequence[tuple[tuple[str, str], str, float]]
+                     ) -> tuple[TargetCheck, ...]:
+    """The MoE teacher's (and a student's) mean over seeds of each ``(case, metric)`` against its lower
+    bound; ``targets`` holds ``((case, metric), label, bound)``."""
+    out = []
+    for row in rows:
+        if row.model in ("MoE teacher", "MoE student"):
+            for (case, metric), label, bound in targets:
+                value = row.mean_sd(case, metric)
+                if value:
+                    out.append(TargetCheck(f"{row.model} {label}", f"≥ {bound:.2f}", f"{value[0]:.3f}",
+                                           value[0] >= bound))
+    return tuple(out)
 
 
 class RowBuilder:

@@ -97,15 +97,18 @@ def test_one_run_names_the_seeds_of_each_protocol(tmp_path: Path):
 
 
 def test_classification_targets_check_the_teachers_mean_macro_f1():
-    from plantpulse.pipelines.evaluate.classify import macro_f1_targets
-    from plantpulse.pipelines.evaluate.records import RowBuilder
+    from plantpulse.pipelines.evaluate.records import RowBuilder, at_least_targets
 
     teacher, baseline = RowBuilder("MoE teacher", "moe"), RowBuilder("Gradient boosting", "baseline")
     for seed, f1 in enumerate((0.61, 0.66, 0.69)):
         teacher.add("failure type", {"macro_f1": f1}, seed)
         baseline.add("failure type", {"macro_f1": 0.9}, seed)
-    (check,) = macro_f1_targets({"MoE teacher": teacher, "Gradient boosting": baseline}, "failure type", "AI4I", 0.65)
+
+    def ai4i(bound: float):
+        return ((("failure type", "macro_f1"), "AI4I macro-F1", bound),)
+
+    (check,) = at_least_targets((teacher.row(), baseline.row()), ai4i(0.65))
     assert (check.name, check.target, check.value, check.met) == ("MoE teacher AI4I macro-F1", "≥ 0.65", "0.653", True)
-    (missed,) = macro_f1_targets({"MoE teacher": teacher}, "failure type", "AI4I", 0.66)
+    (missed,) = at_least_targets((teacher.row(),), ai4i(0.66))
     assert not missed.met
-    assert macro_f1_targets({"Gradient boosting": baseline}, "failure type", "AI4I", 0.65) == ()
+    assert at_least_targets((baseline.row(),), ai4i(0.65)) == ()
