@@ -40,11 +40,18 @@ def anomaly_loss(out: AnomalyOutput, is_normal: Tensor, margin: float = 1.0) -> 
 
 
 def task_loss(out: HeadOutput, target: Tensor, rul_cap: float = 125.0,
-              class_weights: Tensor | None = None) -> Tensor:
+              class_weights: Tensor | None = None, rul_mse_weight: float = 0.0) -> Tensor:
     """The supervised loss for one head's output. ``class_weights``: (K,) per-class weights of a
-    classification head, or (K,) positive weights of a multilabel head (None: unweighted)."""
+    classification head, or (K,) positive weights of a multilabel head (None: unweighted).
+    ``rul_mse_weight``: a RUL head's CRPS plus this times the squared error of its mean, both in
+    units of the cap (CRPS alone weighs errors about linearly, like an absolute error; the squared
+    term weighs the large ones as RMSE does)."""
     if isinstance(out, RULDistribution):
-        return gaussian_crps(out, target.float().clamp(0, rul_cap), rul_cap)
+        clipped = target.float().clamp(0, rul_cap)
+        loss = gaussian_crps(out, clipped, rul_cap)
+        if rul_mse_weight > 0:
+            loss = loss + rul_mse_weight * ((out.mean.float() - clipped) / rul_cap).pow(2).mean()
+        return loss
     if isinstance(out, AnomalyOutput):
         return anomaly_loss(out, target)
     weights = None if class_weights is None else class_weights.to(out.logits.device)

@@ -93,6 +93,9 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
 @click.option("--average-epochs", type=click.FloatRange(min=0), default=DEFAULTS.average_epochs,
               show_default=True, help="Fine-tuning validates and keeps an exponential moving average of "
               "the weights over about this many epochs of steps instead of the raw weights (0: off).")
+@click.option("--rul-mse-weight", type=click.FloatRange(min=0), default=DEFAULTS.rul_mse_weight,
+              show_default=True, help="RUL heads train on CRPS plus this times the squared error of the "
+              "predicted mean, in units of the RUL cap (0: CRPS alone).")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory.")
 @click.option("--balance", type=click.Choice(["aux", "bias", "none"]), help="MoE balancing (default: preset).")
 @click.option("--register/--no-register", "register_versions", default=DEFAULTS.register_versions, show_default=True,

@@ -32,7 +32,7 @@ PLAIN_TEXT_LEN = 48
 # training options a per-task recipe may set for its dataset; a key the budget has no field for
 # takes the training job's default
 TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power", "image_flips",
-                                  "word_dropout", "average_epochs", "image_crop_min")
+                                  "word_dropout", "average_epochs", "image_crop_min", "rul_mse_weight")
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,8 @@ def plain_batcher() -> Batcher:
 
 
 # recipe options passed as `plantpulse train` flags when they differ from the training job's default
-FLAG_KEYS: tuple[str, ...] = ("class_weight_power", "image_flips", "word_dropout", "average_epochs", "image_crop_min")
+FLAG_KEYS: tuple[str, ...] = ("class_weight_power", "image_flips", "word_dropout", "average_epochs", "image_crop_min",
+                               "rul_mse_weight")
 
 
 def _recipe_flags(training: dict[str, Any]) -> list[str]:

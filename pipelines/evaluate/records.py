@@ -60,7 +60,7 @@ class Budget(BaseModel):
     recipes: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per dataset (per_task scope): pretrain_epochs, finetune_epochs, "
                                           "training options (lr, batch_size, patience, class_weight_power, image_flips, "
-                                          "word_dropout, average_epochs, image_crop_min), model "
+                                          "word_dropout, average_epochs, image_crop_min, rul_mse_weight), model "
                                           "overrides and task-builder options of its MoE, over the budget's own")
     seeded_protocols: tuple[str, ...] | None = Field(
         None, description="protocols that run every seed given; the others run the first seed only "

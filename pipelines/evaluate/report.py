@@ -87,7 +87,8 @@ def _recipe_extras(recipe: dict[str, Any]) -> str:
     """`` with window=50`` / `` with lr 0.001, batch 32, ...``: what a recipe sets beyond its epochs."""
     names = {"lr": "lr", "batch_size": "batch", "patience": "patience", "class_weight_power": "class-weight power",
              "image_flips": "image flips", "word_dropout": "word dropout",
-             "average_epochs": "weights averaged over epochs", "image_crop_min": "random crops down to"}
+             "average_epochs": "weights averaged over epochs", "image_crop_min": "random crops down to",
+             "rul_mse_weight": "RUL squared-error weight"}
     parts = [names[k] if recipe[k] is True else f"{names[k]} {recipe[k]}" for k in names if k in recipe]
     parts += [f"{k}={v}" for k, v in {**recipe.get("overrides", {}), **recipe.get("options", {})}.items()]
     return f" with {', '.join(parts)}" if parts else ""

@@ -93,6 +93,8 @@ class TrainRequest(BaseModel):
                                 "probability")
     average_epochs: float = Field(0.0, ge=0, description="fine-tuning validates and keeps a moving "
                                   "average of the weights over about this many epochs (0: the raw weights)")
+    rul_mse_weight: float = Field(0.0, ge=0, description="RUL heads train on CRPS plus this times the squared "
+                                  "error of the mean, in units of the cap (0: CRPS alone)")
     model_overrides: dict[str, Any] = Field(default_factory=dict)
     bundle_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="dataset -> keyword options of its task builder, e.g. "
@@ -117,7 +119,8 @@ class TrainRequest(BaseModel):
                             uncertainty_weighting=self.uncertainty_weighting,
                             class_weight_power=self.class_weight_power, image_flips=self.image_flips,
                             image_crop_min=self.image_crop_min,
-                            word_dropout=self.word_dropout, average_epochs=self.average_epochs)
+                            word_dropout=self.word_dropout, average_epochs=self.average_epochs,
+                            rul_mse_weight=self.rul_mse_weight)
 
 
 @dataclass

@@ -149,8 +149,8 @@ def stage_steps(tasks: list[TaskSplits], opts: StageOptions) -> int:
 
 
 def task_losses(model: PlantPulseModel, streams: TaskStreams, batcher: Batcher,
-                weighting: UncertaintyWeighting | None, normalizer: LossNormalizer | None
-                ) -> Iterator[torch.Tensor]:
+                weighting: UncertaintyWeighting | None, normalizer: LossNormalizer | None,
+                rul_mse_weight: float = 0.0) -> Iterator[torch.Tensor]:
     """One loss per task drawn this step, each on its own batch; yielded one at a time so that a
     caller can take the gradient and free that task's graph before the next forward."""
     for index, rows in streams.draw():
@@ -158,7 +158,7 @@ def task_losses(model: PlantPulseModel, streams: TaskStreams, batcher: Batcher,
         with autocast(batcher.device):
             out = model(streams.inputs(batcher, data, rows), tasks=(spec.name,))
             loss = task_loss(out.tasks[spec.name], batcher.targets(data, rows), spec.rul_cap,
-                             streams.weights[index])
+                             streams.weights[index], rul_mse_weight)
         if weighting is not None:
             loss = weighting.weigh(spec.name, loss)
         elif normalizer is not None:
@@ -215,7 +215,7 @@ def run_finetune(model: PlantPulseModel, tasks: list[TaskSplits], opts: StageOpt
                    disable=not (opts.show_progress and is_main_process()), leave=False)
         for step in bar:
             set_lr(optimizer, state.epoch * steps + step, opts.epochs * steps, opts)
-            losses = task_losses(model, streams, batcher, weighting, normalizer)
+            losses = task_losses(model, streams, batcher, weighting, normalizer, opts.rul_mse_weight)
             total, found = backward_step(losses, params + extra, opts.pcgrad and len(tasks) > 1, generator)
             conflicts += found
             clip_and_step(optimizer, params + extra, opts.grad_clip)

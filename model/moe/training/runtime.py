@@ -86,6 +86,8 @@ class StageOptions(BaseModel):
     average_epochs: float = Field(0.0, ge=0, description="validate and keep an exponential moving "
                                   "average of the weights over about this many epochs of steps "
                                   "(:class:`WeightAverage`); 0 = the raw weights")
+    rul_mse_weight: float = Field(0.0, ge=0, description="RUL heads: CRPS plus this times the squared "
+                                  "error of the mean (in units of the cap); 0 = CRPS alone")
     # stage 3
     distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the ground-truth loss")
     temperature: float = Field(2.0, gt=0)
