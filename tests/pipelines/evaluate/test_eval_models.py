@@ -240,7 +240,7 @@ def test_report_says_the_per_task_budget_trains_one_model_per_task():
     from plantpulse.pipelines.evaluate.report import budget_line
 
     line = budget_line(BUDGETS["per-task"].model_dump(mode="json"))
-    assert "one MoE per task" in line and "cmapss 2 pre-training + 12 fine-tuning epochs with window=50" in line
+    assert "one MoE per task" in line and "cmapss 2 pre-training + 12 fine-tuning epochs with RUL squared-error weight 1.0, window=50" in line
     assert "reduced from" not in line and "Only cmapss, cwru, weld, ai4i2020, maintnet, azure_pdm run every seed" in line
 
 
