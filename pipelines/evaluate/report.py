@@ -91,7 +91,8 @@ def _recipe_extras(recipe: dict[str, Any]) -> str:
              "rul_mse_weight": "RUL squared-error weight"}
     parts = [names[k] if recipe[k] is True else f"{names[k]} {recipe[k]}" for k in names if k in recipe]
     parts += [f"{k}={v}" for k, v in {**recipe.get("overrides", {}), **recipe.get("options", {})}.items()]
-    return f" with {', '.join(parts)}" if parts else ""
+    cases = "".join(f" ({case}:{_recipe_extras(extra)[5:]})" for case, extra in recipe.get("cases", {}).items())
+    return (f" with {', '.join(parts)}" if parts else "") + cases
 
 
 def budget_line(budget: Any) -> str:

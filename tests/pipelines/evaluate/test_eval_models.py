@@ -222,7 +222,7 @@ def test_a_recipe_can_average_the_weights_crop_images_and_weigh_squared_rul_erro
     ctx = _ctx("per-task", tmp_path)
     recipe = {**ctx.budget.recipes["cmapss"], "average_epochs": 1.0, "image_crop_min": 0.7, "rul_mse_weight": 2.0}
     ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
-    spec = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD001", subsets=["FD001"])
+    spec = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD002", subsets=["FD002"])  # a subset with no case of its own
     assert spec.training == {"average_epochs": 1.0, "image_crop_min": 0.7, "rul_mse_weight": 2.0}
     options = _request(ctx, spec, "finetune").options("finetune")
     assert (options.average_epochs, options.image_crop_min, options.rul_mse_weight) == (1.0, 0.7, 2.0)
@@ -240,8 +240,23 @@ def test_report_says_the_per_task_budget_trains_one_model_per_task():
     from plantpulse.pipelines.evaluate.report import budget_line
 
     line = budget_line(BUDGETS["per-task"].model_dump(mode="json"))
-    assert "one MoE per task" in line and "cmapss 2 pre-training + 12 fine-tuning epochs with RUL squared-error weight 1.0, window=50" in line
+    assert "one MoE per task" in line and ("cmapss 2 pre-training + 12 fine-tuning epochs with window=50 "
+                                           "(cmapss-FD001: RUL squared-error weight 1.0) "
+                                           "(cmapss-FD003: RUL squared-error weight 1.0)") in line
     assert "reduced from" not in line and "Only cmapss, cwru, weld, ai4i2020, maintnet, azure_pdm run every seed" in line
+
+
+def test_a_recipe_case_sets_training_options_for_one_subset_only(tmp_path: Path):
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.moe import train_commands
+
+    ctx = _ctx("per-task", tmp_path)
+    weights = {}
+    for subset in ("FD001", "FD002", "FD003", "FD004"):
+        spec = X.task_spec(ctx, "cmapss", 0, name=f"cmapss-{subset}", subsets=[subset])
+        weights[subset] = spec.training.get("rul_mse_weight")
+        assert ("--rul-mse-weight 1.0" in train_commands(ctx, spec)[-1]) == (weights[subset] == 1.0)
+    assert weights == {"FD001": 1.0, "FD002": None, "FD003": 1.0, "FD004": None}
 
 
 def test_the_dirty_check_watches_the_code_from_the_repository_top():
