@@ -51,12 +51,6 @@ def main() -> None:
     lengths = {int(u): int((test.unit == u).sum()) for u in test.units}
     short = np.array([lengths[int(g) % 1000] < WINDOW for g in splits.test.groups])
     print(f"test engines shorter than {WINDOW} cycles: {int(short.sum())}")
-    for path in opts.checkpoints:
-        model, _ = load_checkpoint(path)
-        out = outputs(model.eval(), splits.test)
-        err = np.minimum(out["mean"], CAP) - np.minimum(out["target"], CAP)
-        print(f"{path.name}: test RMSE short {np.sqrt((err[short] ** 2).mean()):.2f}, "
-              f"others {np.sqrt((err[~short] ** 2).mean()):.2f}")
     predictions: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     for path in opts.checkpoints:
         model, _ = load_checkpoint(path)
@@ -64,6 +58,10 @@ def main() -> None:
         for name, part in (("validation", splits.val), ("test", splits.test)):
             out = outputs(model.eval(), part)
             predictions[path.name][name] = (out["mean"], out["target"])
+        pred, target = predictions[path.name]["test"]
+        err = np.minimum(pred, CAP) - np.minimum(target, CAP)
+        print(f"{path.name}: test RMSE short {np.sqrt((err[short] ** 2).mean()):.2f}, "
+              f"others {np.sqrt((err[~short] ** 2).mean()):.2f}")
     if opts.gbm:
         from plantpulse.pipelines.evaluate import rul_baselines as B
 

@@ -72,7 +72,7 @@ def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[
     merged = {**recipe.get("options", {}), **options}
     pretrain = epochs.get("pretrain", ctx.budget.pretrain_epochs) > 0 if per_task(ctx) else True
     case = recipe.get("cases", {}).get(name, {})  # training options of one case (e.g. one C-MAPSS subset)
-    training = {key: case.get(key, recipe.get(key)) for key in TRAINING_KEYS if key in recipe or key in case}
+    training = {key: value for key, value in {**recipe, **case}.items() if key in TRAINING_KEYS}
     return MoeSpec(name=f"{name}-s{seed}", datasets=(dataset,), seed=seed,
                    tasks=(TASK_OF[dataset],) if tasks is None else tasks, pretrain=pretrain,
                    distill=distill and not per_task(ctx), bundle_options={dataset: merged} if merged else {},

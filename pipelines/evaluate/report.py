@@ -83,15 +83,21 @@ def kept_section(existing: str) -> str:
     return existing[start:] if end < 0 else existing[start:end + 1]
 
 
-def _recipe_extras(recipe: dict[str, Any]) -> str:
-    """`` with window=50`` / `` with lr 0.001, batch 32, ...``: what a recipe sets beyond its epochs."""
+def _recipe_parts(recipe: dict[str, Any]) -> list[str]:
+    """``lr 0.001``, ``batch 32``, ``window=50``, ...: what a recipe sets beyond its epochs."""
     names = {"lr": "lr", "batch_size": "batch", "patience": "patience", "class_weight_power": "class-weight power",
              "image_flips": "image flips", "word_dropout": "word dropout",
              "average_epochs": "weights averaged over epochs", "image_crop_min": "random crops down to",
              "rul_mse_weight": "RUL squared-error weight"}
     parts = [names[k] if recipe[k] is True else f"{names[k]} {recipe[k]}" for k in names if k in recipe]
-    parts += [f"{k}={v}" for k, v in {**recipe.get("overrides", {}), **recipe.get("options", {})}.items()]
-    cases = "".join(f" ({case}:{_recipe_extras(extra)[5:]})" for case, extra in recipe.get("cases", {}).items())
+    return parts + [f"{k}={v}" for k, v in {**recipe.get("overrides", {}), **recipe.get("options", {})}.items()]
+
+
+def _recipe_extras(recipe: dict[str, Any]) -> str:
+    """`` with window=50 (cmapss-FD001: RUL squared-error weight 1.0)``: the recipe's settings, then
+    each case's own."""
+    parts = _recipe_parts(recipe)
+    cases = "".join(f" ({case}: {', '.join(_recipe_parts(extra))})" for case, extra in recipe.get("cases", {}).items())
     return (f" with {', '.join(parts)}" if parts else "") + cases
 
 
