@@ -1,7 +1,7 @@
 """Validation RMSE of the evaluation's C-MAPSS teachers, every subset and seed, for two folders of
 checkpoints side by side (e.g. the committed ones before and after a recipe change). Validation
 only: the last window of each randomly cut validation engine, all of them (the checkpoints' own
-metadata scored only the first 64), prediction and truth clipped at the RUL cap.
+metadata scored only the first 64), prediction and truth clipped to [0, cap] as the evaluation scores them.
 
     git show REV:model/checkpoints/cmapss-FD001-s0-teacher.safetensors > before/cmapss-FD001-s0-teacher.safetensors  # ...
     PLANTPULSE_DATASETS=/path/to/datasets python benchmarks/cmapss_val_scores.py before model/checkpoints
@@ -25,6 +25,7 @@ SUBSETS, SEEDS, WINDOW, CAP = ("FD001", "FD002", "FD003", "FD004"), (0, 1, 2), 5
 def main() -> None:
     from plantpulse.model.moe.checkpoint import load_checkpoint
     from plantpulse.pipelines.evaluate.moe import outputs
+    from plantpulse.pipelines.evaluate.scoring import rul_scores
     from plantpulse.pipelines.train.tasks import build_bundle
     from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
 
@@ -43,7 +44,7 @@ def main() -> None:
             for folder in opts.folders:
                 model, _ = load_checkpoint(folder / f"cmapss-{subset}-s{seed}-teacher.safetensors")
                 out = outputs(model.eval(), val)
-                rmse = float(np.sqrt(((np.minimum(out["mean"], CAP) - np.minimum(out["target"], CAP)) ** 2).mean()))
+                rmse = rul_scores(out["mean"], out["target"], CAP)["rmse"]
                 means.setdefault(subset, [[] for _ in opts.folders])[len(cells)].append(rmse)
                 cells.append(f"{rmse:.2f}")
             print(f"| {subset} | {seed} ({len(val)} rows) | " + " | ".join(cells) + " |", flush=True)
