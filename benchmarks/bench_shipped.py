@@ -80,7 +80,7 @@ def run_cmapss(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     for part, data in (("val", short.val), ("test", short.test)):
         pred = B.gbm_rul(short.train, short.val, data, ctx.budget.gbm_iter, seed, ctx.budget.max_rows)
         out[f"Gradient boosting (window features) | {part}"] = rul_scores(pred.mean, data.targets, B.CAP)
-    pred = _quantile_mlp(ctx, short, 0, seed)
+    pred = _quantile_mlp(ctx, short, 0, "FD001", seed)
     out["Quantile MLP | test"] = rul_scores(pred.mean, short.test.targets, B.CAP, pred.lower, pred.upper)
     return out
 

@@ -37,6 +37,20 @@ TARGET_RMSE: dict[str, float] = {"FD001": 12.0, "FD002": 14.0, "FD003": 12.2, "F
 METRICS = ("rmse", "phm08", "coverage80", "width80")
 
 
+def trained_subsets(spec, name: str) -> list[str]:
+    """The subsets a per-task C-MAPSS MoE of subset ``name`` was trained on: ``[name]``, or the
+    subsets its recipe case pools (e.g. FD001 with FD003's training engines)."""
+    return list(spec.bundle_options.get("cmapss", {}).get("subsets", [name]))
+
+
+def case_splits(ctx: EvalContext, spec, name: str, seed: int) -> tuple[TaskSplits, TaskSplits]:
+    """(the splits ``spec``'s MoE was trained on, the rows of subset ``name`` in them): the same
+    object twice unless the case pools subsets."""
+    own = X.own_splits(ctx, spec, "cmapss", seed, RUL_TASK.name)
+    trained = trained_subsets(spec, name)
+    return own, (own if trained == [name] else _subset(own, trained.index(name)))
+
+
 def _subset(splits: TaskSplits, index: int) -> TaskSplits:
     def pick(data):
         return data.subset(data.groups // 1000 == index)
@@ -86,10 +100,12 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
 
 
 def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, part: TaskSplits,
-                      whole: TaskSplits, index: int, seed: int, long: TaskSplits | None = None) -> None:
+                      whole: TaskSplits, index: int, seed: int, long: TaskSplits | None = None,
+                      pooled: str = "") -> None:
     """The baselines of one subset: ``part`` its 30-cycle windows, ``whole``/``index`` the bundle they
     come from and the subset's index there (for the raw histories), ``long`` the per-task MoE's own
-    longer windows (gradient boosting is also fitted on those: the stronger of the two is the bar)."""
+    longer windows (gradient boosting is also fitted on those: the stronger of the two is the bar),
+    ``pooled`` the subsets ``long`` trains on when the MoE's case pools them (e.g. ``FD001+FD003``)."""
     import time
 
     b = ctx.budget
@@ -104,7 +120,8 @@ def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, 
     }
     if long is not None:
         assert np.array_equal(long.test.targets, truth), "the long windows must score the same test engines"
-        runs[f"Gradient boosting ({long.train.sensor.shape[1]}-cycle window features)"] = partial(
+        engines = f", {pooled} engines" if pooled else ""
+        runs[f"Gradient boosting ({long.train.sensor.shape[1]}-cycle window features{engines})"] = partial(
             B.gbm_rul, long.train, long.val, long.test, b.gbm_iter, seed, b.max_rows)
     for label, fit in runs.items():
         start = time.perf_counter()
@@ -120,19 +137,38 @@ def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, kee
     collected: dict[str, list] = {}
     for index, name in enumerate(SUBSETS):
         spec = X.task_spec(ctx, "cmapss", seed, name=f"cmapss-{name}", subsets=[name])
-        own = X.own_splits(ctx, spec, "cmapss", seed, RUL_TASK.name)
+        own, mine = case_splits(ctx, spec, name, seed)
         models = X.get(ctx, spec)
-        outs = calibrated(outputs(models.teacher, own.test), models.extras.get("teacher"))
+        outs = calibrated(outputs(models.teacher, mine.test), models.extras.get("teacher"))
         builder = rows.setdefault("MoE teacher", RowBuilder("MoE teacher", "moe"))
         builder.add(name, rul_scores(outs["mean"], outs["target"], RUL_TASK.rul_cap, outs["lower"], outs["upper"]),
                     seed, models.wall_s)
-        collected.setdefault("group", []).append(index * 1000 + own.test.groups % 1000)
+        collected.setdefault("group", []).append(index * 1000 + mine.test.groups % 1000)
         for key in ("mean", "std", "target", "lower", "upper"):
             collected.setdefault(key, []).append(outs[key])
         part = X.bundle(ctx, "cmapss", seed, subsets=[name]).splits[RUL_TASK.name]
-        _subset_baselines(ctx, rows, name, part, part, 0, seed, long=own)
+        trained = trained_subsets(spec, name)
+        label = "+".join(trained) if len(trained) > 1 else ""
+        _subset_baselines(ctx, rows, name, part, part, 0, seed, long=TaskSplits(own.train, own.val, mine.test),
+                          pooled=label)
+        if label:  # the MoE saw the pooled engines: so does gradient boosting on 30-cycle windows
+            pooled = X.bundle(ctx, "cmapss", seed, subsets=trained).splits[RUL_TASK.name]
+            _pooled_gbm(ctx, rows, name, pooled, _subset(pooled, trained.index(name)).test, label, seed)
     if seed == ctx.seeds[0]:
         keep["teacher"] = {k: np.concatenate(v) for k, v in collected.items()}
+
+
+def _pooled_gbm(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, pooled: TaskSplits, test, label: str,
+                seed: int) -> None:
+    """Gradient boosting on 30-cycle window features of the pooled subsets' training engines (rounds
+    chosen on their pooled validation cuts), scored on subset ``name``'s test engines."""
+    import time
+
+    start = time.perf_counter()
+    pred = B.gbm_rul(pooled.train, pooled.val, test, ctx.budget.gbm_iter, seed, ctx.budget.max_rows)
+    row = f"Gradient boosting (window features, {label} engines)"
+    rows.setdefault(row, RowBuilder(row, "baseline")).add(
+        name, rul_scores(pred.mean, test.targets, B.CAP, pred.lower, pred.upper), seed, time.perf_counter() - start)
 
 
 def _quantile_mlp(ctx: EvalContext, splits: TaskSplits, index: int, name: str, seed: int) -> B.RulPrediction:

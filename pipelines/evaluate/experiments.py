@@ -69,9 +69,10 @@ def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[
     recipe = ctx.budget.recipes.get(dataset, {}) if per_task(ctx) else {}
     epochs = {stage: int(recipe[f"{stage}_epochs"]) for stage in ("pretrain", "finetune")
               if f"{stage}_epochs" in recipe}
-    merged = {**recipe.get("options", {}), **options}
+    # one case (e.g. one C-MAPSS subset) may set its own training options and task-builder options
+    case = recipe.get("cases", {}).get(name, {})
+    merged = {**recipe.get("options", {}), **options, **case.get("options", {})}
     pretrain = epochs.get("pretrain", ctx.budget.pretrain_epochs) > 0 if per_task(ctx) else True
-    case = recipe.get("cases", {}).get(name, {})  # training options of one case (e.g. one C-MAPSS subset)
     training = {key: value for key, value in {**recipe, **case}.items() if key in TRAINING_KEYS}
     return MoeSpec(name=f"{name}-s{seed}", datasets=(dataset,), seed=seed,
                    tasks=(TASK_OF[dataset],) if tasks is None else tasks, pretrain=pretrain,

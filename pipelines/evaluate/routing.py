@@ -16,6 +16,7 @@ from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.training import TaskData
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import plots
+from plantpulse.pipelines.evaluate.cmapss import case_splits
 from plantpulse.pipelines.evaluate.moe import batcher_for, subset_rows
 from plantpulse.pipelines.evaluate.records import EvalContext, ProtocolResult
 
@@ -60,9 +61,12 @@ def per_task_heat(ctx: EvalContext, rows: int) -> tuple[np.ndarray, list[str], d
     """Per-task scope: each task's own teacher routing its own test subset (first seed; C-MAPSS: FD001)."""
     seed, parts = ctx.seeds[0], []
     for dataset in X.ALL_DATASETS:
-        spec = (X.task_spec(ctx, dataset, seed, name="cmapss-FD001", subsets=["FD001"]) if dataset == "cmapss"
-                else X.task_spec(ctx, dataset, seed))
-        test = X.own_splits(ctx, spec, dataset, seed, X.TASK_OF[dataset]).test
+        if dataset == "cmapss":
+            spec = X.task_spec(ctx, dataset, seed, name="cmapss-FD001", subsets=["FD001"])
+            test = case_splits(ctx, spec, "FD001", seed)[1].test
+        else:
+            spec = X.task_spec(ctx, dataset, seed)
+            test = X.own_splits(ctx, spec, dataset, seed, X.TASK_OF[dataset]).test
         parts.append(heat(X.get(ctx, spec).teacher, [subset_rows(test, rows, seed)]))
     shares = [p[0] for p in parts if len(p[1])]
     labels = [label for p in parts for label in p[1]]

@@ -241,7 +241,7 @@ def test_report_says_the_per_task_budget_trains_one_model_per_task():
 
     line = budget_line(BUDGETS["per-task"].model_dump(mode="json"))
     assert "one MoE per task" in line and ("cmapss 2 pre-training + 12 fine-tuning epochs with window=50 "
-                                           "(cmapss-FD001: RUL squared-error weight 1.0) "
+                                           "(cmapss-FD001: RUL squared-error weight 1.0, subsets=['FD001', 'FD003']) "
                                            "(cmapss-FD003: RUL squared-error weight 1.0)") in line
     assert "reduced from" not in line and "Only cmapss, cwru, weld, ai4i2020, maintnet, azure_pdm run every seed" in line
 
@@ -257,6 +257,34 @@ def test_a_recipe_case_sets_training_options_for_one_subset_only(tmp_path: Path)
         weights[subset] = spec.training.get("rul_mse_weight")
         assert ("--rul-mse-weight 1.0" in train_commands(ctx, spec)[-1]) == (weights[subset] == 1.0)
     assert weights == {"FD001": 1.0, "FD002": None, "FD003": 1.0, "FD004": None}
+
+
+def test_a_recipe_case_can_pool_subsets_and_is_scored_on_its_own_engines(tmp_path: Path, monkeypatch):
+    """A case's task-builder options (here: FD001 trained on FD001 and FD003 engines) reach the
+    training command, and scoring picks that subset's rows out of the pooled splits."""
+    from plantpulse.pipelines.evaluate import cmapss as C
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.moe import train_commands
+    from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
+
+    ctx = _ctx("per-task", tmp_path)
+    recipe = {**ctx.budget.recipes["cmapss"],
+              "cases": {"cmapss-FD001": {"rul_mse_weight": 1.0, "options": {"subsets": ["FD001", "FD003"]}}}}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
+    pooled = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD001", subsets=["FD001"])
+    alone = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD002", subsets=["FD002"])
+    assert pooled.bundle_options == {"cmapss": {"window": 50, "subsets": ["FD001", "FD003"]}}
+    assert pooled.training == {"rul_mse_weight": 1.0} and alone.training == {}
+    assert "cmapss.subsets=[\"FD001\",\"FD003\"]" in train_commands(ctx, pooled)[-1]
+    assert C.trained_subsets(pooled, "FD001") == ["FD001", "FD003"] and C.trained_subsets(alone, "FD002") == ["FD002"]
+
+    groups = np.array([1, 2, 1003, 1004, 3])  # FD001 engines 1-3 and FD003 engines 3-4, as pooled
+    part = TaskData(name="t", task=RUL_TASK, groups=groups, targets=np.arange(5.0))
+    monkeypatch.setattr(X, "own_splits", lambda *a, **k: TaskSplits(part, part, part))
+    own, mine = C.case_splits(ctx, pooled, "FD001", 0)
+    assert own.test is part and mine.test.groups.tolist() == [1, 2, 3] and mine.test.targets.tolist() == [0, 1, 4]
+    own, mine = C.case_splits(ctx, alone, "FD002", 0)
+    assert mine is own
 
 
 def test_the_dirty_check_watches_the_code_from_the_repository_top():

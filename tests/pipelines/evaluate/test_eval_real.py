@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from plantpulse.pipelines.evaluate import experiments as X
+from plantpulse.pipelines.evaluate.cmapss import case_splits, trained_subsets
 from plantpulse.pipelines.evaluate.protocols import PROTOCOLS, run_protocols
 from plantpulse.pipelines.evaluate.records import BUDGETS, EvalContext
 
@@ -75,10 +76,11 @@ def test_cmapss_test_engines_never_train_and_validation_is_by_engine(ctx):
     assert len(np.unique(splits.test.groups)) == len(splits.test)  # one window per test engine
     for index, subset in enumerate(("FD001", "FD002", "FD003", "FD004")):  # each per-task MoE's own split
         spec = X.task_spec(ctx, "cmapss", 0, name=f"cmapss-{subset}", subsets=[subset])
-        own = X.own_splits(ctx, spec, "cmapss", 0, "rul:turbofan")
+        own, mine = case_splits(ctx, spec, subset, 0)  # own: what it trained on (maybe pooled subsets)
         assert own.train.sensor.shape[1] == 50 and not set(own.train.groups) & set(own.val.groups)
+        assert subset in trained_subsets(spec, subset)
         whole = splits.test.groups[splits.test.groups // 1000 == index] % 1000
-        assert np.array_equal(own.test.groups % 1000, whole)  # the same NASA test engines, in order
+        assert np.array_equal(mine.test.groups % 1000, whole)  # the same NASA test engines, in order
 
 
 def test_cwru_cross_load_and_unseen_size_splits(ctx):

@@ -1,0 +1,57 @@
+"""Validation RMSE of C-MAPSS checkpoints per subset, for models trained on one subset or on
+several pooled: each checkpoint is scored on the validation cuts of every subset it was trained on
+(the last window of each randomly cut validation engine, all of them), built with the checkpoint's
+own seed, window and subsets, prediction and truth clipped to [0, cap]. Validation only.
+
+    PLANTPULSE_DATASETS=/path/to/datasets python benchmarks/cmapss_subset_val.py A.safetensors B.safetensors ...
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its thread pool
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import ast
+from pathlib import Path
+
+CAP = 125.0
+
+
+def _value(field):
+    """A metadata field as written (a Python literal in text) or already parsed."""
+    return ast.literal_eval(field) if isinstance(field, str) else field
+
+
+def main() -> None:
+    from plantpulse.model.moe.checkpoint import load_checkpoint
+    from plantpulse.pipelines.evaluate.moe import outputs
+    from plantpulse.pipelines.evaluate.scoring import rul_scores
+    from plantpulse.pipelines.train.tasks import build_bundle
+    from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoints", type=Path, nargs="+", help="C-MAPSS teacher checkpoints")
+    parser.add_argument("--datasets", default=os.environ.get("PLANTPULSE_DATASETS", "../shared/datasets"))
+    opts = parser.parse_args()
+    print("| checkpoint | trained on | seed | subset | validation rows | validation RMSE |")
+    print("|---|---|---:|---|---:|---:|")
+    for path in opts.checkpoints:
+        model, meta = load_checkpoint(path)
+        extra = meta.extra
+        options = _value(extra["bundle_options"])["cmapss"]
+        seed = int(_value(extra["seed"]))
+        subsets = list(options["subsets"])
+        val = build_bundle("cmapss", opts.datasets, seed=seed, **options).splits[RUL_TASK.name].val
+        out = outputs(model.eval(), val)
+        for index, subset in enumerate(subsets):
+            rows = (val.groups // 1000) == index
+            rmse = rul_scores(out["mean"][rows], out["target"][rows], CAP)["rmse"]
+            print(f"| {path.name} | {'+'.join(subsets)} | {seed} | {subset} | {int(rows.sum())} | {rmse:.2f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
