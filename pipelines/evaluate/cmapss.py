@@ -101,11 +101,12 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
 
 def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, part: TaskSplits,
                       whole: TaskSplits, index: int, seed: int, long: TaskSplits | None = None,
-                      pooled: str = "") -> None:
+                      pooled: str = "", pooled_short: TaskSplits | None = None) -> None:
     """The baselines of one subset: ``part`` its 30-cycle windows, ``whole``/``index`` the bundle they
     come from and the subset's index there (for the raw histories), ``long`` the per-task MoE's own
     longer windows (gradient boosting is also fitted on those: the stronger of the two is the bar),
-    ``pooled`` the subsets ``long`` trains on when the MoE's case pools them (e.g. ``FD001+FD003``)."""
+    ``pooled`` the subsets ``long`` trains on when the MoE's case pools them (e.g. ``FD001+FD003``),
+    ``pooled_short`` then the 30-cycle windows of those pooled engines (scored on this subset's test)."""
     import time
 
     b = ctx.budget
@@ -123,6 +124,9 @@ def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, 
         engines = f", {pooled} engines" if pooled else ""
         runs[f"Gradient boosting ({long.train.sensor.shape[1]}-cycle window features{engines})"] = partial(
             B.gbm_rul, long.train, long.val, long.test, b.gbm_iter, seed, b.max_rows)
+    if pooled_short is not None:  # the MoE saw the pooled engines: so does gradient boosting on 30-cycle windows
+        runs[f"Gradient boosting (window features, {pooled} engines)"] = partial(
+            B.gbm_rul, pooled_short.train, pooled_short.val, pooled_short.test, b.gbm_iter, seed, b.max_rows)
     for label, fit in runs.items():
         start = time.perf_counter()
         pred = fit()
@@ -149,26 +153,12 @@ def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, kee
         part = X.bundle(ctx, "cmapss", seed, subsets=[name]).splits[RUL_TASK.name]
         trained = trained_subsets(spec, name)
         label = "+".join(trained) if len(trained) > 1 else ""
+        short = X.bundle(ctx, "cmapss", seed, subsets=trained).splits[RUL_TASK.name] if label else None
         _subset_baselines(ctx, rows, name, part, part, 0, seed, long=TaskSplits(own.train, own.val, mine.test),
-                          pooled=label)
-        if label:  # the MoE saw the pooled engines: so does gradient boosting on 30-cycle windows
-            pooled = X.bundle(ctx, "cmapss", seed, subsets=trained).splits[RUL_TASK.name]
-            _pooled_gbm(ctx, rows, name, pooled, _subset(pooled, trained.index(name)).test, label, seed)
+                          pooled=label, pooled_short=short and TaskSplits(
+                              short.train, short.val, _subset(short, trained.index(name)).test))
     if seed == ctx.seeds[0]:
         keep["teacher"] = {k: np.concatenate(v) for k, v in collected.items()}
-
-
-def _pooled_gbm(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, pooled: TaskSplits, test, label: str,
-                seed: int) -> None:
-    """Gradient boosting on 30-cycle window features of the pooled subsets' training engines (rounds
-    chosen on their pooled validation cuts), scored on subset ``name``'s test engines."""
-    import time
-
-    start = time.perf_counter()
-    pred = B.gbm_rul(pooled.train, pooled.val, test, ctx.budget.gbm_iter, seed, ctx.budget.max_rows)
-    row = f"Gradient boosting (window features, {label} engines)"
-    rows.setdefault(row, RowBuilder(row, "baseline")).add(
-        name, rul_scores(pred.mean, test.targets, B.CAP, pred.lower, pred.upper), seed, time.perf_counter() - start)
 
 
 def _quantile_mlp(ctx: EvalContext, splits: TaskSplits, index: int, name: str, seed: int) -> B.RulPrediction:
