@@ -2,6 +2,9 @@
 several pooled: each checkpoint is scored on the validation cuts of every subset it was trained on
 (the last window of each randomly cut validation engine, all of them), built with the checkpoint's
 own seed, window and subsets, prediction and truth clipped to [0, cap]. Validation only.
+``--option key=value`` overrides one of the checkpoint's task-builder options for every checkpoint
+(e.g. ``min_history=20``: score teachers trained without short histories on the validation cuts of
+those trained with them, so both are compared on the same rows).
 
     PLANTPULSE_DATASETS=/path/to/datasets python benchmarks/cmapss_subset_val.py A.safetensors B.safetensors ...
 """
@@ -35,13 +38,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", type=Path, nargs="+", help="C-MAPSS teacher checkpoints")
     parser.add_argument("--datasets", default=os.environ.get("PLANTPULSE_DATASETS", "../shared/datasets"))
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="task-builder option for every checkpoint, the value a Python literal")
     opts = parser.parse_args()
+    overrides = {}
+    for item in opts.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--option {item!r}: expected KEY=VALUE, e.g. min_history=20")
+        overrides[key] = ast.literal_eval(value)
     print("| checkpoint | trained on | seed | subset | validation rows | validation RMSE |")
     print("|---|---|---:|---|---:|---:|")
     for path in opts.checkpoints:
         model, meta = load_checkpoint(path)
         extra = meta.extra
-        options = _value(extra["bundle_options"])["cmapss"]
+        options = {**_value(extra["bundle_options"])["cmapss"], **overrides}
         seed = int(_value(extra["seed"]))
         subsets = list(options["subsets"])
         val = build_bundle("cmapss", opts.datasets, seed=seed, **options).splits[RUL_TASK.name].val

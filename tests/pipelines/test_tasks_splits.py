@@ -96,6 +96,22 @@ def test_cmapss_windows_targets_and_padding():
     assert len(last) == 2
 
 
+def test_cmapss_short_histories_start_at_min_history_and_keep_the_last_window():
+    unit = np.repeat([1, 2], [10, 3]).astype(np.int32)
+    cycle = np.concatenate([np.arange(1, 11), np.arange(1, 4)]).astype(np.int32)
+    runs = RunSet(unit=unit, cycle=cycle, settings=np.zeros((13, 3), np.float32),
+                  sensors=np.tile(cycle[:, None], (1, 21)).astype(np.float32))
+    series, starts, units, to_end = cmapss.unit_windows(runs, window=5, stride=1, min_history=2)
+    assert units.tolist() == [1] * 9 + [2] * 2  # unit 1 ends a window at cycles 2..10, unit 2 at 2..3
+    assert to_end.tolist() == [8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 0]
+    assert series[starts[0]:starts[0] + 5, 3].tolist() == [1, 1, 1, 1, 2]  # history of 2 cycles, padded
+    assert series[starts[8]:starts[8] + 5, 3].tolist() == [6, 7, 8, 9, 10]
+    plain, last, _, _ = cmapss.unit_windows(runs, window=5, stride=1, last_only=True)
+    padded, last_padded, _, _ = cmapss.unit_windows(runs, window=5, stride=1, last_only=True, min_history=2)
+    for a, b in zip(last, last_padded, strict=True):  # a test engine's last window does not change
+        assert np.array_equal(plain[a:a + 5], padded[b:b + 5])
+
+
 @pytest.mark.parametrize("fractions", [(0.7, 0.15, 0.15), (0.5, 0.25, 0.25)])
 def test_cwru_time_segments_are_disjoint_and_cover_the_recording(fractions):
     parts = cwru.segments(1000, fractions)

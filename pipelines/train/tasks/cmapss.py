@@ -50,12 +50,14 @@ def run_table(runs: RunSet) -> np.ndarray:
     return np.concatenate([runs.settings, runs.sensors], axis=1)
 
 
-def unit_windows(runs: RunSet, window: int, stride: int, last_only: bool = False
+def unit_windows(runs: RunSet, window: int, stride: int, last_only: bool = False, min_history: int = 0
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Window layout over one run set.
 
     Returns (series (L, 24) with every unit left-padded to at least ``window`` rows,
     starts (N,), unit (N,), cycles_to_end (N,) = last cycle of the unit - window's last cycle).
+    ``min_history`` (0: off): the first window of each unit ends at that cycle instead of at cycle
+    ``window``, left-padded with the unit's first cycle, as a test engine with a shorter history is.
     """
     table = run_table(runs)
     pieces, starts, units, to_end = [], [], [], []
@@ -63,7 +65,7 @@ def unit_windows(runs: RunSet, window: int, stride: int, last_only: bool = False
     for unit in runs.units:
         rows = np.flatnonzero(runs.unit == unit)
         block = table[rows]
-        pad = max(0, window - len(block))
+        pad = max(0, window - len(block), window - min_history if min_history else 0)
         block = np.concatenate([np.repeat(block[:1], pad, axis=0), block])
         local = window_starts(0, len(block), window, stride)
         if last_only:
@@ -103,10 +105,12 @@ def truncated_last_windows(units: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int = 30, stride: int = 1,
           val_fraction: float = 0.2, val_windows: int = MIN_VAL_WINDOWS, seed: int = 0, verify: str = "sizes",
-          condition_norm: bool = True, legacy_layout: bool = False, **_: object) -> TaskBundle:
+          condition_norm: bool = True, legacy_layout: bool = False, min_history: int = 0, **_: object) -> TaskBundle:
     """C-MAPSS as a :class:`TaskBundle`; groups are ``subset_index * 1000 + engine``.
     ``condition_norm``: standardise per operating regime, chosen from the data, and drop constant
-    channels; ``val_windows``: validation cuts per subset (see the module docstring).
+    channels; ``val_windows``: validation cuts per subset (see the module docstring);
+    ``min_history``: also train on, and cut validation engines at, histories shorter than the
+    window (from that many cycles on, left-padded), as NASA's shortest test engines are (0: off).
     ``legacy_layout``: the data of checkpoints made before this protocol (all 24 channels, six
     fixed operating conditions in float32-era code, every window of the validation engines), so
     those checkpoints are scored on the inputs they were trained for."""
@@ -119,10 +123,11 @@ def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int =
         val_mask, _ = split_groups(subset.train.units, (val_fraction, 1 - val_fraction), seed + index)
         val_units = subset.train.units[val_mask]
         train_rows.append(run_table(subset.train)[~np.isin(subset.train.unit, val_units)])
-        series, starts, units, to_end = unit_windows(subset.train, window, stride)
+        series, starts, units, to_end = unit_windows(subset.train, window, stride, min_history=min_history)
         keep = ~np.isin(units, val_units)
         parts["train"].append((series, starts[keep], index * 1000 + units[keep], to_end[keep]))
-        v_series, v_starts, v_units, v_to_end = unit_windows(subset.train, window, 1 if not legacy_layout else stride)
+        v_series, v_starts, v_units, v_to_end = unit_windows(subset.train, window, 1 if not legacy_layout else stride,
+                                                             min_history=min_history)
         in_val = np.flatnonzero(np.isin(v_units, val_units))
         cut = in_val if legacy_layout else in_val[truncated_last_windows(
             v_units[in_val], max(val_windows, 1), seed * 7919 + index)]
@@ -145,6 +150,7 @@ def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int =
     notes = {"subsets": list(subsets), "window": window, "stride": stride, "rul_cap": RUL_TASK.rul_cap,
              "condition_norm": condition_norm, "regimes": stats.get("regimes", 1),
              "dropped_channels": list(stats.get("dropped", ())), "val_windows": val_windows,
+             **({"min_history": min_history} if min_history else {}),
              **{f"{k}_windows": len(v[0]) for k, v in splits.items()}}
     return TaskBundle("cmapss", tasks, (pretrain,), {ASSET: stats}, notes)
 
