@@ -51,6 +51,19 @@ def case_splits(ctx: EvalContext, spec, name: str, seed: int) -> tuple[TaskSplit
     return own, (own if trained == [name] else _subset(own, trained.index(name)))
 
 
+def case_data(spec, name: str) -> tuple[str, dict]:
+    """What the per-task MoE of subset ``name`` trains on beyond the subset's own full windows, in
+    words for a baseline row's label ("" when nothing: e.g. "FD001+FD003 engines", "histories
+    from 20 cycles"), and the task-builder options that give gradient boosting the same data on
+    its 30-cycle windows."""
+    options = {k: v for k, v in spec.bundle_options.get("cmapss", {}).items() if k != "window"}
+    trained = trained_subsets(spec, name)
+    words = ["+".join(trained) + " engines"] if len(trained) > 1 else []
+    if options.get("min_history"):
+        words.append(f"histories from {options['min_history']} cycles")
+    return ", ".join(words), {**options, "subsets": trained}
+
+
 def _subset(splits: TaskSplits, index: int) -> TaskSplits:
     def pick(data):
         return data.subset(data.groups // 1000 == index)
@@ -105,8 +118,9 @@ def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, 
     """The baselines of one subset: ``part`` its 30-cycle windows, ``whole``/``index`` the bundle they
     come from and the subset's index there (for the raw histories), ``long`` the per-task MoE's own
     longer windows (gradient boosting is also fitted on those: the stronger of the two is the bar),
-    ``pooled`` the subsets ``long`` trains on when the MoE's case pools them (e.g. ``FD001+FD003``),
-    ``pooled_short`` then the 30-cycle windows of those pooled engines (scored on this subset's test)."""
+    ``pooled`` what the MoE's case trains on beyond the subset's own full windows, in words (e.g.
+    ``FD001+FD003 engines``: :func:`case_data`), ``pooled_short`` then the 30-cycle windows of that
+    same data (scored on this subset's test)."""
     import time
 
     b = ctx.budget
@@ -121,11 +135,11 @@ def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, 
     }
     if long is not None:
         assert np.array_equal(long.test.targets, truth), "the long windows must score the same test engines"
-        engines = f", {pooled} engines" if pooled else ""
+        engines = f", {pooled}" if pooled else ""
         runs[f"Gradient boosting ({long.train.sensor.shape[1]}-cycle window features{engines})"] = partial(
             B.gbm_rul, long.train, long.val, long.test, b.gbm_iter, seed, b.max_rows)
     if pooled_short is not None:  # the MoE saw the pooled engines: so does gradient boosting on 30-cycle windows
-        runs[f"Gradient boosting (window features, {pooled} engines)"] = partial(
+        runs[f"Gradient boosting (window features, {pooled})"] = partial(
             B.gbm_rul, pooled_short.train, pooled_short.val, pooled_short.test, b.gbm_iter, seed, b.max_rows)
     for label, fit in runs.items():
         start = time.perf_counter()
@@ -152,8 +166,8 @@ def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, kee
             collected.setdefault(key, []).append(outs[key])
         part = X.bundle(ctx, "cmapss", seed, subsets=[name]).splits[RUL_TASK.name]
         trained = trained_subsets(spec, name)
-        label = "+".join(trained) if len(trained) > 1 else ""
-        short = X.bundle(ctx, "cmapss", seed, subsets=trained).splits[RUL_TASK.name] if label else None
+        label, options = case_data(spec, name)
+        short = X.bundle(ctx, "cmapss", seed, **options).splits[RUL_TASK.name] if label else None
         _subset_baselines(ctx, rows, name, part, part, 0, seed, long=TaskSplits(own.train, own.val, mine.test),
                           pooled=label, pooled_short=short and TaskSplits(
                               short.train, short.val, _subset(short, trained.index(name)).test))

@@ -287,6 +287,24 @@ def test_a_recipe_case_can_pool_subsets_and_is_scored_on_its_own_engines(tmp_pat
     assert mine is own
 
 
+def test_gradient_boosting_is_offered_the_data_of_the_case(tmp_path: Path):
+    """Whatever a case adds to a subset's full windows (pooled engines, short histories) is named
+    in the baseline row fitted on the same data, with the same task-builder options."""
+    from plantpulse.pipelines.evaluate import cmapss as C
+    from plantpulse.pipelines.evaluate import experiments as X
+
+    ctx = _ctx("per-task", tmp_path)
+    cases = {"cmapss-FD004": {"options": {"subsets": ["FD004", "FD002"], "min_history": 20}},
+             "cmapss-FD002": {"options": {"min_history": 20}}}
+    recipe = {**ctx.budget.recipes["cmapss"], "cases": cases}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
+    spec = {n: X.task_spec(ctx, "cmapss", 0, name=f"cmapss-{n}", subsets=[n]) for n in ("FD001", "FD002", "FD004")}
+    assert C.case_data(spec["FD004"], "FD004") == (
+        "FD004+FD002 engines, histories from 20 cycles", {"subsets": ["FD004", "FD002"], "min_history": 20})
+    assert C.case_data(spec["FD002"], "FD002") == ("histories from 20 cycles", {"subsets": ["FD002"], "min_history": 20})
+    assert C.case_data(spec["FD001"], "FD001")[0] == ""
+
+
 def test_the_dirty_check_watches_the_code_from_the_repository_top():
     """git runs in the package's folder; relative paths there matched nothing, so a run on changed
     code was reported as clean."""
