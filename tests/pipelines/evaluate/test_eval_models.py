@@ -155,7 +155,7 @@ def test_per_task_budget_trains_each_task_alone_with_its_recipe(tmp_path: Path):
     spec = X.task_spec(ctx, "cmapss", 1, name="cmapss-FD002", subsets=["FD002"])
     assert (spec.name, spec.datasets, spec.tasks) == ("cmapss-FD002-s1", ("cmapss",), ("rul:turbofan",))
     assert spec.pretrain and not spec.distill and spec.epochs == {"pretrain": 2, "finetune": 12}
-    assert spec.bundle_options == {"cmapss": {"window": 50, "subsets": ["FD002"]}}
+    assert spec.bundle_options == {"cmapss": {"window": 50, "subsets": ["FD002"], "min_history": 20}}
     commands = train_commands(ctx, spec)
     assert [c.split(" train ")[1].split()[:2] for c in commands] == [["--stage", "pretrain"], ["--stage", "finetune"]]
     assert all("--pretrain-epochs 2 --finetune-epochs 12 --distill-epochs 0" in c for c in commands)
@@ -242,7 +242,9 @@ def test_report_says_the_per_task_budget_trains_one_model_per_task():
     line = budget_line(BUDGETS["per-task"].model_dump(mode="json"))
     assert "one MoE per task" in line and ("cmapss 2 pre-training + 12 fine-tuning epochs with window=50 "
                                            "(cmapss-FD001: RUL squared-error weight 1.0, subsets=['FD001', 'FD003']) "
-                                           "(cmapss-FD003: RUL squared-error weight 1.0, subsets=['FD003', 'FD001'])") in line
+                                           "(cmapss-FD002: min_history=20) "
+                                           "(cmapss-FD003: RUL squared-error weight 1.0, subsets=['FD003', 'FD001']) "
+                                           "(cmapss-FD004: min_history=20)") in line
     assert "reduced from" not in line and "Only cmapss, cwru, weld, ai4i2020, maintnet, azure_pdm run every seed" in line
 
 
