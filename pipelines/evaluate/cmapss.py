@@ -114,12 +114,12 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
 
 def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, part: TaskSplits,
                       whole: TaskSplits, index: int, seed: int, long: TaskSplits | None = None,
-                      pooled: str = "", pooled_short: TaskSplits | None = None) -> None:
+                      case: str = "", case_short: TaskSplits | None = None) -> None:
     """The baselines of one subset: ``part`` its 30-cycle windows, ``whole``/``index`` the bundle they
     come from and the subset's index there (for the raw histories), ``long`` the per-task MoE's own
     longer windows (gradient boosting is also fitted on those: the stronger of the two is the bar),
-    ``pooled`` what the MoE's case trains on beyond the subset's own full windows, in words (e.g.
-    ``FD001+FD003 engines``: :func:`case_data`), ``pooled_short`` then the 30-cycle windows of that
+    ``case`` what the MoE's case trains on beyond the subset's own full windows, in words (e.g.
+    ``FD001+FD003 engines``: :func:`case_data`), ``case_short`` then the 30-cycle windows of that
     same data (scored on this subset's test)."""
     import time
 
@@ -135,12 +135,12 @@ def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, 
     }
     if long is not None:
         assert np.array_equal(long.test.targets, truth), "the long windows must score the same test engines"
-        engines = f", {pooled}" if pooled else ""
+        engines = f", {case}" if case else ""
         runs[f"Gradient boosting ({long.train.sensor.shape[1]}-cycle window features{engines})"] = partial(
             B.gbm_rul, long.train, long.val, long.test, b.gbm_iter, seed, b.max_rows)
-    if pooled_short is not None:  # the MoE saw the pooled engines: so does gradient boosting on 30-cycle windows
-        runs[f"Gradient boosting (window features, {pooled})"] = partial(
-            B.gbm_rul, pooled_short.train, pooled_short.val, pooled_short.test, b.gbm_iter, seed, b.max_rows)
+    if case_short is not None:  # the MoE saw the case's data: so does gradient boosting on 30-cycle windows
+        runs[f"Gradient boosting (window features, {case})"] = partial(
+            B.gbm_rul, case_short.train, case_short.val, case_short.test, b.gbm_iter, seed, b.max_rows)
     for label, fit in runs.items():
         start = time.perf_counter()
         pred = fit()
@@ -169,7 +169,7 @@ def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, kee
         label, options = case_data(spec, name)
         short = X.bundle(ctx, "cmapss", seed, **options).splits[RUL_TASK.name] if label else None
         _subset_baselines(ctx, rows, name, part, part, 0, seed, long=TaskSplits(own.train, own.val, mine.test),
-                          pooled=label, pooled_short=short and TaskSplits(
+                          case=label, case_short=short and TaskSplits(
                               short.train, short.val, _subset(short, trained.index(name)).test))
     if seed == ctx.seeds[0]:
         keep["teacher"] = {k: np.concatenate(v) for k, v in collected.items()}
