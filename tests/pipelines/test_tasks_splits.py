@@ -182,3 +182,9 @@ def test_weld_image_label_by_severity():
 def test_bundle_registry_matches_the_dataset_registry():
     from plantpulse.data.datasets import dataset_names
     assert BUNDLES.names() == dataset_names()
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "20", True])
+def test_cmapss_min_history_must_be_a_whole_number_of_cycles(tmp_path, bad):
+    with pytest.raises(ValueError, match="min_history.*whole number of cycles"):
+        cmapss.build(tmp_path, min_history=bad)

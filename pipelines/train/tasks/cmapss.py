@@ -114,6 +114,9 @@ def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int =
     ``legacy_layout``: the data of checkpoints made before this protocol (all 24 channels, six
     fixed operating conditions in float32-era code, every window of the validation engines), so
     those checkpoints are scored on the inputs they were trained for."""
+    if isinstance(min_history, bool) or not isinstance(min_history, int) or min_history < 0:
+        raise ValueError(f"cmapss option min_history={min_history!r}: expected a whole number of cycles >= 0 "
+                         f"(0 = off), e.g. --dataset-option=cmapss.min_history=20")
     data = load_dataset("cmapss", root, verify=verify, subsets=subsets)
     channels = channel_names()
     parts: dict[str, list] = {"train": [], "val": [], "test": []}
