@@ -12,8 +12,11 @@ with DATASET a comma-separated list, one joint model of their tasks), seed 0
 (``--finetune-epochs``, ``--lr``, ``--batch-size``, ``--patience``, ``--class-weight-power``,
 ``--model-option``, ``--dataset-option``, ``--adapter-epochs``). The validation figures are read
 from the teacher checkpoint the run publishes (whole validation split, up to 5,000 rows), and with
-``--adapter-epochs`` also from the adapted one (``val_adapted``). Runs one variant at a
-time on one thread; start one process per free core.
+``--adapter-epochs`` also from the adapted one (``val_adapted``). With the dataset option
+``holdout`` (``--dataset-option=DATASET.holdout=0.5``) a share of the validation groups replaces the
+test split and the dataset's test rows are not built at all; the teacher's figures on those
+held-out groups, which early stopping never saw, are printed too (``holdout``). Runs one variant
+at a time on one thread; start one process per free core.
 """
 
 from __future__ import annotations
@@ -73,15 +76,16 @@ def run_variant(work: Path, tag: str, dataset: str, args: list[str], datasets_di
         if done.returncode:
             raise SystemExit(f"variant {tag} failed:\n{shlex.join(line)}\n{done.stderr[-2000:]}")
     wall = time.perf_counter() - start
-    def validation(kind: str) -> dict[str, dict[str, float]] | None:
+    def validation(kind: str, split: str = "val") -> dict[str, dict[str, float]] | None:
         found = sorted((home / "models").glob(f"{tag}-{kind}-v*.safetensors"))
         if not found:
             return None
-        val = read_metadata(found[-1]).metrics.get("val", {})
+        val = read_metadata(found[-1]).metrics.get(split, {})
         return {task: {k: round(float(v), 4) for k, v in got.items()} for task, got in val.items()}
 
+    held = any(".holdout=" in a for a in args)  # then the run's "test" split is held-out validation
     record = {"tag": tag, "dataset": dataset, "options": " ".join(args), "wall_s": round(wall, 1),
-              "val": validation("teacher"),
+              "val": validation("teacher"), **({"holdout": validation("teacher", "test")} if held else {}),
               "commands": [shlex.join(line).replace(str(work), "<work-dir>") for line in lines]}
     adapted = validation("adapted")  # --adapter-epochs: per-task adapters on the frozen joint backbone
     return record | ({"val_adapted": adapted} if adapted is not None else {})
@@ -107,7 +111,8 @@ def main() -> None:
                 raise SystemExit(f"{opts.variants}: unknown dataset {unknown[0]!r} in {tag}; known: {', '.join(TASKS)}")
             rows.append(run_variant(work, tag, dataset, args, opts.datasets))
             record = rows[-1]
-            for key, label in (("val", tag), ("val_adapted", f"{tag} + adapters")):
+            for key, label in (("val", tag), ("holdout", f"{tag}, held-out validation"),
+                               ("val_adapted", f"{tag} + adapters")):
                 if key not in record:
                     continue
                 shown = "; ".join(f"{task if len(record[key]) > 1 else ''} "

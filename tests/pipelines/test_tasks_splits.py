@@ -8,11 +8,14 @@ import pytest
 from plantpulse.data.core.errors import InputDataError
 from plantpulse.data.datasets.azure_pdm import EventLog
 from plantpulse.data.datasets.cmapss import RunSet
-from plantpulse.model.moe.training import TaskData
+from plantpulse.model.moe.config import TaskSpec
+from plantpulse.model.moe.training import TaskData, TaskSplits
 from plantpulse.pipelines.train.tasks import BUNDLES, ai4i, azure, cmapss, cwru, maintnet, weld
+from plantpulse.pipelines.train.tasks.base import TaskBundle
 from plantpulse.pipelines.train.tasks.splits import (
     Standardizer,
     assert_disjoint,
+    hold_out_validation,
     split_groups,
     time_split,
 )
@@ -188,3 +191,61 @@ def test_bundle_registry_matches_the_dataset_registry():
 def test_cmapss_min_history_must_be_a_whole_number_of_cycles(tmp_path, bad):
     with pytest.raises(ValueError, match="min_history.*whole number of cycles"):
         cmapss.build(tmp_path, min_history=bad)
+
+
+def _classification_bundle() -> TaskBundle:
+    spec = TaskSpec(name="fault:x", kind="classification", classes=("a", "b", "c"))
+    def part(name, groups, targets):
+        return TaskData(name=name, task=spec, groups=np.asarray(groups), targets=np.asarray(targets),
+                        texts=tuple(f"{name} {g}" for g in groups))
+    train = part("train", np.arange(30), np.arange(30) % 3)
+    val_groups = np.repeat(np.arange(100, 140), 2)  # 40 groups of two rows each
+    val = part("val", val_groups, (val_groups // 10) % 3)
+    test = part("test", np.arange(500, 520), np.arange(20) % 3)
+    return TaskBundle("x", {"fault:x": TaskSplits(train, val, test)}, ())
+
+
+def test_holdout_moves_whole_validation_groups_to_test_and_drops_the_test_rows():
+    bundle = _classification_bundle()
+    held = hold_out_validation(bundle, 0.5, seed=3)
+    parts, before = held.splits["fault:x"], bundle.splits["fault:x"]
+    assert parts.train is before.train
+    assert len(parts.val) + len(parts.test) == len(before.val)
+    assert not set(parts.test.groups) & set(before.test.groups)  # the dataset's test rows are gone
+    assert set(parts.test.groups) <= set(before.val.groups)
+    assert_disjoint({"val": parts.val.groups, "held out": parts.test.groups})
+    assert set(parts.test.texts) <= set(before.val.texts)  # rows keep their inputs
+    for side in (parts.val, parts.test):  # stratified: every class on both sides
+        assert set(side.targets.tolist()) == {0, 1, 2}
+    assert held.notes["holdout"] == {"share": 0.5, "groups": 20, "of": 40}
+    again = hold_out_validation(bundle, 0.5, seed=3).splits["fault:x"]
+    assert np.array_equal(again.test.groups, parts.test.groups)
+    other = hold_out_validation(bundle, 0.5, seed=4).splits["fault:x"]
+    assert not np.array_equal(other.test.groups, parts.test.groups)
+
+
+@pytest.mark.parametrize("bad", [0, 1, -0.5, 1.5, True, "0.5"])
+def test_holdout_share_must_be_between_zero_and_one(bad):
+    with pytest.raises(InputDataError, match="holdout.*between 0 and 1"):
+        hold_out_validation(_classification_bundle(), bad, seed=0)
+
+
+def test_holdout_refuses_a_validation_split_too_small_to_divide():
+    bundle = _classification_bundle()
+    parts = bundle.splits["fault:x"]
+    one = TaskSplits(parts.train, parts.val.subset(np.flatnonzero(parts.val.groups == 100)), parts.test)
+    with pytest.raises(InputDataError, match="too few"):
+        hold_out_validation(TaskBundle("x", {"fault:x": one}, ()), 0.5, seed=0)
+
+
+def test_build_bundle_applies_holdout_for_any_dataset(monkeypatch):
+    from plantpulse.pipelines.train import tasks
+    seen = {}
+    def fake(root, **options):
+        seen.update(options)
+        return _classification_bundle()
+    monkeypatch.setitem(tasks.BUNDLES._items, "fake", fake)
+    held = tasks.build_bundle("fake", "/nowhere", seed=2, holdout=0.25)
+    assert "holdout" not in seen and seen["seed"] == 2  # the builder never sees the option
+    assert held.notes["holdout"]["share"] == 0.25
+    assert tasks.build_bundle("fake", "/nowhere", seed=2).splits["fault:x"].test.groups.min() == 500

@@ -24,6 +24,7 @@ from typing import Any
 from plantpulse.data.core.registry import Registry
 from plantpulse.pipelines.train.tasks import ai4i, azure, cmapss, cwru, maintnet, weld
 from plantpulse.pipelines.train.tasks.base import TaskBundle
+from plantpulse.pipelines.train.tasks.splits import hold_out_validation
 
 BUNDLES: Registry[Callable[..., TaskBundle]] = Registry("task dataset")
 BUNDLES.add("cmapss", cmapss.build)
@@ -35,8 +36,14 @@ BUNDLES.add("weld_surface_yolo", weld.build)
 
 
 def build_bundle(name: str, root: Path | str, **options: Any) -> TaskBundle:
-    """Build dataset ``name``'s tasks from the datasets folder ``root`` (see the table above)."""
-    return BUNDLES.get(name)(root, **options)
+    """Build dataset ``name``'s tasks from the datasets folder ``root`` (see the table above).
+
+    ``holdout`` (any dataset, off by default): the share of validation groups that replaces the
+    test split, for recipe comparisons that must not read test data
+    (:func:`~plantpulse.pipelines.train.tasks.splits.hold_out_validation`)."""
+    holdout = options.pop("holdout", None)
+    bundle = BUNDLES.get(name)(root, **options)
+    return bundle if holdout is None else hold_out_validation(bundle, holdout, int(options.get("seed", 0)) + 7919)
 
 
 __all__ = ["BUNDLES", "TaskBundle", "build_bundle"]

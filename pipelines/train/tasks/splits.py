@@ -7,11 +7,13 @@ source image, product) *before* windowing, then fit the standardiser on the trai
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from plantpulse.data.core.errors import InputDataError
+from plantpulse.model.moe.training.data import TaskSplits
+from plantpulse.pipelines.train.tasks.base import TaskBundle
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -93,3 +95,39 @@ class Standardizer:
 
     def to_dict(self) -> dict[str, list]:
         return {"channels": list(self.channels), "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+def hold_out_validation(bundle: TaskBundle, share: float, seed: int) -> TaskBundle:
+    """``bundle`` with a ``share`` of its validation groups moved to the test split, and its own
+    test rows dropped: the option ``holdout`` of every builder (``build_bundle``).
+
+    A recipe comparison reads the validation figure of the epoch that early stopping chose on the
+    same rows, which flatters whatever swings most from epoch to epoch. Held-out validation groups
+    are never seen by early stopping, and the dataset's test rows are not in the bundle at all, so
+    a run with this option can be scored on them (its "test" metrics) without reading test data.
+    Whole groups move (a unit's rows stay together), the same groups for every task of the bundle,
+    stratified by class when the first task with one label per row is a classification task.
+    """
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+        raise InputDataError(f"holdout {share!r}: give the share of validation groups to hold out, "
+                             "a number between 0 and 1 (e.g. --dataset-option=maintnet.holdout=0.5).")
+    vals = [s.val for s in bundle.splits.values() if s.val is not None and len(s.val)]
+    if not vals:
+        raise InputDataError(f"holdout: dataset {bundle.dataset} has no validation rows to hold out.")
+    groups = np.unique(np.concatenate([v.groups for v in vals]))
+    labels = np.full(len(groups), -1, dtype=np.int64)
+    first = next((v for v in vals if v.task is not None and v.task.kind == "classification"
+                  and np.asarray(v.targets).ndim == 1), None)
+    if first is not None:
+        labels[np.searchsorted(groups, first.groups)] = np.asarray(first.targets, dtype=np.int64)
+    held = groups[split_groups(groups, (1 - share, share), seed, stratify=labels)[1]]
+    splits = {}
+    for name, parts in bundle.splits.items():
+        mask = np.isin(parts.val.groups, held)
+        if mask.all() or not mask.any():
+            raise InputDataError(f"holdout {share}: task {name} of {bundle.dataset} has {len(np.unique(parts.val.groups))} "
+                                 "validation group(s), too few to leave some on each side; use a share nearer 0.5.")
+        splits[name] = TaskSplits(parts.train, parts.val.subset(np.flatnonzero(~mask)),
+                                  parts.val.subset(np.flatnonzero(mask)))
+    notes = {**bundle.notes, "holdout": {"share": share, "groups": int(len(held)), "of": int(len(groups))}}
+    return replace(bundle, splits=splits, notes=notes)
