@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from plantpulse.data.core.config.settings import Settings
 from plantpulse.data.core.errors import ConfigError
 from plantpulse.model.moe.config import PRESET_NAMES
+from plantpulse.model.moe.training.runtime import SELECT_BY
 from plantpulse.pipelines.train.job import TrainRequest
 from plantpulse.pipelines.train.tasks import BUNDLES
 
@@ -106,6 +107,10 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
                    "steadier choice where positives are rare).")
 @click.option("--patience", type=int, default=DEFAULTS.patience, show_default=True,
               help="Stop a stage after this many epochs without a better validation score.")
+@click.option("--select-by", type=click.Choice(list(SELECT_BY)), default=DEFAULTS.select_by, show_default=True,
+              help="What early stopping reads for classification tasks: headline (1 - macro-F1) or "
+                   "balanced-nll (the true class's negative log-likelihood, averaged per class), which "
+                   "does not jump when one validation row flips.")
 @click.option("--model-option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Change one field of the preset (VALUE read as JSON when it parses), e.g. "
                    "patch_len=8 ffn=dense. Repeatable.")

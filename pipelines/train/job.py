@@ -56,6 +56,7 @@ from plantpulse.model.moe.training import (
 )
 from plantpulse.model.moe.training.calibrate import calibrate_rul
 from plantpulse.model.moe.training.finetune import validation_subset
+from plantpulse.model.moe.training.runtime import SelectBy
 from plantpulse.model.moe.training.validation import evaluate
 from plantpulse.pipelines.train.tasks import BUNDLES, TaskBundle, build_bundle
 
@@ -95,6 +96,9 @@ class TrainRequest(BaseModel):
                                   "average of the weights over about this many epochs (0: the raw weights)")
     rul_mse_weight: float = Field(0.0, ge=0, description="RUL heads train on CRPS plus this times the squared "
                                   "error of the mean, in units of the cap (0: CRPS alone)")
+    select_by: SelectBy = Field("headline", description="early stopping on classification tasks reads "
+                                "1 - macro-F1 ('headline') or the class-balanced negative log-likelihood "
+                                "('balanced-nll') of the validation rows")
     model_overrides: dict[str, Any] = Field(default_factory=dict)
     bundle_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="dataset -> keyword options of its task builder, e.g. "
@@ -120,7 +124,7 @@ class TrainRequest(BaseModel):
                             class_weight_power=self.class_weight_power, image_flips=self.image_flips,
                             image_crop_min=self.image_crop_min,
                             word_dropout=self.word_dropout, average_epochs=self.average_epochs,
-                            rul_mse_weight=self.rul_mse_weight)
+                            rul_mse_weight=self.rul_mse_weight, select_by=self.select_by)
 
 
 @dataclass

@@ -359,3 +359,18 @@ def test_finetune_with_random_crops_runs_on_images():
                    image_crop_min=0.7)
     state = run_finetune(model, [splits], opts, batcher)
     assert state.epoch == 1 and np.isfinite(state.history[0]["score"])
+
+
+def test_select_by_balanced_nll_scores_classification_by_it_and_other_tasks_by_their_headline(setup):
+    from plantpulse.model.moe.training.finetune import validate
+    model, tasks, batcher, opts = setup
+    headline, metrics, scores = validate(model, tasks, batcher, opts)
+    smooth, metrics_nll, scores_nll = validate(model, tasks, batcher, opts.model_copy(update={"select_by": "balanced-nll"}))
+    assert scores_nll[FAULT.name] == pytest.approx(metrics_nll[f"{FAULT.name}/balanced_nll"])
+    assert scores_nll[FAULT.name] > 0 and smooth != headline
+    assert scores[FAULT.name] == pytest.approx(1 - metrics[f"{FAULT.name}/macro_f1"])
+    for other in (RUL.name, ANOMALY.name):  # not classification: unchanged
+        assert scores_nll[other] == pytest.approx(scores[other])
+    assert f"{FAULT.name}/balanced_nll" not in metrics
+    state = run_finetune(model, tasks, opts.model_copy(update={"select_by": "balanced-nll", "epochs": 1}), batcher)
+    assert f"{FAULT.name}/balanced_nll" in state.history[-1]

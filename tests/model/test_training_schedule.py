@@ -15,7 +15,7 @@ from plantpulse.model.moe.training.balance import (
     draw_slots,
     task_probabilities,
 )
-from plantpulse.model.moe.training.finetune import selection_score
+from plantpulse.model.moe.training.finetune import balanced_nll, selection_score
 from plantpulse.model.moe.training.runtime import (
     StageOptions,
     decay_groups,
@@ -105,3 +105,12 @@ def test_selection_scores_follow_the_headline_metrics():
     assert selection_score("rul", {"rmse": 25.0}, 125.0) == pytest.approx(0.2)
     assert selection_score("classification", {"macro_f1": 0.9}, 125.0) == pytest.approx(0.1)
     assert selection_score("anomaly", {"auroc": float("nan")}, 125.0) == 0.5
+
+
+def test_balanced_nll_weighs_every_class_alike():
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.5, 0.5]])
+    target = np.array([0, 0, 0, 1])
+    # class 0: -log 0.9 on three rows; class 1: -log 0.5 on its one row; the two means averaged
+    assert balanced_nll(probs, target) == pytest.approx((-np.log(0.9) - np.log(0.5)) / 2)
+    # a class absent from the rows does not count; a zero probability stays finite
+    assert np.isfinite(balanced_nll(np.array([[1.0, 0.0]]), np.array([1])))

@@ -8,7 +8,9 @@ the MoE balance loss) on its own forward pass, and the task gradients are combin
 the stage's steps; an epoch is one pass over the tasks' training data unless a step count is given.
 After each epoch every task is scored on its validation split — split by unit/asset/recording,
 never by window, and for C-MAPSS made like the test (last windows of cut engines) — by its
-headline test metric (RUL RMSE / cap, 1 - macro-F1, 1 - AUROC); training stops early when their
+headline test metric (RUL RMSE / cap, 1 - macro-F1, 1 - AUROC; with ``select_by="balanced-nll"``
+a classification task by its class-balanced negative log-likelihood instead, :func:`balanced_nll`,
+which does not jump when one row flips); training stops early when their
 mean has not improved for ``patience`` epochs, and the best weights are restored at the end.
 With ``average_epochs`` the weights validated and kept are an exponential moving average of the
 trained ones (:class:`~plantpulse.model.moe.training.runtime.WeightAverage`).
@@ -52,7 +54,7 @@ from plantpulse.model.moe.training.runtime import (
     set_lr,
     update_router_biases,
 )
-from plantpulse.model.moe.training.validation import evaluate
+from plantpulse.model.moe.training.validation import evaluate, predict, task_metrics
 
 
 def validation_subset(data: TaskData, rows: int, seed: int) -> TaskData:
@@ -73,6 +75,15 @@ def selection_score(kind: str, metrics: dict[str, float], rul_cap: float) -> flo
     return 1.0 - metrics["macro_f1"]
 
 
+def balanced_nll(probs: np.ndarray, target: np.ndarray) -> float:
+    """Negative log-likelihood of the true class, averaged within each class present, then over
+    those classes: a smooth stand-in for macro-F1 (every class counts alike, a rare class's few rows
+    included) that does not jump when one row's predicted class flips."""
+    y = np.asarray(target).astype(int)
+    nll = -np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None))
+    return float(np.mean([nll[y == k].mean() for k in np.unique(y)]))
+
+
 def validate(model: PlantPulseModel, tasks: list[TaskSplits], batcher: Batcher, opts: StageOptions
              ) -> tuple[float, dict[str, float], dict[str, float]]:
     """(mean selection score over tasks, metrics per task, selection score per task)."""
@@ -80,8 +91,14 @@ def validate(model: PlantPulseModel, tasks: list[TaskSplits], batcher: Batcher, 
     for splits in tasks:
         spec = splits.train.task
         sub = validation_subset(splits.val, opts.val_batches * opts.batch_size, opts.seed)
-        result = evaluate(model, sub, batcher, opts.batch_size)
-        scores[spec.name] = selection_score(spec.kind, result, spec.rul_cap)
+        if opts.select_by == "balanced-nll" and spec.kind == "classification":
+            outs, loss = predict(model, sub, batcher, opts.batch_size)
+            result = {"loss": loss, **task_metrics(spec.kind, outs, spec.rul_cap),
+                      "balanced_nll": balanced_nll(outs["probs"], outs["target"])}
+            scores[spec.name] = result["balanced_nll"]
+        else:
+            result = evaluate(model, sub, batcher, opts.batch_size)
+            scores[spec.name] = selection_score(spec.kind, result, spec.rul_cap)
         metrics.update({f"{spec.name}/{k}": v for k, v in result.items()})
         metrics[f"{spec.name}/selection"] = scores[spec.name]
     return float(np.mean(list(scores.values()))), metrics, scores

@@ -43,6 +43,10 @@ def autocast(device: torch.device) -> Iterator[None]:
         yield
 
 
+SelectBy = Literal["headline", "balanced-nll"]
+SELECT_BY: tuple[str, ...] = ("headline", "balanced-nll")
+
+
 class StageOptions(BaseModel):
     """Knobs shared by the three stages (frozen; unknown keys rejected)."""
 
@@ -88,6 +92,10 @@ class StageOptions(BaseModel):
                                   "(:class:`WeightAverage`); 0 = the raw weights")
     rul_mse_weight: float = Field(0.0, ge=0, description="RUL heads: CRPS plus this times the squared "
                                   "error of the mean (in units of the cap); 0 = CRPS alone")
+    select_by: SelectBy = Field("headline", description="what early stopping reads on validation for "
+                                "classification tasks: 'headline' (1 - macro-F1) or 'balanced-nll' (the "
+                                "negative log-likelihood of the true class, averaged per class, then over "
+                                "classes); other task kinds always use their headline metric")
     # stage 3
     distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the ground-truth loss")
     temperature: float = Field(2.0, gt=0)
