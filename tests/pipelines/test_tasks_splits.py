@@ -162,7 +162,8 @@ def test_azure_text_and_labels_look_only_where_allowed():
     ("REMOVED & REPLACED #4 ROCKER COVER GASKET.", "cylinder"),
     ("REPLACED R/H MAG. TIMED MAGS.", "ignition"),
     ("REMOVED & REPLACED FUEL SERVO", "fuel"),
-    ("REPLACED MAIN GEAR TIRE", "landing_gear"),
+    ("REMOVED & REPLACED STARTER RING GEAR.", "electrical"),  # the starter names it, not "gear"
+    ("DRESSED RING GEAR TEETH.", "other"),  # an engine gear: "gear" is no keyword
     ("STOP DRILLED CRACK.", "other"),
 ])
 def test_maintnet_labels_come_from_the_action_text(action, system):
