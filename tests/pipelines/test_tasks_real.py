@@ -272,3 +272,29 @@ def test_the_demo_bearings_lie_in_the_test_segment_of_the_same_load_split(datase
         if rec.file_number in CWRU_FILES:
             begin, end = recording_segments(rec, "time", (0.7, 0.15, 0.15), (3,), 0.021, 1024)["test"]
             assert begin <= len(rec.de) - CWRU_BEARING_SAMPLES and end == len(rec.de), rec.file_number
+
+
+def test_maintnet_labels_have_no_engine_gears_and_no_landing_gear_class(datasets_dir: Path):
+    from plantpulse.data.datasets import load_dataset
+    from plantpulse.pipelines.train.tasks.maintnet import CLASSES, system_label
+
+    assert "landing_gear" not in CLASSES and len(CLASSES) == 7
+    data = load_dataset("maintnet", datasets_dir, verify="sizes")
+    gears = [a for a in data.action if "RING GEAR" in a.upper()]
+    assert gears and all(system_label(a) != "landing_gear" for a in gears)
+    counts = build_bundle("maintnet", datasets_dir).notes["label_counts"]
+    assert min(counts.values()) >= 60  # every class has enough rows to be learnt and scored
+
+
+@pytest.mark.parametrize(("name", "task"), [("maintnet", "system:aircraft"), ("cmapss", "rul:turbofan")])
+def test_holdout_scores_on_validation_groups_and_builds_no_test_rows(datasets_dir: Path, name: str, task: str):
+    plain = build_bundle(name, datasets_dir, seed=1).splits[task]
+    held = build_bundle(name, datasets_dir, seed=1, holdout=0.5).splits[task]
+    assert held.train.fingerprint() == plain.train.fingerprint()  # training data unchanged
+    val_groups = set(np.unique(plain.val.groups))
+    assert set(np.unique(held.test.groups)) <= val_groups and set(np.unique(held.val.groups)) <= val_groups
+    assert_disjoint(_groups(held))
+    assert len(held.val) + len(held.test) == len(plain.val)
+    if plain.test.texts is not None:  # MaintNet: the held-out rows are validation texts, no test text
+        assert set(held.test.texts) <= set(plain.val.texts)
+        assert not set(held.test.texts) & set(plain.test.texts)
