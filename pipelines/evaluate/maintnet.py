@@ -5,7 +5,8 @@ into words; the first system in a fixed priority order (electrical, ignition, fu
 exhaust/baffle, cylinder) with a keyword among them names the label — keywords from the
 MaintNet term bank and the logbook's usual abbreviations; actions without one are ``other``.
 Landing gear is no class (two actions in the logbook; the bare word "gear" named engine gears in
-8 of the 10 actions it labelled before this was corrected).
+8 of the 10 actions it labelled before this was corrected), and "wire" is no electrical keyword
+(it named baffle tie, tension and safety wires in 21 of its 24 actions).
 Models see only the PROBLEM text. Rows with an identical (normalised) problem text form one group,
 so a problem text never sits in two splits (70/15/15 %, stratified, re-drawn per seed). Macro-F1
 over the 7 classes. Source caveat: problem texts are cut at 60 characters and actions at 55 in

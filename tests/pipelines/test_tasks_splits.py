@@ -164,6 +164,8 @@ def test_azure_text_and_labels_look_only_where_allowed():
     ("REMOVED & REPLACED FUEL SERVO", "fuel"),
     ("REMOVED & REPLACED STARTER RING GEAR.", "electrical"),  # the starter names it, not "gear"
     ("DRESSED RING GEAR TEETH.", "other"),  # an engine gear: "gear" is no keyword
+    ("SECURED BAFFLE SEAL W/ SAFETY WIRE.", "exhaust_baffle"),  # a safety wire is not electrical
+    ("FINISHED INSTALLING NACELLE WIRING.", "electrical"),
     ("STOP DRILLED CRACK.", "other"),
 ])
 def test_maintnet_labels_come_from_the_action_text(action, system):
