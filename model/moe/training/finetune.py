@@ -54,7 +54,7 @@ from plantpulse.model.moe.training.runtime import (
     set_lr,
     update_router_biases,
 )
-from plantpulse.model.moe.training.validation import evaluate, predict, task_metrics
+from plantpulse.model.moe.training.validation import predict, task_metrics
 
 
 def validation_subset(data: TaskData, rows: int, seed: int) -> TaskData:
@@ -66,7 +66,10 @@ def validation_subset(data: TaskData, rows: int, seed: int) -> TaskData:
 
 
 def selection_score(kind: str, metrics: dict[str, float], rul_cap: float) -> float:
-    """Lower is better, in [0, 1]-ish units: the task's headline test metric on validation."""
+    """Lower is better, in [0, 1]-ish units: the task's headline test metric on validation, or
+    its class-balanced NLL where ``metrics`` holds one (``select_by="balanced-nll"``)."""
+    if "balanced_nll" in metrics:
+        return metrics["balanced_nll"]
     if kind == "rul":
         return metrics["rmse"] / rul_cap
     if kind == "anomaly":
@@ -91,14 +94,11 @@ def validate(model: PlantPulseModel, tasks: list[TaskSplits], batcher: Batcher, 
     for splits in tasks:
         spec = splits.train.task
         sub = validation_subset(splits.val, opts.val_batches * opts.batch_size, opts.seed)
+        outs, loss = predict(model, sub, batcher, opts.batch_size)
+        result = {"loss": loss, **task_metrics(spec.kind, outs, spec.rul_cap)}
         if opts.select_by == "balanced-nll" and spec.kind == "classification":
-            outs, loss = predict(model, sub, batcher, opts.batch_size)
-            result = {"loss": loss, **task_metrics(spec.kind, outs, spec.rul_cap),
-                      "balanced_nll": balanced_nll(outs["probs"], outs["target"])}
-            scores[spec.name] = result["balanced_nll"]
-        else:
-            result = evaluate(model, sub, batcher, opts.batch_size)
-            scores[spec.name] = selection_score(spec.kind, result, spec.rul_cap)
+            result["balanced_nll"] = balanced_nll(outs["probs"], outs["target"])
+        scores[spec.name] = selection_score(spec.kind, result, spec.rul_cap)
         metrics.update({f"{spec.name}/{k}": v for k, v in result.items()})
         metrics[f"{spec.name}/selection"] = scores[spec.name]
     return float(np.mean(list(scores.values()))), metrics, scores

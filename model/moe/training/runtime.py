@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ def autocast(device: torch.device) -> Iterator[None]:
 
 
 SelectBy = Literal["headline", "balanced-nll"]
-SELECT_BY: tuple[str, ...] = ("headline", "balanced-nll")
+SELECT_BY: tuple[str, ...] = get_args(SelectBy)
 
 
 class StageOptions(BaseModel):
