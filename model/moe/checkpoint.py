@@ -59,8 +59,10 @@ def _tensor_digest(state: dict[str, torch.Tensor]) -> str:
 
 def save_checkpoint(model: PlantPulseModel, path: Path | str, *, kind: str = "teacher",
                     name: str = "plantpulse", version: int = 1, metrics: dict[str, Any] | None = None,
-                    data_fingerprint: str = "", extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to ``path`` (a ``.safetensors`` file) atomically; returns the path."""
+                    data_fingerprint: str = "", extra: dict[str, Any] | None = None,
+                    created_at: str | None = None) -> Path:
+    """Write ``model`` to ``path`` (a ``.safetensors`` file) atomically; returns the path.
+    ``created_at`` (ISO time) keeps a rewritten checkpoint's creation time; default now."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -68,7 +70,7 @@ def save_checkpoint(model: PlantPulseModel, path: Path | str, *, kind: str = "te
         "format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": kind, "name": name,
         "version": str(version), "config": json.dumps(model.cfg.to_dict()),
         "metrics": json.dumps(metrics or {}), "data_fingerprint": data_fingerprint,
-        "extra": json.dumps(extra or {}), "created_at": datetime.now(UTC).isoformat(),
+        "extra": json.dumps(extra or {}), "created_at": created_at or datetime.now(UTC).isoformat(),
         "tensors_sha256": _tensor_digest(state),
     }
     tmp = path.with_suffix(path.suffix + ".tmp")

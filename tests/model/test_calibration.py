@@ -91,3 +91,47 @@ def test_training_calibration_travels_in_the_checkpoint_to_inference(tmp_path, n
     # on the units it was calibrated on, split conformal covers at least ceil((n + 1) 0.8) of n
     assert coverage(val.targets, got[:, 0], got[:, 1]) >= np.ceil((n + 1) * 0.8) / n - 1 / n
     assert not np.allclose(got, interval(plain))  # the untrained head's nominal interval is another
+
+
+def test_the_larger_of_the_multipliers_over_all_units_and_below_the_cap(np_rng: np.random.Generator) -> None:
+    mean, std, true = _units(np_rng, 1000)
+    below = true < CAP
+    # healthy units predicted at the cap: near-zero scores that would narrow the interval
+    healthy = np.full(3000, CAP)
+    with_healthy = (np.concatenate([mean, healthy + 1.0]), np.concatenate([std, np.ones(3000)]),
+                    np.concatenate([true, healthy]))
+    assert conformal_scale(*with_healthy, CAP) == conformal_scale(mean[below], std[below], true[below], CAP)
+    # healthy units predicted far below the cap (a model that under-predicts them): all units decide
+    under = (np.concatenate([mean, healthy - 60.0]), np.concatenate([std, np.ones(3000)]),
+             np.concatenate([true, healthy]))
+    scores = np.abs(np.clip(under[2], 0, CAP) - np.clip(under[0], 0, CAP)) / under[1]
+    assert conformal_scale(*under, CAP) == np.sort(scores)[int(np.ceil((len(scores) + 1) * 0.8)) - 1] == 60.0
+
+
+def test_below_cap_units_keep_their_coverage_whatever_the_share_of_healthy_units(np_rng: np.random.Generator) -> None:
+    def fleet(n: int, healthy: int):  # degrading units, and healthy ones predicted at or above the cap
+        mean, std, true = _units(np_rng, n)
+        keep = true < CAP
+        h_mean = CAP + np.abs(np_rng.normal(0, 3, healthy))
+        return (np.concatenate([mean[keep], h_mean]), np.concatenate([std[keep], np.full(healthy, 5.0)]),
+                np.concatenate([true[keep], np.full(healthy, CAP)]))
+
+    val, test = fleet(2000, 1500), fleet(5000, 400)  # validation half healthy, the test a tenth
+    degrading = test[2] < CAP
+    scale = conformal_scale(*val, cap=CAP)
+    _, lower, upper = rul_interval(test[0], test[1], CAP, scale)
+    assert 0.77 <= coverage(test[2][degrading], lower[degrading], upper[degrading]) <= 0.83
+    assert coverage(test[2], lower, upper) >= 0.78
+    # calibrated on every unit, the easy healthy ones let the degrading ones fall far short of 80 %
+    scores = np.abs(np.clip(val[2], 0, CAP) - np.clip(val[0], 0, CAP)) / val[1]
+    everything = np.sort(scores)[int(np.ceil((len(scores) + 1) * 0.8)) - 1]
+    _, lower, upper = rul_interval(test[0], test[1], CAP, everything)
+    assert coverage(test[2][degrading], lower[degrading], upper[degrading]) < 0.7
+    assert coverage(test[2], lower, upper) < 0.75
+
+
+def test_too_few_units_below_the_cap_fall_back_to_all_units() -> None:
+    true = np.array([10.0, 20.0, 30.0] + [CAP] * 7)  # 3 below the cap: rank 4 of 3 does not exist
+    mean = np.array([30.0, 40.0, 50.0] + [CAP - 1.0] * 7)
+    # over all 10 units the ceil(11 * 0.8) = 9th smallest score is 20
+    assert conformal_scale(mean, np.ones(10), true, CAP) == 20.0
