@@ -27,6 +27,12 @@ when that fingerprint equals the one of the data the current code builds for it:
 training commands are not proof, since a task builder's default can move its split. With
 `--from-checkpoint` a mismatch is an error; without it, the experiment is trained again.
 
+The 80 % RUL interval a C-MAPSS teacher stores (`extra["rul_intervals"]`) follows the current
+calibration rule (the larger multiplier over all validation units and over those below the cap,
+`model/moe/calibration.py`). The 12 C-MAPSS teachers were trained before that rule and were
+calibrated again on their own validation cuts, weights unchanged, by
+`python -m plantpulse.pipelines.train.recalibrate model/checkpoints/cmapss-FD00?-s?-teacher.safetensors`.
+
 The models the product scores with are not here: they are in `model/shipped/` (the demo's MoE
 students, and the backbone `plantpulse fit` adapts), each with the command that made it.
 """

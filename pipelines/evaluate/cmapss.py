@@ -6,7 +6,8 @@ windowing, re-drawn per seed); the score is on the **last window of every test e
 ``RUL_FD00x``. RMSE and the PHM08 score are mean ± sample sd over the seeds; the 80 % interval's
 coverage is the share of test engines whose true (capped) RUL lies inside it, shown beside its mean
 width in cycles. The MoE's interval is the one scoring shows: split-conformal calibrated on the
-validation engines' last windows by the training job (stored in the checkpoint), or the nominal
+validation engines' last windows by the training job (stored in the checkpoint; the larger of the
+multipliers over all those windows and over those whose RUL is below the cap), or the nominal
 Gaussian one for checkpoints made before that calibration.
 The MoE is one multi-task model for all four subsets (or, with a per-task budget, one model per
 subset trained on it alone, on the recipe's longer windows, with gradient boosting also fitted on
