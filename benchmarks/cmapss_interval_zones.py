@@ -19,7 +19,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its t
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
-import ast
 import math
 from pathlib import Path
 
@@ -38,11 +37,6 @@ def below_cap(mean: np.ndarray, std: np.ndarray, target: np.ndarray) -> float:
     """Split conformal over the units below the cap alone."""
     keep = target < CAP
     return every_unit(mean[keep], std[keep], target[keep])
-
-
-def _value(field):
-    """A metadata field as written (a Python literal in text) or already parsed."""
-    return ast.literal_eval(field) if isinstance(field, str) else field
 
 
 def covered(mean, std, target, scale) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +66,7 @@ def main() -> None:
     for path in opts.checkpoints:
         model, meta = load_checkpoint(path)
         extra = meta.extra
-        options, seed = _value(extra["bundle_options"])["cmapss"], int(_value(extra["seed"]))
+        options, seed = extra["bundle_options"]["cmapss"], int(extra["seed"])
         val = build_bundle("cmapss", opts.datasets, seed=seed, **options).splits[RUL_TASK.name].val
         out = outputs(model.eval(), val)
         mean, std, target = (np.asarray(out[k], dtype=np.float64) for k in ("mean", "std", "target"))

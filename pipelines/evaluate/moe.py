@@ -186,8 +186,7 @@ def _recorded_wall(paths: dict[str, Path]) -> float:
 
 
 def batcher_for(model: PlantPulseModel) -> Batcher:
-    cfg = model.cfg
-    return Batcher(HashingTokenizer.for_config(cfg), model.channel_index, "cpu")
+    return Batcher.for_model(model)
 
 
 def subset_rows(data: TaskData, limit: int | None, seed: int = 0) -> TaskData:

@@ -30,7 +30,6 @@ from plantpulse.model.moe.checkpoint import (
     save_training_state,
 )
 from plantpulse.model.moe.config import TaskSpec, preset
-from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.network import PlantPulseModel
 from plantpulse.model.moe.training import (
     Batcher,
@@ -208,11 +207,10 @@ def fit_moe(spec: FitSpec, data: FitData, path: Path, extra: dict[str, Any],
              f" without the {len(names)} log features")
         data = replace(data, log=None)
         extra = {k: v for k, v in extra.items() if k not in ("log_features", "feature_lists")}
-    cfg = model.cfg
     device = pick_device("auto")
     state = _resume_moe(model, epoch_state, spec, echo)
     model.to(device)
-    batcher = Batcher(HashingTokenizer.for_config(cfg), model.channel_index, device)
+    batcher = Batcher.for_model(model, device)
     train_rows = data.train
     if spec.target == "anomaly":  # normal windows only: later windows are unlabelled, not anomalies
         train_rows = train_rows[data.targets[train_rows].astype(bool)]

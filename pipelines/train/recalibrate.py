@@ -16,22 +16,15 @@ rewritten file as a new version.
 from __future__ import annotations
 
 import argparse
-import ast
+import sys
 from pathlib import Path
-from typing import Any
 
 from plantpulse.data.core.config.settings import load_settings
-from plantpulse.data.core.errors import CheckpointError
+from plantpulse.data.core.errors import CheckpointError, PlantPulseError
 from plantpulse.model.moe.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from plantpulse.model.moe.layers.embeddings import HashingTokenizer
 from plantpulse.model.moe.training import Batcher
 from plantpulse.model.moe.training.calibrate import calibrate_rul
 from plantpulse.pipelines.train.tasks import BUNDLES, build_bundle
-
-
-def _value(field: Any) -> Any:
-    """An ``extra`` field as the training job wrote it (a Python literal in text) or already parsed."""
-    return ast.literal_eval(field) if isinstance(field, str) else field
 
 
 def recalibrate(path: Path, datasets_dir: Path, write: bool = True) -> tuple[dict, dict]:
@@ -42,19 +35,18 @@ def recalibrate(path: Path, datasets_dir: Path, write: bool = True) -> tuple[dic
     if missing:
         raise CheckpointError(f"{path}: the checkpoint does not record {missing}, so its validation split "
                               f"cannot be rebuilt; calibrate it by training it again with `plantpulse train`.")
-    datasets = list(_value(extra["datasets"]))
+    datasets = list(extra["datasets"])
     unknown = [name for name in datasets if name not in BUNDLES]
     if unknown:
         raise CheckpointError(f"{path}: datasets {unknown} are not built-in ones ({', '.join(sorted(BUNDLES))}); "
                               f"calibrate it by training it again.")
-    options, seed = _value(extra["bundle_options"]), int(_value(extra["seed"]))
+    options, seed = extra["bundle_options"], int(extra["seed"])
     tasks = [splits for name in datasets
              for splits in build_bundle(name, datasets_dir, seed=seed, image_size=model.cfg.image_size,
                                         **options.get(name, {})).splits.values()
              if splits.train.task is not None and splits.train.task.kind == "rul"]
-    batcher = Batcher(HashingTokenizer.for_config(model.cfg), model.channel_index, "cpu")
-    new = calibrate_rul(model.eval(), tasks, batcher)
-    old = dict(_value(extra.get("rul_intervals", {})))
+    new = calibrate_rul(model.eval(), tasks, Batcher.for_model(model))
+    old = dict(extra.get("rul_intervals", {}))
     if write and new != old:
         save_checkpoint(model, path, kind=meta.kind, name=meta.name, version=meta.version, metrics=meta.metrics,
                         data_fingerprint=meta.data_fingerprint, extra={**extra, "rul_intervals": new},
@@ -64,19 +56,25 @@ def recalibrate(path: Path, datasets_dir: Path, write: bool = True) -> tuple[dic
     return old, new
 
 
+def _report(path: Path, old: dict, new: dict, dry_run: bool) -> None:
+    for task in sorted(set(old) | set(new)):
+        before, after = old.get(task, {}), new.get(task, {})
+        print(f"{path}: {task}: scale {before.get('scale', '-')} on {before.get('n', '-')} units "
+              f"-> {after.get('scale', '-')} on {after.get('n', '-')} units ({after.get('method', '-')})"
+              f"{' (not written)' if dry_run else ''}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", type=Path, nargs="+", help="checkpoint files (.safetensors)")
     parser.add_argument("--dry-run", action="store_true", help="print the old and new multipliers only")
     opts = parser.parse_args(argv)
-    root = load_settings().require_datasets_dir()
-    for path in opts.checkpoints:
-        old, new = recalibrate(path, root, write=not opts.dry_run)
-        for task in sorted(set(old) | set(new)):
-            before, after = old.get(task, {}), new.get(task, {})
-            print(f"{path}: {task}: scale {before.get('scale', '-')} on {before.get('n', '-')} units "
-                  f"-> {after.get('scale', '-')} on {after.get('n', '-')} units ({after.get('method', '-')})"
-                  f"{' (not written)' if opts.dry_run else ''}", flush=True)
+    try:
+        root = load_settings().require_datasets_dir()
+        for path in opts.checkpoints:
+            _report(path, *recalibrate(path, root, write=not opts.dry_run), opts.dry_run)
+    except PlantPulseError as err:
+        sys.exit(f"error: {err}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from plantpulse.data.core.errors import CheckpointError
 from plantpulse.model import PlantPulseModel, TaskSpec, preset
 from plantpulse.model.moe.calibration import METHOD, conformal_scale
 from plantpulse.model.moe.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from plantpulse.pipelines.train.recalibrate import _value, recalibrate
+from plantpulse.pipelines.train.recalibrate import main, recalibrate
 
 COMMITTED = Path(__file__).resolve().parents[2] / "model" / "checkpoints" / "cmapss-FD002-s0-teacher.safetensors"
 
@@ -61,9 +61,16 @@ def test_a_committed_teacher_is_recalibrated_on_its_own_validation_cuts(datasets
     assert after.tensors_sha256 == meta.tensors_sha256 and after.created_at == meta.created_at
     assert after.metrics == meta.metrics and after.extra["normalizers"] == meta.extra["normalizers"]
     # the multiplier is the current rule's on the validation cuts the checkpoint records
-    options = _value(meta.extra["bundle_options"])["cmapss"]
+    options = meta.extra["bundle_options"]["cmapss"]
     val = build_bundle("cmapss", datasets_dir, seed=0, **options).splits["rul:turbofan"].val
     out = outputs(model.eval(), val)
     expected = conformal_scale(out["mean"], out["std"], out["target"], 125.0)
     assert new["rul:turbofan"]["n"] == len(val)
     np.testing.assert_allclose(new["rul:turbofan"]["scale"], expected, rtol=1e-4)
+
+
+def test_the_command_reports_a_bad_path_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PLANTPULSE_DATASETS", str(tmp_path))
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path / "missing.safetensors")])
+    assert str(stopped.value).startswith("error: ") and "does not exist" in str(stopped.value)

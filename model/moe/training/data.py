@@ -140,6 +140,12 @@ class Batcher:
         self.device = torch.device(device)
         self._ids: dict[tuple[str, ...], torch.Tensor] = {}
 
+    @classmethod
+    def for_model(cls, model: Any, device: torch.device | str = "cpu") -> Batcher:
+        """The batcher a built model reads its data with: its config's tokenizer and its channel
+        index (``model`` a :class:`~plantpulse.model.moe.network.PlantPulseModel`)."""
+        return cls(HashingTokenizer.for_config(model.cfg), model.channel_index, device)
+
     @property
     def channel_buckets(self) -> int:
         return self.channels if isinstance(self.channels, int) else self.channels.buckets
