@@ -5,8 +5,9 @@ know more: whether the stored value is the same (a harmless duplicate, counted) 
 conflict, which must be quarantined rather than silently dropped). :func:`write_readings_checked`
 fetches the stored rows inside the block's per-asset time spans (one indexed range scan per asset;
 nothing is fetched when the block cannot collide), matches keys with numpy, and writes only the
-new rows through ``write_readings``. Repeated keys inside the block are judged the same way: the
-first occurrence is kept, later ones are duplicates or conflicts.
+new rows through ``write_readings``. Repeated keys inside the block are judged the same way,
+against the stored value, or the key's first occurrence when none is stored: that one is kept,
+later ones are duplicates or conflicts.
 
 All work happens inside the caller's transaction, so rows written earlier in the same batch count
 as stored.
@@ -150,53 +151,44 @@ def _match(block: ReadingBlock, stored: StoredRows) -> tuple[np.ndarray, np.ndar
     return order[pair], order[pair + 1] - n
 
 
-def _repeats(block: ReadingBlock) -> tuple[np.ndarray, np.ndarray]:
-    """For a key-sorted block: rows repeating an earlier key, and the row each repeats."""
+def _repeats(block: ReadingBlock) -> np.ndarray:
+    """For a key-sorted block: the rows repeating an earlier row's key."""
     same = (
         (block.asset_id[1:] == block.asset_id[:-1])
         & (block.ts_us[1:] == block.ts_us[:-1])
         & (block.channel_id[1:] == block.channel_id[:-1])
     )
-    later = np.flatnonzero(same) + 1
-    if len(later) == 0:
-        return later, later
-    first = np.arange(len(block))
-    first[later] = 0
-    first = np.maximum.accumulate(first)  # start of each run of equal keys
-    return later, first[later]
+    return np.flatnonzero(same) + 1
 
 
 def write_readings_checked(connection: Connection, block: ReadingBlock,
                            batch_id: int | None) -> CheckedWrite:
-    """Insert the block's new rows; report duplicates (same value) and conflicts (other value)."""
+    """Insert the block's new rows; report duplicates (same value) and conflicts (other value).
+
+    Each key's reference is its stored value, or, for a key not yet stored, its first occurrence in
+    the block: a repeat is judged against that reference, never against a rejected value."""
     order = block.sort_order()
     position = np.arange(len(block)) if order is None else order
     ordered = block if order is None else block.take(order)
-    later, first = _repeats(ordered)
-    same = ordered.value[later] == ordered.value[first]
-    conflict_pos = [position[later[~same]]]
-    conflict_val = [ordered.value[first[~same]]]
-    conflict_batch = [np.full(int((~same).sum()), NO_BATCH if batch_id is None else batch_id)]
-    duplicates = int(same.sum())
-    unique = ordered
-    if len(later):
-        keep = np.ones(len(ordered), bool)
-        keep[later] = False
-        unique, position = ordered.take(keep), position[keep]
+    later = _repeats(ordered)
+    keep = np.ones(len(ordered), bool)
+    keep[later] = False
+    unique = ordered.take(keep)
+    key_of = np.cumsum(keep) - 1  # each row's key: its index in ``unique``
+    ref_value = unique.value.astype(np.float64)
+    ref_batch = np.full(len(unique), NO_BATCH if batch_id is None else batch_id, np.int64)
+    is_stored = np.zeros(len(unique), bool)
     stored = stored_readings(connection, unique)
-    known_new = len(stored) == 0
     if len(stored):
         b_idx, s_idx = _match(unique, stored)
-        equal = unique.value[b_idx] == stored.value[s_idx]
-        duplicates += int(equal.sum())
-        conflict_pos.append(position[b_idx[~equal]])
-        conflict_val.append(stored.value[s_idx[~equal]])
-        conflict_batch.append(stored.batch[s_idx[~equal]])
-        fresh = np.ones(len(unique), bool)
-        fresh[b_idx] = False
-        unique = unique.take(fresh)
-    inserted = write_readings(connection, unique, batch_id, known_new=known_new).inserted if len(unique) else 0
-    conflicts = Conflicts(np.concatenate(conflict_pos).astype(np.int64),
-                          np.concatenate(conflict_val).astype(np.float64),
-                          np.concatenate(conflict_batch).astype(np.int64))
+        ref_value[b_idx], ref_batch[b_idx], is_stored[b_idx] = stored.value[s_idx], stored.batch[s_idx], True
+    # judged rows: every repeat, and the first occurrence of a stored key
+    judged = np.concatenate([later, np.flatnonzero(keep)[is_stored]])
+    keys = key_of[judged]
+    same = ordered.value[judged] == ref_value[keys]
+    duplicates = int(same.sum())
+    conflicts = Conflicts(position[judged[~same]].astype(np.int64), ref_value[keys[~same]],
+                          ref_batch[keys[~same]])
+    fresh = unique.take(~is_stored)
+    inserted = write_readings(connection, fresh, batch_id, known_new=len(stored) == 0).inserted if len(fresh) else 0
     return CheckedWrite(inserted, duplicates, conflicts)

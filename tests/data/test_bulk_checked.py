@@ -60,6 +60,19 @@ def test_repeats_inside_one_block(database: Database) -> None:
             result.conflicts.stored_batch.tolist()) == ([2], [4.0], [NO_BATCH])
 
 
+def test_repeats_of_a_stored_key_are_judged_against_the_stored_value(database: Database) -> None:
+    """A block that repeats a stored key with another value, then with the stored one: the first is a
+    conflict, the second a duplicate (not a conflict with the rejected value before it)."""
+    with database.engine.begin() as conn:
+        write_readings_checked(conn, _block([1], [0], [1], [0.0]), 3)
+    with database.engine.begin() as conn:
+        result = write_readings_checked(conn, _block([1, 1, 1], [0, 0, 0], [1, 1, 1], [1.0, 0.0, 1.0]), 4)
+    assert (result.inserted, result.duplicates) == (0, 1)
+    assert (sorted(result.conflicts.index.tolist()), result.conflicts.stored_value.tolist(),
+            result.conflicts.stored_batch.tolist()) == ([0, 2], [0.0, 0.0], [3, 3])
+    assert _stored(database)[(1, 0, 1)] == (0.0, 3)
+
+
 def test_rows_written_earlier_in_the_same_transaction_count_as_stored(database: Database) -> None:
     with database.engine.begin() as conn:
         write_readings_checked(conn, _block([1], [0], [1], [1.0]), 3)
