@@ -2,8 +2,8 @@
 
 A checkpoint's 80 % RUL interval multiplier is computed on its validation units when it is
 published (:mod:`plantpulse.model.moe.training.calibrate`). When the calibration rule changes (it
-now calibrates on the units below the RUL cap only), checkpoints trained before carry the old
-multiplier. This rebuilds each checkpoint's validation split from what the checkpoint records
+now takes the larger multiplier over all units and over those below the RUL cap), checkpoints
+trained before carry the old multiplier. This rebuilds each checkpoint's validation split from what the checkpoint records
 (datasets, task-builder options, seed; built-in datasets only), computes the multiplier again and
 rewrites the checkpoint with the new ``extra["rul_intervals"]``; the weights, config, metrics and
 creation time are kept, and the tensors' digest is checked to be unchanged. The file's bytes

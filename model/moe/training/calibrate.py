@@ -1,9 +1,9 @@
 """Split-conformal calibration of the RUL intervals on the validation units, after training.
 
 The published teacher and student each get their own multiplier per RUL task (see
-:mod:`plantpulse.model.moe.calibration`), computed on every validation row of the task (and again on those whose RUL is below the cap; the
-larger multiplier is kept): for C-MAPSS the last window of randomly cut validation engines, the
-shape of the test protocol.
+:mod:`plantpulse.model.moe.calibration`), computed on every validation row of the task and
+again on those whose RUL is below the cap, the larger kept: for C-MAPSS the last window of
+randomly cut validation engines, the shape of the test protocol.
 """
 
 from __future__ import annotations
