@@ -40,9 +40,12 @@ def anomaly_loss(out: AnomalyOutput, is_normal: Tensor, margin: float = 1.0) -> 
 
 
 def task_loss(out: HeadOutput, target: Tensor, rul_cap: float = 125.0,
-              class_weights: Tensor | None = None, rul_mse_weight: float = 0.0) -> Tensor:
+              class_weights: Tensor | None = None, rul_mse_weight: float = 0.0,
+              label_smoothing: float = 0.0) -> Tensor:
     """The supervised loss for one head's output. ``class_weights``: (K,) per-class weights of a
     classification head, or (K,) positive weights of a multilabel head (None: unweighted).
+    ``label_smoothing``: a single-label classification head's target puts this much of its mass
+    uniformly on all K classes (Szegedy et al., 2016); multilabel and other heads ignore it.
     ``rul_mse_weight``: a RUL head's CRPS plus this times the squared error of its mean, both in
     units of the cap (CRPS alone weighs errors about linearly, like an absolute error; the squared
     term weighs the large ones as RMSE does)."""
@@ -57,7 +60,7 @@ def task_loss(out: HeadOutput, target: Tensor, rul_cap: float = 125.0,
     weights = None if class_weights is None else class_weights.to(out.logits.device)
     if isinstance(out, ClassOutput) and out.multilabel:
         return F.binary_cross_entropy_with_logits(out.logits.float(), target.float(), pos_weight=weights)
-    return F.cross_entropy(out.logits.float(), target.long(), weight=weights)
+    return F.cross_entropy(out.logits.float(), target.long(), weight=weights, label_smoothing=label_smoothing)
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

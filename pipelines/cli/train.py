@@ -97,6 +97,11 @@ def _check_engine_options(engine: str, address: str | None, workers: int | None,
 @click.option("--rul-mse-weight", type=click.FloatRange(min=0), default=DEFAULTS.rul_mse_weight,
               show_default=True, help="RUL heads train on CRPS plus this times the squared error of the "
               "predicted mean, in units of the RUL cap (0: CRPS alone).")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.label_smoothing,
+              show_default=True, help="Single-label classification losses spread this share of each target "
+              "uniformly over the classes (0: none).")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=DEFAULTS.weight_decay, show_default=True,
+              help="AdamW decay of the weight matrices; norms, biases and embeddings are never decayed.")
 @click.option("--grad-checkpointing", is_flag=True, help="Trade compute for memory.")
 @click.option("--balance", type=click.Choice(["aux", "bias", "none"]), help="MoE balancing (default: preset).")
 @click.option("--register/--no-register", "register_versions", default=DEFAULTS.register_versions, show_default=True,

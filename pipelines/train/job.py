@@ -96,6 +96,10 @@ class TrainRequest(BaseModel):
                                   "average of the weights over about this many epochs (0: the raw weights)")
     rul_mse_weight: float = Field(0.0, ge=0, description="RUL heads train on CRPS plus this times the squared "
                                   "error of the mean, in units of the cap (0: CRPS alone)")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="single-label classification losses spread "
+                                   "this share of each target uniformly over the classes (0: none)")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW decay of the weight matrices (norms, biases "
+                                "and embeddings are never decayed)")
     select_by: SelectBy = Field("headline", description="early stopping on classification tasks reads "
                                 "1 - macro-F1 ('headline') or the class-balanced negative log-likelihood "
                                 "('balanced-nll') of the validation rows")
@@ -124,7 +128,8 @@ class TrainRequest(BaseModel):
                             class_weight_power=self.class_weight_power, image_flips=self.image_flips,
                             image_crop_min=self.image_crop_min,
                             word_dropout=self.word_dropout, average_epochs=self.average_epochs,
-                            rul_mse_weight=self.rul_mse_weight, select_by=self.select_by)
+                            rul_mse_weight=self.rul_mse_weight, select_by=self.select_by,
+                            label_smoothing=self.label_smoothing, weight_decay=self.weight_decay)
 
 
 @dataclass

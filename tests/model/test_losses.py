@@ -1,11 +1,12 @@
-"""The RUL loss: CRPS alone, and CRPS plus a squared-error term on the mean (``rul_mse_weight``)."""
+"""The RUL loss: CRPS alone, and CRPS plus a squared-error term on the mean (``rul_mse_weight``);
+label smoothing of the classification loss."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from plantpulse.model.moe.layers.heads import RULDistribution
+from plantpulse.model.moe.layers.heads import ClassOutput, RULDistribution
 from plantpulse.model.moe.losses import gaussian_crps, task_loss
 
 CAP = 125.0
@@ -38,3 +39,17 @@ def test_crps_fits_the_median_and_the_squared_error_pulls_to_the_mean():
     # error's is the mean (20), which is what RMSE rewards
     assert abs(_fitted_mean(0.0)) < 3.0
     assert _fitted_mean(50.0) == pytest.approx(20.0, abs=2.0)
+
+
+def test_label_smoothing_spreads_the_target_over_the_classes_of_a_single_label_head():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    target = torch.tensor([0, 2])
+    log_p = torch.log_softmax(logits, dim=1)
+    hard = -log_p[torch.arange(2), target].mean()
+    smooth = 0.9 * hard + 0.1 * (-log_p.mean(dim=1)).mean()  # 0.1 of the mass spread over the 3 classes
+    out = ClassOutput(logits=logits)
+    assert float(task_loss(out, target)) == pytest.approx(float(hard))
+    assert float(task_loss(out, target, label_smoothing=0.1)) == pytest.approx(float(smooth))
+    multilabel = ClassOutput(logits=logits, multilabel=True)  # a multilabel head ignores it
+    labels = torch.tensor([[1, 0, 0], [0, 0, 1]])
+    assert float(task_loss(multilabel, labels, label_smoothing=0.1)) == pytest.approx(float(task_loss(multilabel, labels)))

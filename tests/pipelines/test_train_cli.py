@@ -64,6 +64,21 @@ def test_validation_rows_and_patience_reach_every_stage(monkeypatch: pytest.Monk
     assert job.TrainRequest().options("finetune").patience == 3
 
 
+def test_label_smoothing_and_weight_decay_reach_the_stage_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from plantpulse.pipelines.train import job
+
+    seen = []
+    monkeypatch.setattr(job, "run", lambda settings, request, **_: seen.append(request) or job.TrainResult(tmp_path))
+    code = main(["--home", str(tmp_path), "train", "--datasets", "maintnet", "--label-smoothing", "0.1",
+                 "--weight-decay", "0.2", "--no-register"])
+    assert code == 0
+    options = seen[0].options("finetune")
+    assert (options.label_smoothing, options.weight_decay) == (0.1, 0.2)
+    defaults = job.TrainRequest().options("finetune")
+    assert (defaults.label_smoothing, defaults.weight_decay) == (0.0, 0.01)
+    assert main(["--home", str(tmp_path), "train", "--label-smoothing", "1", "--no-register"]) == 2
+
+
 def test_missing_datasets_folder_says_how_to_set_it(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.delenv("PLANTPULSE_DATASETS", raising=False)
     code = main(["--home", str(tmp_path), "train", "--no-register", "--preset", "tiny"])

@@ -120,7 +120,8 @@ def _step(teacher, student, t_opt, s_opt, streams, index, rows, batcher, opts) -
     batch, target = streams.inputs(batcher, data, rows), batcher.targets(data, rows)
     with autocast(batcher.device):
         t_out = teacher(batch, tasks=(spec.name,))
-        t_loss = task_loss(t_out.tasks[spec.name], target, spec.rul_cap, weights, opts.rul_mse_weight) + t_out.aux_loss
+        t_loss = task_loss(t_out.tasks[spec.name], target, spec.rul_cap, weights, opts.rul_mse_weight,
+                           opts.label_smoothing) + t_out.aux_loss
     t_loss.backward()
     clip_and_step(t_opt, list(teacher.parameters()), opts.grad_clip)
     update_router_biases(teacher)
@@ -128,7 +129,8 @@ def _step(teacher, student, t_opt, s_opt, streams, index, rows, batcher, opts) -
     with autocast(batcher.device):
         s_out = student(batch, tasks=(spec.name,))
         own = s_out.tasks[spec.name]
-        s_loss = (opts.distill_alpha * task_loss(own, target, spec.rul_cap, weights, opts.rul_mse_weight)
+        s_loss = (opts.distill_alpha * task_loss(own, target, spec.rul_cap, weights, opts.rul_mse_weight,
+                                                 opts.label_smoothing)
                   + (1 - opts.distill_alpha) * distillation_loss(own, guide, opts.temperature)
                   + s_out.aux_loss)
     s_loss.backward()

@@ -167,7 +167,7 @@ def stage_steps(tasks: list[TaskSplits], opts: StageOptions) -> int:
 
 def task_losses(model: PlantPulseModel, streams: TaskStreams, batcher: Batcher,
                 weighting: UncertaintyWeighting | None, normalizer: LossNormalizer | None,
-                rul_mse_weight: float = 0.0) -> Iterator[torch.Tensor]:
+                rul_mse_weight: float = 0.0, label_smoothing: float = 0.0) -> Iterator[torch.Tensor]:
     """One loss per task drawn this step, each on its own batch; yielded one at a time so that a
     caller can take the gradient and free that task's graph before the next forward."""
     for index, rows in streams.draw():
@@ -175,7 +175,7 @@ def task_losses(model: PlantPulseModel, streams: TaskStreams, batcher: Batcher,
         with autocast(batcher.device):
             out = model(streams.inputs(batcher, data, rows), tasks=(spec.name,))
             loss = task_loss(out.tasks[spec.name], batcher.targets(data, rows), spec.rul_cap,
-                             streams.weights[index], rul_mse_weight)
+                             streams.weights[index], rul_mse_weight, label_smoothing)
         if weighting is not None:
             loss = weighting.weigh(spec.name, loss)
         elif normalizer is not None:
@@ -232,7 +232,8 @@ def run_finetune(model: PlantPulseModel, tasks: list[TaskSplits], opts: StageOpt
                    disable=not (opts.show_progress and is_main_process()), leave=False)
         for step in bar:
             set_lr(optimizer, state.epoch * steps + step, opts.epochs * steps, opts)
-            losses = task_losses(model, streams, batcher, weighting, normalizer, opts.rul_mse_weight)
+            losses = task_losses(model, streams, batcher, weighting, normalizer, opts.rul_mse_weight,
+                                 opts.label_smoothing)
             total, found = backward_step(losses, params + extra, opts.pcgrad and len(tasks) > 1, generator)
             conflicts += found
             clip_and_step(optimizer, params + extra, opts.grad_clip)

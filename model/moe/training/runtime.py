@@ -92,6 +92,8 @@ class StageOptions(BaseModel):
                                   "(:class:`WeightAverage`); 0 = the raw weights")
     rul_mse_weight: float = Field(0.0, ge=0, description="RUL heads: CRPS plus this times the squared "
                                   "error of the mean (in units of the cap); 0 = CRPS alone")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="single-label classification losses: "
+                                   "this share of the target spread uniformly over the classes; 0 = none")
     select_by: SelectBy = Field("headline", description="what early stopping reads on validation for "
                                 "classification tasks: 'headline' (1 - macro-F1) or 'balanced-nll' (the "
                                 "negative log-likelihood of the true class, averaged per class, then over "
