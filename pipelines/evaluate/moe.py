@@ -32,7 +32,8 @@ PLAIN_TEXT_LEN = 48
 # training options a per-task recipe may set for its dataset; a key the budget has no field for
 # takes the training job's default
 TRAINING_KEYS: tuple[str, ...] = ("lr", "batch_size", "patience", "class_weight_power", "image_flips",
-                                  "word_dropout", "average_epochs", "image_crop_min", "rul_mse_weight")
+                                  "word_dropout", "average_epochs", "image_crop_min", "rul_mse_weight",
+                                  "label_smoothing", "weight_decay")
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def plain_batcher() -> Batcher:
 
 # recipe options passed as `plantpulse train` flags when they differ from the training job's default
 FLAG_KEYS: tuple[str, ...] = ("class_weight_power", "image_flips", "word_dropout", "average_epochs", "image_crop_min",
-                               "rul_mse_weight")
+                               "rul_mse_weight", "label_smoothing", "weight_decay")
 
 
 def _recipe_flags(training: dict[str, Any]) -> list[str]:

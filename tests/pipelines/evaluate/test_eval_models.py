@@ -214,26 +214,30 @@ def test_a_recipe_sets_training_options_and_model_overrides_in_spec_request_and_
            "class-weight power 1.0, image flips, word dropout 0.25, vocab_size=4096" in line
 
 
-def test_a_recipe_can_average_the_weights_crop_images_and_weigh_squared_rul_errors(tmp_path: Path):
+def test_a_recipe_can_average_the_weights_crop_images_weigh_squared_rul_errors_and_smooth_labels(tmp_path: Path):
     from plantpulse.pipelines.evaluate import experiments as X
     from plantpulse.pipelines.evaluate.moe import _request, train_commands
     from plantpulse.pipelines.evaluate.report import budget_line
 
     ctx = _ctx("per-task", tmp_path)
-    recipe = {**ctx.budget.recipes["cmapss"], "average_epochs": 1.0, "image_crop_min": 0.7, "rul_mse_weight": 2.0}
+    recipe = {**ctx.budget.recipes["cmapss"], "average_epochs": 1.0, "image_crop_min": 0.7, "rul_mse_weight": 2.0,
+              "label_smoothing": 0.1, "weight_decay": 0.05}
     ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
     spec = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD002", subsets=["FD002"])  # a subset with no case of its own
-    assert spec.training == {"average_epochs": 1.0, "image_crop_min": 0.7, "rul_mse_weight": 2.0}
+    assert spec.training == {"average_epochs": 1.0, "image_crop_min": 0.7, "rul_mse_weight": 2.0,
+                             "label_smoothing": 0.1, "weight_decay": 0.05}
     options = _request(ctx, spec, "finetune").options("finetune")
     assert (options.average_epochs, options.image_crop_min, options.rul_mse_weight) == (1.0, 0.7, 2.0)
+    assert (options.label_smoothing, options.weight_decay) == (0.1, 0.05)
     command = train_commands(ctx, spec)[-1]
     assert "--average-epochs 1.0" in command and "--image-crop-min 0.7" in command
-    assert "--rul-mse-weight 2.0" in command
+    assert "--rul-mse-weight 2.0" in command and "--label-smoothing 0.1" in command and "--weight-decay 0.05" in command
     plain = " ".join(train_commands(ctx, X.task_spec(ctx, "cwru", 0)))
     assert "--average-epochs" not in plain and "--image-crop-min" not in plain and "--rul-mse-weight" not in plain
+    assert "--label-smoothing" not in plain and "--weight-decay" not in plain
     line = budget_line(ctx.budget.model_dump(mode="json"))
     assert "weights averaged over epochs 1.0" in line and "random crops down to 0.7" in line
-    assert "RUL squared-error weight 2.0" in line
+    assert "RUL squared-error weight 2.0" in line and "label smoothing 0.1" in line and "weight decay 0.05" in line
 
 
 def test_report_says_the_per_task_budget_trains_one_model_per_task():
