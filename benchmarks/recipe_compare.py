@@ -4,11 +4,12 @@ the ``holdout`` option, the same held-out groups), then its mean, standard devia
 error, paired t and the seeds the candidate is ahead on.
 
     python benchmarks/recipe_compare.py \\
-        benchmarks/results/recipes/maintnet-fixed-holdout-a.json+benchmarks/results/recipes/maintnet-fixed-holdout-b.json:fix-wd025 \\
+        benchmarks/results/recipes/maintnet-fixed-holdout-a.json:fix-wd025+benchmarks/results/recipes/maintnet-fixed-holdout-b.json:fix-wd025 \\
         benchmarks/results/recipes/maintnet-holdout-ls02.json:ls02 --split holdout
 
-Each argument is ``FILE.json[+MORE.json][:TAG-PREFIX]`` (the runs of several files whose tag starts
-with the prefix); the first is the reference, every further one a candidate. A run's seed is read
+Each argument is ``FILE.json[:TAG-PREFIX][+MORE.json[:TAG-PREFIX]]`` (the runs of one or more files
+whose tag starts with that file's prefix); the first is the reference, every further one a
+candidate. A run's seed is read
 from its ``--seed N`` option (seed 0 without one). Reads only validation figures (``val`` or
 ``holdout``): nothing here touches test data.
 """
@@ -26,10 +27,10 @@ _SEED = re.compile(r"--seed (\d+)")
 
 
 def load(spec: str, split: str, metric: str) -> dict[int, float]:
-    """seed -> metric of the runs in ``FILE[:PREFIX]``, ``FILE+FILE[:PREFIX]`` for several files."""
-    files, _, prefix = spec.partition(":")
+    """seed -> metric of the runs in ``FILE[:PREFIX]``, ``FILE[:PREFIX]+FILE[:PREFIX]`` for several files."""
     out: dict[int, float] = {}
-    for name in files.split("+"):
+    for part in spec.split("+"):
+        name, _, prefix = part.partition(":")
         for run in json.loads(Path(name).read_text(encoding="utf-8")):
             if prefix and not run["tag"].startswith(prefix):
                 continue
@@ -62,7 +63,7 @@ def compare(reference: dict[int, float], candidate: dict[int, float]) -> dict[st
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("reference", help="RESULTS.json[+MORE.json][:TAG-PREFIX] of the reference recipe")
+    parser.add_argument("reference", help="RESULTS.json[:TAG-PREFIX][+MORE.json[:TAG-PREFIX]] of the reference recipe")
     parser.add_argument("candidates", nargs="+", help="the same for each candidate recipe")
     parser.add_argument("--split", choices=["val", "holdout"], default="val")
     parser.add_argument("--metric", default="macro_f1")
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for spec in opts.candidates:
         r = compare(reference, load(spec, opts.split, opts.metric))
-        print(f"| {spec.rpartition('/')[2]} | {r['seeds']} | {r['reference']:.4f} | {r['candidate']:.4f} "
+        label = " + ".join(part.rpartition("/")[2] for part in spec.split("+"))
+        print(f"| {label} | {r['seeds']} | {r['reference']:.4f} | {r['candidate']:.4f} "
               f"| {r['mean_diff']:+.4f} | {r['sd']:.4f} | {r['se']:.4f} | {r['t']:.2f} | {r['ahead']} of {r['seeds']} "
               f"| {r['min_diff']:+.3f} to {r['max_diff']:+.3f} |")
     sys.stdout.flush()
