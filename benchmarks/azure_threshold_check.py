@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse
 from pathlib import Path
 
-import numpy as np
+from sklearn.metrics import f1_score
 
 from plantpulse.model.metrics import best_f1_thresholds
 from plantpulse.model.moe.checkpoint import load_checkpoint
@@ -27,11 +27,6 @@ from plantpulse.pipelines.evaluate.moe import outputs
 from plantpulse.pipelines.train.tasks import build_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _f1(true: np.ndarray, pred: np.ndarray) -> float:
-    tp = float((true & pred).sum())
-    return 2 * tp / max(float(true.sum() + pred.sum()), 1.0)
 
 
 def check(path: Path, datasets: str) -> None:
@@ -51,7 +46,7 @@ def check(path: Path, datasets: str) -> None:
         pos, neg = test[true, k], test[~true, k]
         print(f"| comp{k + 1} | {int(splits.val.targets[:, k].sum())} | {threshold:.4f} | {int(true.sum())} "
               f"| {pos.min() if pos.size else float('nan'):.4f} | {neg.max():.4f} "
-              f"| {_f1(true, test[:, k] >= threshold):.3f} |")
+              f"| {f1_score(true, test[:, k] >= threshold, zero_division=0.0):.3f} |")
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from plantpulse.model.metrics import macro_f1
-from plantpulse.model.moe.layers.embeddings import MAX_SUBWORDS, SUBWORD_N, HashingTokenizer
+from plantpulse.model.moe.layers.embeddings import MAX_SUBWORDS, HashingTokenizer
 from plantpulse.pipelines.evaluate.maintnet import C_GRID
 from plantpulse.pipelines.train.tasks import build_bundle
 
@@ -41,14 +41,10 @@ TOKENIZER = HashingTokenizer(vocab_size=4096, max_len=48, subword_buckets=4096)
 
 
 def moe_tokens(text: str, keep: int | None = MAX_SUBWORDS) -> list[str]:
-    """The MoE's view of a text: each word and (up to ``keep`` of) its character n-grams, in the
-    order the tokenizer takes them (3-grams first)."""
-    out = []
-    for word in TOKENIZER.words(text):
-        marked = f"<{word}>"
-        grams = [marked[i:i + n] for n in SUBWORD_N for i in range(len(marked) - n + 1)]
-        out += ["w=" + word, *grams[:keep]]
-    return out
+    """The MoE's view of a text: each word and (up to ``keep`` of) its character n-grams, as the
+    tokenizer takes them."""
+    return [token for word in TOKENIZER.words(text)
+            for token in ("w=" + word, *TOKENIZER.subword_grams(word, keep))]
 
 
 def _tfidf(**kwargs) -> TfidfVectorizer:

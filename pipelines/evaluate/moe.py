@@ -217,8 +217,8 @@ def plain_batcher() -> Batcher:
 
 
 # recipe options passed as `plantpulse train` flags when they differ from the training job's default
-FLAG_KEYS: tuple[str, ...] = ("class_weight_power", "image_flips", "word_dropout", "average_epochs", "image_crop_min",
-                               "rul_mse_weight", "label_smoothing", "weight_decay")
+# (lr, batch size and patience have their own place in the command line)
+FLAG_KEYS: tuple[str, ...] = tuple(k for k in TRAINING_KEYS if k not in ("lr", "batch_size", "patience"))
 
 
 def _recipe_flags(training: dict[str, Any]) -> list[str]:

@@ -81,10 +81,14 @@ class HashingTokenizer:
         """The tokenizer a model was trained with."""
         return cls(cfg.vocab_size, cfg.max_text_len, cfg.text_subword_buckets)
 
-    def subwords(self, word: str) -> list[int]:
+    @staticmethod
+    def subword_grams(word: str, limit: int | None = MAX_SUBWORDS) -> list[str]:
+        """The character n-grams of ``<word>``, shortest first, the first ``limit`` of them (None: all)."""
         marked = f"<{word}>"
-        grams = [marked[i:i + n] for n in SUBWORD_N for i in range(len(marked) - n + 1)]
-        return [1 + stable_hash("#" + g) % self.subword_buckets for g in grams[:MAX_SUBWORDS]]
+        return [marked[i:i + n] for n in SUBWORD_N for i in range(len(marked) - n + 1)][:limit]
+
+    def subwords(self, word: str) -> list[int]:
+        return [1 + stable_hash("#" + g) % self.subword_buckets for g in self.subword_grams(word)]
 
     def inputs(self, texts: Sequence[str]) -> dict[str, Tensor]:
         """The text fields of :class:`ModelInput`: ``text_ids``, ``text_mask`` and, when the
