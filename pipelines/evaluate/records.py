@@ -95,15 +95,17 @@ BUDGETS: dict[str, Budget] = {
                            # on FD002 and FD004 over 3 seeds (benchmarks/cmapss_val_scores.py), so
                            # those two keep CRPS alone. FD001 and FD003 train on both subsets' engines
                            # pooled (the case's own subset first): lower validation RMSE of each over 3
-                           # seeds (benchmarks/cmapss_subset_val.py). FD002 and FD004 also train on (and
-                           # cut validation engines at) histories from 20 cycles, as their shortest test
-                           # engines are: lower mean RMSE on those cuts over 3 seeds (docs/benchmarks.md)
+                           # seeds (benchmarks/cmapss_subset_val.py). Every subset also trains on (and cuts
+                           # validation engines at) histories from 20 cycles, as the shortest test engines
+                           # are: lower RMSE on those cuts over 3 seeds (docs/benchmarks.md)
                            "cmapss": {"pretrain_epochs": 2, "finetune_epochs": 12, "options": {"window": 50},
                                       "cases": {"cmapss-FD001": {"rul_mse_weight": 1.0,
-                                                                 "options": {"subsets": ["FD001", "FD003"]}},
+                                                                 "options": {"subsets": ["FD001", "FD003"],
+                                                                             "min_history": 20}},
                                                 "cmapss-FD002": {"options": {"min_history": 20}},
                                                 "cmapss-FD003": {"rul_mse_weight": 1.0,
-                                                                 "options": {"subsets": ["FD003", "FD001"]}},
+                                                                 "options": {"subsets": ["FD003", "FD001"],
+                                                                             "min_history": 20}},
                                                 "cmapss-FD004": {"options": {"min_history": 20}}}},
                            # the baseline's spectrum/envelope features as structured tokens and path:
                            # chosen for cross-load by nested leave-one-load-out selection
