@@ -16,6 +16,7 @@ those windows); the baselines are fitted per subset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
@@ -108,6 +109,30 @@ def _raw_inputs(ctx: EvalContext, splits: TaskSplits, index: int, name: str) -> 
     return runs, series[starts[:, None] + np.arange(30)]
 
 
+def _full_windows_only(ctx: EvalContext, spec, name: str, seed: int) -> list[tuple[str, TaskSplits]]:
+    """When the case of subset ``name`` trains on short histories, the same engines' full windows
+    only (30-cycle, and the MoE's longer windows), labelled for gradient boosting rows: a change to
+    the MoE's data must not drop a baseline that an earlier run had (the bar is the strongest of
+    them). Empty when the case has no short histories. The 30-cycle windows of a subset alone are
+    the protocol's own row already, so they are not repeated."""
+    options = {k: v for k, v in spec.bundle_options.get("cmapss", {}).items() if k != "window"}
+    if not options.pop("min_history", 0):
+        return []
+    trained = trained_subsets(spec, name)
+    engines = f", {'+'.join(trained)} engines" if len(trained) > 1 else ""
+    window = int(spec.bundle_options["cmapss"].get("window", 30))
+    out = []
+    for size in sorted({30, window}):
+        if size == 30 and not engines:
+            continue
+        data = X.bundle(ctx, "cmapss", seed, **options, **({"window": size} if size != 30 else {}))
+        data = data.splits[RUL_TASK.name]
+        words = "window features" if size == 30 else f"{size}-cycle window features"
+        out.append((f"Gradient boosting ({words}{engines})",
+                    TaskSplits(data.train, data.val, _subset(data, trained.index(name)).test)))
+    return out
+
+
 def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits, seed: int) -> None:
     for index, name in enumerate(SUBSETS):
         _subset_baselines(ctx, rows, name, _subset(splits, index), splits, index, seed)
@@ -115,13 +140,15 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
 
 def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, part: TaskSplits,
                       whole: TaskSplits, index: int, seed: int, long: TaskSplits | None = None,
-                      case: str = "", case_short: TaskSplits | None = None) -> None:
+                      case: str = "", case_short: TaskSplits | None = None,
+                      also: Sequence[tuple[str, TaskSplits]] = ()) -> None:
     """The baselines of one subset: ``part`` its 30-cycle windows, ``whole``/``index`` the bundle they
     come from and the subset's index there (for the raw histories), ``long`` the per-task MoE's own
     longer windows (gradient boosting is also fitted on those: the stronger of the two is the bar),
     ``case`` what the MoE's case trains on beyond the subset's own full windows, in words (e.g.
     ``FD001+FD003 engines``: :func:`case_data`), ``case_short`` then the 30-cycle windows of that
-    same data (scored on this subset's test)."""
+    same data (scored on this subset's test), ``also`` more (label, splits) for gradient boosting
+    (:func:`_full_windows_only`)."""
     import time
 
     b = ctx.budget
@@ -142,6 +169,9 @@ def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, 
     if case_short is not None:  # the MoE saw the case's data: so does gradient boosting on 30-cycle windows
         runs[f"Gradient boosting (window features, {case})"] = partial(
             B.gbm_rul, case_short.train, case_short.val, case_short.test, b.gbm_iter, seed, b.max_rows)
+    for label, data in also:
+        assert np.array_equal(data.test.targets, truth), "every baseline scores the same test engines"
+        runs[label] = partial(B.gbm_rul, data.train, data.val, data.test, b.gbm_iter, seed, b.max_rows)
     for label, fit in runs.items():
         start = time.perf_counter()
         pred = fit()
@@ -171,7 +201,8 @@ def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, kee
         short = X.bundle(ctx, "cmapss", seed, **options).splits[RUL_TASK.name] if label else None
         _subset_baselines(ctx, rows, name, part, part, 0, seed, long=TaskSplits(own.train, own.val, mine.test),
                           case=label, case_short=short and TaskSplits(
-                              short.train, short.val, _subset(short, trained.index(name)).test))
+                              short.train, short.val, _subset(short, trained.index(name)).test),
+                          also=_full_windows_only(ctx, spec, name, seed))
     if seed == ctx.seeds[0]:
         keep["teacher"] = {k: np.concatenate(v) for k, v in collected.items()}
 

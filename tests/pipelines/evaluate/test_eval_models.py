@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -310,6 +311,39 @@ def test_gradient_boosting_is_offered_the_data_of_the_case(tmp_path: Path):
         "FD004+FD002 engines, histories from 20 cycles", {"subsets": ["FD004", "FD002"], "min_history": 20})
     assert C.case_data(spec["FD002"], "FD002") == ("histories from 20 cycles", {"subsets": ["FD002"], "min_history": 20})
     assert C.case_data(spec["FD001"], "FD001")[0] == ""
+
+
+def test_short_histories_keep_the_full_window_baselines(tmp_path: Path, monkeypatch):
+    """A case that adds short histories still has gradient boosting fitted on the same engines' full
+    windows (30-cycle when pooled, and the MoE's longer windows), scored on the case's own subset:
+    changing the MoE's data must not drop a baseline an earlier run had."""
+    from plantpulse.pipelines.evaluate import cmapss as C
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
+
+    ctx = _ctx("per-task", tmp_path)
+    cases = {"cmapss-FD001": {"options": {"subsets": ["FD001", "FD003"], "min_history": 20}},
+             "cmapss-FD002": {"options": {"min_history": 20}}}
+    recipe = {**ctx.budget.recipes["cmapss"], "options": {"window": 50}, "cases": cases}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
+    asked = []
+
+    def bundle(_ctx, name, seed, **options):
+        asked.append(options)
+        groups = np.array([1, 2, 1001, 1002])  # FD001 engines 1-2, the second subset's 1-2
+        data = TaskData(name="x", task=RUL_TASK, groups=groups, targets=np.array([5.0, 6.0, 7.0, 8.0]))
+        return SimpleNamespace(splits={RUL_TASK.name: TaskSplits(data, data, data)})
+
+    monkeypatch.setattr(X, "bundle", bundle)
+    spec = {n: X.task_spec(ctx, "cmapss", 0, name=f"cmapss-{n}", subsets=[n]) for n in ("FD001", "FD002", "FD003")}
+    pooled = C._full_windows_only(ctx, spec["FD001"], "FD001", 0)
+    assert [label for label, _ in pooled] == ["Gradient boosting (window features, FD001+FD003 engines)",
+                                             "Gradient boosting (50-cycle window features, FD001+FD003 engines)"]
+    assert asked == [{"subsets": ["FD001", "FD003"]}, {"subsets": ["FD001", "FD003"], "window": 50}]
+    assert all(len(d.train) == 4 and d.test.groups.tolist() == [1, 2] for _, d in pooled)
+    alone = C._full_windows_only(ctx, spec["FD002"], "FD002", 0)
+    assert [label for label, _ in alone] == ["Gradient boosting (50-cycle window features)"]
+    assert C._full_windows_only(ctx, spec["FD003"], "FD003", 0) == []
 
 
 def test_the_dirty_check_watches_the_code_from_the_repository_top():
