@@ -10,7 +10,10 @@ on for the same seed). Test rows are not built.
 - ``words``: the MoE tokenizer's words alone;
 - ``moe tokens``: what the MoE's text embedding sees of each word, its word and the first
   ``MAX_SUBWORDS`` of its 3–5-character n-grams (no word pairs);
-- ``moe tokens, all n-grams``: the same without the truncation to ``MAX_SUBWORDS``.
+- ``moe tokens, all n-grams``: the same without the truncation to ``MAX_SUBWORDS``;
+- ``moe tokens hashed into …``: the MoE's tokens as the bucket ids its embeddings see (the
+  recipe's 4,096 word + 4,096 sub-word buckets, or four times as many), so that tokens sharing a
+  bucket are one feature: do hash collisions cost anything?
 
     python benchmarks/maintnet_text_features.py --seeds 0 1 2 3 4 5
 """
@@ -47,6 +50,16 @@ def moe_tokens(text: str, keep: int | None = MAX_SUBWORDS) -> list[str]:
             for token in ("w=" + word, *TOKENIZER.subword_grams(word, keep))]
 
 
+def hashed_tokens(tokenizer: HashingTokenizer) -> Callable[[str], list[str]]:
+    """The MoE's tokens as the ids its embeddings see: words and n-grams hashed into the
+    tokenizer's buckets, so tokens that share a bucket become one feature."""
+    def tokens(text: str) -> list[str]:
+        return [f"w{tokenizer.word_id(word)}" if index == 0 else f"s{sub}"
+                for word in tokenizer.words(text)
+                for index, sub in enumerate((0, *tokenizer.subwords(word)))]
+    return tokens
+
+
 def _tfidf(**kwargs) -> TfidfVectorizer:
     return TfidfVectorizer(min_df=2, sublinear_tf=True, **kwargs)
 
@@ -57,6 +70,9 @@ VARIANTS: dict[str, Callable[[], object]] = {
     "words": lambda: _tfidf(analyzer=TOKENIZER.words),
     "moe tokens": lambda: _tfidf(analyzer=moe_tokens),
     "moe tokens, all n-grams": lambda: _tfidf(analyzer=lambda text: moe_tokens(text, None)),
+    "moe tokens hashed into 4,096 + 4,096 buckets (the recipe)": lambda: _tfidf(analyzer=hashed_tokens(TOKENIZER)),
+    "moe tokens hashed into 16,384 + 16,384 buckets": lambda: _tfidf(
+        analyzer=hashed_tokens(HashingTokenizer(vocab_size=16384, max_len=48, subword_buckets=16384))),
 }
 
 
@@ -74,6 +90,16 @@ def held_out_f1(splits, make, seed: int) -> float:
     return macro_f1(best.predict(held), splits.test.targets)
 
 
+def bucket_counts(texts: list[str]) -> str:
+    """Distinct words and sub-word n-grams of ``texts``, and the recipe's bucket ids they fold onto."""
+    words = {word for text in texts for word in TOKENIZER.words(text)}
+    grams = {gram for word in words for gram in TOKENIZER.subword_grams(word)}
+    word_ids = {TOKENIZER.word_id(word) for word in words}
+    gram_ids = {sub for word in words for sub in TOKENIZER.subwords(word)}
+    return (f"{len(texts)} training texts: {len(words):,} distinct words on {len(word_ids):,} word ids, "
+            f"{len(grams):,} distinct sub-word n-grams on {len(gram_ids):,} sub-word ids")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
@@ -84,6 +110,8 @@ def main() -> None:
     scores: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for seed in opts.seeds:
         splits = build_bundle("maintnet", opts.datasets, seed=seed, holdout=opts.share).splits["system:aircraft"]
+        if seed == opts.seeds[0]:
+            print(f"seed {seed}: {bucket_counts(list(splits.train.texts))}")
         for name, make in VARIANTS.items():
             scores[name].append(round(held_out_f1(splits, make, seed), 4))
     print(f"| features | held-out macro-F1, seeds {' / '.join(map(str, opts.seeds))} | mean |")
