@@ -3,9 +3,9 @@
 With ``min_history`` the validation engines are cut from that cycle on, so some cuts hold fewer
 cycles than the window (left-padded). This prints, per subset and seed, the share of the 500
 validation cuts whose history is shorter than the window, beside the number of test engines
-that are. It rebuilds the cuts with the task builder's own functions (the split of validation
-engines, the window layout and the cut draw of ``pipelines/train/tasks/cmapss.py``) for the
-subset placed first in its bundle, as the evaluation's FD001 and FD003 cases place it. Reads no
+that are. It rebuilds the cuts with the task builder's own functions (``validation_units``,
+``unit_windows`` and ``validation_cuts`` of ``pipelines/train/tasks/cmapss.py``) for the subset
+placed first in its bundle, as the evaluation's FD001 and FD003 cases place it. Reads no
 model and no test label.
 
     PLANTPULSE_DATASETS=/path/to/datasets python benchmarks/cmapss_history_mix.py --subsets FD001 FD003
@@ -22,7 +22,6 @@ import numpy as np
 def main() -> None:
     from plantpulse.data.datasets import load_dataset
     from plantpulse.pipelines.train.tasks import cmapss as C
-    from plantpulse.pipelines.train.tasks.splits import split_groups
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subsets", nargs="+", default=["FD001", "FD003"])
@@ -39,10 +38,8 @@ def main() -> None:
         lengths = {int(u): int((subset.train.unit == u).sum()) for u in subset.train.units}
         short_test = sum(int((subset.test.unit == u).sum()) < opts.window for u in subset.test.units)
         for seed in opts.seeds:  # index 0: the subset first in its bundle
-            val_mask, _ = split_groups(subset.train.units, (0.2, 0.8), seed)
             _, _, units, to_end = C.unit_windows(subset.train, opts.window, 1, min_history=opts.min_history)
-            in_val = np.flatnonzero(np.isin(units, subset.train.units[val_mask]))
-            cut = in_val[C.truncated_last_windows(units[in_val], C.MIN_VAL_WINDOWS, seed * 7919)]
+            cut = C.validation_cuts(units, C.validation_units(subset.train, seed), C.MIN_VAL_WINDOWS, seed)
             history = np.array([lengths[int(u)] - int(t) for u, t in zip(units[cut], to_end[cut], strict=True)])
             print(f"| {name} | {seed} | {len(cut)} | {(history < opts.window).mean():.1%} | "
                   f"{short_test} of {len(subset.test.units)} |")

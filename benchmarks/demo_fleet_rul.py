@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-CAP = 125.0
 
 
 def main() -> None:
@@ -28,6 +27,9 @@ def main() -> None:
     from plantpulse.data.core.config.settings import load_settings
     from plantpulse.data.store.db import Database
     from plantpulse.data.store.schema import Asset, ModelVersion, Prediction
+    from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
+
+    cap = RUL_TASK.rul_cap
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("home", type=Path, help="the home folder `plantpulse demo` ran in")
@@ -48,7 +50,7 @@ def main() -> None:
                          f"`plantpulse --home {opts.home} demo --no-serve` first")
     frame = pd.DataFrame(rows, columns=["asset", "model", "end", "mean", "lower", "upper"])
     frame = frame.sort_values("end").groupby("asset").last()
-    frame["truth"] = np.minimum(truth.reindex(frame.index).to_numpy(float), CAP)
+    frame["truth"] = np.minimum(truth.reindex(frame.index).to_numpy(float), cap)
     frame["cycles"] = cycles.reindex(frame.index).to_numpy()
     print(f"model: {', '.join(sorted(frame['model'].unique()))}")
     print("| engines | n | RMSE | 80 % coverage | mean width |")
@@ -57,7 +59,7 @@ def main() -> None:
                         (f"history >= {opts.window} cycles", frame[frame.cycles >= opts.window])):
         if part.empty:
             continue
-        err = part["mean"].clip(0, CAP) - part["truth"]
+        err = part["mean"].clip(0, cap) - part["truth"]
         inside = (part["truth"] >= part["lower"]) & (part["truth"] <= part["upper"])
         print(f"| {label} | {len(part)} | {np.sqrt(np.mean(err ** 2)):.2f} | {inside.mean():.0%} | "
               f"{(part['upper'] - part['lower']).mean():.1f} |")

@@ -109,12 +109,32 @@ def _raw_inputs(ctx: EvalContext, splits: TaskSplits, index: int, name: str) -> 
     return runs, series[starts[:, None] + np.arange(30)]
 
 
+def _case_split(ctx: EvalContext, spec, name: str, seed: int, **options: object) -> TaskSplits:
+    """The bundle of ``options`` (the case's engines): its training and validation rows, and the
+    test rows of subset ``name``."""
+    data = X.bundle(ctx, "cmapss", seed, **options).splits[RUL_TASK.name]
+    return TaskSplits(data.train, data.val, _subset(data, trained_subsets(spec, name).index(name)).test)
+
+
+def _case_fits(ctx: EvalContext, spec, name: str, seed: int, long: TaskSplits) -> list[tuple[str, TaskSplits]]:
+    """(label, splits) of the gradient-boosting rows the per-task MoE of subset ``name`` adds to the
+    protocol's own: ``long``, its own longer windows; the data its case adds beyond the subset's
+    full windows (:func:`case_data`: pooled engines, short histories) on 30-cycle windows; and
+    :func:`_full_windows_only`. The bar is the strongest of them all."""
+    label, options = case_data(spec, name)
+    fits = [(f"Gradient boosting ({long.train.sensor.shape[1]}-cycle window features{', ' + label if label else ''})",
+             long)]
+    if label:  # the MoE saw the case's data: so does gradient boosting on 30-cycle windows
+        fits.append((f"Gradient boosting (window features, {label})", _case_split(ctx, spec, name, seed, **options)))
+    return fits + _full_windows_only(ctx, spec, name, seed)
+
+
 def _full_windows_only(ctx: EvalContext, spec, name: str, seed: int) -> list[tuple[str, TaskSplits]]:
     """When the case of subset ``name`` trains on short histories, the same engines' full windows
     only (30-cycle, and the MoE's longer windows), labelled for gradient boosting rows: a change to
-    the MoE's data must not drop a baseline that an earlier run had (the bar is the strongest of
-    them). Empty when the case has no short histories. The 30-cycle windows of a subset alone are
-    the protocol's own row already, so they are not repeated."""
+    the MoE's data must not drop a baseline that an earlier run had. Empty when the case has no
+    short histories. The 30-cycle windows of a subset alone are the protocol's own row already, so
+    they are not repeated."""
     options = {k: v for k, v in spec.bundle_options.get("cmapss", {}).items() if k != "window"}
     if not options.pop("min_history", 0):
         return []
@@ -125,11 +145,9 @@ def _full_windows_only(ctx: EvalContext, spec, name: str, seed: int) -> list[tup
     for size in sorted({30, window}):
         if size == 30 and not engines:
             continue
-        data = X.bundle(ctx, "cmapss", seed, **options, **({"window": size} if size != 30 else {}))
-        data = data.splits[RUL_TASK.name]
         words = "window features" if size == 30 else f"{size}-cycle window features"
         out.append((f"Gradient boosting ({words}{engines})",
-                    TaskSplits(data.train, data.val, _subset(data, trained.index(name)).test)))
+                    _case_split(ctx, spec, name, seed, **options, **({"window": size} if size != 30 else {}))))
     return out
 
 
@@ -139,16 +157,11 @@ def _baselines(ctx: EvalContext, rows: dict[str, RowBuilder], splits: TaskSplits
 
 
 def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, part: TaskSplits,
-                      whole: TaskSplits, index: int, seed: int, long: TaskSplits | None = None,
-                      case: str = "", case_short: TaskSplits | None = None,
-                      also: Sequence[tuple[str, TaskSplits]] = ()) -> None:
+                      whole: TaskSplits, index: int, seed: int, also: Sequence[tuple[str, TaskSplits]] = ()) -> None:
     """The baselines of one subset: ``part`` its 30-cycle windows, ``whole``/``index`` the bundle they
-    come from and the subset's index there (for the raw histories), ``long`` the per-task MoE's own
-    longer windows (gradient boosting is also fitted on those: the stronger of the two is the bar),
-    ``case`` what the MoE's case trains on beyond the subset's own full windows, in words (e.g.
-    ``FD001+FD003 engines``: :func:`case_data`), ``case_short`` then the 30-cycle windows of that
-    same data (scored on this subset's test), ``also`` more (label, splits) for gradient boosting
-    (:func:`_full_windows_only`)."""
+    come from and the subset's index there (for the raw histories), ``also`` more (label, splits) for
+    gradient boosting, scored on the same test engines (a per-task case's data: :func:`_case_fits`;
+    the bar is the strongest of all)."""
     import time
 
     b = ctx.budget
@@ -161,14 +174,6 @@ def _subset_baselines(ctx: EvalContext, rows: dict[str, RowBuilder], name: str, 
         "Quantile MLP (model/baseline/quantile_mlp.py)": partial(_quantile_mlp, ctx, whole, index, name, seed),
         "Plain CNN": partial(_plain, ctx, part, seed, f"cmapss-{name}-s{seed}"),
     }
-    if long is not None:
-        assert np.array_equal(long.test.targets, truth), "the long windows must score the same test engines"
-        engines = f", {case}" if case else ""
-        runs[f"Gradient boosting ({long.train.sensor.shape[1]}-cycle window features{engines})"] = partial(
-            B.gbm_rul, long.train, long.val, long.test, b.gbm_iter, seed, b.max_rows)
-    if case_short is not None:  # the MoE saw the case's data: so does gradient boosting on 30-cycle windows
-        runs[f"Gradient boosting (window features, {case})"] = partial(
-            B.gbm_rul, case_short.train, case_short.val, case_short.test, b.gbm_iter, seed, b.max_rows)
     for label, data in also:
         assert np.array_equal(data.test.targets, truth), "every baseline scores the same test engines"
         runs[label] = partial(B.gbm_rul, data.train, data.val, data.test, b.gbm_iter, seed, b.max_rows)
@@ -196,13 +201,8 @@ def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, kee
         for key in ("mean", "std", "target", "lower", "upper"):
             collected.setdefault(key, []).append(outs[key])
         part = X.bundle(ctx, "cmapss", seed, subsets=[name]).splits[RUL_TASK.name]
-        trained = trained_subsets(spec, name)
-        label, options = case_data(spec, name)
-        short = X.bundle(ctx, "cmapss", seed, **options).splits[RUL_TASK.name] if label else None
-        _subset_baselines(ctx, rows, name, part, part, 0, seed, long=TaskSplits(own.train, own.val, mine.test),
-                          case=label, case_short=short and TaskSplits(
-                              short.train, short.val, _subset(short, trained.index(name)).test),
-                          also=_full_windows_only(ctx, spec, name, seed))
+        _subset_baselines(ctx, rows, name, part, part, 0, seed,
+                          also=_case_fits(ctx, spec, name, seed, TaskSplits(own.train, own.val, mine.test)))
     if seed == ctx.seeds[0]:
         keep["teacher"] = {k: np.concatenate(v) for k, v in collected.items()}
 

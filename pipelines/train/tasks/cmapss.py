@@ -103,6 +103,20 @@ def truncated_last_windows(units: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
 
 
+def validation_units(runs: RunSet, seed: int, index: int = 0, val_fraction: float = 0.2) -> np.ndarray:
+    """The training engines of a bundle's subset number ``index`` that seed ``seed`` holds out for
+    validation (split by engine, before windowing)."""
+    val_mask, _ = split_groups(runs.units, (val_fraction, 1 - val_fraction), seed + index)
+    return runs.units[val_mask]
+
+
+def validation_cuts(units: np.ndarray, val_units: np.ndarray, n: int, seed: int, index: int = 0) -> np.ndarray:
+    """Rows (of stride-1 windows with unit ids ``units``) that are the validation cuts of subset
+    number ``index``: the last windows of random cuts of the ``val_units`` engines."""
+    in_val = np.flatnonzero(np.isin(units, val_units))
+    return in_val[truncated_last_windows(units[in_val], max(n, 1), seed * 7919 + index)]
+
+
 def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int = 30, stride: int = 1,
           val_fraction: float = 0.2, val_windows: int = MIN_VAL_WINDOWS, seed: int = 0, verify: str = "sizes",
           condition_norm: bool = True, legacy_layout: bool = False, min_history: int = 0, **_: object) -> TaskBundle:
@@ -123,17 +137,15 @@ def build(root: Path | str, *, subsets: tuple[str, ...] = SUBSETS, window: int =
     train_rows = []
     for index, name in enumerate(subsets):
         subset = data.subsets[name]
-        val_mask, _ = split_groups(subset.train.units, (val_fraction, 1 - val_fraction), seed + index)
-        val_units = subset.train.units[val_mask]
+        val_units = validation_units(subset.train, seed, index, val_fraction)
         train_rows.append(run_table(subset.train)[~np.isin(subset.train.unit, val_units)])
         series, starts, units, to_end = unit_windows(subset.train, window, stride, min_history=min_history)
         keep = ~np.isin(units, val_units)
         parts["train"].append((series, starts[keep], index * 1000 + units[keep], to_end[keep]))
         v_series, v_starts, v_units, v_to_end = unit_windows(subset.train, window, 1 if not legacy_layout else stride,
                                                              min_history=min_history)
-        in_val = np.flatnonzero(np.isin(v_units, val_units))
-        cut = in_val if legacy_layout else in_val[truncated_last_windows(
-            v_units[in_val], max(val_windows, 1), seed * 7919 + index)]
+        cut = (np.flatnonzero(np.isin(v_units, val_units)) if legacy_layout
+               else validation_cuts(v_units, val_units, val_windows, seed, index))
         parts["val"].append((v_series, v_starts[cut], index * 1000 + v_units[cut], v_to_end[cut]))
         t_series, t_starts, t_units, t_to_end = unit_windows(subset.test, window, 1, last_only=True)
         true_rul = subset.test_rul[t_units - 1].astype(np.float32) + t_to_end
