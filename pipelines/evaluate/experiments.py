@@ -69,7 +69,7 @@ def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[
     recipe = ctx.budget.recipes.get(dataset, {}) if per_task(ctx) else {}
     epochs = {stage: int(recipe[f"{stage}_epochs"]) for stage in ("pretrain", "finetune")
               if f"{stage}_epochs" in recipe}
-    # one case (e.g. one C-MAPSS subset) may set its own training options and task-builder options
+    # one case (e.g. one C-MAPSS subset) may set its own training, task-builder and model options
     case = recipe.get("cases", {}).get(name, {})
     merged = {**recipe.get("options", {}), **options, **case.get("options", {})}
     pretrain = epochs.get("pretrain", ctx.budget.pretrain_epochs) > 0 if per_task(ctx) else True
@@ -77,7 +77,8 @@ def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[
     return MoeSpec(name=f"{name}-s{seed}", datasets=(dataset,), seed=seed,
                    tasks=(TASK_OF[dataset],) if tasks is None else tasks, pretrain=pretrain,
                    distill=distill and not per_task(ctx), bundle_options={dataset: merged} if merged else {},
-                   epochs=epochs, training=training, overrides=dict(recipe.get("overrides", {})))
+                   epochs=epochs, training=training,
+                   overrides={**recipe.get("overrides", {}), **case.get("overrides", {})})
 
 
 def own_splits(ctx: EvalContext, spec: MoeSpec, dataset: str, seed: int, task: str):

@@ -295,6 +295,23 @@ def test_a_recipe_case_can_pool_subsets_and_is_scored_on_its_own_engines(tmp_pat
     assert mine is own
 
 
+def test_a_recipe_case_can_set_its_own_model_options(tmp_path: Path):
+    """A case's model overrides (here: FD002 at width 64) are added to the recipe's and reach
+    that case's training command only."""
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.moe import train_commands
+
+    ctx = _ctx("per-task", tmp_path)
+    recipe = {**ctx.budget.recipes["cmapss"], "overrides": {"patch_len": 8},
+              "cases": {"cmapss-FD002": {"overrides": {"d_model": 64}}}}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
+    wide = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD002", subsets=["FD002"])
+    other = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD001", subsets=["FD001"])
+    assert wide.overrides == {"patch_len": 8, "d_model": 64} and other.overrides == {"patch_len": 8}
+    assert "--model-option d_model=64" in train_commands(ctx, wide)[-1]
+    assert "d_model" not in train_commands(ctx, other)[-1]
+
+
 def test_gradient_boosting_is_offered_the_data_of_the_case(tmp_path: Path):
     """Whatever a case adds to a subset's full windows (pooled engines, short histories) is named
     in the baseline row fitted on the same data, with the same task-builder options."""
