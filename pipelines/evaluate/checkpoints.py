@@ -29,10 +29,10 @@ training commands are not proof, since a task builder's default can move its spl
 
 The 80 % RUL interval a C-MAPSS teacher stores (`extra["rul_intervals"]`) follows the current
 calibration rule (the larger multiplier over all validation units and over those below the cap,
-`model/moe/calibration.py`). The FD002 and FD004 teachers were trained before that rule and were
+`model/moe/calibration.py`). The FD004 teachers were trained before that rule and were
 calibrated again on their own validation cuts, weights unchanged, by
-`python -m plantpulse.pipelines.train.recalibrate model/checkpoints/cmapss-FD00{2,4}-s?-teacher.safetensors`;
-the FD001 and FD003 teachers, trained later, were calibrated by their training job.
+`python -m plantpulse.pipelines.train.recalibrate model/checkpoints/cmapss-FD004-s?-teacher.safetensors`;
+the FD001, FD002 and FD003 teachers, trained later, were calibrated by their training job.
 
 The models the product scores with are not here: they are in `model/shipped/` (the demo's MoE
 students, and the backbone `plantpulse fit` adapts), each with the command that made it.
