@@ -4,7 +4,9 @@ several pooled: each checkpoint is scored on the validation cuts of every subset
 own seed, window and subsets, prediction and truth clipped to [0, cap]. Validation only.
 ``--option key=value`` overrides one of the checkpoint's task-builder options for every checkpoint
 (e.g. ``min_history=20``: score teachers trained without short histories on the validation cuts of
-those trained with them, so both are compared on the same rows).
+those trained with them, so both are compared on the same rows). ``A.safetensors+B.safetensors``
+scores the mean of the members' RUL outputs (an ensemble of teachers trained on one engine split:
+a ``seed`` task-builder option fixes the split apart from the training seed).
 
     PLANTPULSE_DATASETS=/path/to/datasets python benchmarks/cmapss_subset_val.py A.safetensors B.safetensors ...
 """
@@ -36,7 +38,8 @@ def main() -> None:
     from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoints", type=Path, nargs="+", help="C-MAPSS teacher checkpoints")
+    parser.add_argument("checkpoints", nargs="+",
+                        help="C-MAPSS teacher checkpoints; A+B+... scores the mean of the members' outputs")
     parser.add_argument("--datasets", default=os.environ.get("PLANTPULSE_DATASETS", "../shared/datasets"))
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="task-builder option for every checkpoint, the value a Python literal")
@@ -49,18 +52,30 @@ def main() -> None:
         overrides[key] = ast.literal_eval(value)
     print("| checkpoint | trained on | seed | subset | validation rows | validation RMSE |")
     print("|---|---|---:|---|---:|---:|")
-    for path in opts.checkpoints:
-        model, meta = load_checkpoint(path)
-        extra = meta.extra
-        options = {**_value(extra["bundle_options"])["cmapss"], **overrides}
-        seed = int(_value(extra["seed"]))
-        subsets = list(options["subsets"])
-        val = build_bundle("cmapss", opts.datasets, seed=seed, **options).splits[RUL_TASK.name].val
-        out = outputs(model.eval(), val)
+    for item in opts.checkpoints:
+        members = [Path(p) for p in item.split("+")]
+        split = None
+        means = []
+        for path in members:
+            model, meta = load_checkpoint(path)
+            extra = meta.extra
+            options = {**_value(extra["bundle_options"])["cmapss"], **overrides}
+            seed = int(options.pop("seed", _value(extra["seed"])))  # a split seed apart from training's
+            if split is None:
+                split = (seed, options)
+                subsets = list(options["subsets"])
+                val = build_bundle("cmapss", opts.datasets, seed=seed, **options).splits[RUL_TASK.name].val
+            elif split != (seed, options):
+                parser.error(f"{item}: the members were trained on different splits or options "
+                             f"({split} against {(seed, options)}); an ensemble needs one split")
+            out = outputs(model.eval(), val)
+            means.append(out["mean"])
+        mean = sum(means) / len(means)
+        name = "+".join(p.name for p in members)
         for index, subset in enumerate(subsets):
             rows = (val.groups // 1000) == index
-            rmse = rul_scores(out["mean"][rows], out["target"][rows], CAP)["rmse"]
-            print(f"| {path.name} | {'+'.join(subsets)} | {seed} | {subset} | {int(rows.sum())} | {rmse:.2f} |",
+            rmse = rul_scores(mean[rows], out["target"][rows], CAP)["rmse"]
+            print(f"| {name} | {'+'.join(subsets)} | {split[0]} | {subset} | {int(rows.sum())} | {rmse:.2f} |",
                   flush=True)
 
 
