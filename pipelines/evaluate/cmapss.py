@@ -8,7 +8,9 @@ coverage is the share of test engines whose true (capped) RUL lies inside it, sh
 width in cycles. The MoE's interval is the one scoring shows: split-conformal calibrated on the
 validation engines' last windows by the training job (stored in the checkpoint; the larger of the
 multipliers over all those windows and over those whose RUL is below the cap), or the nominal
-Gaussian one for checkpoints made before that calibration.
+Gaussian one for checkpoints made before that calibration. A per-task recipe case with ``members``
+scores the mean of that many teachers trained on one split (their Gaussian mixture's std, its
+multiplier calibrated the same way on the same validation cuts).
 The MoE is one multi-task model for all four subsets (or, with a per-task budget, one model per
 subset trained on it alone, on the recipe's longer windows, with gradient boosting also fitted on
 those windows); the baselines are fitted per subset.
@@ -23,7 +25,7 @@ import numpy as np
 
 from plantpulse.data.datasets import load_dataset
 from plantpulse.data.datasets.cmapss import SUBSETS
-from plantpulse.model.moe.calibration import rul_interval, stored_scale
+from plantpulse.model.moe.calibration import conformal_scale, rul_interval, stored_scale
 from plantpulse.model.moe.training import TaskSplits
 from plantpulse.pipelines.evaluate import experiments as X
 from plantpulse.pipelines.evaluate import rul_baselines as B
@@ -192,11 +194,10 @@ def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, kee
     for index, name in enumerate(SUBSETS):
         spec = X.task_spec(ctx, "cmapss", seed, name=f"cmapss-{name}", subsets=[name])
         own, mine = case_splits(ctx, spec, name, seed)
-        models = X.get(ctx, spec)
-        outs = calibrated(outputs(models.teacher, mine.test), models.extras.get("teacher"))
+        outs, wall_s = teacher_outputs(ctx, spec, own, mine)
         builder = rows.setdefault("MoE teacher", RowBuilder("MoE teacher", "moe"))
         builder.add(name, rul_scores(outs["mean"], outs["target"], RUL_TASK.rul_cap, outs["lower"], outs["upper"]),
-                    seed, models.wall_s)
+                    seed, wall_s)
         collected.setdefault("group", []).append(index * 1000 + mine.test.groups % 1000)
         for key in ("mean", "std", "target", "lower", "upper"):
             collected.setdefault(key, []).append(outs[key])
@@ -205,6 +206,32 @@ def _per_task_seed(ctx: EvalContext, rows: dict[str, RowBuilder], seed: int, kee
                           also=_case_fits(ctx, spec, name, seed, TaskSplits(own.train, own.val, mine.test)))
     if seed == ctx.seeds[0]:
         keep["teacher"] = {k: np.concatenate(v) for k, v in collected.items()}
+
+
+def teacher_outputs(ctx: EvalContext, spec, own: TaskSplits, mine: TaskSplits) -> tuple[dict[str, np.ndarray], float]:
+    """(the calibrated test outputs, the training wall in seconds) of the per-task teacher of
+    ``spec`` on its subset's test rows (``mine``): one checkpoint's, or, when its recipe case has
+    ``members``, the mean of the members' (:func:`mixture`) with the interval multiplier
+    calibrated on the validation cuts the members were trained beside (``own``: every subset the
+    case pools, as the training job calibrates one teacher)."""
+    models = [X.get(ctx, member) for member in (spec, *X.member_specs(spec))]
+    if len(models) == 1:
+        return calibrated(outputs(models[0].teacher, mine.test), models[0].extras.get("teacher")), models[0].wall_s
+    val = mixture([outputs(m.teacher, own.val) for m in models])
+    test = mixture([outputs(m.teacher, mine.test) for m in models])
+    scale = conformal_scale(val["mean"], val["std"], val["target"], RUL_TASK.rul_cap)
+    _, lower, upper = rul_interval(test["mean"], test["std"], RUL_TASK.rul_cap, scale)
+    return {**test, "lower": lower, "upper": upper}, sum(m.wall_s for m in models)
+
+
+def mixture(outs: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The equal-weight mixture of Gaussian RUL outputs of several models on the same rows: the mean
+    of their means, and the mixture's std (the members' variances plus the spread of their means)."""
+    means = np.stack([o["mean"] for o in outs]).astype(np.float64)
+    second = np.stack([o["std"] ** 2 for o in outs]).astype(np.float64) + means ** 2
+    mean = means.mean(axis=0)
+    std = np.sqrt(np.maximum(second.mean(axis=0) - mean ** 2, 0.0))
+    return {"mean": mean, "std": std, "target": outs[0]["target"]}
 
 
 def _quantile_mlp(ctx: EvalContext, splits: TaskSplits, index: int, name: str, seed: int) -> B.RulPrediction:

@@ -13,10 +13,14 @@
 Under a ``per_task`` budget there is no multi-task model: every protocol's MoE is trained on its one
 task (:func:`task_spec`: ``cmapss-FD00x-s<seed>``, ``cwru-s<seed>``, ``ai4i2020-s<seed>``, ...) with
 the budget's recipe for that dataset (epochs, task-builder options), teacher only, and scored on
-the bundle it was trained on; the ablations of the joint model are not run.
+the bundle it was trained on; the ablations of the joint model are not run. A recipe case with
+``members: n`` (> 1) adds ``n - 1`` teachers of the same recipe on the same split
+(:func:`member_specs`: ``cmapss-FD001-s0-m1``, ...), and the protocol scores their mean.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from plantpulse.pipelines.evaluate.moe import TRAINING_KEYS, MoeModels, MoeSpec, obtain
 from plantpulse.pipelines.evaluate.records import EvalContext
@@ -32,6 +36,7 @@ ABLATION_LABELS: dict[str, str] = {
     "abl-nopretrain": "ablation: no pre-training",
     "abl-nopcgrad": "ablation: no PCGrad",
 }
+MEMBER_SEED_STEP = 100  # member m of seed s trains with seed s + 100·m on seed s's split
 CWRU_LOADS: tuple[int, ...] = (0, 1, 2, 3)
 CWRU_SIZES: tuple[float, ...] = (0.007, 0.014, 0.021)
 AZURE_MODALITIES: dict[str, tuple[str, ...]] = {
@@ -78,7 +83,19 @@ def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[
                    tasks=(TASK_OF[dataset],) if tasks is None else tasks, pretrain=pretrain,
                    distill=distill and not per_task(ctx), bundle_options={dataset: merged} if merged else {},
                    epochs=epochs, training=training,
-                   overrides={**recipe.get("overrides", {}), **case.get("overrides", {})})
+                   overrides={**recipe.get("overrides", {}), **case.get("overrides", {})},
+                   members=int(case.get("members", 1)))
+
+
+def member_specs(spec: MoeSpec) -> list[MoeSpec]:
+    """The other teachers of ``spec``'s ensemble (none when ``spec.members`` is 1): member ``m`` is
+    ``<name>-m<m>``, the same recipe trained with seed ``seed + 100·m`` (another initialisation and
+    batch order) on the same split: ``seed`` is passed as the task builder's own option, which
+    the training job lets win over its seed."""
+    return [replace(spec, name=f"{spec.name}-m{m}", seed=spec.seed + MEMBER_SEED_STEP * m, members=1,
+                    bundle_options={name: {**spec.bundle_options.get(name, {}), "seed": spec.seed}
+                                    for name in spec.datasets})
+            for m in range(1, spec.members)]
 
 
 def own_splits(ctx: EvalContext, spec: MoeSpec, dataset: str, seed: int, task: str):
@@ -143,12 +160,15 @@ def ablation_names(ctx: EvalContext) -> tuple[str, ...]:
     return tuple(ABLATIONS) if ctx.ablations and not per_task(ctx) else ()
 
 
-def bundle(ctx: EvalContext, name: str, seed: int, image_size: int | None = None, **options: object):
+def bundle(ctx: EvalContext, name: str, seed: int, /, image_size: int | None = None, **options: object):
     """The task bundle the MoE of ``seed`` was trained on (same builder, seed and options; images
-    at ``image_size``, by default the budget's), cached."""
+    at ``image_size``, by default the budget's), cached. A ``seed`` among ``options`` (a member of
+    an ensemble, :func:`member_specs`) is the split's and wins."""
     from plantpulse.model.moe.config import preset
     from plantpulse.pipelines.train.tasks import build_bundle
 
+    split = options.pop("seed", seed)  # a member of an ensemble: its split's seed (member_specs)
+    seed = split if isinstance(split, int) else seed
     if name == "cmapss" and legacy_checkpoints(ctx):
         options = {**options, "legacy_layout": True}
     size = image_size or preset(ctx.budget.preset, **ctx.budget.moe_overrides).image_size

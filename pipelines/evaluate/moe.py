@@ -51,6 +51,7 @@ class MoeSpec:
     bundle_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     epochs: dict[str, int] = field(default_factory=dict)  # stage -> epochs, over the budget's
     training: dict[str, Any] = field(default_factory=dict)  # a TRAINING_KEYS key -> value, over the budget's
+    members: int = 1  # teachers averaged on one split (see experiments.member_specs)
 
     def option(self, ctx: EvalContext, key: str) -> Any:
         """A training option of this experiment: its own value, else the budget's (else the default)."""

@@ -90,7 +90,8 @@ def _recipe_parts(recipe: dict[str, Any]) -> list[str]:
              "average_epochs": "weights averaged over epochs", "image_crop_min": "random crops down to",
              "rul_mse_weight": "RUL squared-error weight", "label_smoothing": "label smoothing",
              "weight_decay": "weight decay"}
-    parts = [names[k] if recipe[k] is True else f"{names[k]} {recipe[k]}" for k in names if k in recipe]
+    parts = [f"mean of {recipe['members']} teachers on one split"] if recipe.get("members", 1) > 1 else []
+    parts += [names[k] if recipe[k] is True else f"{names[k]} {recipe[k]}" for k in names if k in recipe]
     return parts + [f"{k}={v}" for k, v in {**recipe.get("overrides", {}), **recipe.get("options", {})}.items()]
 
 

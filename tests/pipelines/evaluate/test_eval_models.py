@@ -246,7 +246,8 @@ def test_report_says_the_per_task_budget_trains_one_model_per_task():
 
     line = budget_line(BUDGETS["per-task"].model_dump(mode="json"))
     assert "one MoE per task" in line and ("cmapss 2 pre-training + 12 fine-tuning epochs with window=50 "
-                                           "(cmapss-FD001: RUL squared-error weight 1.0, subsets=['FD001', 'FD003'], "
+                                           "(cmapss-FD001: mean of 2 teachers on one split, RUL squared-error weight 1.0, "
+                                           "subsets=['FD001', 'FD003'], "
                                            "min_history=20) (cmapss-FD002: d_model=64, min_history=20) "
                                            "(cmapss-FD003: lr 0.001, RUL squared-error weight 1.0, subsets=['FD003', 'FD001'], "
                                            "min_history=20) "
@@ -310,6 +311,88 @@ def test_a_recipe_case_can_set_its_own_model_options(tmp_path: Path):
     assert wide.overrides == {"patch_len": 8, "d_model": 64} and other.overrides == {"patch_len": 8}
     assert "--model-option d_model=64" in train_commands(ctx, wide)[-1]
     assert "d_model" not in train_commands(ctx, other)[-1]
+
+
+def test_a_recipe_case_with_members_trains_more_teachers_on_the_same_split(tmp_path: Path):
+    """``members: 2`` adds one teacher of the same recipe: another training seed, the same engine
+    split (the split's seed passed as the task builder's option, which the training job lets win),
+    its own checkpoint name; the other cases have none."""
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.evaluate.moe import checkpoint_paths, train_commands
+
+    ctx = _ctx("per-task", tmp_path)
+    cases = {"cmapss-FD001": {"members": 2, "options": {"subsets": ["FD001", "FD003"]}}}
+    recipe = {**ctx.budget.recipes["cmapss"], "cases": cases}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
+    spec = X.task_spec(ctx, "cmapss", 2, name="cmapss-FD001", subsets=["FD001"])
+    other = X.task_spec(ctx, "cmapss", 2, name="cmapss-FD002", subsets=["FD002"])
+    assert spec.members == 2 and X.member_specs(other) == []
+    (member,) = X.member_specs(spec)
+    assert member.name == "cmapss-FD001-s2-m1" and member.seed == 102 and member.members == 1
+    assert member.bundle_options == {"cmapss": {**spec.bundle_options["cmapss"], "seed": 2}}
+    assert "seed" not in spec.bundle_options["cmapss"]
+    assert checkpoint_paths(ctx, member)["teacher"].name == "cmapss-FD001-s2-m1-teacher.safetensors"
+    command = train_commands(ctx, member)[-1]
+    assert "--seed 102" in command and "cmapss.seed=2" in command
+    assert train_commands(ctx, spec)[-1].count("--seed 2 ") == 1 and "cmapss.seed" not in train_commands(ctx, spec)[-1]
+
+
+def test_a_member_is_scored_on_the_bundle_of_its_split(tmp_path: Path, monkeypatch):
+    """The evaluation's bundles of a member are those of the split's seed, not of its training seed."""
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.train import tasks
+
+    built = []
+    monkeypatch.setattr(tasks, "build_bundle", lambda name, root, **options: built.append(options) or options)
+    ctx = _ctx("per-task", tmp_path)
+    X.bundle(ctx, "cmapss", 102, seed=2, window=50)
+    X.bundle(ctx, "cmapss", 2, window=50)
+    assert [b["seed"] for b in built] == [2]  # the second call is the first's cached bundle
+
+
+def test_an_ensemble_is_calibrated_on_the_validation_cuts_and_sums_its_walls(tmp_path: Path, monkeypatch):
+    """The members' mean is scored on test with a multiplier fitted on the case's validation cuts
+    (not a member's stored one), and the row's training wall is the members' sum."""
+    from plantpulse.model.moe.calibration import conformal_scale
+    from plantpulse.pipelines.evaluate import cmapss as C
+    from plantpulse.pipelines.evaluate import experiments as X
+    from plantpulse.pipelines.train.tasks.cmapss import RUL_TASK
+
+    ctx = _ctx("per-task", tmp_path)
+    cases = {"cmapss-FD001": {"members": 2}}
+    recipe = {**ctx.budget.recipes["cmapss"], "cases": cases}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "cmapss": recipe}}))
+    spec = X.task_spec(ctx, "cmapss", 0, name="cmapss-FD001", subsets=["FD001"])
+    rng = np.random.default_rng(0)
+    val = TaskData(name="v", task=RUL_TASK, groups=np.arange(40), targets=rng.uniform(0, 125, 40))
+    test = TaskData(name="t", task=RUL_TASK, groups=np.arange(5), targets=rng.uniform(0, 125, 5))
+    shift = {"cmapss-FD001-s0": 4.0, "cmapss-FD001-s0-m1": -2.0}
+    stored = {"rul_intervals": {RUL_TASK.name: {"scale": 0.01, "level": 0.8, "n": 40}}}
+    monkeypatch.setattr(X, "get", lambda _ctx, s: SimpleNamespace(teacher=s.name, extras={"teacher": stored},
+                                                                  wall_s=100.0))
+    monkeypatch.setattr(C, "outputs", lambda name, data: {"mean": data.targets + shift[name] + 3 * np.sin(data.groups),
+                                                          "std": np.full(len(data), 2.0), "target": data.targets})
+    outs, wall = C.teacher_outputs(ctx, spec, TaskSplits(val, val, test), TaskSplits(test, val, test))
+    assert wall == 200.0
+    assert np.allclose(outs["mean"], test.targets + 1.0 + 3 * np.sin(test.groups))
+    mixed = C.mixture([C.outputs(n, val) for n in shift])
+    scale = conformal_scale(mixed["mean"], mixed["std"], val.targets, RUL_TASK.rul_cap)
+    assert scale is not None and scale > 0.5
+    point = np.clip(outs["mean"], 0, 125)
+    assert np.allclose(outs["upper"] - outs["lower"], np.minimum(point + scale * outs["std"], 125)
+                       - np.maximum(point - scale * outs["std"], 0))
+
+
+def test_members_are_scored_as_one_gaussian_mixture():
+    """The ensemble's mean is the members' mean; its std holds their variances and their disagreement."""
+    from plantpulse.pipelines.evaluate.cmapss import mixture
+
+    a = {"mean": np.array([10.0, 50.0]), "std": np.array([3.0, 4.0]), "target": np.array([12.0, 40.0])}
+    b = {"mean": np.array([14.0, 50.0]), "std": np.array([3.0, 2.0]), "target": np.array([12.0, 40.0])}
+    out = mixture([a, b])
+    assert out["mean"].tolist() == [12.0, 50.0] and out["target"].tolist() == [12.0, 40.0]
+    assert np.allclose(out["std"], [np.sqrt(9.0 + 4.0), np.sqrt(10.0)])
+    assert np.allclose(mixture([a])["std"], a["std"])
 
 
 def test_gradient_boosting_is_offered_the_data_of_the_case(tmp_path: Path):
