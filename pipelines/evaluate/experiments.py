@@ -37,6 +37,7 @@ ABLATION_LABELS: dict[str, str] = {
     "abl-nopcgrad": "ablation: no PCGrad",
 }
 MEMBER_SEED_STEP = 100  # member m of seed s trains with seed s + 100·m on seed s's split
+ENSEMBLE_DATASETS: tuple[str, ...] = ("cmapss",)  # whose protocol scores a case's members as one model
 CWRU_LOADS: tuple[int, ...] = (0, 1, 2, 3)
 CWRU_SIZES: tuple[float, ...] = (0.007, 0.014, 0.021)
 AZURE_MODALITIES: dict[str, tuple[str, ...]] = {
@@ -79,6 +80,9 @@ def _single(ctx: EvalContext, name: str, dataset: str, seed: int, options: dict[
     merged = {**recipe.get("options", {}), **options, **case.get("options", {})}
     pretrain = epochs.get("pretrain", ctx.budget.pretrain_epochs) > 0 if per_task(ctx) else True
     training = {key: value for key, value in {**recipe, **case}.items() if key in TRAINING_KEYS}
+    if int(case.get("members", 1)) > 1 and dataset not in ENSEMBLE_DATASETS:
+        raise ValueError(f"recipe case {name!r}: 'members' (teachers averaged on one split) is scored only by "
+                         f"the protocols of {', '.join(ENSEMBLE_DATASETS)}; remove it from the {dataset} recipe")
     return MoeSpec(name=f"{name}-s{seed}", datasets=(dataset,), seed=seed,
                    tasks=(TASK_OF[dataset],) if tasks is None else tasks, pretrain=pretrain,
                    distill=distill and not per_task(ctx), bundle_options={dataset: merged} if merged else {},

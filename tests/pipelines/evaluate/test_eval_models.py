@@ -338,6 +338,16 @@ def test_a_recipe_case_with_members_trains_more_teachers_on_the_same_split(tmp_p
     assert train_commands(ctx, spec)[-1].count("--seed 2 ") == 1 and "cmapss.seed" not in train_commands(ctx, spec)[-1]
 
 
+def test_members_on_a_dataset_whose_protocol_cannot_score_them_are_refused(tmp_path: Path):
+    from plantpulse.pipelines.evaluate import experiments as X
+
+    ctx = _ctx("per-task", tmp_path)
+    recipe = {**ctx.budget.recipes["ai4i2020"], "cases": {"ai4i2020": {"members": 2}}}
+    ctx = replace(ctx, budget=ctx.budget.model_copy(update={"recipes": {**ctx.budget.recipes, "ai4i2020": recipe}}))
+    with pytest.raises(ValueError, match="members.*cmapss"):
+        X.task_spec(ctx, "ai4i2020", 0)
+
+
 def test_a_member_is_scored_on_the_bundle_of_its_split(tmp_path: Path, monkeypatch):
     """The evaluation's bundles of a member are those of the split's seed, not of its training seed."""
     from plantpulse.pipelines.evaluate import experiments as X
