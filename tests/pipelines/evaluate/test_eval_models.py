@@ -248,7 +248,7 @@ def test_report_says_the_per_task_budget_trains_one_model_per_task():
     assert "one MoE per task" in line and ("cmapss 2 pre-training + 12 fine-tuning epochs with window=50 "
                                            "(cmapss-FD001: mean of 2 teachers on one split, RUL squared-error weight 1.0, "
                                            "subsets=['FD001', 'FD003'], "
-                                           "min_history=20) (cmapss-FD002: d_model=64, min_history=20) "
+                                           "min_history=20) (cmapss-FD002: mean of 2 teachers on one split, d_model=64, min_history=20) "
                                            "(cmapss-FD003: mean of 2 teachers on one split, lr 0.001, RUL squared-error weight 1.0, "
                                            "subsets=['FD003', 'FD001'], "
                                            "min_history=20) "
