@@ -101,10 +101,10 @@ BUDGETS: dict[str, Budget] = {
                            # wide: 0.03 lower on those cuts over 3 seeds, by a rule written before the
                            # teachers finished; a tie in all but name (docs/benchmarks.md). FD003
                            # trains at lr 1e-3: 0.14 lower on its cuts from 20 cycles over 3 seeds, by
-                           # such a rule (benchmarks/cmapss_subset_val.py; docs/benchmarks.md). FD001's,
-                           # FD002's and FD003's teachers are each the mean of 2 trained on one split
-                           # ("members"): 0.67, 0.56 and 0.26 lower on their cuts from 20 cycles over 3
-                           # seeds, by such a rule with a minimum gain of 0.25 (docs/benchmarks.md)
+                           # such a rule (benchmarks/cmapss_subset_val.py; docs/benchmarks.md). Every
+                           # subset's teacher is the mean of 2 trained on one split ("members"): FD001-FD004
+                           # 0.67, 0.56, 0.26 and 0.51 lower on their cuts from 20 cycles over 3 seeds, by
+                           # such a rule with a minimum gain of 0.25 (docs/benchmarks.md)
                            "cmapss": {"pretrain_epochs": 2, "finetune_epochs": 12, "options": {"window": 50},
                                       "cases": {"cmapss-FD001": {"members": 2, "rul_mse_weight": 1.0,
                                                                  "options": {"subsets": ["FD001", "FD003"],
@@ -114,7 +114,7 @@ BUDGETS: dict[str, Budget] = {
                                                 "cmapss-FD003": {"members": 2, "lr": 1e-3, "rul_mse_weight": 1.0,
                                                                  "options": {"subsets": ["FD003", "FD001"],
                                                                              "min_history": 20}},
-                                                "cmapss-FD004": {"options": {"min_history": 20}}}},
+                                                "cmapss-FD004": {"members": 2, "options": {"min_history": 20}}}},
                            # the baseline's spectrum/envelope features as structured tokens and path:
                            # chosen for cross-load by nested leave-one-load-out selection
                            # (benchmarks/cwru_cross_load_select.py; docs/benchmarks.md)

@@ -252,7 +252,7 @@ def test_report_says_the_per_task_budget_trains_one_model_per_task():
                                            "(cmapss-FD003: mean of 2 teachers on one split, lr 0.001, RUL squared-error weight 1.0, "
                                            "subsets=['FD003', 'FD001'], "
                                            "min_history=20) "
-                                           "(cmapss-FD004: min_history=20)") in line
+                                           "(cmapss-FD004: mean of 2 teachers on one split, min_history=20)") in line
     assert "reduced from" not in line and "Only cmapss, cwru, weld, ai4i2020, maintnet, azure_pdm run every seed" in line
 
 
